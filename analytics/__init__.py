@@ -1,0 +1,1 @@
+"""AP oversight analytics: ingest, store and metrics. Never imports streamlit."""
