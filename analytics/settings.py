@@ -1,0 +1,109 @@
+"""Settings (metrics.md defaults) and Filters, the two objects every metric accepts.
+
+Both are frozen dataclasses, so they are hashable and can key a cache.
+
+>>> resolve_period(Filters(as_of=date(2025, 3, 14)))
+Period(as_of=datetime.date(2025, 3, 14), start=datetime.date(2024, 9, 1), end=datetime.date(2025, 3, 14))
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
+
+from analytics.errors import PeriodError
+
+REPORT_SETTINGS = ("full_time_hours", "review_interval_days", "long_placement_days",
+                   "baseline_days", "sustain_days", "part_time_limit_days",
+                   "low_attendance", "suppress_below")
+
+
+@dataclass(frozen=True)
+class Settings:
+    full_time_hours: float = 25
+    review_interval_days: int = 42
+    long_placement_days: int = 182
+    baseline_days: int = 91
+    sustain_days: int = 182
+    part_time_limit_days: int = 42
+    low_attendance: float = 0.5
+    suppress_below: int = 3
+    holidays: tuple[date, ...] = ()
+    # Overrides of a measure's direction: (measure_key, higher_is_better).
+    measure_directions: tuple[tuple[str, bool], ...] = ()
+
+    def report_dict(self) -> dict:
+        """The eight numeric settings, as the report states them."""
+        return {k: getattr(self, k) for k in REPORT_SETTINGS}
+
+    def with_overrides(self, **values) -> "Settings":
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in values.items() if k in known and v is not None})
+
+
+# Filter fields that select placements by a column of the placements table (allow-list).
+PLACEMENT_FILTER_COLUMNS = {
+    "provider": "provider_key",
+    "commissioner": "commissioner",
+    "school": "home_school",
+    "trust": "trust",
+    "setting_type": "setting_type",
+    "reason": "reason",
+    "sen_status": "sen_status",
+    "sex": "sex",
+    "nc_year": "nc_year",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    as_of: date | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    provider: tuple[str, ...] = ()
+    commissioner: tuple[str, ...] = ()
+    school: tuple[str, ...] = ()
+    trust: tuple[str, ...] = ()
+    setting_type: tuple[str, ...] = ()
+    reason: tuple[str, ...] = ()
+    sen_status: tuple[str, ...] = ()
+    cla: bool | None = None
+    fsm: bool | None = None
+    sex: tuple[str, ...] = ()
+    nc_year: tuple[str, ...] = ()
+
+    def selects_placements(self) -> bool:
+        """True when any filter narrows the placements (and so the pupils) counted."""
+        return (any(getattr(self, f) for f in PLACEMENT_FILTER_COLUMNS)
+                or self.cla is not None or self.fsm is not None)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Period:
+    as_of: date
+    start: date
+    end: date
+
+
+def academic_year_start(d: date) -> date:
+    """1 September of the academic year containing d.
+
+    >>> academic_year_start(date(2025, 8, 31)), academic_year_start(date(2025, 9, 1))
+    (datetime.date(2024, 9, 1), datetime.date(2025, 9, 1))
+    """
+    return date(d.year if d.month >= 9 else d.year - 1, 9, 1)
+
+
+def resolve_period(filters: Filters, today: date | None = None) -> Period:
+    """as_of (default today), and the period capped at as_of (metrics.md, common terms)."""
+    as_of = filters.as_of or today or date.today()
+    start = filters.period_start or academic_year_start(as_of)
+    end = min(filters.period_end or as_of, as_of)
+    if start > end:
+        raise PeriodError(
+            f"The period starts on {start:%d %B %Y}, after it ends on {end:%d %B %Y} "
+            f"(the end is capped at the 'as of' date, {as_of:%d %B %Y}). "
+            "Choose an earlier start or a later 'as of' date.")
+    return Period(as_of, start, end)
