@@ -1,0 +1,157 @@
+"""Return to mainstream (metrics.md §2): ended placements, returns, destinations and whether
+a return was sustained.
+
+A return is broken down by any other placement of the same pupil, or a permanent exclusion of
+the pupil, starting in [end_date, end_date + sustain_days]; both look at all of the pupil's
+records, not only the filtered placements (a return from provider A broken by a placement at
+provider B is still broken). Nothing after as_of is looked at.
+
+>>> from tests.factories import make_db, placement
+>>> con = make_db(placements=[placement("P1", "2024-09-02", "2024-10-18", destination="mainstream")])
+>>> s = summary(con, Filters(as_of=date(2025, 6, 1)), Settings())
+>>> s["ended"], s["returned"], s["rate"], s["sustained"]
+(1, 1, 1.0, {'eligible': 1, 'sustained': 1, 'rate': 1.0})
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.schema import DESTINATIONS
+from analytics.settings import Filters, Period, Settings
+from analytics.time_in_ap import group_sql, rate, scope
+
+GROUP_BY = ("provider", "reason", "commissioner", "setting_type")
+
+
+def _ended_sql(sql: str, params: list, period: Period, settings: Settings,
+               by: str | None = None) -> tuple[str, list]:
+    """One row per placement ended in the period: its group, canonical destination and, for
+    returns to mainstream, whether it is eligible, the first breakdown and what caused it."""
+    a = period.as_of
+    query = f"""
+        WITH s AS ({sql}),
+        ended AS (
+            SELECT placement_id, pupil_id, provider, provider_key, eff_end AS end_date,
+                   {group_sql(by, GROUP_BY)} AS grp,
+                   CASE WHEN list_contains(?::VARCHAR[], lower(trim(eff_destination)))
+                        THEN lower(trim(eff_destination))
+                        WHEN trim(eff_destination) = '' THEN 'unknown'
+                        ELSE 'other' END AS destination
+            FROM s WHERE eff_end BETWEEN ? AND ?),
+        returns AS (
+            SELECT placement_id, pupil_id, end_date,
+                   end_date + ?::INTEGER AS window_end,
+                   end_date + ?::INTEGER <= ?::DATE AS eligible
+            FROM ended WHERE destination = 'mainstream'),
+        next_placement AS (
+            SELECT r.placement_id, min(p.start_date) AS at
+            FROM returns r JOIN placements p
+              ON p.pupil_id = r.pupil_id AND p.placement_id <> r.placement_id
+             AND p.start_date BETWEEN r.end_date AND LEAST(r.window_end, ?::DATE)
+            GROUP BY r.placement_id),
+        next_exclusion AS (
+            SELECT r.placement_id, min(x.start_date) AS at
+            FROM returns r JOIN exclusions x
+              ON x.pupil_id = r.pupil_id AND lower(trim(x.category)) = 'permanent'
+             AND x.start_date BETWEEN r.end_date AND LEAST(r.window_end, ?::DATE)
+            GROUP BY r.placement_id)
+        SELECT e.*, r.eligible,
+               CASE WHEN x.at IS NOT NULL AND (np.at IS NULL OR x.at <= np.at)
+                         THEN 'permanent_exclusion'
+                    WHEN np.at IS NOT NULL THEN 'placement' END AS broke_down_by
+        FROM ended e
+        LEFT JOIN returns r USING (placement_id)
+        LEFT JOIN next_placement np USING (placement_id)
+        LEFT JOIN next_exclusion x USING (placement_id)
+    """
+    return query, params + [list(DESTINATIONS), period.start, period.end,
+                            settings.sustain_days, settings.sustain_days, a, a, a]
+
+
+_AGGREGATES = """
+    count(*) FILTER (WHERE destination <> 'other_ap') AS ended,
+    count(*) FILTER (WHERE destination = 'mainstream') AS returned,
+    count(*) FILTER (WHERE destination = 'unknown') AS unknown_destination,
+    count(*) FILTER (WHERE eligible) AS sustained_eligible,
+    count(*) FILTER (WHERE eligible AND broke_down_by IS NULL) AS sustained
+"""
+
+
+def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> dict:
+    """The report's "return_to_mainstream" section (metrics.md §2, §8)."""
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings)
+    rows = con.execute(f"""
+        WITH e AS ({ended_sql})
+        SELECT destination, {_AGGREGATES}, count(*) AS n FROM e GROUP BY destination
+    """, ended_params).fetchall()
+    ended = returned = unknown = eligible = sustained = 0
+    by_destination = {}
+    for destination, e, r, u, el, su, n in rows:
+        ended, returned, unknown = ended + e, returned + r, unknown + u
+        eligible, sustained = eligible + el, sustained + su
+        by_destination[destination] = int(n)
+    return {
+        "ended": ended, "returned": returned, "rate": rate(returned, ended),
+        "unknown_destination": unknown,
+        "by_destination": {d: by_destination[d] for d in DESTINATIONS if d in by_destination},
+        "sustained": {"eligible": eligible, "sustained": sustained, "rate": rate(sustained, eligible)},
+    }
+
+
+def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, by: str,
+             today: date | None = None) -> pd.DataFrame:
+    """The summary per group: [group, ended, returned, rate, unknown_destination,
+    sustained_eligible, sustained, sustained_rate]; ``by`` is 'provider', 'reason',
+    'commissioner' or 'setting_type'. Groups with only other_ap endings show ended 0."""
+    if by is None:
+        raise ValueError("by_group needs a breakdown; use summary() for the total.")
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings, by)
+    return con.execute(f"""
+        WITH e AS ({ended_sql}),
+        g AS (SELECT grp AS "group", {_AGGREGATES} FROM e GROUP BY grp)
+        SELECT "group", ended, returned,
+               CASE WHEN ended > 0 THEN returned / ended END AS rate,
+               unknown_destination, sustained_eligible, sustained,
+               CASE WHEN sustained_eligible > 0 THEN sustained / sustained_eligible END AS sustained_rate
+        FROM g ORDER BY ended DESC, "group"
+    """, ended_params).df()
+
+
+def destinations(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                 by: str | None = None, today: date | None = None) -> pd.DataFrame:
+    """Counts of every placement ended in the period by destination (other_ap included):
+    [group, destination, n]; group is 'All' when ``by`` is None. Zero counts are left out."""
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings, by)
+    order = "CASE destination " + " ".join(
+        f"WHEN '{d}' THEN {i}" for i, d in enumerate(DESTINATIONS)) + " END"  # constants from schema
+    return con.execute(f"""
+        WITH e AS ({ended_sql})
+        SELECT "group", destination, n FROM (
+            SELECT grp AS "group", destination, count(*) AS n FROM e GROUP BY grp, destination)
+        ORDER BY "group", {order}
+    """, ended_params).df()
+
+
+def returns(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> pd.DataFrame:
+    """Each return to mainstream in the period: [placement_id, pupil_id, provider, end_date,
+    eligible, sustained, broke_down_by]. sustained is blank until the return is eligible;
+    broke_down_by ('placement' | 'permanent_exclusion' | None) is filled as soon as a breakdown
+    happens by as_of (the earlier of the two; an exclusion on the same day as a placement wins)."""
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings)
+    return con.execute(f"""
+        WITH e AS ({ended_sql})
+        SELECT placement_id, pupil_id, provider, end_date, eligible,
+               CASE WHEN eligible THEN broke_down_by IS NULL END AS sustained,
+               broke_down_by
+        FROM e WHERE destination = 'mainstream'
+        ORDER BY end_date, placement_id
+    """, ended_params).df()

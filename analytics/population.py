@@ -1,0 +1,64 @@
+"""Population (metrics.md §6): who is in AP at as_of and how many placements started and ended.
+
+>>> from tests.factories import make_db, placement
+>>> con = make_db(placements=[placement("P1", "2024-09-02"), placement("P1", "2024-10-01")])
+>>> summary(con, Filters(as_of=date(2024, 12, 1)), Settings())["pupils_in_ap"]
+1
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.settings import Filters, Settings
+from analytics.time_in_ap import scope
+
+# Breakdowns of pupils_in_ap (allow-list of placements columns).
+BREAKDOWNS = ("sen_status", "cla", "fsm", "sex", "nc_year", "ethnicity_group")
+_BOOLEANS = ("cla", "fsm")
+
+
+def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> dict:
+    """The report's "population" section (metrics.md §6, §8)."""
+    period, sql, params = scope(filters, settings, today)
+    row = con.execute(f"""
+        WITH s AS ({sql})
+        SELECT count(DISTINCT pupil_id) FILTER (WHERE is_open),
+               count(*) FILTER (WHERE is_open),
+               count(*) FILTER (WHERE start_date BETWEEN ? AND ?),
+               count(*) FILTER (WHERE eff_end BETWEEN ? AND ?),
+               count(DISTINCT pupil_id) FILTER (WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?)
+        FROM s
+    """, params + [period.start, period.end, period.start, period.end,
+                   period.end, period.as_of, period.start]).fetchone()
+    keys = ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
+            "pupils_in_period")
+    return {k: int(v) for k, v in zip(keys, row)}
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, by: str,
+              today: date | None = None) -> pd.DataFrame:
+    """pupils_in_ap by a pupil attribute: [group, pupils], largest first.
+
+    ``by``: 'sen_status', 'cla', 'fsm', 'sex', 'nc_year' or 'ethnicity_group'. A pupil with
+    several open placements counts once, with the attributes of the latest-starting one.
+    Blank values are the group 'unknown'; cla and fsm show as 'yes' / 'no' / 'unknown'.
+    """
+    if by not in BREAKDOWNS:
+        raise ValueError(f"Cannot break pupils down by {by!r}; choose one of {', '.join(BREAKDOWNS)}.")
+    if by in _BOOLEANS:
+        label = f"CASE WHEN {by} THEN 'yes' WHEN NOT {by} THEN 'no' ELSE 'unknown' END"
+    else:
+        label = f"COALESCE(NULLIF(trim({by}), ''), 'unknown')"
+    period, sql, params = scope(filters, settings, today)
+    return con.execute(f"""
+        WITH s AS ({sql}),
+        latest AS (
+            SELECT pupil_id, arg_max({label}, (start_date, placement_id)) AS grp
+            FROM s WHERE is_open GROUP BY pupil_id)
+        SELECT grp AS "group", count(*) AS pupils FROM latest
+        GROUP BY grp ORDER BY pupils DESC, "group"
+    """, params).df()
