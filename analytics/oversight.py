@@ -1,0 +1,165 @@
+"""Oversight of open placements: the flags of metrics.md §5, and one pupil's timeline.
+
+``flags`` lists every placement open at as_of (selected by the filters) with its flags, most
+urgent first; ``summary`` is the report's "oversight" section; ``pupil_view`` gathers one
+pupil's placements (with flags where open), exclusions, attendance and assessments.
+
+Flags (booleans, never null):
+
+- no_planned_end: planned_end_date blank; planned_end_passed: planned_end_date < as_of;
+- no_objectives: objectives blank (or only spaces);
+- review_overdue: as_of − (last_review_date when on or before as_of, else start_date)
+  > review_interval_days (``days_since_review`` is that difference);
+- part_time: hours_per_week < full_time_hours; with no hours, sessions_per_week < 10; with
+  neither, not flagged (unknown); part_time_over_limit: part_time and days > part_time_limit_days;
+- unregistered: registered is false (the store derives it; unknown is not flagged);
+- long_placement: days > long_placement_days;
+- low_attendance: during rate (attendance rows with period_start in [start_date, as_of]) below
+  low_attendance; not flagged without possible sessions.
+
+``missing_attendance`` (no possible session in that window) is a data-quality marker: it is not
+one of the flags, not in n_flags and not in any_flag.
+
+Order ("most urgent first"): n_flags descending, then, flag by flag, placements carrying
+unregistered, part_time_over_limit, review_overdue, long_placement, low_attendance,
+planned_end_passed, no_objectives, part_time, no_planned_end come first (in that order of
+weight: a pupil in unregistered or long part-time provision is the gravest safeguarding and
+legal risk, then missed reviews); then longest days_since_review, longest days, placement_id.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.progress import attendance_windows_sql
+from analytics.scope import placements_sql
+from analytics.settings import Filters, Period, Settings, resolve_period
+
+FLAGS = ("no_planned_end", "planned_end_passed", "no_objectives", "review_overdue", "part_time",
+         "part_time_over_limit", "unregistered", "long_placement", "low_attendance")
+
+URGENCY = ("unregistered", "part_time_over_limit", "review_overdue", "long_placement",
+           "low_attendance", "planned_end_passed", "no_objectives", "part_time", "no_planned_end")
+
+COLUMNS = ("placement_id", "pupil_id", "first_name", "last_name", "date_of_birth", "nc_year", "sex",
+           "sen_status", "cla", "provider", "provider_key", "setting_type", "registered", "reason",
+           "commissioner", "home_school", "start_date", "planned_end_date", "last_review_date",
+           "days", "hours_per_week", "sessions_per_week", "objectives", "during_rate") + FLAGS + (
+           "missing_attendance", "n_flags", "days_since_review")
+
+
+def _open_placements_sql(filters: Filters, period: Period,
+                         pupil_id: str | None = None) -> tuple[str, list]:
+    sql, params = placements_sql(filters, period)
+    sql = f"SELECT * FROM ({sql}) WHERE is_open"
+    if pupil_id is not None:
+        sql += " AND pupil_id = ?"
+        params = params + [pupil_id]
+    return sql, params
+
+
+def flags_sql(filters: Filters, settings: Settings, period: Period,
+              pupil_id: str | None = None) -> tuple[str, list]:
+    """(sql, params) for the rows of ``flags`` (unordered), optionally for one pupil."""
+    osql, oparams = _open_placements_sql(filters, period, pupil_id)
+    wsql, wparams = attendance_windows_sql((osql, oparams), settings, period)
+    s = settings
+    part_time = """CASE WHEN p.hours_per_week IS NOT NULL THEN p.hours_per_week < ?
+                        WHEN p.sessions_per_week IS NOT NULL THEN p.sessions_per_week < 10
+                        ELSE false END"""
+    n_flags = " + ".join(f"CAST({f} AS INTEGER)" for f in FLAGS)
+    cols = ", ".join(COLUMNS)
+    sql = f"""
+        SELECT {cols} FROM (
+            SELECT *, {n_flags} AS n_flags FROM (
+                SELECT p.placement_id, p.pupil_id, p.first_name, p.last_name, p.date_of_birth,
+                       p.nc_year, p.sex, p.sen_status, p.cla, p.provider, p.provider_key,
+                       p.setting_type, p.registered, p.reason, p.commissioner, p.home_school,
+                       p.start_date, p.planned_end_date, p.last_review_date, p.days,
+                       p.hours_per_week, p.sessions_per_week, p.objectives, w.during_rate,
+                       p.planned_end_date IS NULL AS no_planned_end,
+                       COALESCE(p.planned_end_date < ?, false) AS planned_end_passed,
+                       COALESCE(trim(p.objectives), '') = '' AS no_objectives,
+                       date_diff('day', COALESCE(p.eff_review, p.start_date), ?) > ?
+                           AS review_overdue,
+                       {part_time} AS part_time,
+                       ({part_time}) AND p.days > ? AS part_time_over_limit,
+                       p.registered IS NOT DISTINCT FROM false AS unregistered,
+                       p.days > ? AS long_placement,
+                       COALESCE(w.during_rate < ?, false) AS low_attendance,
+                       w.during_rate IS NULL AS missing_attendance,
+                       date_diff('day', COALESCE(p.eff_review, p.start_date), ?)
+                           AS days_since_review
+                FROM ({osql}) p LEFT JOIN ({wsql}) w USING (placement_id)
+            )
+        )
+    """
+    a = period.as_of
+    params = [a, a, s.review_interval_days, s.full_time_hours, s.full_time_hours,
+              s.part_time_limit_days, s.long_placement_days, s.low_attendance, a]
+    return sql, params + oparams + wparams
+
+
+def _order_by() -> str:
+    return ", ".join(["n_flags DESC"] + [f"{f} DESC" for f in URGENCY]
+                     + ["days_since_review DESC", "days DESC", "placement_id"])
+
+
+def flags(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+          today: date | None = None) -> pd.DataFrame:
+    """One row per placement open at as_of with its flags, most urgent first (module doc).
+
+    Columns: see COLUMNS (placement and pupil details, during_rate, the nine flags,
+    missing_attendance, n_flags, days_since_review).
+    """
+    period = resolve_period(filters, today)
+    sql, params = flags_sql(filters, settings, period)
+    return con.execute(f"SELECT * FROM ({sql}) ORDER BY {_order_by()}", params).df()
+
+
+def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> dict:
+    """The report's "oversight" section: how many open placements carry each flag, and any flag."""
+    period = resolve_period(filters, today)
+    sql, params = flags_sql(filters, settings, period)
+    counts = ", ".join(f"COUNT(*) FILTER (WHERE {f})" for f in FLAGS)
+    row = con.execute(f"SELECT {counts}, COUNT(*) FILTER (WHERE n_flags > 0) FROM ({sql})",
+                      params).fetchone()
+    return {k: int(v) for k, v in zip(FLAGS + ("any_flag",), row)}
+
+
+def pupil_view(con: duckdb.DuckDBPyConnection, pupil_id: str, settings: Settings,
+               as_of: date) -> dict[str, pd.DataFrame]:
+    """One pupil's timeline at as_of: {placements, exclusions, attendance, assessments}.
+
+    Nothing dated after as_of is shown. placements: every placement started by as_of, with the
+    derived columns of scope.placements_sql and, for the open one(s), the flag columns
+    (null on ended placements); exclusions, attendance and assessments: the pupil's rows
+    dated on or before as_of, in date order.
+    """
+    period = Period(as_of, as_of, as_of)
+    filters = Filters(as_of=as_of)
+    psql, pparams = placements_sql(filters, period)
+    fsql, fparams = flags_sql(filters, settings, period, pupil_id)
+    extra = ", ".join(f"f.{c}" for c in ("during_rate",) + FLAGS
+                      + ("missing_attendance", "n_flags", "days_since_review"))
+    placements = con.execute(f"""
+        SELECT p.*, {extra}
+        FROM ({psql}) p LEFT JOIN ({fsql}) f USING (placement_id)
+        WHERE p.pupil_id = ? ORDER BY p.start_date, p.placement_id
+    """, pparams + fparams + [pupil_id]).df()
+    exclusions = con.execute(
+        "SELECT * FROM exclusions WHERE pupil_id = ? AND start_date <= ? ORDER BY start_date",
+        [pupil_id, as_of]).df()
+    attendance = con.execute("""
+        SELECT *, CASE WHEN possible_sessions > 0 THEN attended_sessions / possible_sessions END
+                  AS rate
+        FROM attendance WHERE pupil_id = ? AND period_start <= ? ORDER BY period_start, setting_key
+    """, [pupil_id, as_of]).df()
+    assessments = con.execute(
+        "SELECT * FROM assessments WHERE pupil_id = ? AND date <= ? ORDER BY measure_key, date",
+        [pupil_id, as_of]).df()
+    return {"placements": placements, "exclusions": exclusions, "attendance": attendance,
+            "assessments": assessments}

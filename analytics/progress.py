@@ -1,0 +1,206 @@
+"""Progress against baseline: attendance and assessments before and during AP (metrics.md §3).
+
+``summary`` is the report's "progress" section; ``attendance_by_placement`` and
+``assessments_by_placement`` are the per-placement rows behind it, for the dashboard.
+
+Attendance windows are chosen by each row's period_start:
+baseline [start_date − baseline_days, start_date − 1], during [start_date, min(end_date, as_of)].
+Assessments pair the latest value on or before start_date with the latest value in
+(start_date, min(end_date, as_of)], per measure_key (trimmed, case-folded by the store).
+
+A measure is lower-is-better when any of its rows says higher_is_better false, unless the
+store's measure_directions table says otherwise, unless Settings.measure_directions says
+otherwise (settings win).
+
+All work is one SQL statement per function, joined on pupil_id; nothing loops over pupils.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.scope import placements_sql
+from analytics.settings import Filters, Period, Settings, resolve_period
+
+
+def overlapping_placements_sql(filters: Filters, period: Period) -> tuple[str, list]:
+    """Selected placements that overlap the period (started by its end, not ended before its start)."""
+    sql, params = placements_sql(filters, period)
+    return (f"SELECT * FROM ({sql}) WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?",
+            params + [period.end, period.as_of, period.start])
+
+
+def attendance_windows_sql(placements: tuple[str, list], settings: Settings,
+                           period: Period) -> tuple[str, list]:
+    """Per placement of `placements`: baseline and during possible/attended sessions and rates.
+
+    Columns: placement_id, baseline_possible, baseline_attended, during_possible,
+    during_attended, baseline_rate, during_rate (rates null without possible sessions).
+    Placements with no attendance row in either window are absent (callers LEFT JOIN).
+    """
+    psql, pparams = placements
+    sql = f"""
+        SELECT placement_id,
+               baseline_possible, baseline_attended, during_possible, during_attended,
+               CASE WHEN baseline_possible > 0 THEN baseline_attended / baseline_possible END
+                   AS baseline_rate,
+               CASE WHEN during_possible > 0 THEN during_attended / during_possible END
+                   AS during_rate
+        FROM (
+            SELECT p.placement_id,
+                   SUM(CASE WHEN a.period_start < p.start_date THEN a.possible_sessions END)
+                       AS baseline_possible,
+                   SUM(CASE WHEN a.period_start < p.start_date THEN a.attended_sessions END)
+                       AS baseline_attended,
+                   SUM(CASE WHEN a.period_start >= p.start_date THEN a.possible_sessions END)
+                       AS during_possible,
+                   SUM(CASE WHEN a.period_start >= p.start_date THEN a.attended_sessions END)
+                       AS during_attended
+            FROM (SELECT placement_id, pupil_id, start_date, eff_end FROM ({psql})) p
+            JOIN (SELECT pupil_id, period_start, possible_sessions, attended_sessions
+                  FROM attendance WHERE period_start <= ?) a
+              ON a.pupil_id = p.pupil_id
+             AND a.period_start >= p.start_date - CAST(? AS INTEGER)
+             AND a.period_start <= COALESCE(p.eff_end, ?)
+            GROUP BY p.placement_id
+        )
+    """
+    return sql, pparams + [period.as_of, settings.baseline_days, period.as_of]
+
+
+def attendance_by_placement(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                            today: date | None = None) -> pd.DataFrame:
+    """Each placement overlapping the period with its baseline and during attendance.
+
+    Columns: placement_id, pupil_id, provider, start_date, end_date, baseline_possible,
+    baseline_attended, baseline_rate, during_possible, during_attended, during_rate, change_pp
+    (percentage points, null unless both rates are known). end_date is as stored.
+    """
+    period = resolve_period(filters, today)
+    placements = overlapping_placements_sql(filters, period)
+    wsql, wparams = attendance_windows_sql(placements, settings, period)
+    psql, pparams = placements
+    sql = f"""
+        SELECT p.placement_id, p.pupil_id, p.provider, p.start_date, p.end_date,
+               w.baseline_possible, w.baseline_attended, w.baseline_rate,
+               w.during_possible, w.during_attended, w.during_rate,
+               (w.during_rate - w.baseline_rate) * 100 AS change_pp
+        FROM ({psql}) p LEFT JOIN ({wsql}) w USING (placement_id)
+        ORDER BY p.start_date, p.pupil_id, p.placement_id
+    """
+    return con.execute(sql, pparams + wparams).df()
+
+
+def _attendance_summary(con, filters: Filters, settings: Settings, period: Period) -> dict:
+    wsql, wparams = attendance_windows_sql(overlapping_placements_sql(filters, period),
+                                           settings, period)
+    row = con.execute(f"""
+        SELECT COUNT(*), MEDIAN(baseline_rate), MEDIAN(during_rate),
+               MEDIAN((during_rate - baseline_rate) * 100),
+               COUNT(*) FILTER (WHERE during_rate > baseline_rate)
+        FROM ({wsql}) WHERE baseline_possible > 0 AND during_possible > 0
+    """, wparams).fetchone()
+    n, base, during, change, improved = row
+    return {"n": int(n), "baseline_rate_median": _float(base), "during_rate_median": _float(during),
+            "median_change_pp": _float(change), "improved": int(improved)}
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
+        [name]).fetchone()[0])
+
+
+def directions_sql(con, settings: Settings) -> tuple[str, list]:
+    """measure_key -> higher_is_better for every measure: settings over store overrides over data."""
+    store = ("SELECT lower(trim(measure_key)) AS measure_key, higher_is_better "
+             "FROM measure_directions WHERE higher_is_better IS NOT NULL"
+             if _has_table(con, "measure_directions")
+             else "SELECT NULL::VARCHAR AS measure_key, NULL::BOOLEAN AS higher_is_better LIMIT 0")
+    keys = [k.strip().casefold() for k, _ in settings.measure_directions]
+    values = [bool(v) for _, v in settings.measure_directions]
+    sql = f"""
+        SELECT d.measure_key,
+               COALESCE(s.higher_is_better, o.higher_is_better, d.higher_is_better) AS higher_is_better
+        FROM (SELECT measure_key, NOT bool_or(higher_is_better IS NOT DISTINCT FROM false)
+                  AS higher_is_better
+              FROM assessments GROUP BY measure_key) d
+        LEFT JOIN (SELECT measure_key, bool_and(higher_is_better) AS higher_is_better
+                   FROM ({store}) GROUP BY measure_key) o USING (measure_key)
+        LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS measure_key,
+                          unnest(?::BOOLEAN[]) AS higher_is_better) s USING (measure_key)
+    """
+    return sql, [keys, values]
+
+
+def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
+                          period: Period) -> tuple[str, list]:
+    psql, pparams = overlapping_placements_sql(filters, period)
+    dsql, dparams = directions_sql(con, settings)
+    sql = f"""
+        WITH p AS (SELECT placement_id, pupil_id, start_date, COALESCE(eff_end, ?) AS during_end
+                   FROM ({psql})),
+        pairs AS (
+            SELECT p.placement_id, p.pupil_id, a.measure_key,
+                   MAX(a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_date,
+                   arg_max(a.value, a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_value,
+                   MAX(a.date) FILTER (WHERE a.date > p.start_date) AS latest_date,
+                   arg_max(a.value, a.date) FILTER (WHERE a.date > p.start_date) AS latest_value
+            FROM p JOIN (SELECT pupil_id, measure_key, date, value FROM assessments
+                         WHERE date <= ?) a
+              ON a.pupil_id = p.pupil_id AND a.date <= p.during_end
+            GROUP BY p.placement_id, p.pupil_id, a.measure_key
+        ),
+        names AS (SELECT measure_key, arg_max(measure, date) AS measure
+                  FROM assessments GROUP BY measure_key)
+        SELECT pairs.placement_id, pairs.pupil_id, pairs.measure_key, names.measure,
+               d.higher_is_better, baseline_date, baseline_value, latest_date, latest_value,
+               latest_value - baseline_value AS change,
+               CASE WHEN d.higher_is_better THEN latest_value > baseline_value
+                    ELSE latest_value < baseline_value END AS improved
+        FROM pairs JOIN names USING (measure_key) JOIN ({dsql}) d USING (measure_key)
+    """
+    return sql, [period.as_of] + pparams + [period.as_of] + dparams
+
+
+def assessments_by_placement(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                             today: date | None = None) -> pd.DataFrame:
+    """Each (placement overlapping the period, measure the pupil has) with its baseline and latest.
+
+    Columns: placement_id, pupil_id, measure_key, measure (display text, newest seen),
+    higher_is_better (as applied), baseline_date, baseline_value, latest_date, latest_value,
+    change (latest − baseline), improved (null unless both values are known). Rows with neither
+    a baseline nor a latest value are left out.
+    """
+    period = resolve_period(filters, today)
+    sql, params = _assessment_pairs_sql(con, filters, settings, period)
+    return con.execute(f"""
+        SELECT * FROM ({sql})
+        WHERE baseline_date IS NOT NULL OR latest_date IS NOT NULL
+        ORDER BY pupil_id, placement_id, measure_key
+    """, params).df()
+
+
+def _assessments_summary(con, filters: Filters, settings: Settings, period: Period) -> dict:
+    sql, params = _assessment_pairs_sql(con, filters, settings, period)
+    rows = con.execute(f"""
+        SELECT measure_key, COUNT(*), MEDIAN(change), COUNT(*) FILTER (WHERE improved)
+        FROM ({sql}) WHERE baseline_date IS NOT NULL AND latest_date IS NOT NULL
+        GROUP BY measure_key ORDER BY measure_key
+    """, params).fetchall()
+    return {key: {"n": int(n), "median_change": _float(med), "improved": int(imp)}
+            for key, n, med, imp in rows}
+
+
+def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> dict:
+    """The report's "progress" section (metrics.md §3 and §8)."""
+    period = resolve_period(filters, today)
+    return {"attendance": _attendance_summary(con, filters, settings, period),
+            "assessments": _assessments_summary(con, filters, settings, period)}
+
+
+def _float(x) -> float | None:
+    return None if x is None else float(x)
