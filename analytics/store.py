@@ -1,0 +1,615 @@
+"""The DuckDB store: schema version, append-only uploads ledger, current-state tables, withdraw.
+
+Everything a user uploaded is kept: `uploads` (one row per uploaded sheet), one ledger table per
+dataset (`ledger_placements`, ...) holding every accepted row as typed, and `rejected_rows`.
+Nothing is ever deleted; withdrawing an upload marks it. The current-state tables
+(`placements`, `attendance`, `exclusions`, `assessments`) are a pure function of the live
+(non-withdrawn) ledger, rebuilt with set-based SQL inside the same transaction as the upload or
+withdrawal that changed them. Being a pure function of the live uploads is what makes a
+withdrawal restore the state before the upload exactly (data-spec §6, security invariant 4).
+
+Rules of the current state (data-spec §6), per dataset key:
+
+- uploads are ordered by `upload_id` (the order they were stored); within an upload, rows by
+  `row_number`. For every column, the newest row *whose upload carries that column* wins,
+  blank cells included; a column no live upload carries is blank.
+- Display text is the newest non-blank seen: `provider`, `measure`, `setting`. The provider
+  identifiers `provider_urn` / `provider_ukprn` are the newest non-blank too (they are the
+  record's identity: a file that names the provider without a URN must not wipe it).
+- Provider key (placements), worked out on the live ledger:
+  1. `provider_urn` when given;
+  2. else `provider_ukprn`, replaced by the URN seen with that UKPRN on another live row when
+     there is one (so URN+UKPRN in autumn and UKPRN alone in spring are one provider);
+  3. else the identifier (1 or 2) of the newest live row with the same provider name
+     (trimmed, lower-cased);
+  4. else the provider name, trimmed and lower-cased.
+  Identifiers are trimmed; the key carries no prefix (a 6-digit URN, an 8-digit UKPRN or a
+  name), like tests/factories.py.
+- `registered` when blank: true with a URN or UKPRN, false for an unregistered setting type,
+  else null; `nc_year` when blank: from date_of_birth and start_date (age on 31 August before
+  the academic year of the start: 4 -> R, 5 -> 1, ... 18 -> 14; other ages stay blank).
+- `placement_id`: the first 16 hex digits of md5("pupil_id|provider_key|start_date").
+- `setting_key` / `measure_key`: trimmed, lower-cased; a blank setting has setting_key ''.
+
+>>> sorted(_key_sql("exclusions"))
+['category', 'pupil_id', 'start_date']
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics import schema
+from analytics.errors import IngestError, StoreError
+
+Progress = Callable[[float, str], None]
+
+DEFAULT_PATH = "data/ap.duckdb"
+
+# A row's place in history: newer upload first, then later row in the same upload.
+_SEQ = "(CAST(upload_id AS BIGINT) * 4294967296 + row_number)"
+
+# Columns whose current value is the newest non-blank one rather than "newest carried".
+_NEWEST_NON_BLANK = {
+    "placements": ("provider", "provider_urn", "provider_ukprn"),
+    "attendance": ("setting",),
+    "exclusions": (),
+    "assessments": ("measure",),
+}
+
+# Columns ingest derives from another carried column: carried whenever their source is.
+_DERIVED_FROM = {"ethnicity_group": "ethnicity"}
+
+
+@dataclass
+class UploadResult:
+    upload_id: int | None
+    file_name: str
+    sheet: str | None
+    dataset: str | None
+    status: str                      # "loaded" | "duplicate" | "skipped"
+    accepted: int = 0
+    rejected: int = 0
+    warned: int = 0
+    summary_rows: int = 0
+    message: str = ""
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"row_number": pd.Series(dtype="Int64"), "reason": pd.Series(dtype=object),
+         "original": pd.Series(dtype=object)}))
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"row_number": pd.Series(dtype="Int64"), "warning": pd.Series(dtype=object)}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema and migrations
+
+
+def _ddl_type(col: schema.Column) -> str:
+    return schema.DUCKDB_TYPE[col.type]
+
+
+def _current_columns(dataset: str) -> tuple[schema.Column, ...]:
+    return tuple(schema.DATASETS[dataset]) + tuple(schema.CURRENT_EXTRA[dataset])
+
+
+def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
+    """The first schema: ledger, rejects, current state, settings tables."""
+    con.execute("""
+        CREATE TABLE uploads (
+            upload_id INTEGER NOT NULL, uploaded_at TIMESTAMP NOT NULL, user_name VARCHAR,
+            file_name VARCHAR NOT NULL, sheet VARCHAR, dataset VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL, carried VARCHAR[] NOT NULL,
+            rows_accepted INTEGER NOT NULL, rows_rejected INTEGER NOT NULL,
+            rows_warned INTEGER NOT NULL, summary_rows INTEGER NOT NULL, blank_rows INTEGER,
+            header_row INTEGER, mapping VARCHAR, sheet_warnings VARCHAR[],
+            withdrawn_at TIMESTAMP, withdrawn_by VARCHAR)""")
+    con.execute("""
+        CREATE TABLE rejected_rows (upload_id INTEGER NOT NULL, row_number INTEGER,
+                                    reason VARCHAR, original VARCHAR)""")
+    for dataset, cols in schema.DATASETS.items():
+        body = ", ".join(f"{c.name} {_ddl_type(c)}" for c in cols)
+        con.execute(f"CREATE TABLE ledger_{dataset} (upload_id INTEGER NOT NULL, "
+                    f"row_number INTEGER NOT NULL, {body}, warnings VARCHAR)")
+        body = ", ".join(f"{c.name} {_ddl_type(c)}" for c in _current_columns(dataset))
+        con.execute(f"CREATE TABLE {dataset} ({body})")
+    con.execute("CREATE TABLE holidays (date DATE)")
+    con.execute("CREATE TABLE measure_directions (measure_key VARCHAR, higher_is_better BOOLEAN)")
+
+
+# Applied in order; a released migration is never edited, only followed by a new one.
+MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Current state: set-based SQL, identifiers from schema.py only
+
+
+def _key_sql(dataset: str) -> dict[str, str]:
+    """Key part -> SQL expression over a ledger row (placements' provider_key comes later)."""
+    if dataset == "placements":
+        return {"pupil_id": "pupil_id", "provider_key": "provider_key", "start_date": "start_date"}
+    if dataset == "attendance":
+        return {"pupil_id": "pupil_id", "period_start": "period_start", "period_end": "period_end",
+                "setting_key": "coalesce(lower(trim(setting)), '')"}
+    if dataset == "exclusions":
+        return {"pupil_id": "pupil_id", "start_date": "start_date", "category": "category"}
+    if dataset == "assessments":
+        return {"pupil_id": "pupil_id", "measure_key": "lower(trim(measure))", "date": "date"}
+    raise KeyError(dataset)
+
+
+def current_state_sql(dataset: str) -> tuple[str, list]:
+    """The SELECT that derives a dataset's current-state table from the live ledger.
+
+    Returns (sql, params); the select lists the current-state columns in table order.
+    """
+    cols = schema.DATASETS[dataset]
+    names = [c.name for c in cols]
+    keys = _key_sql(dataset)
+    params: list = []
+
+    carried_flags = ", ".join(f"list_contains(carried, ?) AS c_{n}" for n in names)
+    params.extend(names)
+    live = (f"SELECT upload_id AS live_id, {carried_flags} FROM uploads "
+            f"WHERE dataset = ? AND withdrawn_at IS NULL")
+    params.append(dataset)
+    src = (f"SELECT l.*, f.* EXCLUDE (live_id), {_SEQ} AS seq "
+           f"FROM ledger_{dataset} l JOIN live f ON l.upload_id = f.live_id")
+
+    ctes = [f"live AS ({live})", f"src AS ({src})"]
+    if dataset == "placements":
+        ctes += [
+            "ukprn_urn AS (SELECT trim(provider_ukprn) AS ukprn, arg_max(trim(provider_urn), seq) AS urn "
+            "FROM src WHERE nullif(trim(provider_urn), '') IS NOT NULL "
+            "AND nullif(trim(provider_ukprn), '') IS NOT NULL GROUP BY 1)",
+            "ided AS (SELECT src.*, coalesce(nullif(trim(provider_urn), ''), u.urn, "
+            "nullif(trim(provider_ukprn), '')) AS ident, "
+            "nullif(lower(trim(provider)), '') AS name_key "
+            "FROM src LEFT JOIN ukprn_urn u ON u.ukprn = trim(src.provider_ukprn))",
+            "named AS (SELECT name_key AS n_key, arg_max(ident, seq) AS n_ident FROM ided "
+            "WHERE ident IS NOT NULL AND name_key IS NOT NULL GROUP BY 1)",
+            "keyed AS (SELECT ided.*, coalesce(ident, n_ident, name_key) AS provider_key "
+            "FROM ided LEFT JOIN named ON named.n_key = ided.name_key)",
+        ]
+        base = "keyed"
+    else:
+        key_exprs = ", ".join(f"{expr} AS k_{k}" for k, expr in keys.items() if expr != k)
+        ctes.append(f"keyed AS (SELECT src.*{', ' + key_exprs if key_exprs else ''} FROM src)")
+        base = "keyed"
+
+    group_cols = [k if keys[k] == k else f"k_{k}" for k in keys]
+    aggs: list[str] = []
+    for n in names:
+        if n in keys and keys[n] == n:
+            aggs.append(n)                                   # a key part: the group's value
+        elif n in _NEWEST_NON_BLANK[dataset]:
+            aggs.append(f"arg_max({n}, seq) FILTER (WHERE nullif(trim({n}), '') IS NOT NULL) AS {n}")
+        else:
+            aggs.append(f"arg_max_null({n}, seq) FILTER (WHERE c_{n}) AS {n}")
+    for k in keys:
+        if keys[k] != k:
+            aggs.append(f"k_{k} AS {k}")
+        elif k not in names:
+            aggs.append(k)
+    aggs.append("max(upload_id) AS upload_id")
+    ctes.append(f"merged AS (SELECT {', '.join(aggs)} FROM {base} GROUP BY {', '.join(group_cols)})")
+
+    out: list[str] = []
+    if dataset == "placements":
+        unregistered = ", ".join("?" for _ in schema.UNREGISTERED_SETTING_TYPES)
+        age = ("(year(start_date) - CASE WHEN month(start_date) >= 9 THEN 0 ELSE 1 END"
+               " - year(date_of_birth) - CASE WHEN month(date_of_birth) >= 9 THEN 1 ELSE 0 END)")
+        for n in names:
+            if n == "registered":
+                out.append("coalesce(registered, CASE WHEN provider_urn IS NOT NULL "
+                           "OR provider_ukprn IS NOT NULL THEN true "
+                           f"WHEN setting_type IN ({unregistered}) THEN false END) AS registered")
+                params.extend(schema.UNREGISTERED_SETTING_TYPES)
+            elif n == "nc_year":
+                out.append(f"coalesce(nc_year, CASE WHEN {age} = 4 THEN 'R' "
+                           f"WHEN {age} BETWEEN 5 AND 18 THEN CAST({age} - 4 AS VARCHAR) END) AS nc_year")
+            else:
+                out.append(n)
+        out.append("substr(md5(pupil_id || '|' || provider_key || '|' || strftime(start_date, '%Y-%m-%d')), "
+                   "1, 16) AS placement_id")
+        out.append("provider_key")
+    else:
+        out.extend(names)
+        out.extend(c.name for c in schema.CURRENT_EXTRA[dataset] if c.name != "upload_id")
+    out.append("upload_id")
+    expected = [c.name for c in _current_columns(dataset)]
+    got = [o.rsplit(" AS ", 1)[-1] for o in out]
+    assert got == expected, (got, expected)
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(out)} FROM merged"
+    return sql, params
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def sheet_hash(file_hash: str, sheet: str | None) -> str:
+    """The content hash of one sheet of a file: sha256 of the file's sha256 and the sheet name."""
+    return hashlib.sha256(f"{file_hash}\0{sheet or ''}".encode("utf-8")).hexdigest()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _where(file_name: str, sheet: str | None) -> str:
+    return f"{file_name}, sheet '{sheet}'" if sheet else file_name
+
+
+class Store:
+    """One DuckDB file holding the ledger and the current state.
+
+    `con` is for analytics (read-only use). Writes go through a separate cursor, one
+    transaction per uploaded sheet or withdrawal, serialised by a lock.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, read_only: bool = False):
+        self.path = Path(path) if path is not None else self.default_path()
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if read_only and not self.path.exists():
+            raise StoreError(f"There is no database at {self.path} yet: load some data first.")
+        if not read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"The folder for the database {self.path} could not be created "
+                                 f"({e.strerror or e}).") from None
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as e:
+            text = str(e)
+            if "lock" in text.lower():
+                raise StoreError(f"The database file {self.path} is in use by another program "
+                                 "(perhaps the dashboard or another import). Close it and try again.") from None
+            raise StoreError(f"The database file {self.path} could not be opened: {text}") from None
+        try:
+            self._w = self.con.cursor()
+            self._migrate()
+        except BaseException:
+            self.con.close()
+            raise
+
+    @staticmethod
+    def default_path() -> Path:
+        return Path(os.environ.get("AP_DB") or DEFAULT_PATH)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._w.close()
+            finally:
+                self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+            "AND table_schema = 'main'").fetchall()[0][0]
+        if not exists:
+            return 0
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+    def _migrate(self) -> None:
+        latest = MIGRATIONS[-1][0]
+        current = self.schema_version()
+        if current > latest:
+            raise StoreError(f"The database file {self.path} was made by a newer version of this "
+                             f"program (schema {current}; this one knows up to {latest}). Update the program.")
+        if current == latest:
+            return
+        if self.read_only:
+            raise StoreError(f"The database file {self.path} needs upgrading (schema {current} to "
+                             f"{latest}); open it once without read-only.")
+        w = self._w
+        if current == 0:
+            w.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                      "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, description VARCHAR)")
+        for version, description, apply in MIGRATIONS:
+            if version <= current:
+                continue
+            w.begin()
+            try:
+                apply(w)
+                w.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, _now(), description])
+                w.commit()
+            except BaseException:
+                w.rollback()
+                raise
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def uploads(self) -> pd.DataFrame:
+        """The ledger, newest first."""
+        return self.con.execute("SELECT * FROM uploads ORDER BY upload_id DESC").df()
+
+    def _upload(self, upload_id: int) -> dict:
+        try:
+            upload_id = int(upload_id)
+        except (TypeError, ValueError):
+            raise StoreError(f"'{upload_id}' is not an upload number.") from None
+        cur = self.con.cursor()
+        try:
+            rows = cur.execute("SELECT * FROM uploads WHERE upload_id = ?", [upload_id]).fetchall()
+            row = rows[0] if rows else None
+            if row is None:
+                raise StoreError(f"There is no upload number {upload_id}.")
+            return dict(zip([d[0] for d in cur.description], row))
+        finally:
+            cur.close()
+
+    def rejected_rows(self, upload_id: int) -> pd.DataFrame:
+        """Rejected rows of one upload: row_number, reason, original (JSON of header -> cell)."""
+        upload = self._upload(upload_id)
+        return self.con.execute(
+            "SELECT row_number, reason, original FROM rejected_rows WHERE upload_id = ? "
+            "ORDER BY row_number", [upload["upload_id"]]).df()
+
+    def is_empty(self) -> bool:
+        """True when no upload is live (none loaded, or all withdrawn)."""
+        return not self.con.execute(
+            "SELECT count(*) FROM uploads WHERE withdrawn_at IS NULL").fetchall()[0][0]
+
+    def holidays(self) -> list[date]:
+        return [r[0] for r in self.con.execute("SELECT DISTINCT date FROM holidays ORDER BY 1").fetchall()]
+
+    def measure_directions(self) -> dict[str, bool]:
+        return dict(self.con.execute(
+            "SELECT measure_key, higher_is_better FROM measure_directions ORDER BY 1").fetchall())
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def set_holidays(self, dates: Iterable[date]) -> None:
+        rows = sorted({d if isinstance(d, date) else date.fromisoformat(str(d)) for d in dates})
+        with self._transaction():
+            self._w.execute("DELETE FROM holidays")
+            if rows:
+                self._w.executemany("INSERT INTO holidays VALUES (?)", [[d] for d in rows])
+
+    def set_measure_direction(self, measure_key: str, higher_is_better: bool | None) -> None:
+        key = str(measure_key).strip().lower()
+        with self._transaction():
+            self._w.execute("DELETE FROM measure_directions WHERE measure_key = ?", [key])
+            if higher_is_better is not None:
+                self._w.execute("INSERT INTO measure_directions VALUES (?, ?)", [key, bool(higher_is_better)])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self_):
+                if store.read_only:
+                    raise StoreError(f"The database {store.path} was opened read-only.")
+                store._lock.acquire()
+                try:
+                    store._w.begin()
+                except BaseException:
+                    store._lock.release()
+                    raise
+
+            def __exit__(self_, exc_type, exc, tb):
+                try:
+                    if exc_type is None:
+                        store._w.commit()
+                    else:
+                        store._w.rollback()
+                finally:
+                    store._lock.release()
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(f"The database could not be updated, so nothing was changed: {exc}") from None
+                return False
+
+        return _Tx()
+
+    def _rebuild(self, dataset: str) -> None:
+        sql, params = current_state_sql(dataset)
+        cols = ", ".join(c.name for c in _current_columns(dataset))
+        self._w.execute(f"DELETE FROM {dataset}")
+        self._w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
+
+    def rebuild_all(self) -> None:
+        """Rebuild every current-state table from the live ledger (after a migration, say)."""
+        with self._transaction():
+            for dataset in schema.DATASETS:
+                self._rebuild(dataset)
+
+    def ingest_file(self, source: Path | str | bytes, file_name: str | None = None,
+                    mapping: dict[str, str] | None = None, user: str | None = None,
+                    progress: Progress | None = None) -> list[UploadResult]:
+        """Read a file with analytics.ingest and store each sheet as one upload.
+
+        Raises IngestError (nothing stored) when the file cannot be read or recognised.
+        """
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            file_name = file_name or path.name
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise IngestError("The file was not found.", file=file_name) from None
+            except OSError as e:
+                raise IngestError(f"The file could not be opened ({e.strerror or e}).", file=file_name) from None
+        else:
+            data = bytes(source)
+            file_name = file_name or "upload"
+        from analytics.ingest import read_file  # lazy: the store works without the reader
+
+        if progress:
+            progress(0.0, f"Reading {file_name}")
+        sheets = read_file(data, file_name, mapping)
+        return self.ingest_parsed(sheets, hashlib.sha256(data).hexdigest(), user=user, progress=progress)
+
+    def ingest_parsed(self, sheets: Sequence, content_hash: str, user: str | None = None,
+                      progress: Progress | None = None) -> list[UploadResult]:
+        """Store parsed sheets (analytics.ingest.ParsedSheet) of one file, one transaction each.
+
+        `content_hash` is the sha256 of the file's bytes; each sheet is recorded under
+        sheet_hash(content_hash, sheet), and a sheet already live under that hash is a duplicate.
+        """
+        results = []
+        n = max(len(sheets), 1)
+        for i, sheet in enumerate(sheets):
+            def step(fraction: float, message: str, _i=i) -> None:
+                if progress:
+                    progress(min(1.0, (_i + fraction) / n), message)
+            results.append(self._ingest_sheet(sheet, content_hash, user, step))
+        if progress:
+            progress(1.0, "Done")
+        return results
+
+    def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
+        where = _where(sheet.file_name, sheet.sheet)
+        if sheet.dataset is None:
+            reason = sheet.skipped_reason or "it does not look like any of the four datasets"
+            return UploadResult(None, sheet.file_name, sheet.sheet, None, "skipped",
+                                message=f"{where}: skipped (nothing stored). {reason}")
+        if sheet.dataset not in schema.DATASETS:
+            raise StoreError(f"{where}: '{sheet.dataset}' is not a dataset this program knows.")
+        dataset = sheet.dataset
+        content_hash = sheet_hash(file_hash, sheet.sheet)
+        accepted: pa.Table = sheet.accepted
+        rejected: pa.Table | None = sheet.rejected
+        n_acc = accepted.num_rows
+        n_rej = rejected.num_rows if rejected is not None else 0
+        has_warn = "warnings" in accepted.column_names
+        n_warn = n_acc - accepted["warnings"].null_count if has_warn else 0
+        rejects_df = (rejected.select(["row_number", "reason", "original"]).to_pandas()
+                      if n_rej else UploadResult.__dataclass_fields__["rejects"].default_factory())
+        warnings_df = self._warnings_frame(sheet, accepted if has_warn else None)
+
+        with self._transaction():
+            dup = self._w.execute(
+                "SELECT upload_id, uploaded_at FROM uploads WHERE content_hash = ? AND withdrawn_at IS NULL "
+                "ORDER BY upload_id LIMIT 1", [content_hash]).fetchall()
+            dup = dup[0] if dup else None
+            if dup is not None:
+                return UploadResult(dup[0], sheet.file_name, sheet.sheet, dataset, "duplicate",
+                                    message=f"{where}: already loaded as upload {dup[0]} on "
+                                            f"{dup[1]:%d %b %Y %H:%M} UTC, so nothing was changed.")
+            upload_id = self._w.execute("SELECT coalesce(max(upload_id), 0) + 1 FROM uploads").fetchall()[0][0]
+            carried = self._carried(dataset, sheet.carried, accepted)
+            step(0.1, f"Saving {_plural(n_acc, 'row')} of {where}")
+            self._w.execute(
+                "INSERT INTO uploads (upload_id, uploaded_at, user_name, file_name, sheet, dataset, "
+                "content_hash, carried, rows_accepted, rows_rejected, rows_warned, summary_rows, blank_rows, "
+                "header_row, mapping, sheet_warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, _now(), user, sheet.file_name, sheet.sheet, dataset, content_hash, carried,
+                 n_acc, n_rej, n_warn, int(sheet.summary_rows or 0), int(getattr(sheet, "blank_rows", 0) or 0),
+                 sheet.header_row, json.dumps(dict(sheet.mapping or {}), ensure_ascii=False),
+                 list(getattr(sheet, "sheet_warnings", None) or [])])
+            if n_acc:
+                self._insert_ledger(dataset, upload_id, accepted)
+            if n_rej:
+                self._w.register("_incoming_rejects", rejected)
+                try:
+                    self._w.execute(
+                        "INSERT INTO rejected_rows SELECT ?, CAST(row_number AS INTEGER), CAST(reason AS VARCHAR), "
+                        "CAST(original AS VARCHAR) FROM _incoming_rejects", [upload_id])
+                finally:
+                    self._w.unregister("_incoming_rejects")
+            step(0.5, f"Updating the current {dataset}")
+            self._rebuild(dataset)
+            step(1.0, f"Saved {where}")
+
+        parts = [f"{_plural(n_acc, 'row')} accepted"]
+        if n_rej:
+            parts.append(f"{n_rej} rejected")
+        if n_warn:
+            parts.append(f"{n_warn} with warnings")
+        if sheet.summary_rows:
+            parts.append(f"{_plural(int(sheet.summary_rows), 'total row')} ignored")
+        message = (f"{where}: loaded as {dataset} (upload {upload_id}), "
+                   f"{', '.join(parts)}.")
+        return UploadResult(upload_id, sheet.file_name, sheet.sheet, dataset, "loaded", n_acc, n_rej, n_warn,
+                            int(sheet.summary_rows or 0), message, rejects_df, warnings_df)
+
+    @staticmethod
+    def _warnings_frame(sheet, accepted: pa.Table | None) -> pd.DataFrame:
+        rows: list[tuple] = [(None, w) for w in (getattr(sheet, "sheet_warnings", None) or [])]
+        if accepted is not None and accepted.num_rows:
+            mask = pc.is_valid(accepted["warnings"])
+            sub = accepted.filter(mask).select(["row_number", "warnings"])
+            rows.extend(zip(sub["row_number"].to_pylist(), sub["warnings"].to_pylist()))
+        return pd.DataFrame({"row_number": pd.array([r[0] for r in rows], dtype="Int64"),
+                             "warning": pd.Series([r[1] for r in rows], dtype=object)})
+
+    @staticmethod
+    def _carried(dataset: str, declared: Iterable[str], accepted: pa.Table) -> list[str]:
+        """Columns this upload speaks for: declared by ingest, required, key parts, any column
+        holding a value, and columns ingest derives from a carried one."""
+        declared = set(declared or ())
+        out = []
+        keys = set(schema.KEYS[dataset])
+        for col in schema.DATASETS[dataset]:
+            n = col.name
+            holds = n in accepted.column_names and accepted[n].null_count < accepted.num_rows
+            if (n in declared or col.required or n in keys or holds
+                    or _DERIVED_FROM.get(n) in declared):
+                out.append(n)
+        if dataset == "attendance":
+            out = sorted(set(out) | {"period_end"}, key=[c.name for c in schema.ATTENDANCE].index)
+        return out
+
+    def _insert_ledger(self, dataset: str, upload_id: int, accepted: pa.Table) -> None:
+        if "row_number" not in accepted.column_names:
+            raise StoreError("The rows to store have no row numbers (a fault in the reader).")
+        present = set(accepted.column_names)
+        select = []
+        for col in schema.DATASETS[dataset]:
+            typ = _ddl_type(col)
+            select.append(f"CAST({col.name} AS {typ})" if col.name in present else f"CAST(NULL AS {typ})")
+        warnings = "CAST(warnings AS VARCHAR)" if "warnings" in present else "CAST(NULL AS VARCHAR)"
+        names = ", ".join(c.name for c in schema.DATASETS[dataset])
+        self._w.register("_incoming_rows", accepted)
+        try:
+            self._w.execute(
+                f"INSERT INTO ledger_{dataset} (upload_id, row_number, {names}, warnings) "
+                f"SELECT ?, CAST(row_number AS INTEGER), {', '.join(select)}, {warnings} FROM _incoming_rows",
+                [upload_id])
+        finally:
+            self._w.unregister("_incoming_rows")
+
+    def withdraw(self, upload_id: int, user: str | None = None) -> str:
+        """Mark an upload withdrawn and rebuild its dataset: the state before it, exactly."""
+        upload = self._upload(upload_id)
+        if upload["withdrawn_at"] is not None:
+            raise StoreError(f"Upload {upload['upload_id']} was already withdrawn on "
+                             f"{upload['withdrawn_at']:%d %b %Y %H:%M} UTC.")
+        with self._transaction():
+            self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
+                            [_now(), user, upload["upload_id"]])
+            self._rebuild(upload["dataset"])
+        where = _where(upload["file_name"], upload["sheet"])
+        return f"Upload {upload['upload_id']} ({where}, {upload['dataset']}) was withdrawn."

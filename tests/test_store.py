@@ -1,0 +1,392 @@
+"""The store: ledger, current state by data-spec §6, duplicates, withdrawal, transactions.
+
+Expected states are worked out by hand in the comments beside each case.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import date
+
+import duckdb
+import pytest
+
+from analytics import store as store_mod
+from analytics.errors import StoreError
+from analytics.store import Store
+from tests.test_store_helpers import one, rejected_table, sheet, state
+
+D = date.fromisoformat
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "db" / "ap.duckdb")
+    yield s
+    s.close()
+
+
+def load(store, *sheets, h=None):
+    """Load each sheet as its own file (content hash from its position unless given)."""
+    out = []
+    for i, sh in enumerate(sheets):
+        out.extend(store.ingest_parsed([sh], h or hashlib.sha256(repr((sh.file_name, i, id(sh))).encode()).hexdigest()))
+    return out
+
+
+def placements(store, cols="pupil_id, first_name, end_date, hours_per_week, destination, upload_id"):
+    return one(store, f"SELECT {cols} FROM placements ORDER BY pupil_id, start_date")
+
+
+# --- the overwrite rule --------------------------------------------------------------------
+
+A = sheet("placements", [
+    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06", "first_name": "Ann",
+     "end_date": None, "hours_per_week": 10.0, "destination": None},
+    {"pupil_id": "P2", "provider_urn": "100001", "start_date": "2025-02-03", "first_name": "Bob",
+     "end_date": "2025-03-01", "hours_per_week": 15.0, "destination": None},
+], file_name="autumn.csv")
+# B carries end_date and destination, not first_name or hours_per_week.
+B = sheet("placements", [
+    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06", "end_date": "2025-03-28",
+     "destination": "mainstream"},
+    {"pupil_id": "P2", "provider_urn": "100001", "start_date": "2025-02-03", "end_date": None,
+     "destination": None},
+], file_name="spring.csv")
+# C carries first_name only (besides the key), blank for P1.
+C = sheet("placements", [
+    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06", "first_name": None},
+], file_name="summer.csv")
+X = sheet("exclusions", [{"pupil_id": "P9", "category": "suspension", "start_date": "2025-01-07"}],
+          file_name="excl.csv")
+
+
+def test_newer_upload_wins_for_carried_columns_blank_included(store):
+    load(store, A, B, C)
+    assert placements(store) == [
+        # first_name cleared by C's blank; end_date and destination from B; hours kept from A.
+        ("P1", None, D("2025-03-28"), 10.0, "mainstream", 3),
+        # B's blank end_date clears A's 2025-03-01; first_name and hours kept from A.
+        ("P2", "Bob", None, 15.0, None, 2),
+    ]
+
+
+def test_state_after_two_uploads(store):
+    load(store, A, B)
+    assert placements(store) == [
+        ("P1", "Ann", D("2025-03-28"), 10.0, "mainstream", 2),
+        ("P2", "Bob", None, 15.0, None, 2),
+    ]
+
+
+def test_within_one_upload_the_later_row_wins(store):
+    rows = [
+        {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06", "hours_per_week": 7.0},
+        {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06", "hours_per_week": 5.0},
+    ]
+    # Row 9 comes first in the table but is the later row of the file.
+    load(store, sheet("placements", rows, row_numbers=[9, 4]))
+    assert one(store, "SELECT hours_per_week FROM placements") == [(7.0,)]
+    assert one(store, "SELECT count(*) FROM ledger_placements") == [(2,)]
+
+
+def test_columns_no_upload_carries_are_blank(store):
+    load(store, A)
+    assert one(store, "SELECT count(*) FROM placements WHERE cost_per_week IS NULL AND trust IS NULL") == [(2,)]
+
+
+# --- provider key -----------------------------------------------------------------------------
+
+def test_provider_key_from_a_urn_known_for_the_name(store):
+    first = sheet("placements", [
+        {"pupil_id": "P1", "provider": "Oak House", "provider_urn": "100001", "start_date": "2025-01-06"},
+        {"pupil_id": "P2", "provider": "Elm Tuition", "start_date": "2025-01-06"},
+    ], file_name="autumn.csv")
+    later = sheet("placements", [  # no URN column at all
+        {"pupil_id": "P1", "provider": "OAK HOUSE", "start_date": "2025-01-06", "end_date": "2025-03-01"},
+        {"pupil_id": "P2", "provider": " elm tuition ", "start_date": "2025-01-06", "end_date": "2025-02-01"},
+        {"pupil_id": "P3", "provider": "Birch Centre", "start_date": "2025-02-02"},
+    ], file_name="spring.csv")
+    load(store, first, later)
+    cols = "pupil_id, provider, provider_key, provider_urn, registered, end_date, placement_id"
+    pid = lambda key: hashlib.md5(key.encode()).hexdigest()[:16]  # noqa: E731
+    assert placements(store, cols) == [
+        ("P1", "OAK HOUSE", "100001", "100001", True, D("2025-03-01"), pid("P1|100001|2025-01-06")),
+        ("P2", " elm tuition ", "elm tuition", None, None, D("2025-02-01"), pid("P2|elm tuition|2025-01-06")),
+        ("P3", "Birch Centre", "birch centre", None, None, None, pid("P3|birch centre|2025-02-02")),
+    ]
+    # Without the autumn file nothing knows Oak House's URN: the name is the key.
+    store.withdraw(1)
+    assert one(store, "SELECT provider_key, provider_urn FROM placements WHERE pupil_id = 'P1'") == [
+        ("oak house", None)]
+
+
+def test_name_only_file_first_then_urn_file_is_one_record(store):
+    load(store,
+         sheet("placements", [{"pupil_id": "P1", "provider": "Oak House", "start_date": "2025-01-06",
+                               "hours_per_week": 12.0}]),
+         sheet("placements", [{"pupil_id": "P1", "provider": "Oak House", "provider_urn": "100001",
+                               "start_date": "2025-01-06", "end_date": "2025-02-01"}]))
+    assert placements(store, "provider_key, hours_per_week, end_date, upload_id") == [
+        ("100001", 12.0, D("2025-02-01"), 2)]
+
+
+def test_ukprn_alone_joins_the_record_known_by_urn(store):
+    load(store,
+         sheet("placements", [{"pupil_id": "P1", "provider": "Oak House", "provider_urn": "100001",
+                               "provider_ukprn": "10000001", "start_date": "2025-01-06"}]),
+         sheet("placements", [{"pupil_id": "P1", "provider": "Oak House Annexe", "provider_ukprn": "10000001",
+                               "start_date": "2025-01-06", "end_date": "2025-02-01"}]),
+         sheet("placements", [{"pupil_id": "P2", "provider_ukprn": "10000002", "start_date": "2025-01-06"}]))
+    assert placements(store, "pupil_id, provider, provider_key, provider_urn, end_date") == [
+        ("P1", "Oak House Annexe", "100001", "100001", D("2025-02-01")),
+        ("P2", None, "10000002", None, None),
+    ]
+
+
+# --- derived columns ---------------------------------------------------------------------------
+
+def test_registered_derivation_and_a_stated_value_kept(store):
+    load(store, sheet("placements", [
+        {"pupil_id": "R1", "provider_urn": "100001", "start_date": "2025-01-06"},             # URN -> true
+        {"pupil_id": "R2", "provider": "Tutor Ltd", "setting_type": "one_to_one_tuition",
+         "start_date": "2025-01-06"},                                                         # -> false
+        {"pupil_id": "R3", "provider": "Some PRU", "setting_type": "state_ap_school",
+         "start_date": "2025-01-06"},                                                         # -> unknown
+        {"pupil_id": "R4", "provider_urn": "100002", "registered": False,
+         "start_date": "2025-01-06"},                                                         # stated
+    ], carried=["pupil_id", "provider", "provider_urn", "setting_type", "registered", "start_date"]))
+    reg = lambda: one(store, "SELECT pupil_id, registered FROM placements ORDER BY 1")  # noqa: E731
+    assert reg() == [("R1", True), ("R2", False), ("R3", None), ("R4", False)]
+    # A later file without the column keeps R4's stated false.
+    load(store, sheet("placements", [{"pupil_id": "R4", "provider_urn": "100002", "start_date": "2025-01-06",
+                                      "end_date": "2025-02-01"}]))
+    assert reg()[3] == ("R4", False)
+    # A later file carrying the column with a blank clears it, and the URN derives true.
+    load(store, sheet("placements", [{"pupil_id": "R4", "provider_urn": "100002", "start_date": "2025-01-06"}],
+                      carried=["pupil_id", "provider_urn", "start_date", "registered"]))
+    assert reg()[3] == ("R4", True)
+
+
+@pytest.mark.parametrize("dob, start, expected", [
+    ("2010-09-01", "2025-09-01", "10"),   # 14 on 31 Aug 2025
+    ("2010-08-31", "2025-09-01", "11"),   # 15 on 31 Aug 2025
+    ("2010-09-01", "2026-07-20", "10"),   # same academic year 2025/26
+    ("2010-09-01", "2025-08-31", "9"),    # 31 Aug 2024: 13
+    ("2021-01-01", "2025-10-01", "R"),    # 4
+    ("2021-12-01", "2025-10-01", None),   # 3: no year group
+    ("2007-01-01", "2025-10-01", "14"),   # 18
+    (None, "2025-10-01", None),
+])
+def test_nc_year_derived_from_date_of_birth(store, dob, start, expected):
+    load(store, sheet("placements", [{"pupil_id": "N1", "provider_urn": "100001", "date_of_birth": dob,
+                                      "start_date": start}], carried=["pupil_id", "provider_urn",
+                                                                      "date_of_birth", "start_date"]))
+    assert one(store, "SELECT nc_year FROM placements") == [(expected,)]
+
+
+def test_stated_nc_year_is_kept(store):
+    load(store, sheet("placements", [{"pupil_id": "N1", "provider_urn": "100001", "date_of_birth": "2010-09-01",
+                                      "start_date": "2025-09-01", "nc_year": "9"}]))
+    assert one(store, "SELECT nc_year FROM placements") == [("9",)]
+
+
+# --- other datasets' keys --------------------------------------------------------------------
+
+def test_attendance_key_setting_trimmed_and_case_folded(store):
+    load(store,
+         sheet("attendance", [
+             {"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10", "setting": "Oak House",
+              "possible_sessions": 10, "attended_sessions": 8},
+             {"pupil_id": "P1", "period_start": "2025-01-13", "period_end": "2025-01-17",
+              "possible_sessions": 10, "attended_sessions": 6}]),
+         sheet("attendance", [
+             {"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10", "setting": " oak HOUSE",
+              "possible_sessions": 10, "attended_sessions": 9}]))
+    assert one(store, "SELECT period_start, setting, setting_key, attended_sessions, upload_id FROM attendance "
+                      "ORDER BY 1") == [
+        (D("2025-01-06"), " oak HOUSE", "oak house", 9.0, 2),
+        (D("2025-01-13"), None, "", 6.0, 1),
+    ]
+
+
+def test_assessment_measure_newest_display_and_exclusion_key(store):
+    load(store,
+         sheet("assessments", [{"pupil_id": "P1", "measure": "Reading Age", "date": "2025-01-06", "value": 8.5},
+                               {"pupil_id": "P1", "measure": "SDQ", "date": "2025-01-06", "value": 20,
+                                "higher_is_better": False}]),
+         sheet("assessments", [{"pupil_id": "P1", "measure": "reading age ", "date": "2025-01-06", "value": 9.0}]),
+         sheet("exclusions", [{"pupil_id": "P1", "category": "suspension", "start_date": "2025-01-06", "sessions": 2},
+                              {"pupil_id": "P1", "category": "lunchtime", "start_date": "2025-01-06", "sessions": 1}]),
+         sheet("exclusions", [{"pupil_id": "P1", "category": "suspension", "start_date": "2025-01-06", "sessions": 4}]))
+    assert one(store, "SELECT measure, measure_key, value, higher_is_better FROM assessments ORDER BY 2") == [
+        ("reading age ", "reading age", 9.0, None), ("SDQ", "sdq", 20.0, False)]
+    assert one(store, "SELECT category, sessions, upload_id FROM exclusions ORDER BY 1") == [
+        ("lunchtime", 1.0, 3), ("suspension", 4.0, 4)]
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+def test_same_bytes_again_is_a_duplicate_and_changes_nothing(store):
+    first = store.ingest_parsed([A], "hash-a")
+    before = (store.uploads(), state(store, "placements"))
+    again = store.ingest_parsed([A], "hash-a")
+    assert [r.status for r in first] == ["loaded"] and again[0].status == "duplicate"
+    assert again[0].upload_id == 1 and "already loaded as upload 1" in again[0].message
+    assert "nothing was changed" in again[0].message
+    assert len(store.uploads()) == 1 and state(store, "placements") == before[1]
+    assert one(store, "SELECT count(*) FROM ledger_placements") == [(2,)]
+    # Another sheet of the same file is a different upload.
+    other = store.ingest_parsed([sheet("placements", A.accepted.to_pylist()[:0], sheet_name="Second")], "hash-a")
+    assert other[0].status == "loaded"
+    # Once withdrawn, the same bytes load again as a new upload.
+    store.withdraw(1)
+    assert store.ingest_parsed([A], "hash-a")[0].upload_id == 3
+
+
+def test_skipped_sheet_stores_nothing(store):
+    res = store.ingest_parsed([sheet(None, skipped_reason="No column matched a dataset.", sheet_name="Read me",
+                                     file_name="book.xlsx"), A], "h")
+    assert [r.status for r in res] == ["skipped", "loaded"]
+    assert res[0].upload_id is None and "Read me" in res[0].message
+    assert len(store.uploads()) == 1
+
+
+# --- withdrawal --------------------------------------------------------------------------------
+
+ATT = [sheet("attendance", [{"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10",
+                             "possible_sessions": 10, "attended_sessions": a}]) for a in (4, 6, 8)]
+
+
+def test_withdrawing_the_last_upload_restores_the_state_before_it(tmp_path):
+    with Store(tmp_path / "abc.duckdb") as s1, Store(tmp_path / "ab.duckdb") as s2:
+        load(s1, A, B, C)
+        load(s2, A, B)
+        assert state(s1, "placements") != state(s2, "placements")
+        msg = s1.withdraw(3, user="tester")
+        assert "Upload 3" in msg and "summer.csv" in msg
+        assert state(s1, "placements") == state(s2, "placements")
+        up = s1.uploads()
+        assert list(up["upload_id"]) == [3, 2, 1]
+        assert up.loc[0, "withdrawn_by"] == "tester" and up["withdrawn_at"].notna().tolist() == [True, False, False]
+        # The withdrawn rows are still in the ledger.
+        assert one(s1, "SELECT count(*) FROM ledger_placements WHERE upload_id = 3") == [(1,)]
+
+
+@pytest.mark.parametrize("dataset_sheets", [(A, B, C), tuple(ATT)])
+def test_withdrawing_a_middle_upload_is_as_if_never_uploaded(tmp_path, dataset_sheets):
+    first, middle, last = dataset_sheets
+    dataset = first.dataset
+    with Store(tmp_path / "abc.duckdb") as s1, Store(tmp_path / "ac.duckdb") as s2:
+        load(s1, first, middle, last)
+        load(s2, first, X, last)  # X (another dataset) keeps upload ids aligned
+        s1.withdraw(2)
+        assert state(s1, dataset) == state(s2, dataset)
+    if dataset == "placements":
+        # By hand: P1 first_name blank (C), end_date none (A, B withdrawn), hours 10; P2 as A.
+        with Store(tmp_path / "abc.duckdb", read_only=True) as s:
+            assert placements(s) == [("P1", None, None, 10.0, None, 3), ("P2", "Bob", D("2025-03-01"), 15.0, None, 1)]
+
+
+def test_withdraw_errors(store):
+    load(store, A)
+    with pytest.raises(StoreError, match="no upload number 7"):
+        store.withdraw(7)
+    with pytest.raises(StoreError, match="not an upload number"):
+        store.withdraw("seven")
+    store.withdraw(1)
+    with pytest.raises(StoreError, match="already withdrawn"):
+        store.withdraw(1)
+    assert store.is_empty()
+
+
+# --- transactions --------------------------------------------------------------------------
+
+def _snapshot(store):
+    tables = ["uploads", "rejected_rows", "holidays"] + [f"ledger_{d}" for d in
+                                                         ("placements", "attendance", "exclusions", "assessments")]
+    return ({t: one(store, f"SELECT * FROM {t} ORDER BY ALL") for t in tables},
+            {d: state(store, d) for d in ("placements", "attendance", "exclusions", "assessments")})
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), duckdb.IOException("No space left on device")])
+def test_failure_midway_rolls_back_the_whole_upload(store, monkeypatch, error):
+    load(store, A, ATT[0])
+    before = _snapshot(store)
+    real = Store._rebuild
+
+    def failing(self, dataset):
+        real(self, dataset)          # ledger rows inserted, current state rebuilt ...
+        raise error                  # ... then the fault
+
+    monkeypatch.setattr(Store, "_rebuild", failing)
+    with pytest.raises((RuntimeError, StoreError)) as info:
+        store.ingest_parsed([replace(B, rejected=rejected_table([(7, "Bad date.", "{}")]))], "b")
+    if isinstance(error, duckdb.Error):
+        assert isinstance(info.value, StoreError) and "nothing was changed" in str(info.value)
+    with pytest.raises((RuntimeError, StoreError)):
+        store.withdraw(1)
+    assert _snapshot(store) == before
+    monkeypatch.setattr(Store, "_rebuild", real)
+    # The store still works, and the upload id is reused (the failed one never existed).
+    assert store.ingest_parsed([B], "b")[0].upload_id == 3
+
+
+# --- ledger contents ----------------------------------------------------------------------------
+
+def test_rejected_rows_and_warnings_are_kept(store):
+    original = json.dumps({"UPN": "P5", "Start": "31/02/2025"})
+    sh = sheet("placements", [{"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06",
+                               "warnings": "The sex 'Q' was not recognised."},
+                              {"pupil_id": "P2", "provider_urn": "100001", "start_date": "2025-01-06"}],
+               rejects=[(4, "The start date '31/02/2025' is not a valid date.", original),
+                        (6, "The pupil ID is missing.", "{}")], summary_rows=1, file_name="t.xlsx",
+               sheet_name="Placements")
+    res = store.ingest_parsed([sh], "h")[0]
+    assert (res.status, res.accepted, res.rejected, res.warned, res.summary_rows) == ("loaded", 2, 2, 1, 1)
+    assert res.message == ("t.xlsx, sheet 'Placements': loaded as placements (upload 1), 2 rows accepted, "
+                           "2 rejected, 1 with warnings, 1 total row ignored.")
+    assert res.rejects["row_number"].tolist() == [4, 6]
+    assert res.warnings.to_dict("records") == [{"row_number": 2, "warning": "The sex 'Q' was not recognised."}]
+    rej = store.rejected_rows(1)
+    assert rej.to_dict("records") == [
+        {"row_number": 4, "reason": "The start date '31/02/2025' is not a valid date.", "original": original},
+        {"row_number": 6, "reason": "The pupil ID is missing.", "original": "{}"}]
+    up = store.uploads().iloc[0]
+    assert (up.rows_accepted, up.rows_rejected, up.rows_warned, up.summary_rows, up.sheet, up.dataset) == (
+        2, 2, 1, 1, "Placements", "placements")
+    assert up.content_hash == hashlib.sha256("h\0Placements".encode()).hexdigest()
+    assert one(store, "SELECT warnings FROM ledger_placements ORDER BY row_number") == [
+        ("The sex 'Q' was not recognised.",), (None,)]
+    with pytest.raises(StoreError, match="no upload number 2"):
+        store.rejected_rows(2)
+
+
+def test_carried_columns_are_recorded(store):
+    load(store, sheet("placements", [{"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-01-06",
+                                      "ethnicity": "WBRI"}], carried=["pupil_id", "provider_urn", "ethnicity"]))
+    carried = list(store.uploads().iloc[0]["carried"])
+    # Required and key columns, declared ones, and ethnicity_group (derived from ethnicity).
+    assert carried == ["pupil_id", "ethnicity", "ethnicity_group", "provider_urn", "start_date"]
+
+
+# --- settings, emptiness ---------------------------------------------------------------------
+
+def test_holidays_and_measure_directions(store):
+    assert store.holidays() == [] and store.measure_directions() == {}
+    store.set_holidays([D("2025-12-25"), "2025-12-24", D("2025-12-25")])
+    assert store.holidays() == [D("2025-12-24"), D("2025-12-25")]
+    store.set_holidays([D("2026-01-01")])
+    assert store.holidays() == [D("2026-01-01")]
+    store.set_measure_direction(" SDQ Total ", False)
+    store.set_measure_direction("reading age", True)
+    assert store.measure_directions() == {"reading age": True, "sdq total": False}
+    store.set_measure_direction("sdq total", None)
+    assert store.measure_directions() == {"reading age": True}
+
+
+def test_is_empty(store):
+    assert store.is_empty()
+    load(store, A)
+    assert not store.is_empty()
