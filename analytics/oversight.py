@@ -12,7 +12,7 @@ Flags (booleans, never null):
   > review_interval_days (``days_since_review`` is that difference);
 - part_time: hours_per_week < full_time_hours; with no hours, sessions_per_week < 10; with
   neither, not flagged (unknown); part_time_over_limit: part_time and days > part_time_limit_days;
-- unregistered: registered is false (the store derives it; unknown is not flagged);
+- unregistered: registered is false (derived as data-spec §1 when blank; unknown is not flagged);
 - long_placement: days > long_placement_days;
 - low_attendance: during rate (attendance rows with period_start in [start_date, as_of]) below
   low_attendance; not flagged without possible sessions.
@@ -34,6 +34,7 @@ import duckdb
 import pandas as pd
 
 from analytics.progress import attendance_windows_sql
+from analytics.schema import UNREGISTERED_SETTING_TYPES
 from analytics.scope import placements_sql
 from analytics.settings import Filters, Period, Settings, resolve_period
 
@@ -48,6 +49,13 @@ COLUMNS = ("placement_id", "pupil_id", "first_name", "last_name", "date_of_birth
            "commissioner", "home_school", "start_date", "planned_end_date", "last_review_date",
            "days", "hours_per_week", "sessions_per_week", "objectives", "during_rate") + FLAGS + (
            "missing_attendance", "n_flags", "days_since_review")
+
+
+# data-spec §1: the store derives registered when blank; applying the same rule again here is
+# idempotent and keeps the flag right on tables not built by the store.
+REGISTERED = ("COALESCE(p.registered, CASE WHEN p.provider_urn IS NOT NULL OR p.provider_ukprn IS NOT NULL "
+              "THEN true WHEN p.setting_type IN ("
+              + ", ".join(f"'{t}'" for t in UNREGISTERED_SETTING_TYPES) + ") THEN false END)")
 
 
 def _open_placements_sql(filters: Filters, period: Period,
@@ -76,7 +84,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
             SELECT *, {n_flags} AS n_flags FROM (
                 SELECT p.placement_id, p.pupil_id, p.first_name, p.last_name, p.date_of_birth,
                        p.nc_year, p.sex, p.sen_status, p.cla, p.provider, p.provider_key,
-                       p.setting_type, p.registered, p.reason, p.commissioner, p.home_school,
+                       p.setting_type, {REGISTERED} AS registered, p.reason, p.commissioner, p.home_school,
                        p.start_date, p.planned_end_date, p.last_review_date, p.days,
                        p.hours_per_week, p.sessions_per_week, p.objectives, w.during_rate,
                        p.planned_end_date IS NULL AS no_planned_end,
@@ -86,7 +94,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
                            AS review_overdue,
                        {part_time} AS part_time,
                        ({part_time}) AND p.days > ? AS part_time_over_limit,
-                       p.registered IS NOT DISTINCT FROM false AS unregistered,
+                       {REGISTERED} IS NOT DISTINCT FROM false AS unregistered,
                        p.days > ? AS long_placement,
                        COALESCE(w.during_rate < ?, false) AS low_attendance,
                        w.during_rate IS NULL AS missing_attendance,
