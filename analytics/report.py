@@ -1,0 +1,169 @@
+"""The headless JSON report (metrics.md §8): ``python -m analytics report --db PATH ...``.
+
+``build_report`` assembles the sections from the same functions the dashboard calls;
+``main`` is the command line (wired by analytics/__main__.py with the arguments after 'report').
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from dataclasses import fields, replace
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from analytics import outcomes, population, time_in_ap
+from analytics.errors import APDataError
+from analytics.settings import REPORT_SETTINGS, Filters, Settings, resolve_period
+
+# Sections written by other modules, each `summary(con, filters, settings, today=None) -> dict`.
+SECTIONS = ("population", "time_in_ap", "return_to_mainstream", "progress", "exclusions", "oversight")
+_MODULE = {"population": "population", "time_in_ap": "time_in_ap",
+           "return_to_mainstream": "outcomes", "progress": "progress",
+           "exclusions": "exclusions", "oversight": "oversight"}
+
+
+def section(name: str, con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+            today: date | None = None) -> dict:
+    """One report section, by its key in metrics.md §8."""
+    module = importlib.import_module(f"analytics.{_MODULE[name]}")
+    return module.summary(con, filters, settings, today)
+
+
+def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                 today: date | None = None) -> dict:
+    """The report as a dict with exactly the keys of metrics.md §8 (dates as ISO strings)."""
+    period = resolve_period(filters, today)
+    # Pin as_of and the period so every section describes the same dates, even across midnight.
+    filters = replace(filters, as_of=period.as_of, period_start=period.start, period_end=period.end)
+    report = {
+        "as_of": period.as_of.isoformat(),
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "settings": settings.report_dict(),
+    }
+    for name in SECTIONS:
+        report[name] = section(name, con, filters, settings, today)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+class _UserError(Exception):
+    """A mistake in the command line, told to the user as one sentence."""
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a date; write it as YYYY-MM-DD, for example 2025-03-14.") from None
+
+
+def _non_negative(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not {'a whole number' if kind is int else 'a number'}.") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"'{text}' cannot be negative.")
+        return value
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics report",
+        description="Print the AP oversight report (docs/metrics.md §8) as one JSON object.")
+    parser.add_argument("--db", required=True, help="the DuckDB file written by 'ingest'")
+    parser.add_argument("--as-of", type=_iso_date, help="the date the figures describe (default today)")
+    parser.add_argument("--from", dest="period_start", type=_iso_date,
+                        help="start of the reporting period (default 1 September before as-of)")
+    parser.add_argument("--to", dest="period_end", type=_iso_date,
+                        help="end of the reporting period (default and at most as-of)")
+    defaults = Settings()
+    types = {f.name: f.type for f in fields(Settings)}
+    for name in REPORT_SETTINGS:
+        kind = int if types[name] in ("int", int) else float
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_non_negative(kind),
+                            help=f"default {getattr(defaults, name)}")
+    return parser
+
+
+def _settings_from(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> Settings:
+    """The command line's settings, with the holiday calendar and measure directions the user
+    saved in the database."""
+    settings = Settings().with_overrides(**{k: getattr(args, k) for k in REPORT_SETTINGS})
+    if settings.low_attendance > 1:
+        raise _UserError("--low-attendance is a fraction between 0 and 1 (0.5 means 50%).")
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    holidays = directions = ()
+    if "holidays" in tables:
+        holidays = tuple(r[0] for r in con.execute(
+            "SELECT DISTINCT date FROM holidays WHERE date IS NOT NULL ORDER BY 1").fetchall())
+    if "measure_directions" in tables:
+        directions = tuple((k, bool(v)) for k, v in con.execute(
+            "SELECT measure_key, higher_is_better FROM measure_directions "
+            "WHERE higher_is_better IS NOT NULL ORDER BY 1").fetchall())
+    return settings.with_overrides(holidays=holidays, measure_directions=directions)
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    if not Path(path).exists():
+        raise _UserError(f"There is no database at {path}: run 'python -m analytics ingest "
+                         f"--db {path} FILE ...' first, or check the path.")
+    try:
+        from analytics.store import Store
+    except ModuleNotFoundError as e:  # the store module is optional for a plain DuckDB file
+        if e.name != "analytics.store":
+            raise
+        try:
+            return duckdb.connect(path, read_only=True)
+        except duckdb.Error as err:
+            raise _UserError(f"The database {path} could not be opened: {err}") from None
+    return Store(path, read_only=True).con
+
+
+def _json_default(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the report command; returns the exit code (2 for a user's mistake)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the problem
+        return int(e.code or 0)
+    try:
+        con = _connect(args.db)
+        try:
+            settings = _settings_from(con, args)
+            filters = Filters(as_of=args.as_of, period_start=args.period_start,
+                              period_end=args.period_end)
+            report = build_report(con, filters, settings)
+        finally:
+            con.close()
+    except (_UserError, APDataError) as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    except duckdb.Error as e:
+        print(f"report: the database {args.db} could not be read ({e}). "
+              "Is it a database written by 'python -m analytics ingest'?", file=sys.stderr)
+        return 1
+    json.dump(report, sys.stdout, default=_json_default)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

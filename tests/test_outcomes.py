@@ -1,0 +1,159 @@
+"""Return to mainstream (metrics.md §2). Expected values are worked out by hand in comments."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from analytics import outcomes
+from analytics.settings import Filters, Settings
+from tests.factories import make_db, placement
+
+AS_OF = date(2025, 6, 30)           # default period 2024-09-01 .. 2025-06-30
+F = Filters(as_of=AS_OF)
+S = Settings()                      # sustain_days = 182
+
+# 2024-10-18 + 182 days: 13 (19..31 Oct) + 30 + 31 + 31 + 28 + 31 = 164 at 31 March, + 18 -> 2025-04-18.
+WINDOW_END = "2025-04-18"
+
+
+def _db():
+    return make_db(placements=[
+        # R1: back to mainstream, nothing afterwards: eligible (18 Apr <= 30 Jun) and sustained.
+        placement("P1", "2024-09-02", "2024-10-18", destination="mainstream", sex="F"),
+        # R2: a new placement starts on the window's last day (inclusive): broken by a placement.
+        placement("P2", "2024-09-02", "2024-10-18", destination="mainstream", sex="M"),
+        placement("P2", WINDOW_END, None, provider="Elm Tuition", provider_urn="100009", sex="M"),
+        # R3: a permanent exclusion on 10 Jan 2025: broken by the exclusion.
+        placement("P3", "2024-09-02", "2024-10-18", destination="mainstream", sex="F"),
+        # R4: a suspension in the window does not break a return, nor a placement starting the
+        #     day after the window: sustained.
+        placement("P4", "2024-09-02", "2024-10-18", destination="mainstream", sex="M"),
+        placement("P4", "2025-04-19", None, sex="M"),
+        # R5: 1 March + 182 = 30 August > as_of: not yet eligible.
+        placement("P5", "2024-09-02", "2025-03-01", destination="mainstream", sex="F"),
+        # T: a transfer to another AP provider: not in ended, but in by_destination.
+        placement("P6", "2024-09-02", "2024-12-20", destination="other_ap", sex="F"),
+        # U: no destination recorded: ended, unknown, and in the denominator.
+        placement("P7", "2024-09-02", "2024-12-20", destination=None, sex="M"),
+        # Special school.
+        placement("P8", "2024-09-02", "2025-02-14", destination="special", sex="M"),
+        # Open, ended before the period, and ending after as_of: none of them ended in the period.
+        placement("P9", "2024-09-02", None),
+        placement("P10", "2024-01-08", "2024-07-19", destination="mainstream"),
+        placement("P11", "2024-09-02", "2025-07-18", destination="mainstream"),
+    ], exclusions=[
+        {"pupil_id": "P3", "category": "permanent", "start_date": "2025-01-10"},
+        {"pupil_id": "P4", "category": "suspension", "start_date": "2024-11-05"},
+    ])
+
+
+def test_summary():
+    s = outcomes.summary(_db(), F, S)
+    # Ended in the period: P1..P5 (mainstream), P6 (other_ap), P7 (blank), P8 (special) = 8;
+    # less the transfer: 7. Returned: P1..P5 = 5, rate 5/7. Unknown: P7.
+    assert s["ended"] == 7
+    assert s["returned"] == 5
+    assert s["rate"] == pytest.approx(5 / 7)
+    assert s["unknown_destination"] == 1
+    assert s["by_destination"] == {"mainstream": 5, "special": 1, "other_ap": 1, "unknown": 1}
+    # Eligible: R1..R4 (R5 not yet); sustained R1, R4 -> 2 / 4.
+    assert s["sustained"] == {"eligible": 4, "sustained": 2, "rate": 0.5}
+
+
+def test_filters_change_the_figures():
+    s = outcomes.summary(_db(), Filters(as_of=AS_OF, sex=("F",)), S)
+    # Girls: P1 (sustained), P3 (broken), P5 (not eligible), P6 (transfer).
+    assert (s["ended"], s["returned"], s["unknown_destination"]) == (3, 3, 0)
+    assert s["rate"] == 1.0
+    assert s["by_destination"] == {"mainstream": 3, "other_ap": 1}
+    assert s["sustained"] == {"eligible": 2, "sustained": 1, "rate": 0.5}
+
+
+def test_a_placement_at_a_filtered_out_provider_still_breaks_a_return():
+    # P2's new placement is at Elm Tuition; filtering on Oak PRU keeps the return and its breakdown.
+    s = outcomes.summary(_db(), Filters(as_of=AS_OF, provider=("100001",)), S)
+    assert s["sustained"] == {"eligible": 4, "sustained": 2, "rate": 0.5}
+
+
+def test_returns_table():
+    df = outcomes.returns(_db(), F, S).set_index("pupil_id")
+    assert df.loc[["P1", "P2", "P3", "P4"], "eligible"].tolist() == [True] * 4
+    assert not df.loc["P5", "eligible"]
+    assert df.loc[["P1", "P2", "P3", "P4"], "sustained"].tolist() == [True, False, False, True]
+    assert pd.isna(df.loc["P5", "sustained"])
+    by = {k: (v if isinstance(v, str) else None) for k, v in df["broke_down_by"].items()}
+    assert by == {"P1": None, "P2": "placement", "P3": "permanent_exclusion",
+                            "P4": None, "P5": None}
+
+
+@pytest.mark.parametrize("offset, sustained", [
+    (-1, True),    # a placement starting the day before the return ended is not "after" it
+    (0, False),    # starting on the end date itself: inside [end, end + 182]
+    (100, False),
+    (182, False),  # the window's last day
+    (183, True),   # the day after
+])
+def test_new_placement_window(offset, sustained):
+    end = date(2024, 10, 18)
+    con = make_db(placements=[
+        placement("P1", "2024-09-02", end, destination="mainstream"),
+        placement("P1", end + timedelta(days=offset), None, provider="Elm", provider_urn="9"),
+    ])
+    s = outcomes.summary(con, F, S)["sustained"]
+    assert (s["eligible"], s["sustained"]) == (1, int(sustained))
+
+
+@pytest.mark.parametrize("category, day, sustained", [
+    ("permanent", "2025-01-10", False),
+    ("permanent", WINDOW_END, False),
+    ("permanent", "2025-04-19", True),        # after the window
+    ("permanent", "2024-10-17", True),        # before the return
+    ("suspension", "2025-01-10", True),
+    ("lunchtime", "2025-01-10", True),
+])
+def test_exclusion_window(category, day, sustained):
+    con = make_db(placements=[placement("P1", "2024-09-02", "2024-10-18", destination="mainstream")],
+                  exclusions=[{"pupil_id": "P1", "category": category, "start_date": day}])
+    assert outcomes.summary(con, F, S)["sustained"]["sustained"] == int(sustained)
+
+
+def test_sustain_days_setting():
+    # With sustain_days = 90: R5 (1 March + 30 + 30 + 30 = 30 May <= 30 June) is eligible and
+    # sustained; R2's window ends 18 Oct + 13 + 30 + 31 + 16 = 16 January, so P2's placement of
+    # 18 April no longer breaks it, but P3's exclusion of 10 January still does: 4 of 5.
+    s = outcomes.summary(_db(), F, Settings(sustain_days=90))["sustained"]
+    assert s == {"eligible": 5, "sustained": 4, "rate": 0.8}
+
+
+def test_rates_are_null_without_a_denominator():
+    con = make_db(placements=[placement("P1", "2024-09-02", "2024-12-20", destination="other_ap")])
+    s = outcomes.summary(con, F, S)
+    assert (s["ended"], s["rate"], s["sustained"]["rate"]) == (0, None, None)
+    assert s["by_destination"] == {"other_ap": 1}
+
+
+def test_by_group():
+    con = make_db(placements=[
+        placement("A", "2024-09-02", "2024-10-18", destination="mainstream", reason="medical_physical"),
+        placement("B", "2024-09-02", "2024-10-18", destination="neet", reason="medical_physical"),
+        placement("C", "2024-09-02", "2024-10-18", destination="mainstream", reason="suspension"),
+        placement("D", "2024-09-02", "2024-10-18", destination="other_ap", reason=None),
+    ])
+    df = outcomes.by_group(con, F, S, "reason").set_index("group")
+    # medical_physical: 2 ended, 1 returned (rate 0.5), both eligible returns sustained.
+    assert df.loc["medical_physical", ["ended", "returned", "sustained_eligible", "sustained"]].tolist() == [2, 1, 1, 1]
+    assert df.loc["medical_physical", "rate"] == 0.5
+    assert df.loc["suspension", ["ended", "returned"]].tolist() == [1, 1]
+    # A blank reason is its own group; a transfer alone means nothing ended: rate blank.
+    assert df.loc["unknown", "ended"] == 0 and pd.isna(df.loc["unknown", "rate"])
+    assert list(df.reset_index().columns) == ["group", "ended", "returned", "rate", "unknown_destination",
+                                              "sustained_eligible", "sustained", "sustained_rate"]
+
+
+def test_destinations():
+    df = outcomes.destinations(_db(), F, S)
+    assert set(df["group"]) == {"All"}
+    assert dict(zip(df["destination"], df["n"])) == {"mainstream": 5, "special": 1, "other_ap": 1,
+                                                     "unknown": 1}
