@@ -1,0 +1,213 @@
+"""Importer: an uploaded CSV or .xlsx -> recognised datasets -> typed rows and rejects.
+
+The one entry point is :func:`read_file` (docs/architecture.md §1); the rules it applies are
+data-spec.md §1-§5. Nothing but :class:`~analytics.errors.IngestError` leaves it.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from analytics import schema
+from analytics.errors import IngestError
+from analytics.ingest import pipeline, readers
+from analytics.ingest.containers import MAX_FILE_BYTES, check_workbook, kind_of
+from analytics.ingest.headers import (AM, DAYS, MARK, PCT, PM, HeaderMatch, find_header_row,
+                                      normalise_header, recognise)
+
+__all__ = ["ParsedSheet", "read_file", "MAX_FILE_BYTES"]
+log = logging.getLogger(__name__)
+
+NO_DATA = "It has column headings but no rows of data."
+
+
+@dataclass
+class ParsedSheet:
+    file_name: str
+    sheet: str | None
+    dataset: str | None
+    skipped_reason: str | None
+    header_row: int | None
+    mapping: dict[str, str]
+    unmapped: list[str]
+    carried: list[str]
+    accepted: pa.Table
+    rejected: pa.Table
+    summary_rows: int = 0
+    blank_rows: int = 0
+    sheet_warnings: list[str] = field(default_factory=list)
+
+
+def read_file(source: Path | bytes | str, file_name: str,
+              mapping: dict[str, str] | None = None) -> list[ParsedSheet]:
+    """Read one uploaded file into one ParsedSheet per CSV or worksheet.
+
+    Raises IngestError (only) when the file cannot be read or no sheet of it is a dataset.
+    """
+    file_name = str(file_name or "upload")
+    try:
+        return _read(source, file_name, dict(mapping or {}))
+    except IngestError:
+        raise
+    except MemoryError:
+        raise IngestError("The file is too large to read in the memory available. Split it "
+                          "into smaller files and upload them one by one.",
+                          file=file_name) from None
+    except Exception as exc:  # noqa: BLE001 - the contract: nothing else escapes
+        log.warning("unexpected error reading %s", file_name, exc_info=True)
+        raise IngestError("The file could not be read: it may be damaged, or laid out in a way "
+                          "this tool does not understand. Open it in Excel, save it again as "
+                          ".xlsx or CSV, and upload the new copy.", file=file_name) from exc
+
+
+def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str]) -> list[ParsedSheet]:
+    path: str | None = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        p = Path(source)
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise IngestError("The file could not be opened.", file=file_name) from None
+        if size > MAX_FILE_BYTES:
+            raise _too_big(file_name)
+        data = p.read_bytes()
+        path = str(p)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(file_name)
+    kind = kind_of(data, file_name)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO 2")
+        pipeline.install_macros(con)
+        if kind == "xlsx":
+            check_workbook(data, file_name)
+            return _read_xlsx(con, data, file_name, mapping)
+        return [_read_csv(con, data, path, file_name, mapping)]
+    finally:
+        con.close()
+
+
+def _too_big(file_name: str) -> IngestError:
+    return IngestError(f"The file is larger than {MAX_FILE_BYTES // 2**20} MB, which is over the "
+                       "upload limit. Split it into smaller files.", file=file_name)
+
+
+def _mapping_keys(mapping: dict[str, str]) -> frozenset[str]:
+    return frozenset(normalise_header(k) for k in mapping)
+
+
+def _read_csv(con, data: bytes, path: str | None, file_name: str,
+              mapping: dict[str, str]) -> ParsedSheet:
+    text, encoding = readers.decode(data, file_name)
+    if not text.strip():
+        raise IngestError("The file is empty.", file=file_name)
+    delim, idx, headers, ncols, lines = readers.sniff_csv(text, _mapping_keys(mapping), file_name)
+    match, why = recognise(headers, mapping, None)
+    if match is None:
+        raise IngestError(why, file=file_name, row=idx + 1)
+    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
+    readers.load_csv(con, text, utf8, path if encoding == "utf-8" else None, delim, idx, ncols,
+                     lines)
+    sheet = _parse(con, ncols, headers, match, file_name, None, idx)
+    if sheet.dataset is None:
+        raise IngestError(sheet.skipped_reason, file=file_name)
+    return sheet
+
+
+def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> list[ParsedSheet]:
+    import python_calamine as cal
+
+    try:
+        wb = cal.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception:
+        raise IngestError("The workbook is damaged or is not a real .xlsx file, so it could not "
+                          "be opened. Save it again from Excel and upload the new copy.",
+                          file=file_name) from None
+    out: list[ParsedSheet] = []
+    keys = _mapping_keys(mapping)
+    visible = _worksheet_names(wb)
+    for name in visible:
+        try:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception:
+            out.append(_skipped(file_name, name, "This sheet could not be read (it may be "
+                                                 "damaged)."))
+            continue
+        while rows and not any(c not in ("", None) for c in rows[-1]):
+            rows.pop()   # trailing formatted-but-empty rows
+        head = [[readers.cell_text(c) or "" for c in r] for r in rows[:30]]
+        idx, score = find_header_row(head, keys)
+        if score < 2:
+            out.append(_skipped(file_name, name, "No header row was found in its first 30 rows."
+                                if rows else "The sheet is empty."))
+            continue
+        headers = [h.strip() for h in head[idx]]
+        while headers and not headers[-1]:
+            headers.pop()
+        match, why = recognise(headers, mapping, name)
+        if match is None:
+            out.append(_skipped(file_name, name, why, idx + 1))
+            continue
+        ncols = len(headers)
+        con.execute("DROP VIEW IF EXISTS raw")
+        readers.register_sheet(con, rows, idx, ncols)
+        try:
+            out.append(_parse(con, ncols, headers, match, file_name, name, idx))
+        finally:
+            con.unregister("raw")
+    if not any(s.dataset for s in out):
+        reasons = "; ".join(f"sheet '{s.sheet}': {s.skipped_reason}" for s in out)
+        raise IngestError("No sheet in this workbook holds placements, attendance, exclusions "
+                          "or assessments" + (f" ({reasons})" if reasons else "") + ".",
+                          file=file_name)
+    return out
+
+
+def _worksheet_names(wb) -> list[str]:
+    try:
+        meta = wb.sheets_metadata
+        return [m.name for m in meta if str(getattr(m, "typ", "WorkSheet")).endswith("WorkSheet")]
+    except Exception:
+        return list(wb.sheet_names)
+
+
+def _skipped(file_name: str, sheet: str | None, reason: str, header_row: int | None = None
+             ) -> ParsedSheet:
+    return ParsedSheet(file_name=file_name, sheet=sheet, dataset=None, skipped_reason=reason,
+                       header_row=header_row, mapping={}, unmapped=[], carried=[],
+                       accepted=pa.table({}), rejected=pipeline.REJECTED_SCHEMA.empty_table())
+
+
+def _carried(match: HeaderMatch) -> list[str]:
+    have = set(match.columns)
+    if "ethnicity" in have:
+        have.add("ethnicity_group")
+    if DAYS in have:
+        have.add("sessions")
+    if match.dataset == "attendance":
+        have.add("period_end")
+        if have & {AM, PM, MARK}:
+            have |= {"possible_sessions", "attended_sessions"}
+        if PCT in have:
+            have.add("attended_sessions")
+    return [c for c in schema.column_names(match.dataset) if c in have]
+
+
+def _parse(con, ncols: int, headers: list[str], match: HeaderMatch, file_name: str,
+           sheet: str | None, idx: int) -> ParsedSheet:
+    result = pipeline.run(con, ncols, headers, match)
+    warnings = list(match.warnings)
+    if result.accepted.num_rows + result.rejected.num_rows == 0:
+        return _skipped(file_name, sheet, NO_DATA, idx + 1)
+    return ParsedSheet(
+        file_name=file_name, sheet=sheet, dataset=match.dataset, skipped_reason=None,
+        header_row=idx + 1, mapping=dict(match.mapping), unmapped=list(match.unmapped),
+        carried=_carried(match), accepted=result.accepted, rejected=result.rejected,
+        summary_rows=result.summary_rows, blank_rows=result.blank_rows, sheet_warnings=warnings)

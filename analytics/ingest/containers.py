@@ -1,0 +1,102 @@
+"""What kind of file this is, and whether it is safe to open (before any parsing).
+
+>>> kind_of(b"UPN,Start Date\\n", "autumn.csv")
+'csv'
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import PurePath
+
+from analytics.errors import IngestError
+
+MAX_FILE_BYTES = 200 * 1024 * 1024            # refuse bigger uploads outright
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024    # an .xlsx's declared uncompressed total
+MAX_RATIO = 100                               # per member, for members over RATIO_FLOOR
+RATIO_FLOOR = 20 * 1024 * 1024
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SAVE_AS = "Open it in Excel and use Save As to save it as an Excel Workbook (.xlsx) or CSV, " \
+           "then upload that."
+
+
+def kind_of(data: bytes, file_name: str) -> str:
+    """'csv' or 'xlsx'; anything else raises IngestError with a sentence saying what to do."""
+    ext = PurePath(file_name or "").suffix.lower()
+    head = data[:2048]
+    if not data:
+        raise IngestError("The file is empty.", file=file_name)
+    if head.startswith(_OLE):
+        if ext in (".xlsx", ".xlsm", ".xlsb"):
+            raise IngestError("This workbook is password-protected (encrypted), so it cannot "
+                              "be read. Remove the password in Excel (File > Info > Protect "
+                              "Workbook), save it and upload it again.", file=file_name)
+        raise IngestError("This is an old-style Excel 97-2003 (.xls) file, which is not "
+                          "supported. " + _SAVE_AS, file=file_name)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "xlsx"
+    if head.startswith(b"%PDF"):
+        raise IngestError("This is a PDF document, not a spreadsheet. Upload the spreadsheet "
+                          "itself (.xlsx or .csv).", file=file_name)
+    if head.startswith(b"MZ") or head.startswith(b"\x7fELF"):
+        raise IngestError("This is a program file, not a spreadsheet, so it was not opened.",
+                          file=file_name)
+    low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if low.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<table")):
+        raise IngestError("This is a web page (HTML/XML), not a spreadsheet. " + _SAVE_AS,
+                          file=file_name)
+    if ext in (".xls", ".xlsx", ".xlsm", ".xlsb", ".ods", ".numbers"):
+        raise IngestError(f"This file is named {ext} but is not a readable Excel workbook; it "
+                          "may be damaged or renamed. " + _SAVE_AS, file=file_name)
+    return "csv"
+
+
+def check_workbook(data: bytes, file_name: str) -> None:
+    """Refuse zip containers that are not .xlsx, are damaged, or would inflate too far."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        if "mimetype" in names:
+            mime = zf.read("mimetype")[:100]
+            if b"opendocument" in mime:
+                raise IngestError("This is an OpenDocument spreadsheet (.ods), which is not "
+                                  "supported. " + _SAVE_AS, file=file_name)
+        if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+            raise IngestError("This zip file is not an Excel workbook. Upload an .xlsx or CSV "
+                              "file.", file=file_name)
+        if "xl/workbook.bin" in names:
+            raise IngestError("This is a binary Excel workbook (.xlsb), which is not "
+                              "supported. " + _SAVE_AS, file=file_name)
+        if "xl/vbaProject.bin" in names:
+            raise IngestError("This workbook contains macros (.xlsm), which are not accepted. "
+                              + _SAVE_AS, file=file_name)
+        total = 0
+        for i in infos:
+            total += i.file_size
+            if i.file_size > RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+                raise IngestError("This workbook expands to far more data than its size "
+                                  "suggests (a possible 'zip bomb'), so it was not opened.",
+                                  file=file_name)
+        if total > MAX_UNCOMPRESSED_BYTES:
+            raise IngestError(f"This workbook holds more than "
+                              f"{MAX_UNCOMPRESSED_BYTES // 2**20} MB of data once unpacked, "
+                              "which is over the limit. Split it into smaller files.",
+                              file=file_name)
+        # XML entity expansion ("billion laughs"): no part of an .xlsx needs a DTD.
+        for i in infos:
+            if i.filename.endswith((".xml", ".rels")):
+                with zf.open(i) as fh:
+                    start = fh.read(4096)
+                if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
+                    raise IngestError("This workbook contains XML features that are not "
+                                      "allowed (a document type definition), so it was not "
+                                      "opened.", file=file_name)
+    except IngestError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+            NotImplementedError, KeyError, RuntimeError):
+        raise IngestError("The workbook is damaged or incomplete (it may have been cut short "
+                          "while copying). Save it again from Excel and upload the new copy.",
+                          file=file_name) from None

@@ -1,0 +1,428 @@
+"""Parse, map and validate a raw sheet in DuckDB, vectorised: strings in, typed rows out.
+
+The raw sheet is a DuckDB table ``raw(rn BIGINT, c0 VARCHAR, c1 VARCHAR, ...)`` (``rn`` is the
+1-based row number in the file). Every value from the file reaches SQL as a column value or a
+bound parameter; identifiers are positional names made here or canonical names from schema.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics import schema
+from analytics.ingest import vocab
+from analytics.ingest.headers import AM, DAYS, MARK, PCT, PM, SESSION, HeaderMatch
+
+_WS = " \t\r\n\u00a0\ufeff"
+
+# Date strings, tried by shape so that "14/3/25" never reads as the year 25 and month-first
+# ("03/14/2025") fails instead of swapping. Two-digit years: DuckDB's %y, like Python's
+# (00-68 -> 20xx, 69-99 -> 19xx). Years outside 1900-2100 are typos, not dates.
+_MACROS = r"""
+CREATE OR REPLACE MACRO _untime(s) AS
+  regexp_replace(s, '(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)$', '');
+CREATE OR REPLACE MACRO _date_ts(d) AS CASE
+  WHEN regexp_full_match(d, '\d{4}-\d{1,2}-\d{1,2}') THEN try_strptime(d, '%Y-%m-%d')
+  WHEN regexp_full_match(d, '\d{4}/\d{1,2}/\d{1,2}') THEN try_strptime(d, '%Y/%m/%d')
+  WHEN regexp_full_match(d, '\d{1,2}/\d{1,2}/\d{4}') THEN try_strptime(d, '%d/%m/%Y')
+  WHEN regexp_full_match(d, '\d{1,2}-\d{1,2}-\d{4}') THEN try_strptime(d, '%d-%m-%Y')
+  WHEN regexp_full_match(d, '\d{1,2}\.\d{1,2}\.\d{4}') THEN try_strptime(d, '%d.%m.%Y')
+  WHEN regexp_full_match(d, '\d{1,2}/\d{1,2}/\d{2}') THEN try_strptime(d, '%d/%m/%y')
+  WHEN regexp_full_match(d, '\d{1,2}-\d{1,2}-\d{2}') THEN try_strptime(d, '%d-%m-%y')
+  WHEN regexp_full_match(d, '\d{1,2}\.\d{1,2}\.\d{2}') THEN try_strptime(d, '%d.%m.%y')
+  WHEN regexp_full_match(d, '\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{4}') THEN
+    try_strptime(replace(d, '-', ' '), ['%d %b %Y', '%d %B %Y'])
+  WHEN regexp_full_match(d, '\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{2}') THEN
+    try_strptime(replace(d, '-', ' '), ['%d %b %y', '%d %B %y'])
+  WHEN regexp_full_match(d, '\d{8}') THEN try_strptime(d, '%Y%m%d')
+  WHEN regexp_full_match(d, '\d{1,5}(?:\.\d+)?') THEN
+    TIMESTAMP '1899-12-30' + to_days(CAST(floor(CAST(d AS DOUBLE)) AS INTEGER))
+END;
+CREATE OR REPLACE MACRO _uk_date(s) AS (
+  SELECT CASE WHEN year(t) BETWEEN 1900 AND 2100 THEN CAST(t AS DATE) END
+  FROM (SELECT _date_ts(_untime(s)) AS t));
+CREATE OR REPLACE MACRO _num(s) AS (
+  SELECT CASE WHEN regexp_full_match(n, '[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?')
+              THEN TRY_CAST(n AS DOUBLE) END
+  FROM (SELECT regexp_replace(s, '[£,\s]|^GBP', '', 'g') AS n));
+CREATE OR REPLACE MACRO _vkey(s) AS regexp_replace(lower(s), '[^\p{L}\p{N}]', '', 'g');
+CREATE OR REPLACE MACRO _bool(s) AS CASE
+  WHEN lower(s) IN ('y', 'yes', 'true', '1', 't', '1.0') THEN true
+  WHEN lower(s) IN ('n', 'no', 'false', '0', 'f', '0.0') THEN false END;
+CREATE OR REPLACE MACRO _upn_digit(c) AS CASE
+  WHEN c BETWEEN '0' AND '9' THEN ascii(c) - 48
+  ELSE strpos('ABCDEFGHJKLMNPQRTUVWXYZ', c) - 1 END;
+"""
+_UPN_SUM = " + ".join(f"{i} * _upn_digit(substr(x, {i}, 1))" for i in range(2, 14))
+_MACROS += (
+    "CREATE OR REPLACE MACRO _upn_ok(x) AS substr('ABCDEFGHJKLMNPQRTUVWXYZ', "
+    f"(({_UPN_SUM}) % 23) + 1, 1) = substr(x, 1, 1) AND _upn_digit(substr(x, 13, 1)) >= 0;\n"
+)
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for stmt in _MACROS.split(";\n"):
+        if stmt.strip():
+            con.execute(stmt)
+
+
+# Column kinds. Vocab kinds name (table, fallback): fallback None means "blank + warning".
+_VOCABS = {
+    "setting_type": (vocab.SETTING_TYPE, "unknown"),
+    "reason": (vocab.REASON, "other"),
+    "destination": (vocab.DESTINATION, "other"),
+    "sex": (vocab.SEX, "U"),
+    "sen_status": (vocab.SEN_STATUS, None),
+    "commissioner": (vocab.COMMISSIONER, None),
+}
+_URN = {"home_school_urn": 6, "provider_urn": 6, "school_urn": 6, "provider_ukprn": 8}
+# Optional columns whose invalid value still rejects the row (data-spec §5).
+_REJECT_IF_INVALID = {"end_date", "period_end"}
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, value: object) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+@dataclass
+class SheetResult:
+    accepted: pa.Table
+    rejected: pa.Table
+    summary_rows: int
+    blank_rows: int
+
+
+def _empty(dataset: str) -> pa.Table:
+    fields = [pa.field("row_number", pa.int64())]
+    types = {"VARCHAR": pa.string(), "DATE": pa.date32(), "DOUBLE": pa.float64(),
+             "INTEGER": pa.int32(), "BOOLEAN": pa.bool_()}
+    for c in schema.DATASETS[dataset]:
+        fields.append(pa.field(c.name, types[schema.DUCKDB_TYPE[c.type]]))
+    fields.append(pa.field("warnings", pa.string()))
+    return pa.schema(fields).empty_table()
+
+
+REJECTED_SCHEMA = pa.schema([pa.field("row_number", pa.int64()), pa.field("reason", pa.string()),
+                             pa.field("original", pa.string())])
+
+
+def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
+        match: HeaderMatch) -> SheetResult:
+    """Turn the ``raw`` table into accepted and rejected pyarrow tables."""
+    p = _Params()
+    ws = p(_WS)
+    first = "COALESCE(" + ", ".join(f"NULLIF(trim(c{i}, {ws}), '')" for i in range(ncols)) + ")"
+    summary_words = p(list(vocab.SUMMARY_WORDS))
+    counts = con.execute(
+        f"SELECT count(*) FILTER (WHERE f IS NULL), "
+        f"count(*) FILTER (WHERE list_contains({summary_words}, "
+        f"lower(trim(rtrim(f, ':')))))"
+        f" FROM (SELECT {first} AS f FROM raw)", p.values).fetchall()[0]
+    blank_rows, summary_rows = int(counts[0]), int(counts[1])
+
+    b = _Builder(p, match, headers, ws)
+    if match.dataset == "attendance" and (match.columns.keys() & {AM, PM, MARK}):
+        sql = b.marks_sql(first, summary_words, ncols)
+    else:
+        sql = b.rows_sql(first, summary_words, ncols)
+    table = con.sql(sql, params=p.values).to_arrow_table()
+    ok = pc.is_null(table["_reject"])
+    accepted = table.filter(ok).select(["row_number", *schema.column_names(match.dataset),
+                                        "_warn"])
+    accepted = accepted.rename_columns([*accepted.column_names[:-1], "warnings"])
+    accepted = accepted.cast(_empty(match.dataset).schema)
+    rejected = table.filter(pc.invert(ok)).select(["row_number", "_reject", "_original"])
+    rejected = rejected.rename_columns(["row_number", "reason", "original"])
+    rejected = rejected.cast(REJECTED_SCHEMA)
+    return SheetResult(accepted, rejected, summary_rows, blank_rows)
+
+
+def _joined(parts: list[str]) -> str:
+    """SQL: the non-NULL sentences joined by '; ' (one final full stop), or NULL."""
+    if not parts:
+        return "CAST(NULL AS VARCHAR)"
+    inner = ", ".join(f"rtrim({x}, '.')" for x in parts)
+    return f"NULLIF(concat_ws('; ', {inner}), '') || '.'"
+
+
+class _Builder:
+    def __init__(self, p: _Params, match: HeaderMatch, headers: list[str], ws: str):
+        self.p, self.m, self.headers, self.ws = p, match, headers, ws
+        self.dataset = match.dataset
+        self.label = {c: str(headers[i]).strip() for c, i in match.columns.items()}
+        self.rejects: list[str] = []   # SQL expressions: a sentence or NULL
+        self.warns: list[str] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+    def s(self, col: str) -> str:
+        """The trimmed cell text of a mapped column, or NULL."""
+        if col not in self.m.columns:
+            return "CAST(NULL AS VARCHAR)"
+        return f"NULLIF(trim(c{self.m.columns[col]}, {self.ws}), '')"
+
+    def msg(self, col: str, text_after_value: str, value: str | None = None) -> str:
+        """SQL for: <Header> '<value>' <text>."""
+        p = self.p
+        if value is None:
+            return f"concat({p(self.label.get(col, col))}, {p(' ' + text_after_value)})"
+        return (f"concat({p(self.label.get(col, col))}, {p(' ' + chr(39))}, left({value}, 60), "
+                f"{p(chr(39) + ' ' + text_after_value)})")
+
+    def original(self, ncols: int) -> str:
+        seen: dict[str, int] = {}
+        parts = []
+        for i in range(ncols):
+            h = str(self.headers[i]).strip() if i < len(self.headers) else ""
+            h = h or f"Column {i + 1}"
+            seen[h] = seen.get(h, 0) + 1
+            key = h if seen[h] == 1 else f"{h} ({seen[h]})"
+            parts.append(f"{self.p(key)}, c{i}")
+        return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+    # -- one column ------------------------------------------------------------------------
+    def column(self, c: schema.Column) -> str:
+        """SQL for a canonical column's value; adds reject/warn expressions as it goes."""
+        name, p = c.name, self.p
+        if name == "ethnicity_group":
+            return self._ethnicity_group()
+        if name not in self.m.columns and not (name == "sessions" and DAYS in self.m.columns):
+            return "NULL"
+        s = f"s_{name}" if name != "sessions" or "sessions" in self.m.columns else "s__days"
+        required = c.required
+        if name == "pupil_id":
+            return self._pupil_id(s)
+        if c.type == schema.DATE:
+            v = f"_uk_date({s})"
+            bad = f"{s} IS NOT NULL AND {v} IS NULL"
+            self._invalid(name, s, bad, required or name in _REJECT_IF_INVALID,
+                          "is not a valid day/month/year date")
+            return v
+        if name in _VOCABS:
+            table, fallback = _VOCABS[name]
+            look = (f"map_extract_value(MAP({p(list(table))}::VARCHAR[], "
+                    f"{p(list(table.values()))}::VARCHAR[]), _vkey({s}))")
+            if fallback is None:
+                self.warns.append(f"CASE WHEN {s} IS NOT NULL AND {look} IS NULL THEN "
+                                  f"{self.msg(name, 'is not a recognised code, so it was left blank.', s)} END")
+                return look
+            self.warns.append(f"CASE WHEN {s} IS NOT NULL AND {look} IS NULL THEN "
+                              f"{self.msg(name, f'is not a recognised code, so it was stored as {fallback!r}.', s)} END")
+            return f"CASE WHEN {s} IS NOT NULL THEN COALESCE({look}, {p(fallback)}) END"
+        if name == "category":
+            look = (f"map_extract_value(MAP({p(list(vocab.EXCLUSION_CATEGORY))}::VARCHAR[], "
+                    f"{p(list(vocab.EXCLUSION_CATEGORY.values()))}::VARCHAR[]), _vkey({s}))")
+            self.rejects.append(f"CASE WHEN {s} IS NULL THEN {self.msg(name, 'is blank, but it is required.')} "
+                                f"WHEN {look} IS NULL THEN {self.msg(name, 'is not a known exclusion type (use suspension, permanent or lunchtime).', s)} END")
+            return look
+        if name == "reason" and self.dataset == "exclusions":
+            look = (f"map_extract_value(MAP({p(list(vocab.EXCLUSION_REASON))}::VARCHAR[], "
+                    f"{p(list(vocab.EXCLUSION_REASON.values()))}::VARCHAR[]), _vkey({s}))")
+            self.warns.append(f"CASE WHEN {s} IS NOT NULL AND {look} IS NULL THEN "
+                              f"{self.msg(name, 'is not a DfE exclusion reason code; the text was kept as given.', s)} END")
+            return f"COALESCE({look}, {s})"
+        if name in _URN:
+            n = _URN[name]
+            v = f"CASE WHEN regexp_full_match({s}, {p(f'[0-9]{{{n}}}')}) THEN {s} END"
+            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+                          f"is not a {n}-digit number")
+            return v
+        if name == "nc_year":
+            k = f"upper(regexp_replace({s}, '^(?i:nc\\s*year|year|yr|y)\\s*', ''))"
+            v = (f"CASE WHEN {k} IN ('R', 'RECEPTION') THEN 'R' WHEN {k} IN ('X', 'N1', 'N2') "
+                 f"THEN {k} WHEN regexp_full_match({k}, '[0-9]{{1,2}}(\\.0+)?') AND "
+                 f"CAST(CAST({k} AS DOUBLE) AS INTEGER) BETWEEN 1 AND 14 "
+                 f"THEN CAST(CAST(CAST({k} AS DOUBLE) AS INTEGER) AS VARCHAR) END")
+            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+                          "is not a year group (R, 1-14 or X)")
+            return v
+        if c.type == schema.BOOL:
+            v = f"_bool({s})"
+            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+                          "is not yes/no (Y/N, Yes/No, True/False, 1/0)")
+            return v
+        if c.type in (schema.NUMBER, schema.INTEGER):
+            num = f"_num({s})"
+            if name == "sessions" and "sessions" not in self.m.columns:
+                num = f"(_num({s}) * 2)"   # a "Days" column: 1 day = 2 sessions
+                self.label["sessions"] = self.label[DAYS]
+            if name in ("possible_sessions", "attended_sessions", "sessions"):
+                if name == "attended_sessions" and PCT in self.m.columns:
+                    required = False   # the percentage stands in for it
+                self._invalid(name, s, f"{s} IS NOT NULL AND {num} IS NULL", True,
+                              "is not a number", required)
+                self.rejects.append(f"CASE WHEN {num} < 0 THEN "
+                                    f"{self.msg(name, 'is negative.', s)} END")
+                return num
+            if name == "sessions_per_week":
+                v = (f"CASE WHEN {num} = floor({num}) AND {num} BETWEEN 1 AND 10 "
+                     f"THEN CAST({num} AS INTEGER) END")
+                self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+                              "is not a whole number of sessions from 1 to 10")
+                return v
+            v = num if required else f"CASE WHEN {num} >= 0 THEN {num} END"
+            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", required,
+                          "is not a number" if required else "is not a number of 0 or more")
+            return v
+        # text
+        if required:
+            self.rejects.append(f"CASE WHEN {s} IS NULL THEN "
+                                f"{self.msg(name, 'is blank, but it is required.')} END")
+        return s
+
+    def _invalid(self, name: str, s: str, bad: str, rejects: bool, words: str,
+                 required: bool | None = None) -> None:
+        if required is None:
+            required = schema.column(self.dataset, name).required
+        if rejects:
+            blank = (f"WHEN {s} IS NULL THEN {self.msg(name, 'is blank, but it is required.')} "
+                     if required else "")
+            self.rejects.append(f"CASE {blank}WHEN {bad} THEN {self.msg(name, words + '.', s)} END")
+        else:
+            self.warns.append(f"CASE WHEN {bad} THEN "
+                              f"{self.msg(name, words + ', so it was left blank.', s)} END")
+
+    def _pupil_id(self, s: str) -> str:
+        v = f"upper({s})"
+        self.rejects.append(
+            f"CASE WHEN {s} IS NULL THEN {self.msg('pupil_id', 'is blank, but it is required.')} "
+            f"WHEN regexp_full_match({v}, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
+            f"{self.msg('pupil_id', 'looks like a number that Excel shortened (scientific notation); the digits are lost, so the pupil cannot be identified.', s)} END")
+        self.warns.append(
+            f"CASE WHEN regexp_full_match({v}, '[A-Z][0-9]{{11}}[0-9A-Z]') AND NOT _upn_ok({v}) THEN "
+            f"{self.msg('pupil_id', 'is not a valid UPN: its check letter does not match.', v)} "
+            f"WHEN regexp_full_match({v}, '[0-9]+\\.[0-9]+') THEN "
+            f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.', v)} END")
+        return v
+
+    def _ethnicity_group(self) -> str:
+        if "ethnicity" not in self.m.columns:
+            return "NULL"
+        p = self.p
+        look = (f"map_extract_value(MAP({p(list(vocab.ETHNICITY_GROUP))}::VARCHAR[], "
+                f"{p(list(vocab.ETHNICITY_GROUP.values()))}::VARCHAR[]), _vkey(s_ethnicity))")
+        self.warns.append(f"CASE WHEN s_ethnicity IS NOT NULL AND {look} IS NULL THEN "
+                          f"{self.msg('ethnicity', 'is not a recognised ethnicity code, so its group was stored as Unknown.', 's_ethnicity')} END")
+        return f"CASE WHEN s_ethnicity IS NOT NULL THEN COALESCE({look}, 'Unknown') END"
+
+    # -- whole statements ------------------------------------------------------------------
+    def _source_cols(self) -> str:
+        return ", ".join(f"{self.s(c)} AS s_{c}" for c in self.m.columns)
+
+    def _row_checks(self, v: dict[str, str]) -> None:
+        p, ds = self.p, self.dataset
+        if ds == "placements":
+            self.rejects.append(
+                f"CASE WHEN s_provider IS NULL AND {v['provider_urn']} IS NULL AND "
+                f"{v['provider_ukprn']} IS NULL THEN "
+                f"{p('No provider is given: fill in the provider name, URN or UKPRN.')} END"
+                if "provider" in self.m.columns else
+                f"CASE WHEN {v['provider_urn']} IS NULL AND {v['provider_ukprn']} IS NULL THEN "
+                f"{p('No provider is given: fill in the provider name, URN or UKPRN.')} END")
+            self.rejects.append(
+                f"CASE WHEN {v['end_date']} < {v['start_date']} THEN "
+                f"{p('The end date is before the start date.')} END")
+            self.warns.append(
+                f"CASE WHEN {v['planned_end_date']} < {v['start_date']} THEN "
+                f"{p('The planned end date is before the start date.')} END")
+        elif ds == "attendance":
+            self.rejects.append(
+                f"CASE WHEN {v['attended_sessions']} > {v['possible_sessions']} THEN "
+                f"{p('More sessions are attended than possible.')} END")
+            self.rejects.append(
+                f"CASE WHEN {v['period_end']} < {v['period_start']} THEN "
+                f"{p('The period ends before it starts.')} END")
+
+    def rows_sql(self, first: str, summary_words: str, ncols: int) -> str:
+        p = self.p
+        cols = schema.DATASETS[self.dataset]
+        v: dict[str, str] = {}
+        for c in cols:
+            v[c.name] = self.column(c)
+        if self.dataset == "attendance":
+            v = self._attendance_derived(v)
+        self._row_checks(v)
+        reason, warn = _joined(self.rejects), _joined(self.warns)
+        select = ", ".join(f"{v[c.name]} AS {c.name}" for c in cols)
+        return (
+            f"WITH b AS (SELECT *, {first} AS _f FROM raw), "
+            f"s AS (SELECT *, {self._source_cols()} FROM b WHERE _f IS NOT NULL AND NOT "
+            f"list_contains({summary_words}, lower(trim(rtrim(_f, ':'))))), "
+            f"t AS (SELECT rn, {select}, {reason} AS _reject, {warn} AS _warn, "
+            f"{', '.join(f'c{i}' for i in range(ncols))} FROM s) "
+            f"SELECT rn AS row_number, {', '.join(c.name for c in cols)}, _reject, _warn, "
+            f"CASE WHEN _reject IS NOT NULL THEN {self.original(ncols)} END AS _original "
+            f"FROM t ORDER BY rn"
+        )
+
+    def _attendance_derived(self, v: dict[str, str]) -> dict[str, str]:
+        p = self.p
+        v = dict(v)
+        if PCT in self.m.columns:
+            pct = "_num(replace(s__pct, '%', ''))"
+            self.rejects.append(
+                f"CASE WHEN s__pct IS NOT NULL AND {pct} IS NULL THEN "
+                f"{self.msg(PCT, 'is not a percentage.', 's__pct')} "
+                f"WHEN {pct} < 0 OR {pct} > 100 THEN "
+                f"{self.msg(PCT, 'is outside 0-100%.', 's__pct')} "
+                f"WHEN s__pct IS NULL AND {v['attended_sessions']} IS NULL THEN "
+                f"{p('Attended sessions and attendance % are both blank.')} END")
+            from_pct = (f"CASE WHEN {pct} BETWEEN 0 AND 100 AND {v['possible_sessions']} >= 0 "
+                        f"THEN floor(round({pct} * {v['possible_sessions']} / 100, 6) + 0.5) END")
+            v["attended_sessions"] = (f"COALESCE({v['attended_sessions']}, {from_pct})"
+                                      if "attended_sessions" in self.m.columns else from_pct)
+        if self.m.week_start:
+            default_end = f"CAST(date_trunc('week', {v['period_start']}) AS DATE) + 4"
+        else:
+            default_end = v["period_start"]
+        v["period_end"] = (f"COALESCE({v['period_end']}, {default_end})"
+                           if "period_end" in self.m.columns else default_end)
+        return v
+
+    def marks_sql(self, first: str, summary_words: str, ncols: int) -> str:
+        """Register marks: one row per pupil per date (AM/PM) or per session (Session, Mark)."""
+        p = self.p
+        pid = self._pupil_id("s_pupil_id")
+        date = self.column(schema.column("attendance", "period_start"))
+        setting = "s_setting" if "setting" in self.m.columns else "CAST(NULL AS VARCHAR)"
+        reason, warn = _joined(self.rejects), _joined(self.warns)
+        if MARK in self.m.columns:
+            marks = "[upper(s__mark)]"
+        else:
+            marks = (f"[{'upper(s__am)' if AM in self.m.columns else 'NULL'}, "
+                     f"{'upper(s__pm)' if PM in self.m.columns else 'NULL'}]")
+        attended, not_possible = p(list(vocab.MARKS_ATTENDED)), p(list(vocab.MARKS_NOT_POSSIBLE))
+        cols = schema.column_names("attendance")
+        return (
+            f"WITH b AS (SELECT *, {first} AS _f FROM raw), "
+            f"s AS (SELECT *, {self._source_cols()} FROM b WHERE _f IS NOT NULL AND NOT "
+            f"list_contains({summary_words}, lower(trim(rtrim(_f, ':'))))), "
+            f"t AS (SELECT rn, {pid} AS pupil_id, {date} AS d, {setting} AS setting, "
+            f"{marks} AS marks, {reason} AS _reject, {warn} AS _warn, "
+            f"{', '.join(f'c{i}' for i in range(ncols))} FROM s), "
+            f"m AS (SELECT rn, pupil_id, d, setting, _warn, unnest(marks) AS mark "
+            f"FROM t WHERE _reject IS NULL), "
+            f"w AS (SELECT min(rn) AS row_number, pupil_id, "
+            f"CAST(date_trunc('week', d) AS DATE) AS period_start, "
+            f"any_value(setting ORDER BY rn) AS setting, "
+            f"count(*) FILTER (WHERE NULLIF(mark, '') IS NOT NULL AND NOT list_contains({not_possible}, mark)) AS possible, "
+            f"count(*) FILTER (WHERE list_contains({attended}, mark)) AS attended, "
+            f"string_agg(DISTINCT _warn, '; ') AS _warn "
+            f"FROM m GROUP BY pupil_id, CAST(date_trunc('week', d) AS DATE), lower(setting) "
+            f"HAVING possible > 0) "
+            f"SELECT row_number, pupil_id, period_start, period_start + 4 AS period_end, "
+            f"CAST(possible AS DOUBLE) AS possible_sessions, "
+            f"CAST(attended AS DOUBLE) AS attended_sessions, setting, "
+            f"CAST(NULL AS VARCHAR) AS _reject, _warn, CAST(NULL AS VARCHAR) AS _original FROM w "
+            f"UNION ALL SELECT rn, {', '.join('NULL' for _ in cols)}, _reject, NULL, "
+            f"{self.original(ncols)} FROM t WHERE _reject IS NOT NULL "
+            f"ORDER BY 1"
+        )

@@ -1,0 +1,240 @@
+"""Readers: a CSV or a worksheet -> header row + the ``raw`` DuckDB table of cell strings.
+
+CSV: the encoding, delimiter and header row are sniffed in Python on the first lines; the
+rows are loaded by DuckDB's CSV reader (falling back to Python's csv module when the file's
+lines and records do not line up, e.g. quoted newlines or blank lines, so that row numbers
+stay exact). Worksheets: python-calamine, cells turned into strings column by column.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from itertools import islice
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.errors import IngestError
+from analytics.ingest.headers import find_header_row
+
+SNIFF_CHARS = 1 << 20
+DELIMITERS = (",", ";", "\t")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass
+class RawSheet:
+    header_index: int          # 0-based index of the header row (row number - 1)
+    headers: list[str]
+    ncols: int
+
+
+# -- text -------------------------------------------------------------------------------------
+
+def decode(data: bytes, file_name: str) -> tuple[str, str]:
+    """(text, encoding name). UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            raise IngestError("The file says it is UTF-8 text but contains invalid "
+                              "characters. Save it again as 'CSV UTF-8' and upload it again.",
+                              file=file_name) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise IngestError("The file says it is UTF-16 text but is damaged. Save it again "
+                              "as 'CSV UTF-8' and upload it again.", file=file_name) from None
+    head = data[:8192]
+    if b"\x00" in head:
+        zeros = head.count(b"\x00")
+        if zeros * 3 > len(head) and (head[1::2].count(0) > len(head) // 3 or
+                                      head[0::2].count(0) > len(head) // 3):
+            enc = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError:
+                pass
+        raise IngestError("This file is not a text (CSV) file or an Excel workbook, so it "
+                          "could not be read.", file=file_name)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _records(text: str, delim: str, limit: int) -> tuple[list[list[str]], list[int]]:
+    """The first `limit` records and the physical line count after each one."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    rows, lines = [], []
+    try:
+        for row in islice(reader, limit):
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error:
+        pass
+    return rows, lines
+
+
+def sniff_csv(text: str, mapping_keys: frozenset[str], file_name: str
+              ) -> tuple[str, int, list[str], int, list[int]]:
+    """(delimiter, header index, headers, column count, line counts of the head records)."""
+    head = text[:SNIFF_CHARS]
+    best = None
+    for delim in DELIMITERS:
+        rows, lines = _records(head, delim, 60)
+        idx, score = find_header_row(rows, mapping_keys)
+        width = len(rows[idx]) if idx >= 0 else 0
+        key = (score, width)
+        if best is None or key > best[0]:
+            best = (key, delim, idx, rows, lines)
+    (score, _), delim, idx, rows, lines = best
+    if score < 2:
+        raise IngestError("No header row was found in the first 30 rows. The file needs a row "
+                          "of column headings such as 'UPN', 'Start Date' and 'Provider'.",
+                          file=file_name)
+    headers = [h.strip() for h in rows[idx]]
+    while headers and not headers[-1]:
+        headers.pop()
+    ncols = max([len(headers)] + [len(r) for r in rows[idx + 1:]])
+    headers += [""] * (ncols - len(headers))
+    return delim, idx, headers, ncols, lines
+
+
+def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str | None,
+             delim: str, header_index: int, ncols: int, lines: list[int]) -> None:
+    """Create ``raw`` from the rows after the header (DuckDB, else Python's csv module)."""
+    header_lines = lines[header_index]
+    simple_head = header_lines == header_index + 1   # no quoted newline above the data
+    if simple_head:
+        tmp = None
+        try:
+            if path is None:
+                fd, tmp = tempfile.mkstemp(suffix=".csv")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(utf8)
+                path = tmp
+            cols = {f"c{i}": "VARCHAR" for i in range(ncols)}
+            con.execute(
+                "CREATE OR REPLACE TABLE raw0 AS SELECT * FROM read_csv($path, header = false, "
+                "skip = $skip, delim = $delim, quote = '\"', escape = '\"', columns = $cols, "
+                "auto_detect = false, null_padding = true, strict_mode = false, "
+                "max_line_size = 20000000)",
+                {"path": path, "skip": header_lines, "delim": delim, "cols": cols})
+            n = con.execute("SELECT count(*) FROM raw0").fetchall()[0][0]
+            # Row numbers are exact only when every line is one record (DuckDB skips empty
+            # lines and a quoted newline spans two lines).
+            offset = 0
+            for _ in range(header_lines):
+                offset = utf8.find(b"\n", offset) + 1
+                if offset == 0:
+                    offset = len(utf8)
+                    break
+            region = memoryview(utf8)[offset:]
+            expect = utf8.count(b"\n", offset) + (1 if len(region) and utf8[-1:] != b"\n" else 0)
+            if n == expect:
+                con.execute("CREATE OR REPLACE VIEW raw AS SELECT rowid + $first AS rn, * "
+                            "FROM raw0", {"first": header_index + 2})
+                return
+        except duckdb.Error:
+            pass
+        finally:
+            if tmp:
+                os.unlink(tmp)
+    load_csv_python_after(con, text, delim, ncols, header_index)
+
+
+def _register(con: duckdb.DuckDBPyConnection, rows: list[list], ncols: int, first_rn: int,
+              keep_from: int = 0) -> None:
+    rows = rows[keep_from:]
+    cols = {"rn": pa.array(range(first_rn + keep_from, first_rn + keep_from + len(rows)),
+                           pa.int64())}
+    for j in range(ncols):
+        cols[f"c{j}"] = pa.array([r[j] if j < len(r) else None for r in rows], pa.string())
+    table = pa.table(cols)
+    con.execute("DROP VIEW IF EXISTS raw")
+    con.register("raw_arrow", table)
+    con.execute("CREATE OR REPLACE TABLE raw AS SELECT * FROM raw_arrow")
+    con.unregister("raw_arrow")
+
+
+def load_csv_python_after(con, text: str, delim: str, ncols: int, header_index: int) -> None:
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+    _register(con, rows, ncols, first_rn=1, keep_from=header_index + 1)
+
+
+# -- worksheets -------------------------------------------------------------------------------
+
+def cell_text(x: object) -> str | None:
+    """A calamine cell as the text the pipeline parses (dates ISO, whole numbers no '.0')."""
+    if x is None or x == "":
+        return None
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return "TRUE" if x else "FALSE"
+    if isinstance(x, float):
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return repr(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, dt.datetime):
+        return x.isoformat(sep=" ")
+    if isinstance(x, (dt.date, dt.time)):
+        return x.isoformat()
+    return str(x)
+
+
+def column_strings(col: tuple | list) -> pa.Array:
+    """One worksheet column as a string array, in C where the column has one type."""
+    try:
+        arr = pa.array(col)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        arr = None
+    if arr is not None and pa.types.is_string(arr.type) or arr is not None and pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    if arr is None:
+        col = [None if x == "" else x for x in col]
+        try:
+            arr = pa.array(col)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return pa.array([cell_text(x) for x in col], pa.string())
+    t = arr.type
+    if pa.types.is_floating(t):
+        integral = pc.and_(pc.equal(pc.floor(arr), arr), pc.less(pc.abs(arr), 1e15))
+        as_int = pc.cast(pc.if_else(integral, arr, 0.0), pa.int64()).cast(pa.string())
+        return pc.if_else(integral, as_int, arr.cast(pa.string()))
+    if pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_null(t):
+        return arr.cast(pa.string())
+    if pa.types.is_boolean(t):
+        return pc.if_else(arr, "TRUE", "FALSE")
+    if pa.types.is_timestamp(t):
+        return pc.strftime(arr, format="%Y-%m-%d %H:%M:%S")
+    return pa.array([cell_text(x) for x in col], pa.string())
+
+
+def register_sheet(con: duckdb.DuckDBPyConnection, rows: list[list], header_index: int,
+                   ncols: int) -> None:
+    data = rows[header_index + 1:]
+    width = max((len(r) for r in data), default=0)
+    if any(len(r) != width for r in data):
+        data = [list(r) + [""] * (width - len(r)) for r in data]
+    columns = list(zip(*data)) if data else []
+    cols = {"rn": pa.array(range(header_index + 2, header_index + 2 + len(data)), pa.int64())}
+    for j in range(ncols):
+        cols[f"c{j}"] = (column_strings(columns[j]) if j < len(columns)
+                         else pa.nulls(len(data), pa.string()))
+    con.register("raw", pa.table(cols))
