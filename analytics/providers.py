@@ -1,0 +1,257 @@
+"""Provider scorecard and the registration check (metrics.md §1, §2, §5 "Provider checks").
+
+``scorecard`` gives one row per provider with a selected placement that overlaps the period;
+``registration_check`` says which providers are likely to need registration as an independent
+school: not registered, and at as_of 5 or more pupils attending 18 or more hours a week, or
+any such pupil who is looked after or has an EHC plan (Education and Skills Act 2008 s.92, as
+DfE's guidance applies it to AP).
+
+Decisions worth knowing:
+
+- A provider's display name, setting type and registered status are the newest recorded
+  (the placement from the latest upload, then the latest start), skipping blanks, over every
+  placement held for that provider_key.
+- Only ``registered`` false counts as not registered. A provider whose status is unknown
+  (null) is never flagged; its row says "Registration status is not recorded" and its
+  ``status`` is ``registration_unknown`` when it would meet the test.
+- The registration test is about the provider, not about the slice the user is looking at:
+  pupil counts use every placement open at as_of at that provider, whatever the filters.
+  The filters (and the period) only choose which providers are listed.
+- ``part_time_share`` is over open placements whose hours (or, without hours, sessions) are
+  recorded; part time as metrics.md §5.
+- ``attendance_rate`` is attended / possible over the pupils' attendance rows whose
+  period_start falls within one of their selected placements at that provider
+  ([start_date, min(end_date, as_of)]), counted once per row. Rows from before the period
+  count too (the placement's whole span up to as_of).
+
+>>> from tests.factories import make_db, placement
+>>> con = make_db(placements=[placement("P1", "2025-01-06", registered=False, hours_per_week=20, cla=True)])
+>>> registration_check(con, Filters(as_of=date(2025, 3, 14)), Settings())[["pupils_18h_plus", "likely_needs_registration"]].values.tolist()
+[[1, True]]
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.scope import placements_sql
+from analytics.settings import Filters, Period, Settings, resolve_period
+
+REGISTRATION_HOURS = 18      # DfE: full-time for the registration test
+REGISTRATION_PUPILS = 5      # five or more such pupils of compulsory school age
+FULL_TIME_SESSIONS = 10      # data-spec: 10 sessions a week = full time
+
+SCORECARD_COLUMNS = ["provider_key", "provider", "setting_type", "registered", "pupils_now",
+                     "placements_in_period", "median_hours", "part_time_share",
+                     "attendance_rate", "median_days", "ended", "returned", "return_rate",
+                     "cost_per_week_median", "needs_registration", "registration_reason"]
+REGISTRATION_COLUMNS = ["provider_key", "provider", "setting_type", "registered",
+                        "pupils_18h_plus", "cla_or_ehcp_18h_plus", "likely_needs_registration",
+                        "reason", "status"]
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFrame:
+    return con.execute(sql, params).df()
+
+
+def _selected(filters: Filters, period: Period) -> tuple[str, list]:
+    """CTE 'sel' (filtered placements, derived columns) and 'inper' (those overlapping the period)."""
+    base, params = placements_sql(filters, period)
+    sql = f"""sel AS ({base}),
+              inper AS (SELECT * FROM sel
+                        WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?)"""
+    return sql, params + [period.end, period.as_of, period.start]
+
+
+def _provider_details(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pd.DataFrame:
+    """Newest non-blank provider name, setting type and registered status per provider_key."""
+    return _query(con, """
+        WITH ranked AS (
+            SELECT provider_key, provider, setting_type, registered,
+                   row_number() OVER (PARTITION BY provider_key
+                                      ORDER BY upload_id DESC NULLS LAST, start_date DESC,
+                                               placement_id DESC) AS age
+            FROM placements WHERE provider_key = ANY(?))
+        SELECT provider_key,
+               arg_min(provider, age) FILTER (WHERE provider IS NOT NULL
+                                              AND trim(provider) <> '') AS provider,
+               arg_min(setting_type, age) FILTER (WHERE setting_type IS NOT NULL) AS setting_type,
+               arg_min(registered, age) FILTER (WHERE registered IS NOT NULL) AS registered
+        FROM ranked GROUP BY provider_key
+    """, [keys])
+
+
+def _listed_keys(con, filters: Filters, period: Period) -> list[str]:
+    """Providers with a selected placement overlapping the period or open at as_of."""
+    sel, params = _selected(filters, period)
+    df = _query(con, f"""WITH {sel}
+        SELECT provider_key FROM inper UNION SELECT provider_key FROM sel WHERE is_open""", params)
+    return [k for k in df["provider_key"].tolist() if k is not None]
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
+def _reason(registered, n18: int, vulnerable: int, as_of: date) -> tuple[bool, str, str]:
+    """(likely_needs_registration, reason sentence, status) for one provider."""
+    meets = n18 >= REGISTRATION_PUPILS or vulnerable > 0
+    on = f"on {_day(as_of)}"
+    if n18 == 0:
+        pupils = f"no pupil attends {REGISTRATION_HOURS} or more hours a week {on}"
+    else:
+        attend = "attends" if n18 == 1 else "attend"
+        pupils = (f"{_plural(n18, 'pupil', 'pupils')} {attend} {REGISTRATION_HOURS} or more "
+                  f"hours a week {on}")
+        if vulnerable:
+            pupils += (f", of whom {vulnerable} {'is' if vulnerable == 1 else 'are'} looked "
+                       f"after or {'has' if vulnerable == 1 else 'have'} an EHC plan"
+                       if n18 > 1 else ", who is looked after or has an EHC plan")
+        else:
+            pupils += ", none looked after or with an EHC plan" if n18 > 1 else \
+                ", not looked after and without an EHC plan"
+    test = (f"registration is needed for {REGISTRATION_PUPILS} or more such pupils, or any "
+            "such pupil who is looked after or has an EHC plan")
+    if registered is True:
+        return False, f"Recorded as registered; {pupils}.", "registered"
+    if registered is False:
+        if meets:
+            return True, (f"Not registered, and {pupils}: likely to need registration as an "
+                          f"independent school ({test})."), "likely_needs_registration"
+        return False, f"Not registered; {pupils}, below the test ({test}).", "below_threshold"
+    if meets:
+        return False, (f"Registration status is not recorded, and {pupils}: check whether the "
+                       f"provider is registered ({test})."), "registration_unknown"
+    return False, f"Registration status is not recorded; {pupils}.", "below_threshold"
+
+
+def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                       today: date | None = None) -> pd.DataFrame:
+    """One row per listed provider, most urgent first.
+
+    Columns: provider_key, provider, setting_type, registered (True/False/None),
+    pupils_18h_plus (distinct pupils in placements open at as_of with hours_per_week ≥ 18),
+    cla_or_ehcp_18h_plus (of those, looked after or sen_status 'E'),
+    likely_needs_registration (bool: registered is False and the test is met), reason (a
+    sentence), status ('likely_needs_registration' | 'registration_unknown' | 'registered' |
+    'below_threshold'; 'registration_unknown' means status null and the test met).
+    """
+    period = resolve_period(filters, today)
+    keys = _listed_keys(con, filters, period)
+    if not keys:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REGISTRATION_COLUMNS})
+    # Every open placement at the provider counts, whatever the filters (module docstring).
+    base, params = placements_sql(Filters(), period)
+    counts = _query(con, f"""
+        WITH open_ AS (SELECT * FROM ({base}) WHERE is_open AND provider_key = ANY(?))
+        SELECT provider_key,
+               count(DISTINCT pupil_id) FILTER (WHERE hours_per_week >= ?) AS pupils_18h_plus,
+               count(DISTINCT pupil_id) FILTER (WHERE hours_per_week >= ?
+                   AND (cla IS TRUE OR sen_status = 'E')) AS cla_or_ehcp_18h_plus
+        FROM open_ GROUP BY provider_key
+    """, params + [keys, REGISTRATION_HOURS, REGISTRATION_HOURS])
+    df = pd.DataFrame({"provider_key": keys}).merge(_provider_details(con, keys), how="left")
+    df = df.merge(counts, how="left", on="provider_key")
+    for c in ("pupils_18h_plus", "cla_or_ehcp_18h_plus"):
+        df[c] = df[c].fillna(0).astype(int)
+    df["registered"] = [None if pd.isna(v) else bool(v) for v in df["registered"]]
+    df["provider"] = [p if isinstance(p, str) else k for p, k in zip(df["provider"], df["provider_key"])]
+    results = [_reason(r, int(n), int(v), period.as_of) for r, n, v in
+               zip(df["registered"], df["pupils_18h_plus"], df["cla_or_ehcp_18h_plus"])]
+    df["likely_needs_registration"] = [r[0] for r in results]
+    df["reason"] = [r[1] for r in results]
+    df["status"] = [r[2] for r in results]
+    urgency = df["status"].map({"likely_needs_registration": 0, "registration_unknown": 1}).fillna(2)
+    df = df.assign(_u=urgency, _name=df["provider"].str.casefold()).sort_values(
+        ["_u", "pupils_18h_plus", "_name", "provider_key"], ascending=[True, False, True, True])
+    df["registered"] = df["registered"].astype(object).where(df["registered"].notna(), None)
+    return df[REGISTRATION_COLUMNS].reset_index(drop=True)
+
+
+def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+              today: date | None = None) -> pd.DataFrame:
+    """One row per provider_key with a selected placement overlapping the period.
+
+    Columns: provider_key, provider (newest name), setting_type, registered (True/False/None),
+    pupils_now (distinct pupils in selected placements open at as_of), placements_in_period,
+    median_hours (hours_per_week of open placements), part_time_share (0-1, of open placements
+    with hours or sessions recorded), attendance_rate (0-1), median_days (placement days of
+    placements ended in the period), ended (ended in the period, less destination other_ap),
+    returned (of those, to mainstream), return_rate (returned / ended), cost_per_week_median
+    (placements in the period with a cost), needs_registration (bool), registration_reason.
+    Rates and medians are null (NaN) when there is nothing to take them over. Sorted by name.
+    """
+    period = resolve_period(filters, today)
+    sel, params = _selected(filters, period)
+    p_start, p_end = period.start, period.end
+    main = _query(con, f"""WITH {sel}
+        SELECT provider_key,
+               count(*) AS placements_in_period,
+               median(days) FILTER (WHERE eff_end BETWEEN ? AND ?) AS median_days,
+               count(*) FILTER (WHERE eff_end BETWEEN ? AND ?
+                                AND eff_destination <> 'other_ap') AS ended,
+               count(*) FILTER (WHERE eff_end BETWEEN ? AND ?
+                                AND eff_destination = 'mainstream') AS returned,
+               median(cost_per_week) AS cost_per_week_median
+        FROM inper GROUP BY provider_key
+    """, params + [p_start, p_end] * 3)
+    if main.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORECARD_COLUMNS})
+    keys = main["provider_key"].tolist()
+
+    open_now = _query(con, f"""WITH {sel}
+        SELECT provider_key,
+               count(DISTINCT pupil_id) AS pupils_now,
+               median(hours_per_week) AS median_hours,
+               count(*) FILTER (WHERE hours_per_week < ?
+                                OR (hours_per_week IS NULL AND sessions_per_week < ?)) AS part_time,
+               count(*) FILTER (WHERE hours_per_week IS NOT NULL
+                                OR sessions_per_week IS NOT NULL) AS hours_known
+        FROM sel WHERE is_open GROUP BY provider_key
+    """, params + [settings.full_time_hours, FULL_TIME_SESSIONS])
+
+    attendance = _query(con, f"""WITH {sel},
+        rows_ AS (
+            SELECT DISTINCT p.provider_key, a.pupil_id, a.period_start, a.period_end,
+                   a.setting_key, a.possible_sessions, a.attended_sessions
+            FROM attendance a
+            JOIN inper p ON a.pupil_id = p.pupil_id
+                        AND a.period_start BETWEEN p.start_date AND COALESCE(p.eff_end, ?)
+            WHERE a.period_start <= ?)
+        SELECT provider_key, sum(attended_sessions) AS attended,
+               sum(possible_sessions) AS possible
+        FROM rows_ GROUP BY provider_key
+    """, params + [period.as_of, period.as_of])
+
+    df = main.merge(_provider_details(con, keys), how="left", on="provider_key")
+    df = df.merge(open_now, how="left", on="provider_key")
+    df = df.merge(attendance, how="left", on="provider_key")
+    df["pupils_now"] = df["pupils_now"].fillna(0).astype(int)
+    for c in ("placements_in_period", "ended", "returned"):
+        df[c] = df[c].astype(int)
+    df["part_time_share"] = _ratio(df["part_time"], df["hours_known"])
+    df["attendance_rate"] = _ratio(df["attended"], df["possible"])
+    df["return_rate"] = _ratio(df["returned"], df["ended"])
+    df["provider"] = [p if isinstance(p, str) else k for p, k in zip(df["provider"], df["provider_key"])]
+    df["registered"] = [None if pd.isna(v) else bool(v) for v in df["registered"]]
+    df["registered"] = df["registered"].astype(object)
+
+    check = registration_check(con, filters, settings, today)
+    flags = check.set_index("provider_key")
+    df["needs_registration"] = [bool(flags["likely_needs_registration"].get(k, False)) for k in keys]
+    df["registration_reason"] = [flags["reason"].get(k, "") for k in keys]
+    df = df.assign(_name=df["provider"].str.casefold()).sort_values(["_name", "provider_key"])
+    return df[SCORECARD_COLUMNS].reset_index(drop=True)
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator as floats; NaN where the denominator is 0 or missing."""
+    num = pd.to_numeric(numerator, errors="coerce").astype(float)
+    den = pd.to_numeric(denominator, errors="coerce").astype(float)
+    return (num / den).where(den > 0)

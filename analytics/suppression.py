@@ -1,0 +1,167 @@
+"""Small-number suppression for shared figures (metrics.md §7, dfe-codes.md §6).
+
+Counts from 1 to threshold − 1 show as ``c``, DfE's symbol for a confidential cell; 0 stays 0
+(a zero discloses nothing about a child). Rates show as ``c`` when their denominator is below
+the threshold, and also when their numerator is a suppressed count, because a rate printed
+beside its denominator gives the hidden count back (DfE suppresses "rates built on them").
+A rate whose denominator is 0 or unknown stays null, as metrics.md defines it.
+
+>>> suppress_count(2), suppress_count(0), suppress_count(7)
+('c', 0, 7)
+>>> suppress_rate(1, 2), suppress_rate(3, 12), suppress_rate(0, 0)
+('c', 0.25, None)
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+
+import pandas as pd
+
+SUPPRESSED = "c"
+
+
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_small(n, threshold: int) -> bool:
+    """True when n is a count that must be hidden: 1 ≤ n < threshold."""
+    return not _missing(n) and n != SUPPRESSED and 0 < n < threshold
+
+
+def suppress_count(n, threshold: int = 3):
+    """n, or 'c' when 1 ≤ n < threshold. 0 and missing values are returned unchanged.
+
+    >>> [suppress_count(n) for n in (0, 1, 2, 3)]
+    [0, 'c', 'c', 3]
+    """
+    return SUPPRESSED if _is_small(n, threshold) else n
+
+
+def suppress_rate(numerator, denominator, threshold: int = 3):
+    """numerator / denominator, or 'c' when either count would be hidden; None for 0 or no data.
+
+    >>> suppress_rate(0, 5), suppress_rate(2, 40), suppress_rate(5, 2)
+    (0.0, 'c', 'c')
+    """
+    if _missing(denominator) or denominator == 0:
+        return None
+    if _is_small(denominator, threshold) or _is_small(numerator, threshold):
+        return SUPPRESSED
+    if _missing(numerator):
+        return None
+    return numerator / denominator
+
+
+def _is_total_row(df: pd.DataFrame, label_cols: Sequence[Hashable], label) -> pd.Series:
+    mask = pd.Series(df.index == label, index=df.index) if label is not None else \
+        pd.Series(False, index=df.index)
+    if label is not None:
+        for col in label_cols:
+            mask |= df[col].astype(object).eq(label).fillna(False).astype(bool)
+    return mask
+
+
+def _protect(values: dict, hidden: set, cells: list) -> bool:
+    """Within one line of cells that adds up to a total, hide the next smallest cell when
+    exactly one is hidden (so it cannot be found by subtraction). Returns True on a change."""
+    hidden_here = [cell for cell in cells if cell in hidden]
+    if len(hidden_here) != 1:
+        return False
+    candidates = [cell for cell in cells if cell not in hidden and not _missing(values[cell])
+                  and values[cell] != 0]
+    if not candidates:
+        return False
+    smallest = min(candidates, key=lambda cell: values[cell])  # first on a tie (stable order)
+    hidden.add(smallest)
+    return True
+
+
+def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
+                   rate_cols: Mapping[Hashable, tuple[Hashable, Hashable]] | None = None,
+                   threshold: int = 3, total_row_label=None,
+                   total_col: Hashable | None = None) -> pd.DataFrame:
+    """A copy of df with small counts, and the rates and totals that would reveal them, as 'c'.
+
+    - ``count_cols``: columns of counts. Cells with 1 ≤ n < threshold become 'c' (primary).
+    - ``rate_cols``: {rate column: (numerator column, denominator column)}; a rate cell keeps
+      its value (fraction or percentage, as given) unless :func:`suppress_rate` hides it, or
+      either of its counts is hidden in the result (after secondary suppression).
+    - ``total_row_label``: the label of a row holding column totals, looked for in the index and
+      in the columns that are neither counts nor rates (e.g. a "Total" row under a "provider"
+      column). Each count column then adds up to that row.
+    - ``total_col``: a count column that holds each row's total of the other count columns.
+
+    Secondary suppression: in every column (with its total-row cell) and every row (with its
+    total-column cell) where exactly one cell is hidden, the next smallest non-zero cell is hidden too,
+    repeated until nothing changes. Zeros are never used to protect a cell: hiding a 0 beside a
+    1 still tells the reader the pair adds up to 1. A table with no totals needs no secondary
+    suppression (the caller must not show a total of the hidden cells elsewhere).
+
+    Worked example (threshold 3)::
+
+        provider  a  b  total             provider  a  b  total
+        X         1  5      6     ->      X         c  c      6
+        Y         4  6     10             Y         c  c     10
+        Total     5 11     16             Total     5 11     16
+
+    X.a = 1 is hidden; row X then has one hidden cell so X.b (the only other) is hidden; column a
+    has one hidden cell so Y.a (4) is hidden; column b likewise hides Y.b (6).
+    """
+    rate_cols = dict(rate_cols or {})
+    count_cols = list(count_cols)
+    missing = [c for c in [*count_cols, *rate_cols,
+                           *(col for pair in rate_cols.values() for col in pair)]
+               if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in the table: {missing}")
+    if total_col is not None and total_col not in count_cols:
+        raise ValueError("total_col must be one of count_cols")
+
+    out = df.copy()
+    rows = list(range(len(df)))
+    values = {(r, c): df[c].iloc[r] for c in count_cols for r in rows}
+    hidden = {cell for cell, v in values.items() if _is_small(v, threshold)}
+
+    label_cols = [c for c in df.columns if c not in count_cols and c not in rate_cols]
+    total_mask = _is_total_row(df, label_cols, total_row_label).to_numpy()
+    total_rows = [r for r in rows if total_mask[r]]
+    body_rows = [r for r in rows if not total_mask[r]]
+
+    # Each line is a set of cells whose body adds up to its total cell (the total is part of
+    # the line: a hidden total beside shown parts is as disclosive as a hidden part).
+    lines: list[list] = []
+    if total_rows:
+        for c in count_cols:
+            lines.append([(r, c) for r in body_rows + total_rows])
+    if total_col is not None:
+        parts = [c for c in count_cols if c != total_col]
+        for r in rows:
+            lines.append([(r, c) for c in parts + [total_col]])
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            changed |= _protect(values, hidden, line)
+
+    for c in count_cols:
+        col = out[c].astype(object)
+        for r in rows:
+            if (r, c) in hidden:
+                col.iloc[r] = SUPPRESSED
+        out[c] = col
+    for rate_col, (num_col, den_col) in rate_cols.items():
+        col = out[rate_col].astype(object)
+        for r in rows:
+            check = suppress_rate(df[num_col].iloc[r], df[den_col].iloc[r], threshold)
+            if check == SUPPRESSED or (
+                    check is not None and ((r, num_col) in hidden or (r, den_col) in hidden)):
+                col.iloc[r] = SUPPRESSED
+        out[rate_col] = col
+    return out

@@ -1,0 +1,173 @@
+"""National comparison figures: the committed table agrees with DfE's published files.
+
+The published files are read from ../shared/realdata (never copied into the repository) with
+the csv module, independently of analytics.national's own extraction.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from analytics import national
+
+REALDATA = Path(os.environ.get("AP_REALDATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+needs_realdata = pytest.mark.skipif(not (REALDATA / "spc_ap_setting.csv").exists(),
+                                    reason="DfE published files not available")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return national.figures()
+
+
+def _value(table, measure, breakdown, time_period):
+    rows = table[(table.measure == measure) & (table.breakdown == breakdown)
+                 & (table.time_period == time_period)]
+    assert len(rows) == 1, (measure, breakdown, time_period)
+    return rows.iloc[0]["value"]
+
+
+def _csv(name):
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(REALDATA / name, "rt", encoding="utf-8-sig", newline="") as f:
+        yield from csv.DictReader(f)
+
+
+def test_committed_table_shape(table):
+    assert list(table.columns) == national.COLUMNS
+    # a small derived table, not a copy of the data files
+    assert 20 <= len(table) <= 200
+    assert set(table.unit) == {"count", "fraction"}
+    fractions = table[table.unit == "fraction"].value.dropna()
+    assert ((fractions >= 0) & (fractions <= 1)).all()
+    assert table.source.str.contains(r"\.csv").all()
+    assert table.time_period.str.fullmatch(r"\d{4}/\d{2}").all()
+    assert "Open Government Licence v3.0" in national.ATTRIBUTION
+
+
+@needs_realdata
+def test_setting_type_share_matches_published_file(table):
+    placements = {r["setting_type"]: int(r["placements"]) for r in _csv("spc_ap_setting.csv")
+                  if r["geographic_level"] == "National"}
+    # 2,557 of 41,319 placements were with other unregistered providers (about 6.2%)
+    share = placements["Other unregistered provider"] / placements["Total"]
+    assert _value(table, "school_arranged_ap_placements_share_by_setting_type",
+                  "Other unregistered provider", "2022/23") == pytest.approx(share, abs=1e-9)
+    assert _value(table, "school_arranged_ap_placements", "Total", "2022/23") == placements["Total"]
+    # the setting types add up to the total
+    assert sum(v for k, v in placements.items() if k != "Total") == placements["Total"]
+
+
+@needs_realdata
+def test_placement_reason_share_matches_published_file(table):
+    rows = [r for r in _csv("spc_school_ap_placement.csv")
+            if r["geographic_level"] == "National" and r["setting_type"] == "Total"]
+    total = next(int(r["pupils"]) for r in rows if r["characteristic_grouping"] == "Total")
+    behaviour = next(int(r["pupils"]) for r in rows
+                     if r["pupil_characteristic"] == "Off-site placement for behavioural support")
+    assert _value(table, "school_arranged_ap_pupils_share_by_reason",
+                  "Off-site placement for behavioural support", "2022/23") == \
+        pytest.approx(behaviour / total, abs=1e-9)
+
+
+@needs_realdata
+def test_ap_census_totals_match_published_file(table):
+    totals = {r["time_period"]: int(r["number_of_pupils"]) for r in _csv("ap_placements_ap_census.csv.gz")
+              if r["geographic_level"] == "National" and r["gender"] == "Total"
+              and r["age"] == "Total" and r["ethnicity_minor"] == "Total" and r["fsm"] == "Total"}
+    assert len(totals) == 6
+    for code, n in totals.items():
+        assert _value(table, "ap_census_pupils", "Total", f"{code[:4]}/{code[4:]}") == n
+
+
+@needs_realdata
+def test_exclusion_rates_are_fractions_of_the_published_per_100(table):
+    row = next(r for r in _csv("exclusions_la_rates_sfr35_2017.csv")
+               if r["level"] == "National" and r["year"] == "201617" and r["school_type"] == "Total")
+    # published 0.1 per 100 pupils -> 0.001; 4.76 per 100 -> 0.0476
+    breakdown = "State-funded primary, secondary and special schools"
+    assert _value(table, "permanent_exclusion_rate", breakdown, "2016/17") == \
+        pytest.approx(float(row["perm_excl_rate"]) / 100)
+    assert _value(table, "fixed_period_exclusion_rate", breakdown, "2016/17") == \
+        pytest.approx(float(row["fixed_excl_rate"]) / 100)
+    # and the published rate agrees with its own counts, to its 2 decimal places
+    assert float(row["perm_excl_rate"]) == pytest.approx(
+        100 * int(row["perm_excl"]) / int(row["headcount"]), abs=0.005)
+
+
+@needs_realdata
+def test_pru_absence_matches_published_file(table):
+    row = next(r for r in _csv("absence_2term_pru.csv")
+               if r["geographic_level"] == "National" and r["time_period"] == "202223")
+    # overall absence is sessions missed / possible sessions
+    assert _value(table, "pru_overall_absence_rate", "Pupil referral units", "2022/23") == \
+        pytest.approx(int(row["sess_overall"]) / int(row["sess_possible"]), abs=1e-6)
+
+
+@needs_realdata
+def test_extraction_reproduces_the_committed_table(table, tmp_path):
+    out = tmp_path / "figures.csv"
+    assert national.main(["--extract", str(REALDATA), "--out", str(out)]) == 0
+    fresh = national.figures(out)
+    assert fresh.drop(columns="value").equals(table.drop(columns="value"))
+    assert fresh.value.fillna(-1).tolist() == pytest.approx(table.value.fillna(-1).tolist())
+
+
+@pytest.mark.parametrize("text", ["c", "x", "z", ".", "low", ":", "~", "k", "u", "", "  ", " C "])
+def test_symbols_are_null_never_zero(text):
+    assert national.parse_value(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0.0), ("41319", 41319.0), ("1,245", 1245.0),
+                                            ("0.1", 0.1), ("-2.5", -2.5)])
+def test_numbers_parse(text, expected):
+    assert national.parse_value(text) == expected
+
+
+def test_unknown_text_is_an_error_not_a_zero():
+    with pytest.raises(ValueError):
+        national.parse_value("n/a")
+
+
+def test_suppressed_cells_give_null_figures(tmp_path):
+    # A hand-made file in the published layout: one setting type suppressed ('c'), the
+    # total given. Shares: 30/40 = 0.75 for URN, null for tuition, never 0.
+    header = ("time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+              "region_name,new_la_code,la_name,old_la_code,setting_type,placements\n")
+    body = ("202223,Academic year,National,E92000001,England,,,,,,Education setting with URN,30\n"
+            "202223,Academic year,National,E92000001,England,,,,,,One on one tuition,c\n"
+            "202223,Academic year,National,E92000001,England,,,,,,Total,40\n"
+            "202223,Academic year,Local authority,E92000001,England,X,X,X,X,1,Total,7\n")
+    (tmp_path / "spc_ap_setting.csv").write_text("\ufeff" + header + body, encoding="utf-8")
+    rows = {(r["measure"], r["breakdown"]): r["value"]
+            for r in national.extract_setting_types(tmp_path)}
+    assert rows[("school_arranged_ap_placements", "Total")] == 40
+    assert rows[("school_arranged_ap_placements_share_by_setting_type",
+                 "Education setting with URN")] == 0.75
+    assert rows[("school_arranged_ap_placements_share_by_setting_type",
+                 "One on one tuition")] is None
+
+
+def test_suppressed_total_makes_every_share_null(tmp_path):
+    header = ("time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+              "region_name,new_la_code,la_name,old_la_code,setting_type,placements\n")
+    body = ("202223,Academic year,National,E92000001,England,,,,,,Work based placement,4\n"
+            "202223,Academic year,National,E92000001,England,,,,,,Total,x\n")
+    (tmp_path / "spc_ap_setting.csv").write_text(header + body, encoding="utf-8")
+    values = [r["value"] for r in national.extract_setting_types(tmp_path)]
+    assert values == [None, None]
+
+
+def test_committed_csv_writes_nulls_as_blank(tmp_path):
+    import pandas as pd
+    df = pd.DataFrame([{"measure": "m", "breakdown": "b", "value": None, "unit": "fraction",
+                        "time_period": "2022/23", "source": "s (f.csv)", "note": ""}])
+    path = tmp_path / "f.csv"
+    national.write(df, path)
+    assert path.read_text().splitlines()[1] == "m,b,,fraction,2022/23,s (f.csv),"
+    assert national.figures(path).value.isna().all()

@@ -1,0 +1,239 @@
+"""Provider scorecard and registration check: expected values worked out by hand.
+
+as_of 14 March 2025 throughout, so the default period is 1 September 2024 – 14 March 2025.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+from analytics.providers import REGISTRATION_COLUMNS, SCORECARD_COLUMNS, registration_check, scorecard
+from analytics.settings import Filters, Settings
+from tests.factories import make_db, placement
+
+AS_OF = date(2025, 3, 14)
+F = Filters(as_of=AS_OF)
+
+
+def oak(pupil, start, end=None, **cols):
+    cols.setdefault("provider", "Oak PRU")
+    return placement(pupil, start, end, provider_urn="100001", **cols)
+
+
+def hub(pupil, start, end=None, **cols):
+    """An unregistered provider known only by name (provider_key 'skills hub')."""
+    row = dict(provider="Skills Hub", provider_urn=None, setting_type="other_unregistered",
+               registered=False)
+    row.update(cols)
+    return placement(pupil, start, end, **row)
+
+
+def _oak_db():
+    return make_db(
+        placements=[
+            # ended in period, to mainstream: days Oct 31 + Nov 30 + Dec 31 + Jan 31 = 123
+            oak("P1", "2024-10-01", "2025-01-31", destination="mainstream", cost_per_week=300.0,
+                upload_id=1),
+            # open, 15 hours: part time
+            oak("P2", "2024-11-04", hours_per_week=15.0, upload_id=1),
+            # ended in period to another AP: days Feb 3..28 = 26; not in 'ended' (metrics §2)
+            oak("P3", "2025-02-03", "2025-02-28", destination="other_ap", cost_per_week=500.0,
+                upload_id=1),
+            # ended before the period: not counted anywhere
+            oak("P4", "2023-09-04", "2024-07-19", destination="neet", cost_per_week=900.0,
+                upload_id=1),
+            # ends after as_of, so open; no hours, 6 sessions: part time
+            oak("P5", "2025-01-06", "2025-06-30", hours_per_week=None, sessions_per_week=6,
+                upload_id=1),
+            # starts after as_of: ignored
+            oak("P6", "2025-04-01", hours_per_week=5.0, upload_id=1),
+            # open, 30 hours: full time. Newest upload, so its name is the display name.
+            oak("P7", "2025-01-13", hours_per_week=30.0, provider="Oak Pupil Referral Unit",
+                upload_id=2),
+            # ended in period with no destination (unknown, stays in the denominator):
+            # days Sep 2..30 = 29 + Oct 31 + Nov 30 + Dec 1..20 = 20 -> 110
+            oak("P8", "2024-09-02", "2024-12-20", destination=None, upload_id=1),
+        ],
+        attendance=[
+            # P1: before the placement (not counted), during (6/10), after it ended (not counted)
+            dict(pupil_id="P1", period_start="2024-09-23", possible_sessions=10, attended_sessions=10),
+            dict(pupil_id="P1", period_start="2024-10-07", possible_sessions=10, attended_sessions=6),
+            dict(pupil_id="P1", period_start="2025-02-03", possible_sessions=10, attended_sessions=0),
+            # P2: during (9/10); after as_of (not counted)
+            dict(pupil_id="P2", period_start="2024-11-04", possible_sessions=10, attended_sessions=9),
+            dict(pupil_id="P2", period_start="2025-03-17", possible_sessions=10, attended_sessions=0),
+        ])
+
+
+def test_scorecard_oak_by_hand():
+    df = scorecard(_oak_db(), F, Settings())
+    assert list(df.columns) == SCORECARD_COLUMNS
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["provider_key"] == "100001"
+    assert row["provider"] == "Oak Pupil Referral Unit"       # newest upload's name
+    assert row["setting_type"] == "state_ap_school"
+    assert row["registered"] is True
+    # open at as_of: P2, P5, P7
+    assert row["pupils_now"] == 3
+    # overlapping the period: P1, P2, P3, P5, P7, P8 (not P4: ended before; not P6: future)
+    assert row["placements_in_period"] == 6
+    # open hours: 15, (none), 30 -> median 22.5
+    assert row["median_hours"] == 22.5
+    # part time: P2 (15 < 25), P5 (6 sessions < 10); full time: P7 -> 2/3
+    assert row["part_time_share"] == pytest.approx(2 / 3)
+    # rows within placements up to as_of: P1 6/10, P2 9/10 -> 15/20
+    assert row["attendance_rate"] == 0.75
+    # ended in period: P1 123, P3 26, P8 110 days -> median 110
+    assert row["median_days"] == 110
+    # ended less other_ap: P1, P8; returned: P1
+    assert row["ended"] == 2
+    assert row["returned"] == 1
+    assert row["return_rate"] == 0.5
+    # costs known in the period: 300, 500 -> 400 (P4's 900 is outside it)
+    assert row["cost_per_week_median"] == 400
+    assert row["needs_registration"] is False or row["needs_registration"] == False  # noqa: E712
+    assert row["registration_reason"].startswith("Recorded as registered")
+
+
+def test_scorecard_nulls_when_nothing_to_measure():
+    # One placement ended in period to other_ap, no attendance, no hours, no cost.
+    con = make_db(placements=[hub("H1", "2024-10-01", "2024-10-31", destination="other_ap",
+                                  hours_per_week=None)])
+    row = scorecard(con, F, Settings()).iloc[0]
+    assert row["pupils_now"] == 0
+    assert row["ended"] == 0 and row["returned"] == 0
+    for col in ("median_hours", "part_time_share", "attendance_rate", "return_rate",
+                "cost_per_week_median"):
+        assert math.isnan(row[col]), col
+    assert row["median_days"] == 31                  # Oct 1..31
+    assert row["registered"] is False
+
+
+def test_scorecard_full_time_setting_changes_part_time_share():
+    # Open at 20 and 30 hours. Default 25: one part time (1/2). With full_time_hours 18: none.
+    con = make_db(placements=[oak("A", "2025-01-06", hours_per_week=20.0),
+                              oak("B", "2025-01-06", hours_per_week=30.0)])
+    assert scorecard(con, F, Settings()).iloc[0]["part_time_share"] == 0.5
+    assert scorecard(con, F, Settings(full_time_hours=18)).iloc[0]["part_time_share"] == 0.0
+
+
+def test_scorecard_rows_filters_and_sorting():
+    con = make_db(placements=[oak("P1", "2025-01-06"), hub("H1", "2025-01-06"),
+                              placement("Z1", "2025-01-06", provider="acorn tutors",
+                                        provider_urn=None, registered=None)])
+    df = scorecard(con, F, Settings())
+    # sorted by name, case-insensitively
+    assert df["provider"].tolist() == ["acorn tutors", "Oak PRU", "Skills Hub"]
+    assert df["registered"].tolist() == [None, True, False]
+    only = scorecard(con, Filters(as_of=AS_OF, provider=("skills hub",)), Settings())
+    assert only["provider_key"].tolist() == ["skills hub"]
+    empty = scorecard(con, Filters(as_of=AS_OF, provider=("nobody",)), Settings())
+    assert list(empty.columns) == SCORECARD_COLUMNS and empty.empty
+
+
+def test_attendance_row_counted_once_for_overlapping_placements():
+    # Two Oak placements for the same pupil both cover the week of 6 January: 8/10 once.
+    con = make_db(placements=[oak("P1", "2025-01-06"), oak("P1", "2024-12-02", "2025-01-10")],
+                  attendance=[dict(pupil_id="P1", period_start="2025-01-06",
+                                   possible_sessions=10, attended_sessions=8)])
+    row = scorecard(con, F, Settings()).iloc[0]
+    assert row["attendance_rate"] == 0.8
+    assert row["pupils_now"] == 1
+
+
+def _registration_db():
+    rows = [
+        # Skills Hub: not registered; 18h+ pupils S1 20h, S2 18h (exactly 18 counts), S3 25h,
+        # S4 19h -> 4; S5 17.5h below; S6 20h but ended -> not counted; S1 has a second open
+        # placement (counted once). 4 < 5 and none CLA/EHCP: below the test.
+        hub("S1", "2024-09-02", hours_per_week=20.0), hub("S1", "2025-01-06", hours_per_week=20.0),
+        hub("S2", "2024-09-02", hours_per_week=18.0),
+        hub("S3", "2024-09-02", hours_per_week=25.0, sex="F"),
+        hub("S4", "2024-09-02", hours_per_week=19.0),
+        hub("S5", "2024-09-02", hours_per_week=17.5),
+        hub("S6", "2024-09-02", "2025-02-14", hours_per_week=20.0),
+        # Hill Tutors: not registered; T1 20h with an EHCP -> likely needs registration;
+        # T2 looked after but 10h -> not counted.
+        placement("T1", "2025-01-06", provider="Hill Tutors", provider_urn=None, registered=False,
+                  setting_type="one_to_one_tuition", hours_per_week=20.0, sen_status="E"),
+        placement("T2", "2025-01-06", provider="Hill Tutors", provider_urn=None, registered=False,
+                  setting_type="one_to_one_tuition", hours_per_week=10.0, cla=True),
+        # Five Ways: not registered; five pupils at 25h -> 5 >= 5, likely needs registration.
+        *[placement(f"F{i}", "2025-01-06", provider="Five Ways", provider_urn=None,
+                    registered=False, setting_type="work_based", hours_per_week=25.0)
+          for i in range(1, 6)],
+        # Mystery Ltd: status unknown; one looked-after pupil at 18h -> not flagged, but shown
+        # as 'registration unknown'.
+        placement("M1", "2025-01-06", provider="Mystery Ltd", provider_urn=None, registered=None,
+                  setting_type="unknown", hours_per_week=18.0, cla=True),
+        # Oak PRU: registered; six pupils at 25h -> never flagged.
+        *[oak(f"O{i}", "2025-01-06") for i in range(1, 7)],
+    ]
+    return make_db(placements=rows)
+
+
+def test_registration_check_by_hand():
+    df = registration_check(_registration_db(), F, Settings())
+    assert list(df.columns) == REGISTRATION_COLUMNS
+    got = {r.provider: r for r in df.itertuples()}
+    assert set(got) == {"Skills Hub", "Hill Tutors", "Five Ways", "Mystery Ltd", "Oak PRU"}
+
+    assert (got["Skills Hub"].pupils_18h_plus, got["Skills Hub"].cla_or_ehcp_18h_plus) == (4, 0)
+    assert got["Skills Hub"].likely_needs_registration == False  # noqa: E712
+    assert got["Skills Hub"].status == "below_threshold"
+
+    assert (got["Hill Tutors"].pupils_18h_plus, got["Hill Tutors"].cla_or_ehcp_18h_plus) == (1, 1)
+    assert got["Hill Tutors"].likely_needs_registration == True  # noqa: E712
+    assert "EHC plan" in got["Hill Tutors"].reason
+
+    assert (got["Five Ways"].pupils_18h_plus, got["Five Ways"].cla_or_ehcp_18h_plus) == (5, 0)
+    assert got["Five Ways"].likely_needs_registration == True  # noqa: E712
+    assert got["Five Ways"].reason.startswith("Not registered, and 5 pupils attend 18 or more")
+
+    assert got["Mystery Ltd"].registered is None
+    assert got["Mystery Ltd"].likely_needs_registration == False  # noqa: E712
+    assert got["Mystery Ltd"].status == "registration_unknown"
+    assert got["Mystery Ltd"].reason.startswith("Registration status is not recorded")
+
+    assert got["Oak PRU"].pupils_18h_plus == 6
+    assert got["Oak PRU"].likely_needs_registration == False  # noqa: E712
+    assert got["Oak PRU"].status == "registered"
+
+    # Most urgent first: the two flagged (more pupils first), then the unknown one.
+    assert df["provider"].tolist()[:3] == ["Five Ways", "Hill Tutors", "Mystery Ltd"]
+
+
+def test_registration_counts_ignore_pupil_filters():
+    # Filtering to girls lists only Skills Hub (S3 is the only girl), but the test is about the
+    # provider: all 4 of its pupils at 18h+ still count.
+    df = registration_check(_registration_db(), Filters(as_of=AS_OF, sex=("F",)), Settings())
+    assert df["provider"].tolist() == ["Skills Hub"]
+    assert df.iloc[0]["pupils_18h_plus"] == 4
+
+
+def test_registration_at_an_earlier_as_of():
+    # On 1 January 2025 Hill Tutors' and Five Ways' placements (from 6 January) have not
+    # started, and Skills Hub has S1..S6: S6 (ended 14 Feb) is open then -> 5 pupils -> flagged.
+    df = registration_check(_registration_db(), Filters(as_of=date(2025, 1, 1)), Settings())
+    got = {r.provider: r for r in df.itertuples()}
+    assert set(got) == {"Skills Hub"}
+    assert got["Skills Hub"].pupils_18h_plus == 5
+    assert got["Skills Hub"].likely_needs_registration == True  # noqa: E712
+    assert "1 January 2025" in got["Skills Hub"].reason
+
+
+def test_scorecard_carries_the_registration_flag():
+    df = scorecard(_registration_db(), F, Settings()).set_index("provider")
+    assert df.loc["Five Ways", "needs_registration"] == True  # noqa: E712
+    assert df.loc["Hill Tutors", "needs_registration"] == True  # noqa: E712
+    assert df.loc["Skills Hub", "needs_registration"] == False  # noqa: E712
+    assert df.loc["Mystery Ltd", "needs_registration"] == False  # noqa: E712
+    assert df.loc["Five Ways", "registration_reason"].startswith("Not registered")
+
+
+def test_registration_check_empty_store():
+    df = registration_check(make_db(), F, Settings())
+    assert df.empty and list(df.columns) == REGISTRATION_COLUMNS
