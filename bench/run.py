@@ -1,0 +1,120 @@
+"""The benchmark: `make bench` (or `python -m bench.run --scales la,national`).
+
+Generates synthetic data with the sample generator at two scales, then measures, each task in
+its own process (so peak memory is that task's), the median of several runs of:
+- ingest of CSV (rows/s, and as a ratio to DuckDB's plain `read_csv` on the same file);
+- ingest of .xlsx (rows/s, and as a ratio to plain python-calamine on the same file);
+- the full headless report, and one filtered recomputation;
+- at LA scale, the server time to render each dashboard page (Streamlit AppTest).
+Results are printed as a Markdown table and written to bench/out/results.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path("bench/out")
+# pupils -> about 5,000 placements / 250,000 attendance rows (LA) and 1,000,000 placements /
+# 20,000,000 attendance rows (national), with the generator's bench shape.
+SCALES = {
+    "la": {"pupils": 3000, "xlsx_rows": 100_000, "repeat": 5, "as_of": "2025-07-18"},
+    "national": {"pupils": 600_000, "xlsx_rows": 100_000, "repeat": 3, "as_of": "2025-07-18"},
+}
+
+
+def task(name: str, **args) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "bench.tasks", name, json.dumps(args)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark task {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def med(result: dict) -> float:
+    return statistics.median(result["seconds"])
+
+
+def generate(scale: str, cfg: dict) -> Path:
+    folder = OUT / scale / "files"
+    stamp = folder / ".done"
+    if not stamp.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sample_data.generate", "--format", "bench",
+                        "--pupils", str(cfg["pupils"]), "--xlsx-rows", str(cfg["xlsx_rows"]),
+                        "--out", str(folder)], check=True)
+        print(f"[{scale}] generated in {time.perf_counter() - t0:.0f} s", flush=True)
+        stamp.touch()
+    return folder
+
+
+def run_scale(scale: str, cfg: dict) -> list[tuple]:
+    folder = generate(scale, cfg)
+    rep = cfg["repeat"]
+    rows = []
+    for name in ("placements.csv", "attendance.csv"):
+        f = str(folder / name)
+        r_rep = 1 if scale == "national" and name == "attendance.csv" else rep
+        plain = task("read_csv", path=f, repeat=r_rep)
+        ours = task("ingest_csv", path=f, repeat=r_rep)
+        n = plain["rows"]
+        rows.append((scale, f"ingest {name}", n, med(ours), n / med(ours), med(plain) / med(ours),
+                     ours["peak_mb"], f"plain DuckDB read_csv {n / med(plain):,.0f} rows/s"))
+        print(rows[-1], flush=True)
+    f = str(folder / "placements.xlsx")
+    plain = task("read_xlsx", path=f, repeat=min(rep, 3))
+    ours = task("ingest_xlsx", path=f, repeat=min(rep, 3))
+    n = plain["rows"]
+    rows.append((scale, "ingest placements.xlsx", n, med(ours), n / med(ours), med(plain) / med(ours),
+                 ours["peak_mb"], f"plain python-calamine {n / med(plain):,.0f} rows/s"))
+    print(rows[-1], flush=True)
+
+    db = OUT / scale / "store.duckdb"
+    if not db.exists():
+        files = [str(folder / f"{d}.csv") for d in ("placements", "attendance", "exclusions", "assessments")]
+        built = task("build_db", files=files, db=str(db))
+        print(f"[{scale}] store built in {med(built):.1f} s (peak {built['peak_mb']:.0f} MB)", flush=True)
+    for name in ("report", "report_filtered"):
+        r = task(name, db=str(db), repeat=rep, as_of=cfg["as_of"])
+        rows.append((scale, name.replace("_", " "), None, med(r), None, None, r["peak_mb"],
+                     f"{rep} runs: " + ", ".join(f"{s:.3f}" for s in r["seconds"])))
+        print(rows[-1], flush=True)
+    if scale == "la":
+        r = task("pages", db=str(db), repeat=3)
+        for page, secs in r["pages"].items():
+            rows.append((scale, f"render page {page}", None, statistics.median(secs), None, None,
+                         r["peak_mb"], "AppTest, 3 runs after a warm-up"))
+        print(rows[-len(r["pages"]):], flush=True)
+    return rows
+
+
+def markdown(rows: list[tuple]) -> str:
+    head = ("| scale | what | rows | median s | rows/s | speed vs plain reader | peak MB | notes |\n"
+            "|---|---|---:|---:|---:|---:|---:|---|\n")
+    body = "".join(
+        f"| {s} | {w} | {'' if n is None else f'{n:,}'} | {t:.3f} | "
+        f"{'' if rps is None else f'{rps:,.0f}'} | {'' if ratio is None else f'{ratio:.2f}'} | "
+        f"{mb:,.0f} | {note} |\n" for s, w, n, t, rps, ratio, mb, note in rows)
+    return head + body
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", default="la,national")
+    args = ap.parse_args()
+    rows = []
+    for scale in args.scales.split(","):
+        rows += run_scale(scale, SCALES[scale])
+    text = markdown(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""One benchmark task, run in its own process so its peak memory can be read.
+
+    python -m bench.tasks TASK JSON_ARGS   ->  prints {"seconds": [...], "peak_mb": N, ...}
+
+Tasks: read_csv (plain DuckDB reader), ingest_csv, read_xlsx (plain python-calamine),
+ingest_xlsx, report, report_filtered, pages.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def read_csv(path: str, repeat: int) -> dict:
+    import duckdb
+
+    def run():
+        con = duckdb.connect()
+        con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, all_varchar = true)", [path])
+        return con.execute("SELECT count(*) FROM t").fetchone()[0]
+    rows = run()
+    return {"seconds": _timed(run, repeat), "rows": rows}
+
+
+def read_xlsx(path: str, repeat: int) -> dict:
+    from python_calamine import CalamineWorkbook
+
+    def run():
+        wb = CalamineWorkbook.from_path(path)
+        return len(wb.get_sheet_by_index(0).to_python()) - 1
+    rows = run()
+    return {"seconds": _timed(run, repeat), "rows": rows}
+
+
+def _ingest(path: str, repeat: int) -> dict:
+    from analytics.store import Store
+    seconds, accepted = [], None
+    for _ in range(repeat):
+        tmp = Path(tempfile.mkdtemp(prefix="apbench-"))
+        try:
+            store = Store(tmp / "b.duckdb")
+            t0 = time.perf_counter()
+            results = store.ingest_file(Path(path), Path(path).name)
+            seconds.append(time.perf_counter() - t0)
+            accepted = sum(r.accepted for r in results)
+            store.close() if hasattr(store, "close") else None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"seconds": seconds, "rows": accepted}
+
+
+ingest_csv = ingest_xlsx = _ingest
+
+
+def build_db(files: list[str], db: str) -> dict:
+    from analytics.store import Store
+    store = Store(db)
+    t0 = time.perf_counter()
+    for f in files:
+        store.ingest_file(Path(f), Path(f).name)
+    return {"seconds": [time.perf_counter() - t0]}
+
+
+def _report(db: str, repeat: int, as_of: str, filtered: bool) -> dict:
+    from analytics.report import build_report
+    from analytics.settings import Filters, Settings
+    from analytics.store import Store
+    con = Store(db, read_only=True).con
+    filters = Filters(as_of=date.fromisoformat(as_of))
+    if filtered:
+        filters = Filters(as_of=filters.as_of, setting_type=("one_to_one_tuition", "online"), sex=("F",))
+    settings = Settings()
+    build_report(con, filters, settings)  # warm-up: first query plans and caches
+    report = {}
+
+    def run():
+        nonlocal report
+        report = build_report(con, filters, settings)
+    return {"seconds": _timed(run, repeat), "open_placements": report["population"]["open_placements"]}
+
+
+def report(db: str, repeat: int, as_of: str) -> dict:
+    return _report(db, repeat, as_of, False)
+
+
+def report_filtered(db: str, repeat: int, as_of: str) -> dict:
+    return _report(db, repeat, as_of, True)
+
+
+def pages(db: str, repeat: int) -> dict:
+    """Server time to render each page with Streamlit's AppTest on this store."""
+    import os
+    os.environ["AP_DB"] = db
+    from streamlit.testing.v1 import AppTest
+    out = {}
+    for page in sorted(p.name for p in Path("pages").glob("*.py") if not p.name.startswith("_")):
+        def run(page=page):
+            at = AppTest.from_file(f"pages/{page}", default_timeout=120)
+            at.run()
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception[0].message}")
+        run()  # warm the caches of the first render
+        out[page] = _timed(run, repeat)
+    return {"pages": out, "seconds": [sum(v[i] for v in out.values()) for i in range(repeat)]}
+
+
+TASKS = {f.__name__: f for f in (read_csv, read_xlsx, ingest_csv, ingest_xlsx, build_db, report,
+                                  report_filtered, pages)}
+TASKS.update(ingest_csv=_ingest, ingest_xlsx=_ingest)
+
+if __name__ == "__main__":
+    name, args = sys.argv[1], json.loads(sys.argv[2])
+    result = TASKS[name](**args)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
