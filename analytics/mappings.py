@@ -1,0 +1,108 @@
+"""Remembered header mappings: what a user mapped once is offered again for the same headers.
+
+A mapping is keyed by the set of a sheet's headers (normalised and sorted), so the next termly
+export from the same system, whatever its row order or file name, gets the same mapping.
+The file is small JSON kept beside the database; a damaged file is treated as empty.
+
+>>> header_key(["UPN", " Start "]) == header_key(["start", "upn"])
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from analytics.schema import DATASETS
+
+
+def _normalise(header: str) -> str:
+    return re.sub(r"\s+", " ", str(header)).strip().casefold()
+
+
+def header_key(headers) -> str:
+    """A stable key for a set of headers (case, spacing and order ignored)."""
+    joined = "\n".join(sorted({_normalise(h) for h in headers if str(h).strip()}))
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:24]
+
+
+def mappings_path(db_path: str | os.PathLike) -> Path:
+    """Where the remembered mappings for a database live: mappings.json beside it."""
+    return Path(db_path).resolve().parent / "mappings.json"
+
+
+def load_all(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: {str(h): str(c) for h, c in v.items()} for k, v in data.items() if isinstance(v, dict)}
+
+
+def _valid_columns() -> set[str]:
+    return {c.name for cols in DATASETS.values() for c in cols}
+
+
+def lookup(path: str | os.PathLike, headers) -> dict[str, str]:
+    """The mapping remembered for exactly these headers ({} when none).
+
+    Only canonical column names survive, so a hand-edited file cannot smuggle anything in.
+    """
+    valid = _valid_columns()
+    return {h: c for h, c in load_all(path).get(header_key(headers), {}).items() if c in valid}
+
+
+def remember(path: str | os.PathLike, headers, mapping: dict[str, str]) -> None:
+    """Store the user's mapping for these headers (replacing an earlier one); atomic write."""
+    valid = _valid_columns()
+    clean = {str(h): c for h, c in mapping.items() if c in valid}
+    data = load_all(path)
+    key = header_key(headers)
+    if clean:
+        data[key] = clean
+    else:
+        data.pop(key, None)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mappings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, target)
+
+
+def peek_headers(data: bytes, file_name: str) -> dict[str | None, list[str]]:
+    """The header row of each sheet (None for a CSV) as ingest finds it, or {} when none is found.
+
+    Used to offer a mapping for a file that ingest could not recognise, and to look up a
+    remembered mapping before reading. Never raises.
+    """
+    import io
+
+    from analytics.ingest import readers
+    from analytics.ingest.containers import check_workbook, kind_of
+    from analytics.ingest.headers import find_header_row
+
+    try:
+        if kind_of(data, file_name) == "csv":
+            text, _ = readers.decode(data, file_name)
+            _, _, headers, _, _ = readers.sniff_csv(text, frozenset(), file_name)
+            return {None: [h for h in headers if h]}
+        check_workbook(data, file_name)
+        import python_calamine as cal
+
+        wb = cal.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        out: dict[str | None, list[str]] = {}
+        for name in wb.sheet_names:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=30)
+            head = [[readers.cell_text(c) or "" for c in r] for r in rows[:30]]
+            idx, score = find_header_row(head, frozenset())
+            if score >= 2:
+                out[name] = [h.strip() for h in head[idx] if h and h.strip()]
+        return out
+    except Exception:  # noqa: BLE001 - a peek: no headers is an acceptable answer
+        return {}

@@ -1,0 +1,140 @@
+"""AP oversight dashboard: page config, the shared sidebar filters, presentation mode and
+navigation. Each page lives in pages/; all Streamlit glue is in pages/_state.py.
+
+    AP_DB=data/ap.duckdb streamlit run dashboard.py
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+if not logging.getLogger("ap_dashboard").handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("ap_dashboard").addHandler(_handler)
+    logging.getLogger("ap_dashboard").setLevel(logging.INFO)
+
+st.set_page_config(page_title="AP oversight", page_icon=":material/school:", layout="wide",
+                   initial_sidebar_state="expanded")
+
+PAGES = {
+    "Overview and trends": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/time_in_ap.py", title="Time in AP", icon=":material/timelapse:"),
+        st.Page("pages/outcomes.py", title="Outcomes", icon=":material/output:"),
+        st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
+        st.Page("pages/exclusions.py", title="Exclusions", icon=":material/block:"),
+        st.Page("pages/providers.py", title="Providers", icon=":material/domain:"),
+    ],
+    "Panel": [
+        st.Page("pages/case_list.py", title="Case list", icon=":material/assignment_late:"),
+        st.Page("pages/pupil_view.py", title="Pupil view", icon=":material/person:"),
+    ],
+    "Data": [
+        st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
+    ],
+}
+PANEL_PAGES = {p.url_path for p in PAGES["Panel"]}
+PAGES_WITHOUT_FILTERS = {p.url_path for p in PAGES["Data"]}
+
+page = st.navigation(PAGES)
+S.init_from_url()
+ss = st.session_state
+
+
+def _presentation_switch(section: str) -> bool:
+    """One remembered switch per kind of page: on by default for the Panel pages."""
+    remembered = f"_present_{section}"
+    if remembered not in ss:
+        ss[remembered] = section == "panel"
+    widget = f"present_toggle_{section}"
+
+    def _keep() -> None:
+        ss[remembered] = ss[widget]
+
+    st.sidebar.toggle("Presentation mode", value=ss[remembered], key=widget, on_change=_keep,
+                      help="For showing on a shared screen: hides names, UPNs and dates of birth "
+                           "(initials, case numbers and ages instead) and shows small numbers as 'c'.")
+    return bool(ss[remembered])
+
+
+def _clear_filters() -> None:
+    for name in S.MULTI_FILTERS:
+        ss[f"f_{name}"] = []
+    for name in S.BOOL_FILTERS:
+        ss[f"f_{name}"] = "Any"
+    ss["f_period"] = S.PERIOD_DEFAULT
+    ss["f_as_of"] = date.today()
+
+
+def _sidebar_filters() -> None:
+    sb = st.sidebar
+    sb.header("Filters")
+    if "f_as_of" not in ss:
+        ss["f_as_of"] = date.today()
+    sb.date_input("Figures as of", key="f_as_of", format="DD/MM/YYYY",
+                  help="The date the figures describe. Nothing dated after it is used.")
+    choices = S.period_choices(ss["f_as_of"])
+    if ss.get("f_period") not in choices:
+        ss["f_period"] = S.PERIOD_DEFAULT
+    sb.selectbox("Period", choices, key="f_period",
+                 help="The reporting window: an academic year (1 September to 31 August), or from "
+                      "1 September to the 'as of' date, or dates you choose. It never runs past 'as of'.")
+    if ss["f_period"] == S.PERIOD_CUSTOM:
+        if "f_from" not in ss:
+            ss["f_from"] = date(ss["f_as_of"].year - (ss["f_as_of"].month < 9), 9, 1)
+        if "f_to" not in ss:
+            ss["f_to"] = ss["f_as_of"]
+        c1, c2 = sb.columns(2)
+        c1.date_input("From", key="f_from", format="DD/MM/YYYY")
+        c2.date_input("To", key="f_to", format="DD/MM/YYYY")
+
+    options = S.filter_options()
+    labels = options.get("_labels", {})
+    n_active = S.active_filter_count()
+    with sb.expander(f"Placements and pupils ({n_active} filter{'s' if n_active != 1 else ''} on)",
+                     expanded=n_active > 0):
+        for name, label in S.MULTI_FILTERS.items():
+            key = f"f_{name}"
+            current = [str(v) for v in ss.get(key) or []]
+            opts = sorted(set(options.get(name, [])) | set(current), key=lambda v: labels.get(name, {}).get(v, v))
+            ss[key] = current
+            names = labels.get(name, {})
+            st.multiselect(label, opts, key=key, placeholder="All",
+                           format_func=lambda v, names=names: names.get(v, U.value_label(v)))
+        for name, label in S.BOOL_FILTERS.items():
+            key = f"f_{name}"
+            if ss.get(key) not in S.BOOL_CHOICES:
+                ss[key] = "Any"
+            st.radio(label, S.BOOL_CHOICES, key=key, horizontal=True)
+        st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
+
+
+try:
+    section = "panel" if page.url_path in PANEL_PAGES else "other"
+    ss["_presentation_now"] = _presentation_switch(section)
+    # Drawn on every page so that they keep their values (Streamlit forgets a widget's value
+    # on a run that does not draw it).
+    if page.url_path in PAGES_WITHOUT_FILTERS:
+        st.sidebar.caption("The filters below apply to the Overview and trend pages and the Panel pages.")
+    _sidebar_filters()
+    S.write_url(keep=("case",) if page.url_path == "pupil_view" else ())
+except Exception as e:  # noqa: BLE001 - a sentence on screen, the traceback in the log
+    from analytics.errors import APDataError
+    if isinstance(e, APDataError):
+        st.error(str(e))
+    else:
+        logging.getLogger("ap_dashboard").exception("Error drawing the sidebar")
+        st.error("The filters could not be drawn. The details were written to the server log.")
+
+if ss.get("_presentation_now"):
+    st.warning("Presentation mode is on: names, UPNs and dates of birth are hidden; small numbers shown as c",
+               icon=":material/visibility_off:")
+
+page.run()

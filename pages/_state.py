@@ -1,0 +1,530 @@
+"""The only Streamlit glue: the cached store, Filters/Settings from session state and the URL,
+cached analytics calls, presentation mode and the guard that keeps tracebacks off the screen.
+
+Pages import this module and never touch DuckDB themselves. Analytics calls are cached on
+(database, data version, function, arguments, today); the data version is a digest of the
+uploads ledger, so an upload or a withdrawal invalidates every cached figure at once.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import importlib
+import logging
+import os
+import secrets
+import uuid
+from dataclasses import fields
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analytics.errors import APDataError
+from analytics.settings import REPORT_SETTINGS, Filters, Settings, academic_year_start, resolve_period
+
+log = logging.getLogger("ap_dashboard")
+DEFAULT_DB = "data/ap.duckdb"
+
+
+class NotAvailable(Exception):
+    """A part of the analytics that has not been built yet."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Analytics functions: looked up in one place, so a missing module is one neutral message.
+
+def api(module: str, name: str):
+    """analytics.<module>.<name>, or raise NotAvailable while it does not exist."""
+    try:
+        mod = importlib.import_module(f"analytics.{module}")
+        return getattr(mod, name)
+    except (ImportError, AttributeError) as e:
+        log.info("analytics.%s.%s is not available: %s", module, name, e)
+        raise NotAvailable(f"{module}.{name}") from None
+
+
+def has(module: str, name: str) -> bool:
+    try:
+        api(module, name)
+        return True
+    except NotAvailable:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Store
+
+def db_path() -> str:
+    return os.environ.get("AP_DB") or DEFAULT_DB
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(path: str):
+    Store = api("store", "Store")
+    return Store(path)
+
+
+def store():
+    """The shared Store for AP_DB (one per server process)."""
+    return _open_store(db_path())
+
+
+def data_version() -> str:
+    """A digest of the uploads ledger: changes with every upload and withdrawal."""
+    ledger = store().uploads()
+    cols = [c for c in ("upload_id", "withdrawn_at", "rows_accepted") if c in ledger.columns]
+    text = ledger[cols].to_csv(index=False) if cols else str(len(ledger))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_empty() -> bool:
+    return bool(store().is_empty())
+
+
+@st.cache_data(show_spinner=False, max_entries=1000, ttl=6 * 3600)
+def _cached(key: str, _fn, _args, _kwargs):
+    con = store().con.cursor()
+    try:
+        return _fn(con, *_args, **_kwargs)
+    finally:
+        con.close()
+
+
+def call(module: str, name: str, *args, **kwargs):
+    """analytics.<module>.<name>(con, *args, **kwargs), cached on the data version."""
+    fn = api(module, name)
+    key = repr((db_path(), data_version(), module, name, args, sorted(kwargs.items()), date.today()))
+    return _cached(key, fn, args, kwargs)
+
+
+def metric(module: str, name: str, **kwargs):
+    """A metric function called with the page's current filters and settings."""
+    return call(module, name, filters(), settings(), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters: session state is the truth; the URL mirrors it so a view can be bookmarked.
+
+MULTI_FILTERS = {  # Filters field -> sidebar label
+    "provider": "Provider",
+    "commissioner": "Commissioned by",
+    "school": "Home school",
+    "trust": "Trust",
+    "setting_type": "Setting type",
+    "reason": "Reason for placement",
+    "sen_status": "SEN status",
+    "sex": "Sex",
+    "nc_year": "Year group",
+}
+BOOL_FILTERS = {"cla": "Looked after (CLA)", "fsm": "Free school meals (FSM)"}
+BOOL_CHOICES = ("Any", "Yes", "No")
+PERIOD_DEFAULT = "This academic year to date"
+PERIOD_CUSTOM = "Custom dates"
+SETTING_KEYS = REPORT_SETTINGS
+_DEFAULT_SETTINGS = Settings()
+
+
+def academic_year_label(start_year: int) -> str:
+    return f"{start_year}/{(start_year + 1) % 100:02d}"
+
+
+def period_choices(as_of: date) -> list[str]:
+    first = academic_year_start(as_of).year
+    return [PERIOD_DEFAULT] + [academic_year_label(y) for y in range(first, first - 7, -1)] + [PERIOD_CUSTOM]
+
+
+def _parse_date(text) -> date | None:
+    try:
+        return date.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def init_from_url() -> None:
+    """Seed session state from the URL once per browser session (a bookmark or shared link)."""
+    ss = st.session_state
+    if ss.get("_url_loaded"):
+        return
+    ss["_url_loaded"] = True
+    qp = st.query_params
+    if (d := _parse_date(qp.get("as_of"))):
+        ss["f_as_of"] = d
+    period = qp.get("period")
+    if period == "custom":
+        ss["f_period"] = PERIOD_CUSTOM
+        if (d := _parse_date(qp.get("from"))):
+            ss["f_from"] = d
+        if (d := _parse_date(qp.get("to"))):
+            ss["f_to"] = d
+    elif period and period.isdigit() and len(period) == 4:
+        ss["f_period"] = academic_year_label(int(period))
+    for name in MULTI_FILTERS:
+        values = [v for v in qp.get_all(name) if v]
+        if values:
+            ss[f"f_{name}"] = values
+    for name in BOOL_FILTERS:
+        v = qp.get(name)
+        if v in ("yes", "no"):
+            ss[f"f_{name}"] = v.capitalize()
+    for name in SETTING_KEYS:
+        v = qp.get(f"s_{name}")
+        if v is not None:
+            try:
+                kind = type(getattr(_DEFAULT_SETTINGS, name))
+                ss[f"s_{name}"] = kind(float(v)) if kind is int else float(v)
+            except ValueError:
+                pass
+    if qp.get("case"):
+        ss["case"] = qp.get("case")
+
+
+def _url_state() -> dict[str, list[str] | str]:
+    ss = st.session_state
+    out: dict[str, list[str] | str] = {}
+    as_of = ss.get("f_as_of")
+    if as_of and as_of != date.today():
+        out["as_of"] = as_of.isoformat()
+    period = ss.get("f_period", PERIOD_DEFAULT)
+    if period == PERIOD_CUSTOM:
+        out["period"] = "custom"
+        for key, param in (("f_from", "from"), ("f_to", "to")):
+            if ss.get(key):
+                out[param] = ss[key].isoformat()
+    elif period and period != PERIOD_DEFAULT:
+        out["period"] = period[:4]
+    for name in MULTI_FILTERS:
+        if ss.get(f"f_{name}"):
+            out[name] = [str(v) for v in ss[f"f_{name}"]]
+    for name in BOOL_FILTERS:
+        v = ss.get(f"f_{name}", "Any")
+        if v in ("Yes", "No"):
+            out[name] = v.lower()
+    for name in SETTING_KEYS:
+        v = ss.get(f"s_{name}")
+        if v is not None and v != getattr(_DEFAULT_SETTINGS, name):
+            out[f"s_{name}"] = str(v)
+    return out
+
+
+def write_url(keep: tuple[str, ...] = ()) -> None:
+    """Mirror the filters and settings in the address bar (only when something changed)."""
+    wanted = _url_state()
+    for k in keep:
+        if k in st.query_params:
+            wanted[k] = st.query_params.get(k)
+    current = {k: (st.query_params.get_all(k) if len(st.query_params.get_all(k)) > 1
+                   else st.query_params.get(k)) for k in st.query_params}
+    norm = lambda d: {k: (sorted(v) if isinstance(v, list) else [v]) for k, v in d.items()}  # noqa: E731
+    if norm(wanted) != norm(current):
+        st.query_params.from_dict(wanted)
+
+
+def filters() -> Filters:
+    """Filters from the sidebar (session state)."""
+    ss = st.session_state
+    as_of = ss.get("f_as_of") or date.today()
+    period = ss.get("f_period", PERIOD_DEFAULT)
+    start = end = None
+    if period == PERIOD_CUSTOM:
+        start, end = ss.get("f_from"), ss.get("f_to")
+    elif period and period[:4].isdigit():
+        y = int(period[:4])
+        start, end = date(y, 9, 1), date(y + 1, 8, 31)
+    kw = {name: tuple(str(v) for v in ss.get(f"f_{name}") or ()) for name in MULTI_FILTERS}
+    for name in BOOL_FILTERS:
+        v = ss.get(f"f_{name}", "Any")
+        kw[name] = True if v == "Yes" else False if v == "No" else None
+    return Filters(as_of=as_of, period_start=start, period_end=end, **kw)
+
+
+def active_filter_count() -> int:
+    f = filters()
+    return (sum(bool(getattr(f, n)) for n in MULTI_FILTERS)
+            + sum(getattr(f, n) is not None for n in BOOL_FILTERS))
+
+
+def period():
+    """The resolved period (raises PeriodError with a sentence when it is empty)."""
+    return resolve_period(filters())
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def _stored_settings(version: str, path: str) -> tuple[tuple, tuple]:
+    s = store()
+    holidays = tuple(sorted(s.holidays()))
+    directions = tuple(sorted((str(k), bool(v)) for k, v in s.measure_directions().items()))
+    return holidays, directions
+
+
+def settings_version() -> int:
+    return st.session_state.get("_settings_version", 0)
+
+
+def bump_settings_version() -> None:
+    st.session_state["_settings_version"] = settings_version() + 1
+
+
+def settings() -> Settings:
+    """Settings: thresholds from session state (and URL), calendar and directions from the store."""
+    ss = st.session_state
+    values = {}
+    for name in SETTING_KEYS:
+        v = ss.get(f"s_{name}")
+        if v is not None:
+            values[name] = v
+    try:
+        holidays, directions = _stored_settings(f"{data_version()}:{settings_version()}", db_path())
+    except NotAvailable:
+        holidays, directions = (), ()
+    return Settings().with_overrides(**values, holidays=holidays, measure_directions=directions)
+
+
+def threshold() -> int:
+    return int(settings().suppress_below)
+
+
+# ---------------------------------------------------------------------------------------------
+# Presentation mode and pupil identities
+
+def presentation() -> bool:
+    return bool(st.session_state.get("_presentation_now", False))
+
+
+def _case_key() -> bytes:
+    """A per-installation secret, so a case number cannot be turned back into a UPN."""
+    path = Path(db_path()).resolve().parent / "case_key"
+    try:
+        return path.read_bytes()
+    except OSError:
+        key = secrets.token_bytes(32)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(key)
+        except OSError:
+            pass
+        return key
+
+
+@st.cache_resource(show_spinner=False)
+def _case_key_cached(path: str) -> bytes:
+    return _case_key()
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def case_number(pupil_id) -> str:
+    """A stable case number for a pupil (never the UPN): 'C-' and 7 characters."""
+    if pupil_id is None or (isinstance(pupil_id, float) and pd.isna(pupil_id)):
+        return ""
+    digest = hmac.new(_case_key_cached(db_path()), str(pupil_id).encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:5], "big") >> 5  # 35 bits
+    chars = "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(6, -1, -1))
+    return f"C-{chars}"
+
+
+PERSONAL = ("pupil_id", "first_name", "last_name", "date_of_birth", "upn")
+
+
+def initials(first, last) -> str:
+    parts = [str(x).strip()[:1].upper() for x in (first, last)
+             if x is not None and not (isinstance(x, float) and pd.isna(x)) and str(x).strip()]
+    return ".".join(parts) + "." if parts else "—"
+
+
+def age_on(dob, on: date) -> int | None:
+    if dob is None or pd.isna(dob):
+        return None
+    dob = pd.Timestamp(dob).date()
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+def protect(df: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
+    """A pupil-level table made safe to show: a case number instead of the UPN, always; in
+    presentation mode initials and age instead of names and date of birth."""
+    if df is None or df.empty and not len(df.columns):
+        return df
+    out = df.copy()
+    as_of = as_of or filters().as_of or date.today()
+    front = []
+    if "pupil_id" in out.columns:
+        out.insert(0, "case", out["pupil_id"].map(case_number))
+        front.append("case")
+    if "first_name" in out.columns or "last_name" in out.columns:
+        first = out["first_name"] if "first_name" in out.columns else pd.Series(None, index=out.index)
+        last = out["last_name"] if "last_name" in out.columns else pd.Series(None, index=out.index)
+        if presentation():
+            out.insert(len(front), "pupil", [initials(a, b) for a, b in zip(first, last)])
+        else:
+            out.insert(len(front), "pupil", [" ".join(str(x).strip() for x in (a, b)
+                                                       if x is not None and not pd.isna(x) and str(x).strip())
+                                             for a, b in zip(first, last)])
+    if "date_of_birth" in out.columns:
+        out.insert(min(len(out.columns), len(front) + 1), "age",
+                   [age_on(d, as_of) for d in out["date_of_birth"]])
+    return out.drop(columns=[c for c in PERSONAL if c in out.columns])
+
+
+# ---------------------------------------------------------------------------------------------
+# Small numbers in shared views
+
+def shared_count(n):
+    """A count as it may be shown: suppressed in presentation mode (metrics.md §7)."""
+    if not presentation() or n is None:
+        return n
+    try:
+        return api("suppression", "suppress_count")(n, threshold())
+    except NotAvailable:
+        return n
+
+
+def shared_rate(numerator, denominator, value=None):
+    if not presentation():
+        return value if value is not None else (numerator / denominator if denominator else None)
+    try:
+        return api("suppression", "suppress_rate")(numerator, denominator, threshold())
+    except NotAvailable:
+        return value
+
+
+def shared_table(df: pd.DataFrame, count_cols, rate_cols=None, force: bool = False, **kw) -> pd.DataFrame:
+    """An aggregate table with small numbers as 'c' in presentation mode (or when forced, for
+    aggregate downloads)."""
+    if df is None or df.empty or not (presentation() or force):
+        return df
+    count_cols = [c for c in count_cols if c in df.columns]
+    rate_cols = {r: pair for r, pair in (rate_cols or {}).items()
+                 if r in df.columns and all(p in df.columns for p in pair)}
+    try:
+        fn = api("suppression", "suppress_table")
+    except NotAvailable:
+        return df
+    return fn(df, count_cols, rate_cols, threshold=threshold(), **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Guards: a sentence for the user, the traceback for the server log.
+
+NOT_AVAILABLE_TEXT = "This part of the dashboard is not available yet: it is still being built."
+
+
+@contextlib.contextmanager
+def section(what: str | None = None):
+    """Draw one part of a page; a failure in it is a sentence, and the rest of the page goes on."""
+    try:
+        yield
+    except NotAvailable:
+        st.info(NOT_AVAILABLE_TEXT if not what else f"{what}: not available yet (still being built).")
+    except APDataError as e:
+        st.error(str(e))
+    except Exception:  # noqa: BLE001 - never show a traceback; log it instead
+        ref = uuid.uuid4().hex[:8]
+        log.exception("Error drawing %s (reference %s)", what or "a section", ref)
+        st.error(f"Something went wrong while drawing {what or 'this part of the page'}. "
+                 f"The details were written to the server log (reference {ref}).")
+
+
+def run_page(body) -> None:
+    """Run a page body with the guard (Streamlit's own rerun/stop signals pass through)."""
+    with section("this page"):
+        body()
+
+
+def empty_state(what: str) -> bool:
+    """True (after saying what to upload) when the store holds no live upload."""
+    if is_empty():
+        st.info(f"No data has been loaded yet. {what} "
+                "Go to **Upload** (under Data) and drop in your termly spreadsheets.")
+        try:
+            st.page_link("pages/upload.py", label="Open the Upload page", icon=":material/upload:")
+        except Exception:  # page_link outside navigation (tests of a single page)
+            pass
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Choices for the sidebar filters, from what is loaded (and the fixed vocabularies)
+
+def _all_time() -> Filters:
+    today = date.today()
+    return Filters(as_of=today, period_start=date(1900, 1, 1), period_end=today)
+
+
+def filter_options() -> dict:
+    """{filter name: [values]} plus '_labels': {filter name: {value: label}}."""
+    from analytics import schema
+
+    opts: dict = {
+        "setting_type": list(schema.SETTING_TYPES), "reason": list(schema.REASONS),
+        "commissioner": ["school", "la"], "sen_status": list(schema.SEN_STATUSES),
+        "sex": list(schema.SEXES), "nc_year": ["R"] + [str(i) for i in range(1, 15)] + ["X"],
+        "provider": [], "school": [], "trust": [],
+        "_labels": {"sen_status": {"E": "EHC plan", "K": "SEN support", "N": "No SEN"},
+                    "sex": {"M": "Male", "F": "Female", "U": "Unknown"},
+                    "nc_year": {"R": "Reception", "X": "Not in a year group",
+                                **{str(i): f"Year {i}" for i in range(1, 15)}}},
+    }
+    try:
+        if is_empty():
+            return opts
+        wide = _all_time()
+        placements = call("time_in_ap", "durations", wide, Settings())
+        providers = (placements.dropna(subset=["provider_key"])
+                     .drop_duplicates("provider_key", keep="last"))
+        opts["provider"] = providers["provider_key"].astype(str).tolist()
+        opts["_labels"]["provider"] = dict(zip(providers["provider_key"].astype(str),
+                                               providers["provider"].fillna(providers["provider_key"]).astype(str)))
+        schools: set[str] = set()
+        trusts: set[str] = set()
+        with contextlib.suppress(NotAvailable, APDataError):
+            open_now = call("oversight", "flags", Filters(as_of=date.today()), Settings())
+            schools |= set(open_now["home_school"].dropna().astype(str))
+        with contextlib.suppress(NotAvailable, APDataError):
+            schools |= set(call("exclusions", "by_group", wide, Settings(), "school")["group"].dropna().astype(str))
+            trusts |= set(call("exclusions", "by_group", wide, Settings(), "trust")["group"].dropna().astype(str))
+        opts["school"] = sorted(schools - {"unknown"})
+        opts["trust"] = sorted(trusts - {"unknown"})
+    except (NotAvailable, APDataError) as e:
+        log.info("Filter choices limited: %s", e)
+    return opts
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _case_index(key: str) -> dict[str, str]:
+    placements = call("time_in_ap", "durations", _all_time(), Settings())
+    return {case_number(p): str(p) for p in placements["pupil_id"].dropna().unique()}
+
+
+def pupil_for_case(case: str) -> str | None:
+    """The pupil behind a case number (looked up, never shown)."""
+    return _case_index(f"{db_path()}:{data_version()}:{date.today()}").get(str(case).strip().upper())
+
+
+_UPN_RE = None
+
+
+def mask_upns(text) -> str:
+    """Text with anything shaped like a UPN (a letter and 12 characters) hidden."""
+    global _UPN_RE
+    import re
+    if _UPN_RE is None:
+        _UPN_RE = re.compile(r"\b[A-HJ-NP-TV-Z]\d{11}[0-9A-HJ-NP-TV-Z]\b", re.IGNORECASE)
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return text
+    return _UPN_RE.sub("[UPN hidden]", str(text))
+
+
+def write_lock():
+    """Serialises uploads and withdrawals from different browser sessions."""
+    return _write_lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _write_lock():
+    import threading
+    return threading.RLock()

@@ -1,0 +1,359 @@
+"""Drawing helpers shared by the pages: labels, the colour-blind-safe palette, "about this
+figure" notes (metrics.md in plain words), the chart/table toggle and downloads.
+
+Everything here draws; nothing here reads data (pages pass in what analytics returned).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+
+VALUE_LABELS = {
+    # setting_type
+    "state_ap_school": "State AP school (PRU / AP academy)", "independent_school": "Independent school",
+    "special_school": "Special school", "fe_college": "FE college", "one_to_one_tuition": "One-to-one tuition",
+    "online": "Online provision", "work_based": "Work-based placement", "hospital": "Hospital school",
+    "other_unregistered": "Other unregistered provider",
+    # reason
+    "permanent_exclusion": "Permanent exclusion", "suspension": "Suspension",
+    "behaviour_support": "Behaviour support (off-site)", "medical_physical": "Medical (physical health)",
+    "medical_mental_health": "Medical (mental health)", "awaiting_school_place": "Awaiting a school place",
+    "awaiting_specialist_place": "Awaiting a specialist place",
+    # destination
+    "mainstream": "Mainstream school", "special": "Special school", "other_ap": "Another AP placement",
+    "post16": "Post-16 (college, training, work)", "neet": "NEET", "ehe": "Elective home education",
+    "moved_away": "Moved away", "other": "Other", "unknown": "Unknown / not recorded",
+    # commissioner
+    "school": "School", "la": "Local authority",
+    # exclusions
+    "permanent": "Permanent exclusion", "lunchtime": "Lunchtime",
+}
+SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
+SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
+GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category")
+
+COLUMN_LABELS = {
+    "case": "Case", "pupil": "Pupil", "age": "Age", "nc_year": "Year group", "group": "Group",
+    "provider": "Provider", "provider_key": "Provider ID", "setting_type": "Setting type",
+    "reason": "Reason", "commissioner": "Commissioned by", "start_date": "Start",
+    "end_date": "End", "planned_end_date": "Planned end", "days": "Days in AP", "is_open": "Open",
+    "ended": "Ended", "returned": "Returned to mainstream", "rate": "Return rate",
+    "unknown_destination": "Destination not recorded", "sustained_eligible": "Returns old enough to judge",
+    "sustained": "Sustained", "sustained_rate": "Sustained rate", "destination": "Destination",
+    "n": "Placements", "pupils": "Pupils", "eligible": "Old enough to judge",
+    "broke_down_by": "Broke down by", "home_school": "Home school", "trust": "Trust",
+    "hours_per_week": "Hours a week", "last_review_date": "Last review", "n_flags": "Number of flags", "flags": "Flags raised",
+    "label": "Term", "period_start": "From", "period_end": "To", "as_of": "As of",
+    "pupils_in_ap": "Pupils in AP", "open_placements": "Open placements",
+    "placements_started": "Started", "placements_ended": "Ended (all destinations)",
+    "km_median_days": "Median time in AP (days)", "return_rate": "Return rate",
+    "sixth_day_rate": "Sixth-day rate", "any_flag": "Placements with flags",
+    "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
+    "survival": "Share still in AP", "row_number": "Row", "warning": "Warning", "original": "Original row",
+}
+FLAG_LABELS = {
+    "no_planned_end": "No planned end date", "planned_end_passed": "Planned end date passed",
+    "no_objectives": "No objectives recorded", "review_overdue": "Review overdue",
+    "part_time": "Part-time", "part_time_over_limit": "Part-time beyond the limit",
+    "unregistered": "Unregistered provider", "long_placement": "Long placement",
+    "low_attendance": "Low attendance",
+}
+
+
+def value_label(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "Unknown"
+    s = str(v)
+    return VALUE_LABELS.get(s, s)
+
+
+def column_label(c: str) -> str:
+    return COLUMN_LABELS.get(c) or FLAG_LABELS.get(c) or str(c).replace("_", " ").capitalize()
+
+
+def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
+    """Codes as words and columns as headings, for the screen (downloads keep the codes)."""
+    out = df.copy()
+    for c in GROUP_COLUMNS:
+        if c in out.columns and (out[c].dtype == object or pd.api.types.is_string_dtype(out[c])):
+            if c == "group" and group_by == "sen_status":
+                out[c] = out[c].map(lambda v: SEN_LABELS.get(str(v), value_label(v)))
+            elif c == "group" and group_by == "sex":
+                out[c] = out[c].map(lambda v: SEX_LABELS.get(str(v), value_label(v)))
+            else:
+                out[c] = out[c].map(value_label)
+    for c in out.columns:
+        if str(out[c].dtype).startswith("datetime"):
+            out[c] = out[c].dt.date
+    return out.rename(columns={c: column_label(c) for c in out.columns})
+
+
+# ---------------------------------------------------------------------------------------------
+# "About this figure": metrics.md in plain words.
+
+ABOUT = {
+    "pupils_in_ap": "Distinct pupils with a placement open on the 'as of' date. A placement is open when it "
+                    "has started by that date and has no end date, or ends after it. A pupil with two open "
+                    "placements counts once.",
+    "open_placements": "Placements open on the 'as of' date (started by then, and not ended by then).",
+    "km_median": "Half of the placements that started in the period last this many days or fewer. It is a "
+                 "Kaplan–Meier median: placements still open count for as long as they have run so far, "
+                 "so long open placements are not left out. Days are calendar days, counting the first "
+                 "and last day. Blank when fewer than half have ended.",
+    "return_rate": "Of the placements that ended in the period, the share whose destination was a mainstream "
+                   "school. Moves to another AP placement are left out (they are not a way out of AP). "
+                   "Placements that ended with no destination recorded stay in the count, so a missing "
+                   "destination lowers the rate.",
+    "sustained_rate": "Of the returns to mainstream that ended long enough ago to judge (182 days by default), "
+                      "the share where the pupil had no new AP placement and no permanent exclusion in the "
+                      "182 days after returning.",
+    "sixth_day_rate": "Schools and the LA must arrange full-time education from the sixth school day of a "
+                      "permanent exclusion. Of the permanent exclusions in the period whose sixth school day "
+                      "has passed, the share where the pupil had a placement in place on that day. School "
+                      "days are Monday to Friday, less any holidays loaded in Settings.",
+    "any_flag": "Open placements with at least one oversight flag: no planned end date, planned end passed, "
+                "no objectives, review overdue, part-time (beyond the limit), unregistered provider, a long "
+                "placement or low attendance. See the Case list for which flags apply.",
+    "trend": "Each point is the figure worked out at the end of that term (or on the 'as of' date for the "
+             "current term), for placements in that term, with the same filters and settings. Terms run "
+             "1 September–31 December, 1 January–Easter Sunday and Easter Monday–31 August; "
+             "academic years 1 September–31 August.",
+    "change": "The change is against the same figure worked out one year earlier (the 'as of' date less a "
+              "year), with the same filters.",
+    "durations": "Days in AP for each placement that overlaps the period: from the start date to the end "
+                 "date (or to the 'as of' date while open), counting both ends. Ended and still-open "
+                 "placements are shown separately.",
+    "km_curve": "The share of placements still in AP after a given number of days (Kaplan–Meier). Each line "
+                "starts at 100% and steps down when placements end; placements still open are counted "
+                "while they run and then drop out of the count without a step (censored). Where a line "
+                "crosses 50% is its median time in AP. Only placements that started in the period count.",
+    "long_open": "Open placements that have run for more than the long-placement threshold (182 days, two "
+                 "terms, by default — see Settings).",
+    "time_summary": "Completed: placements that ended in the period (mean and median days). Open: placements "
+                    "open on the 'as of' date, days so far. Per pupil: the median of each pupil's distinct "
+                    "days in AP over all their placements (overlaps counted once).",
+    "returns_by_group": "Return rate per group: returns to mainstream divided by placements ended in the "
+                        "period (moves to another AP placement not counted). 'Destination not recorded' "
+                        "stays in the denominator.",
+    "destinations": "Every placement that ended in the period, by where the pupil went next (moves to "
+                    "another AP placement included here). A blank destination counts as 'unknown'.",
+    "returns": "Each return to mainstream in the period. A return is sustained when, for 182 days after it, "
+               "the pupil had no new AP placement and no permanent exclusion; it is judged only once 182 "
+               "days have passed. 'Broke down by' says what ended it.",
+    "attendance": "For each placement in the period: attendance in the 91 days before it started (baseline) "
+                  "and attendance during it (to the end date or the 'as of' date). A rate is attended "
+                  "sessions divided by possible sessions. Only placements with attendance recorded in "
+                  "both windows count. 'Improved' means the rate during is above the baseline.",
+    "assessments": "For each placement and measure: the baseline is the latest score on or before the start "
+                   "date; the latest is the latest score after it (up to the end or 'as of' date). Improved "
+                   "means the score went up — or down, for a measure where lower is better (set each "
+                   "measure's direction in Settings).",
+    "exclusions_summary": "Exclusions that started in the period. Suspensions are counted as events; "
+                          "'pupils suspended' counts each pupil once; 'repeat' means two or more suspensions. "
+                          "Lunchtime exclusions are counted apart and are not suspensions.",
+    "exclusions_by": "Suspensions and permanent exclusions that started in the period, by the chosen grouping.",
+    "repeat_suspensions": "Pupils with two or more suspensions that started in the period.",
+    "exclusion_rates": "Suspensions and permanent exclusions per 100 pupils on roll, for schools whose roll "
+                       "you have entered. Rolls are not in the uploaded files: type them in the table.",
+    "sixth_day_cases": "Each permanent exclusion in the period: its sixth school day (counting the exclusion "
+                       "day as day one when it is a school day) and whether a placement was in place by then.",
+    "scorecard": "One row per provider for placements in the period: pupils, whether the provider is "
+                 "registered (from its URN/UKPRN or setting type), hours a week, attendance during "
+                 "placements, time in AP, return rate and cost per week where recorded.",
+    "registration": "A provider that is not registered and, on the 'as of' date, has 5 or more pupils "
+                    "attending 18 hours a week or more — or any such pupil who is looked after or has an EHC "
+                    "plan — is likely to need registering as an independent school.",
+    "case_list": "Every placement open on the 'as of' date, with the oversight flags that apply, most urgent "
+                 "first. Flags: no planned end date; planned end passed; no objectives; review overdue "
+                 "(42 days by default since the last review, or the start); part-time (under 25 hours); "
+                 "part-time for more than 42 days; unregistered provider; long placement (over 182 days); "
+                 "low attendance (under 50% during the placement).",
+    "population": "Pupils in AP on the 'as of' date by a characteristic. A pupil with more than one open "
+                  "placement counts once, with the details of the latest placement.",
+    "national": "Published national figures (DfE statistics) for comparison. They may cover a different "
+                "year and definition; the source and period are given for each.",
+}
+
+
+def about(key: str, extra: str | None = None) -> None:
+    """The 'About this figure' note, collapsed under the figure."""
+    text = ABOUT.get(key, "")
+    if extra:
+        text = f"{text} {extra}".strip()
+    with st.expander("About this figure", icon=":material/info:"):
+        st.markdown(text)
+        if S.presentation():
+            st.caption(f"Presentation mode: counts from 1 to {S.threshold() - 1} show as 'c'.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+
+def fmt_count(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if v == "c":
+        return "c"
+    return f"{int(v):,}"
+
+
+def fmt_rate(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if v == "c":
+        return "c"
+    return f"{100 * float(v):.0f}%"
+
+
+def fmt_days(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{float(v):,.0f} days"
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads and figures
+
+def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
+              count_cols=(), rate_cols=None) -> None:
+    """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics).
+
+    Aggregate downloads follow the small-number rule (metrics.md §7); pupil-level ones carry
+    case numbers, never UPNs.
+    """
+    if df is None or df.empty:
+        return
+    data = S.shared_table(df, count_cols, rate_cols, force=True) if aggregate and count_cols else df
+    if not aggregate:
+        data = S.protect(data)
+    try:
+        to_csv = S.api("exports", "to_csv_bytes")
+        to_xlsx = S.api("exports", "to_xlsx_bytes")
+    except S.NotAvailable:
+        st.caption("Downloads are not available yet.")
+        return
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
+                       mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:")
+    c2.download_button("Download Excel", data=lambda: to_xlsx(data), file_name=f"{file_stem}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:")
+
+
+PERCENT_COLUMNS = ("rate", "share", "survival")
+
+
+def table(df: pd.DataFrame, group_by: str | None = None, **kw) -> None:
+    """A readable table: codes as words, rates as percentages, 'c' where suppressed."""
+    shown = readable(df, group_by)
+    config = {}
+    for orig, col in zip(df.columns, shown.columns):
+        numeric = pd.api.types.is_numeric_dtype(df[orig]) and not pd.api.types.is_bool_dtype(df[orig])
+        if numeric and any(str(orig).endswith(s) or str(orig).startswith(s) for s in PERCENT_COLUMNS):
+            config[col] = st.column_config.NumberColumn(col, format="percent")
+        elif numeric and str(orig) in ("change_pp",):
+            config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
+        elif numeric and str(orig).startswith("cost"):
+            config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
+
+
+def view_toggle(key: str) -> str:
+    v = st.segmented_control("Show as", ["Chart", "Table"], default="Chart", key=f"view_{key}",
+                             label_visibility="collapsed")
+    return v or "Chart"
+
+
+def style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
+    fig.update_layout(title=title, template="plotly_white", height=height,
+                      colorway=OKABE_ITO, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0),
+                      font=dict(size=14))
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text=y)
+    return fig
+
+
+def numeric_for_chart(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """Suppressed 'c' cells become gaps in a chart (the table shows the 'c')."""
+    out = df.copy()
+    for c in cols:
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c].where(out[c] != "c"), errors="coerce")
+    return out
+
+
+def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, chart=None,
+           count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
+           empty: str = "Nothing to show for these filters.", file_stem: str | None = None,
+           about_extra: str | None = None, table_cols=None) -> None:
+    """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
+    presentation mode) and downloads of the data behind it."""
+    st.subheader(title)
+    about(about_key, about_extra)
+    if df is None or df.empty:
+        st.info(empty)
+        return
+    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols)
+    if table_cols:
+        shown = shown[[c for c in table_cols if c in shown.columns]]
+    view = view_toggle(key) if chart is not None else "Table"
+    if view == "Chart":
+        fig = chart(numeric_for_chart(shown, list(count_cols) + list((rate_cols or {}).keys())))
+        st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})
+        if S.presentation() and (shown.astype(str) == "c").any().any():
+            st.caption("Some values are hidden ('c': fewer than "
+                       f"{S.threshold()}) and are left out of the chart.")
+    else:
+        table(shown, group_by)
+    downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols)
+
+
+def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, *, color=None,
+        horizontal: bool = False, percent: bool = False, group_by: str | None = None, barmode="group"):
+    d = df.copy()
+    for c in (x, color):
+        if c and c in d.columns:
+            d[c] = d[c].map((lambda v: SEN_LABELS.get(str(v), value_label(v))) if group_by == "sen_status"
+                            else value_label).map(safe_label)
+    if horizontal:
+        fig = px.bar(d, y=x, x=y, color=color, orientation="h", barmode=barmode,
+                     color_discrete_sequence=OKABE_ITO)
+        fig.update_yaxes(autorange="reversed")
+        fig = style(fig, title, y_title, x_title, height=max(320, 40 + 32 * d[x].nunique()))
+        if percent:
+            fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    else:
+        fig = px.bar(d, x=x, y=y, color=color, barmode=barmode, color_discrete_sequence=OKABE_ITO)
+        fig = style(fig, title, x_title, y_title)
+        if percent:
+            fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    if color is None:
+        fig.update_traces(marker_color=OKABE_ITO[0])
+    return fig
+
+
+def n_text(n) -> str:
+    return f"n = {fmt_count(n)}"
+
+
+def safe_label(v) -> str:
+    """Uploaded text for chart labels: plotly reads a few HTML tags, so angle brackets go."""
+    return str(v).replace("<", "‹").replace(">", "›")
+
+
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
+
+
+def md_escape(v) -> str:
+    """Uploaded text placed inside markdown, shown literally."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(v))

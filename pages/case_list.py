@@ -1,0 +1,85 @@
+"""Case list (panel): open placements with their oversight flags, most urgent first."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+FLAG_ORDER = list(U.FLAG_LABELS)
+
+
+def _flag_text(row) -> str:
+    return "; ".join(U.FLAG_LABELS[f] for f in FLAG_ORDER if f in row and bool(row[f]))
+
+
+def main() -> None:
+    st.title("Case list")
+    st.caption("Open placements needing attention, most urgent first. Select a row to open the pupil view.")
+    if S.empty_state("The case list shows every open placement and its flags once placements are loaded."):
+        return
+    p = S.period()
+    flags = S.metric("oversight", "flags")
+    U.about("case_list", f"Figures as of {p.as_of:%d %B %Y}.")
+    if flags.empty:
+        st.info("No placement is open on the 'as of' date with these filters. Try an earlier 'as of' date or "
+                "clear the filters, or upload this term's placements on the Upload page.")
+        return
+
+    present = [f for f in FLAG_ORDER if f in flags.columns]
+    counts = {f: int(flags[f].fillna(False).astype(bool).sum()) for f in present}
+    any_flag = int((flags["n_flags"] > 0).sum()) if "n_flags" in flags.columns else None
+    c = st.columns(5)
+    c[0].metric("Open placements", U.fmt_count(S.shared_count(len(flags))), border=True,
+                help="Placements open on the 'as of' date, with the filters in the sidebar.")
+    c[1].metric("With at least one flag", U.fmt_count(S.shared_count(any_flag)), border=True,
+                help=U.ABOUT["any_flag"])
+    for col, f in zip(c[2:], ("review_overdue", "part_time_over_limit", "unregistered")):
+        if f in counts:
+            col.metric(U.FLAG_LABELS[f], U.fmt_count(S.shared_count(counts[f])), border=True)
+    with st.expander("How many placements carry each flag"):
+        table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
+                              "placements": [counts[f] for f in present]})
+        st.dataframe(S.shared_table(table, ["placements"]).rename(columns={"flag": "Flag", "placements": "Placements"}),
+                     hide_index=True)
+
+    f1, f2 = st.columns([3, 1])
+    wanted = f1.multiselect("Show placements with any of these flags", present, key="case_flags",
+                            format_func=lambda f: U.FLAG_LABELS[f], placeholder="All open placements")
+    only_flagged = f2.toggle("Only flagged placements", value=False, key="case_only_flagged")
+    rows = flags.copy()
+    if wanted:
+        rows = rows[rows[wanted].fillna(False).astype(bool).any(axis=1)]
+    if only_flagged and "n_flags" in rows.columns:
+        rows = rows[rows["n_flags"] > 0]
+
+    rows["flags"] = rows.apply(_flag_text, axis=1)
+    shown = S.protect(rows, p.as_of)
+    cols = [c for c in ("case", "pupil", "age", "nc_year", "provider", "setting_type", "start_date", "days",
+                        "planned_end_date", "last_review_date", "hours_per_week", "n_flags", "flags")
+            if c in shown.columns]
+    shown = shown[cols]
+    st.caption(f"{U.fmt_count(S.shared_count(len(shown)))} placement(s) listed. Click a column heading to sort.")
+    event = st.dataframe(U.readable(shown), hide_index=True, width="stretch", key="case_table",
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"Days in AP": st.column_config.NumberColumn(format="%d")})
+    selected = getattr(getattr(event, "selection", None), "rows", None) or []
+    if selected:
+        st.session_state["case"] = shown.iloc[selected[0]]["case"]
+        st.switch_page("pages/pupil_view.py")
+
+    cases = shown["case"].drop_duplicates().tolist()
+    o1, o2 = st.columns([3, 1])
+    chosen = o1.selectbox("Open the pupil view for case", cases, key="case_pick", index=None,
+                          placeholder="Choose a case number")
+    if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:"):
+        st.session_state["case"] = chosen
+        st.switch_page("pages/pupil_view.py")
+
+    U.downloads(rows.drop(columns=["flags"]), "case_list", "case-list", aggregate=False)
+    st.caption("The download lists case numbers, never UPNs"
+               + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
+
+
+S.run_page(main)

@@ -1,0 +1,156 @@
+"""Exclusions: suspensions and permanent exclusions by term, school, trust and reason; repeat
+suspensions; rates per school; and the path from permanent exclusion to provision (sixth day)."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+GROUPS = {"Term": "term", "Academic year": "academic_year", "School": "school", "Trust": "trust",
+          "Reason": "reason"}
+COUNTS = ["suspensions", "permanent", "lunchtime", "pupils_suspended"]
+
+
+def summary() -> None:
+    s = S.metric("exclusions", "summary")
+    six = s.get("sixth_day") or {}
+    c = st.columns(6)
+    c[0].metric("Suspensions", U.fmt_count(S.shared_count(s["suspensions"])), border=True,
+                help=U.ABOUT["exclusions_summary"])
+    c[1].metric("Pupils suspended", U.fmt_count(S.shared_count(s["pupils_suspended"])), border=True)
+    c[2].metric("Suspended twice or more", U.fmt_count(S.shared_count(s["repeat_suspended_pupils"])), border=True,
+                help=U.ABOUT["repeat_suspensions"])
+    c[3].metric("Permanent exclusions", U.fmt_count(S.shared_count(s["permanent_exclusions"])), border=True)
+    c[4].metric("Sixth-day duty met", U.fmt_rate(S.shared_rate(six.get("met"), six.get("eligible"), six.get("rate"))),
+                border=True, help=U.ABOUT["sixth_day_rate"])
+    c[4].caption(f"{U.fmt_count(S.shared_count(six.get('met')))} of {U.fmt_count(S.shared_count(six.get('eligible')))} "
+                 "whose sixth school day has passed")
+    med = six.get("median_school_days_to_provision")
+    c[5].metric("Median school days to provision", "—" if med is None else f"{med:.0f}", border=True,
+                help="For permanent exclusions followed by a placement: the school-day number (the exclusion "
+                     "day is day one) on which the first placement started. 6 or less meets the duty.")
+    c[5].caption(f"Lunchtime exclusions (not suspensions): {U.fmt_count(S.shared_count(s['lunchtime']))}")
+    U.about("exclusions_summary", U.ABOUT["sixth_day_rate"])
+
+
+def by_group() -> None:
+    label = st.segmented_control("Group by", list(GROUPS), default="Term", key="exc_by")
+    by = GROUPS[label or "Term"]
+    df = S.metric("exclusions", "by_group", by=by)
+    time_axis = by in ("term", "academic_year")
+
+    def chart(d):
+        total = int(pd.to_numeric(d["suspensions"], errors="coerce").fillna(0).sum()
+                    + pd.to_numeric(d["permanent"], errors="coerce").fillna(0).sum())
+        x = [U.safe_label(U.value_label(g)) for g in d["group"]]
+        fig = go.Figure()
+        fig.add_trace(go.Bar(x=x if time_axis else d["suspensions"], y=d["suspensions"] if time_axis else x,
+                             orientation="v" if time_axis else "h", name="Suspensions", marker_color=U.OKABE_ITO[0]))
+        fig.add_trace(go.Bar(x=x if time_axis else d["permanent"], y=d["permanent"] if time_axis else x,
+                             orientation="v" if time_axis else "h", name="Permanent exclusions",
+                             marker_color=U.OKABE_ITO[3], marker_pattern_shape="x"))
+        title = f"Suspensions and permanent exclusions by {(label or 'term').lower()} (n = {U.fmt_count(S.shared_count(total))})"
+        if time_axis:
+            fig = U.style(fig, title, label or "Term", "Exclusions")
+        else:
+            fig = U.style(fig, title, "Exclusions", label or "", height=max(320, 80 + 40 * len(d)))
+            fig.update_yaxes(autorange="reversed")
+        fig.update_layout(barmode="group")
+        return fig
+
+    U.figure(f"Exclusions by {(label or 'term').lower()}", "exc_group", df, "exclusions_by", chart=chart,
+             count_cols=COUNTS, file_stem=f"exclusions-by-{by}",
+             empty="No exclusion started in the period with these filters. Upload exclusions to see them.")
+
+
+def repeats() -> None:
+    df = S.metric("exclusions", "repeat_suspensions")
+    if S.presentation():
+        st.subheader("Pupils suspended twice or more")
+        U.about("repeat_suspensions")
+        st.metric("Pupils", U.fmt_count(S.shared_count(len(df))))
+        st.caption("The list of pupils is hidden in presentation mode.")
+        return
+    U.figure("Pupils suspended twice or more", "repeat", df, "repeat_suspensions", pupil_level=True,
+             table_cols=["case", "suspensions", "sessions", "first_date", "last_date"], file_stem="repeat-suspensions",
+             empty="No pupil was suspended twice or more in the period.")
+
+
+def rates() -> None:
+    st.subheader("Exclusion rate per school")
+    U.about("exclusion_rates")
+    schools = S.metric("exclusions", "by_group", by="school")
+    names = [g for g in schools["group"].tolist() if g != "unknown"] if len(schools) else []
+    if not names:
+        st.info("No exclusions with a school recorded in the period.")
+        return
+    ss = st.session_state
+    rolls = ss.get("school_rolls", {})
+    edit = pd.DataFrame({"school": names, "roll": [rolls.get(n) for n in names]})
+    edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"],
+                            column_config={"school": st.column_config.TextColumn("School"),
+                                           "roll": st.column_config.NumberColumn("Pupils on roll", min_value=0,
+                                                                                 step=1, format="%d")})
+    ss["school_rolls"] = {r.school: r.roll for r in edited.itertuples(index=False)
+                          if r.roll is not None and not pd.isna(r.roll)}
+    given = edited.dropna(subset=["roll"])
+    if given.empty:
+        st.caption("Type a school's number on roll to see its exclusion rate.")
+        return
+    df = S.metric("exclusions", "rates_by_school", rolls=given.reset_index(drop=True))
+    df = df.dropna(subset=["roll"]) if "roll" in df.columns else df
+    view = df.assign(**{"Suspensions per 100 pupils": df["suspension_rate"] * 100,
+                        "Permanent exclusions per 100 pupils": df["permanent_rate"] * 100})
+    st.dataframe(U.readable(S.shared_table(view, ["suspensions", "permanent"]).drop(
+        columns=["suspension_rate", "permanent_rate"])), hide_index=True, width="stretch")
+    U.downloads(df, "exc_rates", "exclusion-rates-by-school", count_cols=["suspensions", "permanent"])
+
+
+def sixth_day() -> None:
+    df = S.metric("exclusions", "sixth_day_cases")
+    if len(df):
+        df = df.assign(outcome=df["met"].map({True: "Provision by day 6", False: "Not by day 6"})
+                       .where(df["eligible"].fillna(False).astype(bool), "Sixth day not yet reached"))
+    counts = (df.groupby("outcome").size().reset_index(name="n") if len(df)
+              else pd.DataFrame(columns=["outcome", "n"]))
+
+    def chart(d):
+        dd = d.copy()
+        dd["days"] = pd.to_numeric(dd["school_days_to_provision"], errors="coerce")
+        dd = dd.dropna(subset=["days"])
+        fig = go.Figure(go.Histogram(x=dd["days"], xbins=dict(start=0.5, size=1), marker_color=U.OKABE_ITO[0],
+                                     name="Exclusions"))
+        fig.add_vline(x=6.5, line_dash="dash", line_color=U.OKABE_ITO[3], annotation_text="day 6")
+        return U.style(fig, f"School days from permanent exclusion to first placement (n = "
+                            f"{U.fmt_count(S.shared_count(len(dd)))} with a placement)",
+                       "School day on which provision started (exclusion day = 1)", "Permanent exclusions")
+
+    if S.presentation():
+        U.figure("From permanent exclusion to provision", "sixth", counts, "sixth_day_cases",
+                 count_cols=["n"], file_stem="sixth-day-outcomes",
+                 empty="No permanent exclusion started in the period.")
+        return
+    U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
+             table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
+                         "school_days_to_provision", "outcome"],
+             file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.")
+
+
+def main() -> None:
+    st.title("Exclusions")
+    if S.empty_state("This page shows suspensions and permanent exclusions once exclusions are loaded."):
+        return
+    p = S.period()
+    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    for name, fn in (("the summary", summary), ("the exclusions by group", by_group),
+                     ("the sixth-day duty", sixth_day), ("the repeat suspensions", repeats),
+                     ("the rates per school", rates)):
+        with S.section(name):
+            fn()
+        st.divider()
+
+
+S.run_page(main)

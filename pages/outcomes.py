@@ -1,0 +1,134 @@
+"""Outcomes: return to mainstream and destinations, by term and by group; sustained returns."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+GROUPS = {"Provider": "provider", "Reason": "reason", "Commissioned by": "commissioner",
+          "Setting type": "setting_type"}
+
+
+def summary() -> None:
+    s = S.metric("outcomes", "summary")
+    sus = s.get("sustained") or {}
+    c = st.columns(4)
+    c[0].metric("Return-to-mainstream rate", U.fmt_rate(S.shared_rate(s["returned"], s["ended"], s["rate"])),
+                border=True, help=U.ABOUT["return_rate"])
+    c[0].caption(f"{U.fmt_count(S.shared_count(s['returned']))} of {U.fmt_count(S.shared_count(s['ended']))} "
+                 "placements that ended")
+    c[1].metric("Destination not recorded", U.fmt_count(S.shared_count(s.get("unknown_destination"))), border=True,
+                help="Placements that ended in the period with no destination recorded. They count as not "
+                     "returned.")
+    c[2].metric("Sustained returns", U.fmt_rate(S.shared_rate(sus.get("sustained"), sus.get("eligible"),
+                                                              sus.get("rate"))),
+                border=True, help=U.ABOUT["sustained_rate"])
+    c[2].caption(f"{U.fmt_count(S.shared_count(sus.get('sustained')))} of "
+                 f"{U.fmt_count(S.shared_count(sus.get('eligible')))} returns old enough to judge")
+    c[3].metric("Broke down", U.fmt_count(S.shared_count((sus.get("eligible") or 0) - (sus.get("sustained") or 0))),
+                border=True, help="Returns old enough to judge that were followed, within 182 days, by a new AP "
+                                  "placement or a permanent exclusion.")
+    U.about("return_rate", U.ABOUT["sustained_rate"])
+
+
+def by_term() -> None:
+    df = S.metric("trends", "by_term")
+    cols = [c for c in ("label", "period_start", "period_end", "ended", "returned", "return_rate",
+                        "sustained_rate") if c in df.columns]
+    df = df[cols]
+
+    def chart(d):
+        fig = go.Figure()
+        fig.add_trace(go.Bar(x=d["label"], y=d["ended"], name="Placements ended (not to other AP)",
+                             marker_color=U.OKABE_ITO[4], yaxis="y2", opacity=0.5))
+        fig.add_trace(go.Scatter(x=d["label"], y=d["return_rate"], name="Return rate", mode="lines+markers",
+                                 line=dict(color=U.OKABE_ITO[0], width=3)))
+        if "sustained_rate" in d.columns:
+            fig.add_trace(go.Scatter(x=d["label"], y=d["sustained_rate"], name="Sustained rate",
+                                     mode="lines+markers", line=dict(color=U.OKABE_ITO[2], width=3, dash="dash"),
+                                     marker=dict(symbol="square")))
+        fig = U.style(fig, f"Return to mainstream by term (n = {U.fmt_count(S.shared_count(int(d['ended'].sum())))} "
+                           "placements ended)", "Term", "Rate (%)")
+        fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]),
+                          yaxis2=dict(title="Placements ended", overlaying="y", side="right", rangemode="tozero",
+                                      showgrid=False))
+        return fig
+
+    U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
+             count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
+             file_stem="returns-by-term")
+
+
+def by_group() -> None:
+    label = st.segmented_control("Compare by", list(GROUPS), default="Provider", key="out_by")
+    by = GROUPS[label or "Provider"]
+    df = S.metric("outcomes", "by_group", by=by)
+
+    def chart(d):
+        d = d.copy()
+        d["group"] = [U.safe_label(f"{U.value_label(g)} (n = {U.fmt_count(S.shared_count(n))})")
+                      for g, n in zip(d["group"], d["ended"])]
+        fig = go.Figure()
+        fig.add_trace(go.Bar(y=d["group"], x=d["rate"], orientation="h", name="Return rate",
+                             marker_color=U.OKABE_ITO[0]))
+        if "sustained_rate" in d.columns:
+            fig.add_trace(go.Bar(y=d["group"], x=d["sustained_rate"], orientation="h", name="Sustained rate",
+                                 marker_color=U.OKABE_ITO[2], marker_pattern_shape="/"))
+        fig = U.style(fig, f"Return and sustained rates by {(label or 'provider').lower()}", "Rate (%)",
+                      (label or "Provider"), height=max(320, 80 + 50 * len(d)))
+        fig.update_xaxes(tickformat=".0%", range=[0, 1])
+        fig.update_yaxes(autorange="reversed")
+        return fig
+
+    U.figure(f"Return to mainstream by {(label or 'provider').lower()}", "out_group", df, "returns_by_group",
+             chart=chart, count_cols=["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"],
+             rate_cols={"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")},
+             file_stem=f"returns-by-{by}", empty="No placement ended in the period with these filters.")
+
+
+def destinations() -> None:
+    label = st.segmented_control("Destinations by", ["All"] + list(GROUPS), default="All", key="dest_by")
+    by = None if (label or "All") == "All" else GROUPS[label]
+    df = S.metric("outcomes", "destinations", by=by)
+    n = int(df["n"].sum()) if len(df) else 0
+
+    def chart(d):
+        return U.bar(d, "group" if by else "destination", "n",
+                     f"Where pupils went when placements ended (n = {U.fmt_count(S.shared_count(n))})",
+                     (label if by else "Destination"), "Placements ended", color="destination" if by else None,
+                     horizontal=True, barmode="stack")
+
+    U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"],
+             file_stem=f"destinations{'-by-' + by if by else ''}",
+             empty="No placement ended in the period with these filters.")
+
+
+def returns() -> None:
+    df = S.metric("outcomes", "returns")
+    if S.presentation():
+        st.subheader("Each return to mainstream")
+        U.about("returns")
+        st.caption("The list of returns is hidden in presentation mode.")
+        return
+    df = df.assign(sustained=df["sustained"].map({True: "Sustained", False: "Broke down"}).fillna("Too early to judge"))
+    U.figure("Each return to mainstream", "returns", df, "returns", pupil_level=True, file_stem="returns",
+             table_cols=["case", "provider", "end_date", "sustained", "broke_down_by"],
+             empty="No placement ended with a return to mainstream in the period.")
+
+
+def main() -> None:
+    st.title("Outcomes")
+    if S.empty_state("This page shows returns to mainstream and destinations once placements are loaded."):
+        return
+    p = S.period()
+    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    for name, fn in (("the summary", summary), ("the returns by term", by_term), ("the returns by group", by_group),
+                     ("the destinations", destinations), ("the list of returns", returns)):
+        with S.section(name):
+            fn()
+        st.divider()
+
+
+S.run_page(main)

@@ -1,0 +1,212 @@
+"""Overview: the headline figures against the same point last year, and their trends by term."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+
+def _year_earlier(d: date | None) -> date | None:
+    if d is None:
+        return None
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def _denominators(filters) -> dict:
+    """Numerators and denominators behind the headline rates (for n and the small-number rule)."""
+    s = S.settings()
+    out = S.call("outcomes", "summary", filters, s)
+    sus = out.get("sustained") or {}
+    dens = {"return_rate": (out.get("returned"), out.get("ended")),
+            "sustained_rate": (sus.get("sustained"), sus.get("eligible")),
+            "sixth_day_rate": (None, None)}
+    try:
+        sixth = S.call("exclusions", "summary", filters, s).get("sixth_day") or {}
+        dens["sixth_day_rate"] = (sixth.get("met"), sixth.get("eligible"))
+    except S.NotAvailable:
+        pass
+    return dens
+
+
+def _headline_values(figures: dict, dens: dict) -> dict:
+    out = {}
+    for key, _, _, _ in HEADLINES:
+        num, den = dens.get(key, (None, None))
+        if key == "any_flag":
+            den = figures.get("open_placements")
+        out[key] = (figures.get("km_median_days" if key == "km_median" else key), num, den)
+    return out
+
+
+HEADLINES = [  # key, label, kind, delta colour
+    ("pupils_in_ap", "Pupils in AP now", "count", "off"),
+    ("open_placements", "Open placements", "count", "off"),
+    ("km_median", "Median time in AP", "days", "off"),
+    ("return_rate", "Return-to-mainstream rate", "rate", "normal"),
+    ("sustained_rate", "Sustained returns", "rate", "normal"),
+    ("sixth_day_rate", "Sixth-day duty met", "rate", "normal"),
+    ("any_flag", "Placements with flags", "count", "inverse"),
+]
+
+
+def _shown(kind: str, value, num, den):
+    if kind == "count":
+        return S.shared_count(value)
+    if kind == "rate" and S.presentation() and den is not None:
+        return S.shared_rate(num, den, value)
+    return value
+
+
+def _text(kind: str, v) -> str:
+    return {"count": U.fmt_count, "rate": U.fmt_rate, "days": U.fmt_days}[kind](v)
+
+
+def _delta(kind: str, now, before) -> str | None:
+    if now is None or before is None or now == "c" or before == "c":
+        return None
+    if kind == "rate":
+        return f"{100 * (now - before):+.0f} pp on last year"
+    if kind == "days":
+        return f"{now - before:+.0f} days on last year"
+    return f"{int(now) - int(before):+,} on last year"
+
+
+def headline() -> None:
+    f = S.filters()
+    p = S.period()
+    h = S.metric("trends", "headline")
+    figures = {}
+    for when in ("current", "previous"):
+        d = h[when]
+        at = replace(f, as_of=d["as_of"], period_start=d["period_start"], period_end=d["period_end"])
+        figures[when] = _headline_values(d, _denominators(at))
+    now, before = figures["current"], figures["previous"]
+    cols = st.columns(4) + st.columns(4)
+    for col, (key, label, kind, colour) in zip(cols, HEADLINES):
+        value, num, den = now[key]
+        pvalue, pnum, pden = before[key]
+        shown, pshown = _shown(kind, value, num, den), _shown(kind, pvalue, pnum, pden)
+        n = ""
+        if kind == "rate":
+            n = f"n = {U.fmt_count(S.shared_count(den))}"
+        elif key == "km_median":
+            n = "Kaplan–Meier, placements started in the period"
+        help_text = U.ABOUT.get(key, "") + " " + U.ABOUT["change"]
+        col.metric(label, _text(kind, shown), _delta(kind, shown, pshown), delta_color=colour,
+                   help=help_text, border=True)
+        col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}")
+    with cols[7]:
+        prev = h["previous"]
+        st.markdown(f"**Period** {p.start:%d %b %Y} – {p.end:%d %b %Y}  \n"
+                    f"**As of** {p.as_of:%d %b %Y}  \n"
+                    f"**Compared with** {prev['period_start']:%d %b %Y} – {prev['period_end']:%d %b %Y}")
+    U.about("change", "Hover over the ⓘ beside each figure for its definition. Rates are shown as "
+                      "percentages; changes in rates are in percentage points (pp).")
+
+
+TREND_SERIES = {
+    "counts": ("Pupils and placements", [("pupils_in_ap", "Pupils in AP"), ("open_placements", "Open placements"),
+                                         ("placements_started", "Started"), ("placements_ended", "Ended"),
+                                         ("any_flag", "Placements with flags")], "Number"),
+    "rates": ("Rates", [("return_rate", "Return to mainstream"), ("sustained_rate", "Sustained returns"),
+                        ("sixth_day_rate", "Sixth-day duty met")], "Rate (%)"),
+    "days": ("Median time in AP", [("km_median_days", "Median time in AP (Kaplan–Meier)")], "Days"),
+}
+
+
+def trends() -> None:
+    unit = st.segmented_control("Trend by", ["Term", "Academic year"], default="Term", key="trend_unit")
+    df = S.metric("trends", "by_term", unit="academic_year" if unit == "Academic year" else "term")
+    count_cols = [c for c in ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
+                              "returned", "ended", "any_flag") if c in df.columns]
+    rate_cols = {"return_rate": ("returned", "ended")} if {"returned", "ended"} <= set(df.columns) else {}
+    for key, (title, series, y_title) in TREND_SERIES.items():
+        present = [(c, name) for c, name in series if c in df.columns]
+
+        def chart(d, present=present, title=title, y_title=y_title, key=key):
+            fig = go.Figure()
+            for i, (c, name) in enumerate(present):
+                y = d[c] if key != "rates" else d[c]
+                fig.add_trace(go.Scatter(x=d["label"], y=y, name=name, mode="lines+markers",
+                                         line=dict(color=U.OKABE_ITO[i % 8], width=3),
+                                         marker=dict(symbol=["circle", "square", "diamond", "triangle-up",
+                                                             "x"][i % 5], size=9)))
+            fig = U.style(fig, f"{title} by {(unit or 'Term').lower()} (n = {len(d)} {(unit or 'term').lower()}s)",
+                          "Term" if unit != "Academic year" else "Academic year", y_title)
+            if key == "rates":
+                fig.update_yaxes(tickformat=".0%", range=[0, 1])
+            else:
+                fig.update_yaxes(rangemode="tozero")
+            return fig
+
+        U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
+                 count_cols=count_cols, rate_cols=rate_cols,
+                 table_cols=["label", "period_start", "period_end"] + [c for c, _ in present]
+                 + (["returned", "ended"] if key == "rates" else []),
+                 file_stem=f"trend-{key}")
+
+
+def population() -> None:
+    by = st.segmented_control("Pupils in AP now by", list(BREAKDOWNS), default="SEN status",
+                              key="pop_by", format_func=lambda v: v)
+    by = BREAKDOWNS[by or "SEN status"]
+    df = S.metric("population", "breakdown", by=by)
+    total = int(df["pupils"].sum()) if len(df) else 0
+    label = {v: k for k, v in BREAKDOWNS.items()}[by]
+
+    def chart(d):
+        return U.bar(d, "group", "pupils", f"Pupils in AP now by {label.lower()} (n = {U.fmt_count(S.shared_count(total))})",
+                     label, "Pupils", horizontal=True, group_by=by)
+
+    U.figure(f"Who is in AP now: by {label.lower()}", "population", df, "population", chart=chart,
+             count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}")
+
+
+BREAKDOWNS = {"SEN status": "sen_status", "Looked after": "cla", "FSM": "fsm", "Sex": "sex",
+              "Year group": "nc_year", "Ethnicity": "ethnicity_group"}
+
+
+def national() -> None:
+    fn = S.api("national", "figures")
+    df = fn()
+    st.subheader("National comparison")
+    U.about("national")
+    if df is None or df.empty:
+        st.info("No national figures are bundled.")
+        return
+    st.dataframe(U.readable(df), hide_index=True, width="stretch")
+    U.downloads(df, "national", "national-figures", aggregate=False)
+
+
+def main() -> None:
+    st.title("Overview")
+    if S.empty_state("The overview shows pupils in AP, open placements, time in AP, returns to mainstream "
+                     "and the placements that need attention, once placements are loaded."):
+        return
+    p = S.period()
+    n = S.active_filter_count()
+    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y} · "
+               f"{'no filters' if not n else f'{n} filter' + ('s' if n > 1 else '') + ' on (see the sidebar)'}")
+    with S.section("the headline figures"):
+        headline()
+    st.divider()
+    st.header("Trends")
+    with S.section("the trends"):
+        trends()
+    st.divider()
+    with S.section("the pupils in AP"):
+        population()
+    st.divider()
+    with S.section("the national comparison"):
+        national()
+
+
+S.run_page(main)

@@ -1,0 +1,80 @@
+"""Providers: a scorecard per provider and the registration check."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+
+def registration() -> None:
+    df = S.metric("providers", "registration_check")
+    st.subheader("Registration check")
+    U.about("registration")
+    if df.empty:
+        st.info("No provider is listed with these filters.")
+        return
+    likely = df[df["likely_needs_registration"].fillna(False).astype(bool)]
+    if len(likely):
+        st.error(f"{len(likely)} provider(s) are likely to need registering as an independent school:")
+        for r in likely.itertuples(index=False):
+            st.text(f"• {r.provider}: {r.reason}")
+    else:
+        st.success("No unregistered provider meets the registration test on the 'as of' date.")
+    unknown = df[df["status"].astype(str) == "registration_unknown"] if "status" in df.columns else df.iloc[0:0]
+    if len(unknown):
+        st.warning(f"{len(unknown)} provider(s) would meet the test but their registration status is not recorded: "
+                   "add a URN or UKPRN, or a 'Registered' column, to the placements file.")
+    shown = S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
+    cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
+                        "likely_needs_registration", "reason") if c in shown.columns]
+    st.dataframe(U.readable(shown[cols]).rename(columns={
+        "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
+        "Likely needs registration": "Likely needs registration", "Reason": "Why"}),
+        hide_index=True, width="stretch")
+    U.downloads(df, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
+
+
+def scorecard() -> None:
+    df = S.metric("providers", "scorecard")
+    count_cols = ["pupils_now", "placements_in_period", "ended", "returned"]
+
+    def chart(d):
+        d = d.copy()
+        d["label"] = [U.safe_label(f"{p} (n = {U.fmt_count(n)})") for p, n in zip(d["provider"], d["placements_in_period"])]
+        return U.bar(d.rename(columns={"return_rate": "rate"}), "label", "rate",
+                     "Return-to-mainstream rate by provider", "Provider (n = placements in the period)",
+                     "Return rate (%)", horizontal=True, percent=True)
+
+    view = df.copy()
+    if len(view):
+        view["registered"] = view["registered"].map({True: "Registered", False: "Not registered"}).fillna("Not recorded")
+        for c in ("part_time_share", "attendance_rate", "return_rate"):
+            if c in view.columns:
+                view[c] = view[c].astype(float)
+    U.figure("Provider scorecard", "scorecard", view, "scorecard", chart=chart, count_cols=count_cols,
+             rate_cols={"return_rate": ("returned", "ended")},
+             table_cols=["provider", "setting_type", "registered", "pupils_now", "placements_in_period", "median_hours",
+                         "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
+                         "cost_per_week_median", "needs_registration"],
+             file_stem="provider-scorecard", empty="No provider has a placement in the period with these filters.")
+    if len(df):
+        st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
+                   "Hours are the median hours a week; attendance is during the placements.")
+
+
+def main() -> None:
+    st.title("Providers")
+    if S.empty_state("This page compares providers once placements are loaded."):
+        return
+    p = S.period()
+    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    with S.section("the scorecard"):
+        scorecard()
+    st.divider()
+    with S.section("the registration check"):
+        registration()
+
+
+S.run_page(main)

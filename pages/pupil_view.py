@@ -1,0 +1,215 @@
+"""Pupil view (panel): one pupil's placements, exclusions, attendance and assessments on one page."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+
+def _first(df: pd.DataFrame, col: str):
+    if col not in df.columns:
+        return None
+    vals = df[col].dropna()
+    return vals.iloc[-1] if len(vals) else None
+
+
+def _header(case: str, pl: pd.DataFrame, as_of) -> None:
+    first, last, dob = _first(pl, "first_name"), _first(pl, "last_name"), _first(pl, "date_of_birth")
+    year = _first(pl, "nc_year")
+    age = S.age_on(dob, as_of)
+    if S.presentation():
+        who = S.initials(first, last)
+    else:
+        who = " ".join(str(x) for x in (first, last) if x) or "Name not recorded"
+    st.header(f"Case {case}")
+    st.text(who)
+    facts = []
+    if age is not None:
+        facts.append(f"Age {age}")
+    if year is not None:
+        facts.append(f"Year {year}" if str(year) not in ("R", "X") else {"R": "Reception", "X": "No year group"}[str(year)])
+    if dob is not None and not S.presentation():
+        facts.append(f"Born {pd.Timestamp(dob):%d %b %Y}")
+    sen = _first(pl, "sen_status")
+    if sen is not None:
+        facts.append(U.SEN_LABELS.get(str(sen), str(sen)))
+    for col, label in (("cla", "Looked after"), ("fsm", "FSM")):
+        v = _first(pl, col)
+        if v is not None:
+            facts.append(f"{label}: {'yes' if bool(v) else 'no'}")
+    school = _first(pl, "home_school")
+    if school:
+        facts.append(f"Home school: {school}")
+    st.text(" · ".join(facts))
+
+
+def _timeline(view: dict, as_of) -> go.Figure:
+    pl, ex, ass = view["placements"], view["exclusions"], view["assessments"]
+    fig = go.Figure()
+    for i, r in enumerate(pl.itertuples(index=False)):
+        start = pd.Timestamp(r.start_date)
+        end = pd.Timestamp(r.eff_end) if getattr(r, "eff_end", None) is not None and not pd.isna(r.eff_end) \
+            else pd.Timestamp(as_of)
+        label = U.safe_label(f"{r.provider or 'Provider not recorded'}")
+        open_ = bool(getattr(r, "is_open", False))
+        fig.add_trace(go.Scatter(
+            x=[start, end], y=[label, label], mode="lines+markers",
+            line=dict(color=U.OKABE_ITO[0] if open_ else U.OKABE_ITO[4], width=14),
+            marker=dict(size=10, symbol=["circle", "circle-open" if open_ else "circle"]),
+            name="Placement (open)" if open_ else "Placement (ended)", legendgroup="open" if open_ else "ended",
+            showlegend=i == 0 or open_,
+            hovertemplate=f"{label}<br>%{{x|%d %b %Y}}<extra></extra>"))
+        if getattr(r, "last_review_date", None) is not None and not pd.isna(r.last_review_date):
+            fig.add_trace(go.Scatter(x=[pd.Timestamp(r.last_review_date)], y=[label], mode="markers",
+                                     marker=dict(symbol="diamond", size=14, color=U.OKABE_ITO[2]),
+                                     name="Last review", showlegend=True,
+                                     hovertemplate="Last review %{x|%d %b %Y}<extra></extra>"))
+        if getattr(r, "planned_end_date", None) is not None and not pd.isna(r.planned_end_date):
+            fig.add_trace(go.Scatter(x=[pd.Timestamp(r.planned_end_date)], y=[label], mode="markers",
+                                     marker=dict(symbol="line-ns-open", size=18, color=U.OKABE_ITO[3],
+                                                 line=dict(width=3)),
+                                     name="Planned end", showlegend=True,
+                                     hovertemplate="Planned end %{x|%d %b %Y}<extra></extra>"))
+    if len(ex):
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(ex["start_date"]), y=["Exclusions"] * len(ex), mode="markers",
+            marker=dict(symbol="x", size=13, color=U.OKABE_ITO[3]),
+            text=[U.value_label(c) for c in ex["category"]], name="Exclusion",
+            hovertemplate="%{text} %{x|%d %b %Y}<extra></extra>"))
+    if len(ass):
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(ass["date"]), y=["Assessments"] * len(ass), mode="markers",
+            marker=dict(symbol="star", size=12, color=U.OKABE_ITO[1]),
+            text=[U.safe_label(m) for m in ass["measure"]], name="Assessment",
+            hovertemplate="%{text} %{x|%d %b %Y}<extra></extra>"))
+    # Deduplicate legend entries.
+    seen = set()
+    for t in fig.data:
+        if t.name in seen:
+            t.showlegend = False
+        seen.add(t.name)
+    fig.add_vline(x=pd.Timestamp(as_of), line_dash="dot", line_color="#555")
+    n = len(pl)
+    return U.style(fig, f"Timeline up to {as_of:%d %b %Y} (n = {n} placement{'s' if n != 1 else ''}, "
+                        f"{len(ex)} exclusion{'s' if len(ex) != 1 else ''})", "Date", "",
+                   height=max(300, 160 + 50 * (n + 2)))
+
+
+def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=pd.to_datetime(att["period_start"]), y=att["rate"], mode="lines+markers",
+                               line=dict(color=U.OKABE_ITO[0], width=2), name="Attendance",
+                               hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
+    for r in pl.itertuples(index=False):
+        fig.add_vline(x=pd.Timestamp(r.start_date), line_dash="dash", line_color=U.OKABE_ITO[1])
+    fig = U.style(fig, f"Attendance by period (n = {len(att)} periods; dashed lines: placement starts)",
+                  "Period starting", "Attendance (% of possible sessions)")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig
+
+
+def _assessment_chart(ass: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for i, (measure, d) in enumerate(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure")):
+        name = U.safe_label(d["measure"].iloc[-1])
+        fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=name, mode="lines+markers",
+                                 line=dict(color=U.OKABE_ITO[i % 8], width=2)))
+    return U.style(fig, f"Assessments (n = {len(ass)} scores)", "Date", "Score (each measure's own scale)")
+
+
+def main() -> None:
+    st.title("Pupil view")
+    if S.empty_state("The pupil view shows one pupil's placements, exclusions, attendance and assessments."):
+        return
+    p = S.period()
+    ss = st.session_state
+    flags = S.metric("oversight", "flags")
+    listed = S.protect(flags, p.as_of)
+    options = listed["case"].drop_duplicates().tolist() if len(listed) else []
+    current = ss.get("case")
+    if current and current not in options:
+        options = [current] + options
+    if not options:
+        st.info("No placement is open with these filters, so there is no case to show. Open a case from the "
+                "Case list, or clear the filters.")
+        return
+    labels = {}
+    if len(listed):
+        for r in listed.drop_duplicates("case").itertuples(index=False):
+            labels[r.case] = f"{r.case} — {getattr(r, 'pupil', '')}".rstrip(" —")
+    if ss.get("case") not in options:
+        ss["case"] = options[0]
+    st.selectbox("Case", options, key="case", format_func=lambda c: labels.get(c, c))
+    st.query_params["case"] = ss["case"]
+    pupil_id = S.pupil_for_case(ss["case"])
+    if pupil_id is None:
+        st.warning(f"Case {ss['case']} is not in the loaded data (it may have been withdrawn).")
+        return
+    view = S.call("oversight", "pupil_view", pupil_id, S.settings(), p.as_of)
+    pl = view["placements"]
+    _header(ss["case"], pl, p.as_of)
+
+    with S.section("the timeline"):
+        st.plotly_chart(_timeline(view, p.as_of), key="pupil_timeline", config={"displaylogo": False})
+        st.caption("Bars are placements (to the end date, or to the 'as of' date while open); diamonds are "
+                   "last reviews, ticks planned end dates, crosses exclusions, stars assessments.")
+
+    with S.section("the placements"):
+        st.subheader("Placements, objectives and reviews")
+        settings = S.settings()
+        rows = pl.copy()
+        if len(rows):
+            base = pd.to_datetime(rows["last_review_date"]).fillna(pd.to_datetime(rows["start_date"]))
+            rows["next_review_due"] = (base + timedelta(days=settings.review_interval_days)).dt.date
+            rows.loc[~rows["is_open"].fillna(False).astype(bool), "next_review_due"] = None
+            rows["flags"] = rows.apply(lambda r: "; ".join(U.FLAG_LABELS[f] for f in U.FLAG_LABELS
+                                                           if f in r and r[f] is True), axis=1)
+        cols = [c for c in ("provider", "setting_type", "reason", "start_date", "planned_end_date", "end_date",
+                            "days", "hours_per_week", "objectives", "last_review_date", "next_review_due",
+                            "flags", "destination") if c in rows.columns]
+        st.dataframe(U.readable(rows[cols]).rename(columns={"Next review due": "Next review due"}),
+                     hide_index=True, width="stretch")
+        U.about("case_list")
+
+    c1, c2 = st.columns(2)
+    with c1, S.section("attendance"):
+        st.subheader("Attendance")
+        att = view["attendance"]
+        if att.empty:
+            st.info("No attendance is recorded for this pupil. Upload attendance for the placement's provider.")
+        else:
+            st.plotly_chart(_attendance_chart(att, pl), key="pupil_att", config={"displaylogo": False})
+    with c2, S.section("assessments"):
+        st.subheader("Assessments")
+        ass = view["assessments"]
+        if ass.empty:
+            st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
+        else:
+            st.plotly_chart(_assessment_chart(ass), key="pupil_ass", config={"displaylogo": False})
+
+    with S.section("exclusions"):
+        st.subheader("Exclusions")
+        ex = view["exclusions"]
+        if ex.empty:
+            st.info("No exclusions are recorded for this pupil up to the 'as of' date.")
+        else:
+            cols = [c for c in ("start_date", "category", "sessions", "reason", "school") if c in ex.columns]
+            st.dataframe(U.readable(ex[cols]), hide_index=True, width="stretch")
+
+    with S.section("the downloads"):
+        bundle = {k: S.protect(v, p.as_of) for k, v in view.items()}
+        try:
+            to_xlsx = S.api("exports", "to_xlsx_bytes")
+            st.download_button("Download this pupil's records (Excel)", data=lambda: to_xlsx(bundle),
+                               file_name=f"{ss['case']}.xlsx", on_click="ignore", icon=":material/download:",
+                               mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                               key="pupil_dl")
+        except S.NotAvailable:
+            st.caption("Downloads are not available yet.")
+
+
+S.run_page(main)

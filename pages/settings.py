@@ -1,0 +1,179 @@
+"""Settings: the thresholds of metrics.md, each assessment measure's direction, and the holiday
+calendar used to count school days."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from analytics.errors import APDataError
+from analytics.settings import Settings
+from pages import _state as S
+from pages import _ui as U
+
+DEFAULTS = Settings()
+THRESHOLDS = [  # name, label, help, step, min, max
+    ("full_time_hours", "Full-time hours a week",
+     "A placement with fewer hours a week is part-time. 25 hours is the Local Government Ombudsman's full-time "
+     "benchmark.", 0.5, 1.0, 40.0),
+    ("review_interval_days", "Review interval (days)",
+     "A placement whose last review (or start) is more days ago than this is 'review overdue'. 42 days is "
+     "half-termly.", 1, 7, 365),
+    ("long_placement_days", "Long placement (days)",
+     "An open placement longer than this is a 'long placement'. 182 days is two terms.", 1, 14, 1000),
+    ("part_time_limit_days", "Part-time limit (days)",
+     "A part-time placement that has run longer than this is 'part-time beyond the limit'.", 1, 1, 365),
+    ("low_attendance", "Low attendance (share of sessions)",
+     "A placement whose attendance during it is below this share is flagged 'low attendance' (0.5 = 50%).",
+     0.05, 0.05, 1.0),
+    ("baseline_days", "Baseline window (days before the start)",
+     "Attendance in this many days before a placement starts is its baseline.", 1, 7, 365),
+    ("sustain_days", "Sustained return (days)",
+     "A return to mainstream is sustained when no new AP placement or permanent exclusion follows within this "
+     "many days. 182 days is six months, as DfE uses.", 1, 28, 730),
+    ("suppress_below", "Small-number threshold",
+     "In presentation mode and aggregate downloads, counts from 1 to this number less one show as 'c'.", 1, 1, 20),
+]
+
+
+def _keep(name: str) -> None:
+    st.session_state[f"s_{name}"] = st.session_state[f"w_s_{name}"]
+
+
+def _reset() -> None:
+    for name, *_ in THRESHOLDS:
+        st.session_state.pop(f"s_{name}", None)
+        st.session_state.pop(f"w_s_{name}", None)
+
+
+def thresholds() -> None:
+    st.header("Thresholds")
+    st.write("These decide the oversight flags and some figures (see 'About this figure' on each page). Changes "
+             "apply to every page for you, and are kept in the page address so a shared link uses them too.")
+    cols = st.columns(2)
+    for i, (name, label, help_text, step, lo, hi) in enumerate(THRESHOLDS):
+        default = getattr(DEFAULTS, name)
+        current = st.session_state.get(f"s_{name}", default)
+        kind = float if isinstance(default, float) or isinstance(step, float) else int
+        cols[i % 2].number_input(f"{label} (default {default})", min_value=kind(lo), max_value=kind(hi),
+                                 value=kind(current), step=kind(step), key=f"w_s_{name}", help=help_text,
+                                 on_change=_keep, args=(name,))
+    st.button("Reset to the defaults", on_click=_reset, icon=":material/restart_alt:")
+
+
+def directions() -> None:
+    st.header("Assessment measures: which way is better")
+    st.write("For most measures a higher score is better. For some (for example a wellbeing scale where a "
+             "higher score means more difficulty) lower is better. The data can say so in a 'higher_is_better' "
+             "column; you can override it here.")
+    if S.is_empty():
+        st.info("No assessments are loaded yet. Upload assessments to set their directions.")
+        return
+    pairs = S.call("progress", "assessments_by_placement", S._all_time(), Settings())
+    if pairs.empty:
+        st.info("No assessments are loaded yet (or none falls within a placement). Upload assessments to set "
+                "their directions.")
+        return
+    store = S.store()
+    overrides = store.measure_directions()
+    measures = pairs.drop_duplicates("measure_key")[["measure_key", "measure"]]
+    applied = {r.measure_key: r.higher_is_better for r in pairs.drop_duplicates("measure_key").itertuples(index=False)}
+    choices = ["As the data says", "Higher is better", "Lower is better"]
+    for r in measures.itertuples(index=False):
+        key = r.measure_key
+        current = overrides.get(key)
+        index = 0 if current is None else (1 if current else 2)
+        said = ("higher is better" if applied.get(key, True) is not False else "lower is better"
+                if current is None else "see the upload")
+        c1, c2 = st.columns([2, 3])
+        c1.text(str(r.measure))
+        choice = c2.radio(f"Direction for {r.measure}", choices, index=index, horizontal=True,
+                          key=f"dir_{key}", label_visibility="collapsed",
+                          captions=[f"(the data: {said})", "", ""])
+        wanted = None if choice == choices[0] else choice == choices[1]
+        if wanted != current:
+            try:
+                with S.write_lock():
+                    store.set_measure_direction(key, wanted)
+                S.bump_settings_version()
+                st.toast(f"Saved: {r.measure} — {choice.lower()}.")
+            except APDataError as e:
+                st.error(str(e))
+
+
+def _dates_from(df: pd.DataFrame) -> list[date]:
+    """Every date in the file: single dates, or from–to ranges in two date columns (inclusive)."""
+    parsed = {c: pd.to_datetime(df[c], errors="coerce", dayfirst=True) for c in df.columns}
+    date_cols = [c for c, v in parsed.items() if v.notna().sum() >= max(1, 0.5 * len(df))]
+    out: set[date] = set()
+    if len(date_cols) >= 2:
+        start, end = parsed[date_cols[0]], parsed[date_cols[1]]
+        for a, b in zip(start, end):
+            if pd.isna(a):
+                continue
+            b = a if pd.isna(b) or b < a else b
+            if (b - a).days > 366:
+                continue
+            out.update(d.date() for d in pd.date_range(a, b, freq="D"))
+    elif date_cols:
+        out.update(d.date() for d in parsed[date_cols[0]].dropna())
+    return sorted(out)
+
+
+def holidays() -> None:
+    st.header("Holiday calendar")
+    st.write("School days are Monday to Friday, less the holidays you load here (term breaks, bank holidays, "
+             "training days). They are used for the sixth-day duty. Upload a CSV or Excel file with one date per "
+             "row, or a 'from' and a 'to' date per row.")
+    store = S.store()
+    current = store.holidays()
+    if current:
+        st.success(f"{len(current)} holiday date(s) are loaded, from {min(current):%d %b %Y} to {max(current):%d %b %Y}.")
+    else:
+        st.info("No holiday calendar is loaded: every Monday to Friday counts as a school day.")
+    f = st.file_uploader("Holiday calendar", type=["csv", "xlsx"], key="holiday_file")
+    if f is not None:
+        try:
+            data = f.getvalue()
+            df = (pd.read_excel(io.BytesIO(data), dtype=str) if f.name.lower().endswith(".xlsx")
+                  else pd.read_csv(io.BytesIO(data), dtype=str, sep=None, engine="python"))
+            dates = _dates_from(df)
+        except Exception:  # noqa: BLE001 - any unreadable file is one sentence
+            dates = []
+        if not dates:
+            st.error(f"{f.name}: no dates were found. The file needs a column of dates (dd/mm/yyyy), or two "
+                     "columns giving each holiday's first and last day.")
+        else:
+            weekdays = [d for d in dates if d.weekday() < 5]
+            st.write(f"{len(dates)} date(s) found ({len(weekdays)} on weekdays), from {dates[0]:%d %b %Y} "
+                     f"to {dates[-1]:%d %b %Y}.")
+            if st.button("Use this calendar (replaces the current one)", type="primary", key="holiday_save"):
+                with S.write_lock():
+                    store.set_holidays(dates)
+                S.bump_settings_version()
+                st.success("Saved. School days now leave out these dates.")
+    if current and st.button("Remove the holiday calendar", key="holiday_clear"):
+        with S.write_lock():
+            store.set_holidays([])
+        S.bump_settings_version()
+        st.rerun()
+    if current:
+        with st.expander("Loaded holiday dates"):
+            st.dataframe(pd.DataFrame({"Date": current}), hide_index=True, height=240)
+
+
+def main() -> None:
+    st.title("Settings")
+    with S.section("the thresholds"):
+        thresholds()
+    st.divider()
+    with S.section("the measure directions"):
+        directions()
+    st.divider()
+    with S.section("the holiday calendar"):
+        holidays()
+
+
+S.run_page(main)

@@ -1,0 +1,125 @@
+"""Time in AP: how long placements last, survival curves by group, and long open placements."""
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+SPLITS = {"No split": None, "Reason": "reason", "Setting type": "setting_type",
+          "Commissioned by": "commissioner", "Provider": "provider"}
+
+
+def summary() -> None:
+    s = S.metric("time_in_ap", "summary")
+    c = st.columns(5)
+    comp, op = s["completed"], s["open"]
+    c[0].metric("Median time in AP (Kaplan–Meier)", U.fmt_days(s.get("km_median_days")), border=True,
+                help=U.ABOUT["km_median"])
+    c[1].metric("Completed placements: median", U.fmt_days(comp.get("median_days")), border=True,
+                help=U.ABOUT["time_summary"])
+    c[1].caption(f"n = {U.fmt_count(S.shared_count(comp['n']))} ended in the period; mean "
+                 f"{U.fmt_days(comp.get('mean_days'))}")
+    c[2].metric("Open placements: median so far", U.fmt_days(op.get("median_days")), border=True,
+                help=U.ABOUT["time_summary"])
+    c[2].caption(f"n = {U.fmt_count(S.shared_count(op['n']))} open")
+    c[3].metric("Per pupil: median days in AP", U.fmt_days(s.get("pupil_total_days_median")), border=True,
+                help=U.ABOUT["time_summary"])
+    c[4].metric("Long open placements", U.fmt_count(S.shared_count(s.get("long_open"))), border=True,
+                help=U.ABOUT["long_open"])
+    U.about("time_summary", U.ABOUT["km_median"])
+
+
+def distribution() -> None:
+    df = S.metric("time_in_ap", "durations")
+    n = len(df)
+
+    def chart(d):
+        d = d.assign(state=d["is_open"].map({True: "Still open", False: "Ended"}))
+        fig = px.histogram(d, x="days", color="state", nbins=30, barmode="stack",
+                           color_discrete_map={"Ended": U.OKABE_ITO[0], "Still open": U.OKABE_ITO[1]},
+                           category_orders={"state": ["Ended", "Still open"]})
+        return U.style(fig, f"Days in AP per placement (n = {U.fmt_count(S.shared_count(n))} placements)",
+                       "Days in AP (calendar days)", "Placements")
+
+    if S.presentation() and len(df):
+        # Pupil-level rows are not shared in a meeting: the chart only, as bands of days.
+        bands = df.assign(band=(df["days"] // 30 * 30).astype(int)).groupby("band").size().reset_index(name="n")
+        bands["band"] = bands["band"].map(lambda b: f"{b}–{b + 29} days")
+        U.figure("How long placements last", "durations", bands, "durations",
+                 chart=lambda d: U.bar(d, "band", "n", f"Placements by days in AP (n = {U.fmt_count(S.shared_count(n))})",
+                                       "Days in AP (30-day bands)", "Placements"),
+                 count_cols=["n"], file_stem="durations-bands")
+        return
+    U.figure("How long placements last", "durations", df, "durations", chart=chart, pupil_level=True,
+             table_cols=["case", "provider", "setting_type", "reason", "commissioner", "start_date", "end_date",
+                         "days", "is_open"],
+             file_stem="placement-durations",
+             empty="No placement overlaps the period with these filters.")
+
+
+def km() -> None:
+    label = st.segmented_control("Split the curve by", list(SPLITS), default="Reason", key="km_by")
+    by = SPLITS[label or "No split"]
+    df = S.metric("time_in_ap", "km_curve", by=by)
+    if len(df) and by == "provider":
+        top = df.groupby("group")["at_risk"].max().sort_values(ascending=False).head(8).index
+        df = df[df["group"].isin(top)]
+
+    def chart(d):
+        fig = go.Figure()
+        for i, (g, gd) in enumerate(d.groupby("group", sort=False, dropna=False)):
+            n0 = int(gd["at_risk"].max()) if len(gd) else 0
+            name = U.safe_label(f"{U.value_label(g) if by else 'All placements'} (n = {U.fmt_count(S.shared_count(n0))})")
+            fig.add_trace(go.Scatter(x=gd["days"], y=gd["survival"], mode="lines", line_shape="hv", name=name,
+                                     line=dict(color=U.OKABE_ITO[i % 8], width=3,
+                                               dash=["solid", "dash", "dot", "dashdot"][i % 4])))
+        fig.add_hline(y=0.5, line_dash="dot", line_color="#555", annotation_text="half still in AP")
+        fig = U.style(fig, "Share of placements still in AP after a number of days", "Days since the placement started",
+                      "Share still in AP (%)", height=460)
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
+        return fig
+
+    U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
+             count_cols=["at_risk", "events", "censored"],
+             about_extra="With 'Provider', the eight providers with the most placements are drawn.",
+             empty="No placement started in the period with these filters.", file_stem=f"km-curve-{by or 'all'}")
+
+
+def long_open() -> None:
+    df = S.metric("time_in_ap", "long_open")
+    settings = S.settings()
+    if S.presentation():
+        st.subheader(f"Open placements over {settings.long_placement_days} days")
+        U.about("long_open")
+        st.metric("Long open placements", U.fmt_count(S.shared_count(len(df))))
+        st.caption("The list of placements is hidden in presentation mode; see the Case list.")
+        return
+    U.figure(f"Open placements over {settings.long_placement_days} days", "long_open", df, "long_open",
+             pupil_level=True, file_stem="long-open-placements",
+             table_cols=["case", "provider", "setting_type", "reason", "start_date", "planned_end_date", "days"],
+             empty=f"No open placement has run for more than {settings.long_placement_days} days.")
+
+
+def main() -> None:
+    st.title("Time in AP")
+    if S.empty_state("This page shows how long placements last once placements are loaded."):
+        return
+    p = S.period()
+    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    with S.section("the summary"):
+        summary()
+    st.divider()
+    with S.section("the Kaplan–Meier curves"):
+        km()
+    st.divider()
+    with S.section("the distribution of durations"):
+        distribution()
+    st.divider()
+    with S.section("the long open placements"):
+        long_open()
+
+
+S.run_page(main)
