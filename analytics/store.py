@@ -151,10 +151,12 @@ def _key_sql(dataset: str) -> dict[str, str]:
     raise KeyError(dataset)
 
 
-def current_state_sql(dataset: str) -> tuple[str, list]:
+def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
     """The SELECT that derives a dataset's current-state table from the live ledger.
 
     Returns (sql, params); the select lists the current-state columns in table order.
+    With `scoped`, only the records named in the temporary table `_affected` are derived:
+    placements by pupil_id, the other datasets by their whole key (see Store._rebuild).
     """
     cols = schema.DATASETS[dataset]
     names = [c.name for c in cols]
@@ -185,10 +187,17 @@ def current_state_sql(dataset: str) -> tuple[str, list]:
             "FROM ided LEFT JOIN named ON named.n_key = ided.name_key)",
         ]
         base = "keyed"
+        if scoped:
+            ctes.append("scoped AS (SELECT * FROM keyed WHERE pupil_id IN (SELECT pupil_id FROM _affected))")
+            base = "scoped"
     else:
         key_exprs = ", ".join(f"{expr} AS k_{k}" for k, expr in keys.items() if expr != k)
         ctes.append(f"keyed AS (SELECT src.*{', ' + key_exprs if key_exprs else ''} FROM src)")
         base = "keyed"
+        if scoped:
+            on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM keyed.{k if keys[k] == k else 'k_' + k}" for k in keys)
+            ctes.append(f"scoped AS (SELECT keyed.* FROM keyed SEMI JOIN _affected a ON {on})")
+            base = "scoped"
 
     group_cols = [k if keys[k] == k else f"k_{k}" for k in keys]
     aggs: list[str] = []
@@ -433,11 +442,45 @@ class Store:
 
         return _Tx()
 
-    def _rebuild(self, dataset: str) -> None:
-        sql, params = current_state_sql(dataset)
+    def _rebuild(self, dataset: str, upload_id: int | None = None) -> None:
+        """Re-derive the current state of a dataset: all of it, or what one upload can touch.
+
+        The records one upload can change are those sharing a key with its rows (placements:
+        every record of a pupil in it, and of pupils whose provider key depends on a provider
+        name or UKPRN in it). Re-deriving just those gives the same table as a full rebuild,
+        because each record is a function of its own ledger rows and of the name/UKPRN maps.
+        """
+        sql, params = current_state_sql(dataset, scoped=upload_id is not None)
         cols = ", ".join(c.name for c in _current_columns(dataset))
-        self._w.execute(f"DELETE FROM {dataset}")
-        self._w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
+        w = self._w
+        if upload_id is None:
+            w.execute(f"DELETE FROM {dataset}")
+            w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
+            return
+        keys = _key_sql(dataset)
+        w.execute("DROP TABLE IF EXISTS _affected")
+        if dataset == "placements":
+            w.execute("""
+                CREATE TEMP TABLE _affected AS
+                WITH mine AS (SELECT * FROM ledger_placements WHERE upload_id = ?),
+                ukprns AS (SELECT DISTINCT trim(provider_ukprn) AS ukprn FROM mine
+                           WHERE nullif(trim(provider_ukprn), '') IS NOT NULL),
+                names AS (SELECT nullif(lower(trim(provider)), '') AS name_key FROM mine
+                          UNION SELECT nullif(lower(trim(provider)), '') FROM ledger_placements
+                          WHERE trim(provider_ukprn) IN (SELECT ukprn FROM ukprns))
+                SELECT DISTINCT pupil_id FROM mine
+                UNION SELECT pupil_id FROM ledger_placements
+                WHERE nullif(lower(trim(provider)), '') IN (SELECT name_key FROM names WHERE name_key IS NOT NULL)
+                   OR trim(provider_ukprn) IN (SELECT ukprn FROM ukprns)""", [upload_id])
+            w.execute("DELETE FROM placements WHERE pupil_id IN (SELECT pupil_id FROM _affected)")
+        else:
+            w.execute(f"CREATE TEMP TABLE _affected AS SELECT DISTINCT "
+                      f"{', '.join(f'{expr} AS {k}' for k, expr in keys.items())} "
+                      f"FROM ledger_{dataset} WHERE upload_id = ?", [upload_id])
+            on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM {dataset}.{k}" for k in keys)
+            w.execute(f"DELETE FROM {dataset} WHERE EXISTS (SELECT 1 FROM _affected a WHERE {on})")
+        w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
+        w.execute("DROP TABLE _affected")
 
     def rebuild_all(self) -> None:
         """Rebuild every current-state table from the live ledger (after a migration, say)."""
@@ -540,7 +583,7 @@ class Store:
                 finally:
                     self._w.unregister("_incoming_rejects")
             step(0.5, f"Updating the current {dataset}")
-            self._rebuild(dataset)
+            self._rebuild(dataset, upload_id)
             step(1.0, f"Saved {where}")
 
         parts = [f"{_plural(n_acc, 'row')} accepted"]
@@ -610,6 +653,6 @@ class Store:
         with self._transaction():
             self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
                             [_now(), user, upload["upload_id"]])
-            self._rebuild(upload["dataset"])
+            self._rebuild(upload["dataset"], upload["upload_id"])
         where = _where(upload["file_name"], upload["sheet"])
         return f"Upload {upload['upload_id']} ({where}, {upload['dataset']}) was withdrawn."
