@@ -16,7 +16,6 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from analytics.scope import placements_sql
@@ -25,7 +24,6 @@ from analytics.settings import Filters, Period, Settings, resolve_period
 # Breakdowns the dashboard offers, mapped to the column that defines the group (allow-list).
 GROUP_BY = ("reason", "setting_type", "commissioner", "provider")
 
-# Survival products are floats: 3/4 * 2/3 must count as reaching 0.5.
 _EPS = 1e-9
 
 
@@ -74,52 +72,66 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Kaplan–Meier
+# Kaplan–Meier and pupils' total days, as CTEs over the scope CTE ``s``
 
-def _km_counts(con, filters: Filters, settings: Settings, by: str | None, today) -> pd.DataFrame:
-    """One row per group and distinct duration: events (ended) and censored (open) placements
-    of the cohort that started in the period."""
-    period, sql, params = scope(filters, settings, today)
-    return con.execute(f"""
-        WITH s AS ({sql}),
-        g AS (SELECT {group_sql(by)} AS grp, days, is_open FROM s WHERE start_date BETWEEN ? AND ?)
-        SELECT grp AS "group", days,
-               count(*) FILTER (WHERE NOT is_open) AS events,
-               count(*) FILTER (WHERE is_open) AS censored
-        FROM g GROUP BY ALL ORDER BY 1, 2
-    """, params + [period.start, period.end]).df()
-
-
-def _km_steps(counts: pd.DataFrame) -> pd.DataFrame:
-    """Add at_risk and survival to one group's per-duration counts (sorted by days).
+def _km_ctes(by: str | None) -> str:
+    """CTEs ending in ``surv``: one row per group and distinct duration of the cohort that
+    started in the period (two parameters: period start, period end), with events (ended),
+    censored (open), at_risk and survival.
 
     At a duration t, at_risk counts every placement lasting t days or more, so placements
     censored at t are still at risk when the endings at t happen (endings before censorings).
     """
-    events = counts["events"].to_numpy(dtype=float)
-    censored = counts["censored"].to_numpy(dtype=float)
-    leaving = events + censored
-    at_risk = leaving[::-1].cumsum()[::-1]
-    survival = np.cumprod(1.0 - events / at_risk)
-    out = counts.copy()
-    out["at_risk"] = at_risk.astype("int64")
-    out["survival"] = survival
-    return out
+    return f"""
+        cohort AS (SELECT {group_sql(by)} AS grp, days, is_open FROM s WHERE start_date BETWEEN ? AND ?),
+        km AS (SELECT grp, days, count(*) FILTER (WHERE NOT is_open) AS events,
+                      count(*) FILTER (WHERE is_open) AS censored
+               FROM cohort GROUP BY grp, days),
+        risk AS (SELECT *, sum(events + censored) OVER (PARTITION BY grp ORDER BY days DESC
+                                                        ROWS UNBOUNDED PRECEDING) AS at_risk
+                 FROM km),
+        surv AS (SELECT *, product(1 - events / at_risk) OVER (PARTITION BY grp ORDER BY days
+                                                               ROWS UNBOUNDED PRECEDING) AS survival
+                 FROM risk)"""
 
 
-def _km_median(steps: pd.DataFrame) -> float | None:
-    reached = steps.loc[steps["survival"] <= 0.5 + _EPS, "days"]
-    return float(reached.iloc[0]) if len(reached) else None
+# Survival products are floats: 3/4 * 2/3 must count as reaching 0.5.
+_KM_MEDIAN = f"(SELECT min(days) FILTER (WHERE survival <= {0.5 + _EPS!r}) FROM surv)"
+
+
+def _pupil_total_ctes() -> str:
+    """CTEs ending in ``per_pupil`` (pupil_id, total): for pupils with a selected placement
+    overlapping the period, their distinct days in AP up to as_of over all of their placements.
+
+    Parameters: period end, as_of, period start, as_of, as_of, as_of. Sorted by start, each
+    placement adds the days it runs beyond the latest end of the pupil's earlier placements
+    (zero when it lies inside them), so overlaps count once.
+    """
+    return """
+        pupils AS (SELECT DISTINCT pupil_id FROM s
+                   WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?),
+        iv AS (SELECT p.pupil_id, p.start_date AS s,
+                      LEAST(COALESCE(p.end_date, ?::DATE), ?::DATE) AS e
+               FROM placements p SEMI JOIN pupils USING (pupil_id)
+               WHERE p.start_date <= ?),
+        prev AS (SELECT pupil_id, s, e,
+                        max(e) OVER (PARTITION BY pupil_id ORDER BY s, e
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
+                 FROM iv WHERE e >= s),
+        per_pupil AS (SELECT pupil_id,
+                             sum(GREATEST(date_diff('day', GREATEST(COALESCE(prev_e, s - 1), s - 1), e), 0))
+                                 AS total
+                      FROM prev GROUP BY pupil_id)"""
 
 
 def km_median_days(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
                    today: date | None = None) -> float | None:
     """Kaplan–Meier median duration (days) of placements that started in the period, or None
     when the estimated share still in AP never falls to 0.5."""
-    counts = _km_counts(con, filters, settings, None, today)
-    if counts.empty:
-        return None
-    return _km_median(_km_steps(counts))
+    period, sql, params = scope(filters, settings, today)
+    row = con.execute(f"WITH s AS ({sql}), {_km_ctes(None)} SELECT {_KM_MEDIAN}",
+                      params + [period.start, period.end]).fetchone()
+    return num(row[0])
 
 
 def km_curve(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
@@ -130,76 +142,45 @@ def km_curve(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
     events) so a curve can be drawn from the top; then one row per distinct duration.
     ``by``: None (group 'All'), 'reason', 'setting_type', 'commissioner' or 'provider'.
     """
-    group_sql(by)  # validate before querying
-    counts = _km_counts(con, filters, settings, by, today)
-    columns = ["group", "days", "at_risk", "events", "censored", "survival"]
-    parts = []
-    for group, rows in counts.groupby("group", sort=True):
-        steps = _km_steps(rows.reset_index(drop=True))
-        start = pd.DataFrame({"group": [group], "days": [0], "at_risk": [int(steps["at_risk"].iloc[0])],
-                              "events": [0], "censored": [0], "survival": [1.0]})
-        parts.append(pd.concat([start, steps[columns]], ignore_index=True))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            columns, ["object", "int64", "int64", "int64", "int64", "float64"])})
-    out = pd.concat(parts, ignore_index=True)[columns]
-    return out.astype({"days": "int64", "at_risk": "int64", "events": "int64", "censored": "int64"})
+    period, sql, params = scope(filters, settings, today)
+    df = con.execute(f"""
+        WITH s AS ({sql}), {_km_ctes(by)}
+        SELECT grp AS "group", days, at_risk, events, censored, survival FROM surv
+        UNION ALL
+        SELECT grp, 0, sum(events + censored), 0, 0, 1.0 FROM km GROUP BY grp
+        ORDER BY 1, 2
+    """, params + [period.start, period.end]).df()
+    return df.astype({"days": "int64", "at_risk": "int64", "events": "int64", "censored": "int64",
+                      "survival": "float64"})
 
 
 # ---------------------------------------------------------------------------------------------
 # Summary and dashboard tables
 
-def _pupil_total_days_median(con, sql: str, params: list, period: Period) -> float | None:
-    """Median over pupils with a selected placement overlapping the period of their distinct
-    days in AP up to as_of, over all of their placements (the union of intervals, computed as
-    gaps and islands: a new island starts when a placement starts after every earlier one
-    has ended)."""
-    a = period.as_of
-    row = con.execute(f"""
-        WITH s AS ({sql}),
-        pupils AS (
-            SELECT DISTINCT pupil_id FROM s
-            WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?),
-        iv AS (
-            SELECT p.pupil_id, p.start_date AS s,
-                   LEAST(COALESCE(p.end_date, ?::DATE), ?::DATE) AS e
-            FROM placements p SEMI JOIN pupils USING (pupil_id)
-            WHERE p.start_date <= ?),
-        prev AS (
-            SELECT *, max(e) OVER (PARTITION BY pupil_id ORDER BY s, e
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
-            FROM iv WHERE e >= s),
-        isl AS (
-            SELECT *, sum(CASE WHEN prev_e IS NULL OR s > prev_e THEN 1 ELSE 0 END)
-                      OVER (PARTITION BY pupil_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
-            FROM prev),
-        per_island AS (
-            SELECT pupil_id, date_diff('day', min(s), max(e)) + 1 AS d FROM isl GROUP BY pupil_id, island),
-        per_pupil AS (SELECT pupil_id, sum(d) AS total FROM per_island GROUP BY pupil_id)
-        SELECT median(total) FROM per_pupil
-    """, params + [period.end, a, period.start, a, a, a]).fetchone()
-    return num(row[0])
-
-
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
             today: date | None = None) -> dict:
-    """The report's "time_in_ap" section (metrics.md §1, §8)."""
+    """The report's "time_in_ap" section (metrics.md §1, §8), in one statement."""
     period, sql, params = scope(filters, settings, today)
+    a = period.as_of
     row = con.execute(f"""
-        WITH s AS ({sql})
+        WITH s AS ({sql}), {_km_ctes(None)}, {_pupil_total_ctes()}
         SELECT count(*) FILTER (WHERE eff_end BETWEEN ? AND ?),
                avg(days) FILTER (WHERE eff_end BETWEEN ? AND ?),
                median(days) FILTER (WHERE eff_end BETWEEN ? AND ?),
                count(*) FILTER (WHERE is_open),
                median(days) FILTER (WHERE is_open),
-               count(*) FILTER (WHERE is_open AND days > ?)
+               count(*) FILTER (WHERE is_open AND days > ?),
+               {_KM_MEDIAN},
+               (SELECT median(total) FROM per_pupil)
         FROM s
-    """, params + [period.start, period.end] * 3 + [settings.long_placement_days]).fetchone()
+    """, params + [period.start, period.end]
+         + [period.end, a, period.start, a, a, a]
+         + [period.start, period.end] * 3 + [settings.long_placement_days]).fetchone()
     return {
         "completed": {"n": int(row[0]), "mean_days": num(row[1]), "median_days": num(row[2])},
         "open": {"n": int(row[3]), "median_days": num(row[4])},
-        "km_median_days": km_median_days(con, filters, settings, today),
-        "pupil_total_days_median": _pupil_total_days_median(con, sql, params, period),
+        "km_median_days": num(row[6]),
+        "pupil_total_days_median": num(row[7]),
         "long_open": int(row[5]),
     }
 

@@ -1,0 +1,149 @@
+"""Terms, headline and per-term figures. Expected values are worked out by hand in comments."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from analytics import trends
+from analytics.settings import Filters, Settings
+from tests.factories import make_db, placement
+
+S = Settings()
+
+
+@pytest.mark.parametrize("year, easter", [
+    (1818, date(1818, 3, 22)),   # the earliest possible date
+    (2000, date(2000, 4, 23)),
+    (2008, date(2008, 3, 23)),
+    (2011, date(2011, 4, 24)),
+    (2019, date(2019, 4, 21)),
+    (2024, date(2024, 3, 31)),
+    (2025, date(2025, 4, 20)),
+    (2026, date(2026, 4, 5)),
+    (2038, date(2038, 4, 25)),   # the latest possible date
+])
+def test_easter_sunday(year, easter):
+    assert trends.easter_sunday(year) == easter
+
+
+@pytest.mark.parametrize("day, label", [
+    (date(2024, 9, 1), "Autumn 2024/25"),
+    (date(2024, 12, 31), "Autumn 2024/25"),
+    (date(2025, 1, 1), "Spring 2024/25"),
+    (date(2025, 4, 20), "Spring 2024/25"),     # Easter Sunday ends spring
+    (date(2025, 4, 21), "Summer 2024/25"),     # Easter Monday starts summer
+    (date(2025, 8, 31), "Summer 2024/25"),
+    (date(2024, 3, 31), "Spring 2023/24"),     # Easter 2024
+    (date(2024, 4, 1), "Summer 2023/24"),
+    (date(2000, 1, 15), "Spring 1999/00"),
+])
+def test_term_of(day, label):
+    assert trends.term_of(day).label == label
+
+
+def test_terms_tile_the_year():
+    terms = trends.terms_between(date(2023, 9, 1), date(2026, 8, 31))
+    assert len(terms) == 9
+    assert terms[0].start == date(2023, 9, 1) and terms[-1].end == date(2026, 8, 31)
+    for before, after in zip(terms, terms[1:]):
+        assert (after.start - before.end).days == 1      # no gap, no overlap
+
+
+def test_terms_between():
+    got = [(t.label, t.start, t.end) for t in trends.terms_between(date(2024, 12, 31), date(2025, 4, 21))]
+    assert got == [("Autumn 2024/25", date(2024, 9, 1), date(2024, 12, 31)),
+                   ("Spring 2024/25", date(2025, 1, 1), date(2025, 4, 20)),
+                   ("Summer 2024/25", date(2025, 4, 21), date(2025, 8, 31))]
+    years = trends.terms_between(date(2024, 8, 31), date(2024, 9, 1), unit="academic_year")
+    assert [(t.label, t.start, t.end) for t in years] == [
+        ("2023/24", date(2023, 9, 1), date(2024, 8, 31)), ("2024/25", date(2024, 9, 1), date(2025, 8, 31))]
+    assert trends.terms_between(date(2025, 1, 2), date(2025, 1, 1)) == []
+
+
+@pytest.mark.parametrize("day, earlier", [
+    (date(2025, 5, 1), date(2024, 5, 1)),
+    (date(2024, 2, 29), date(2023, 2, 28)),
+])
+def test_year_earlier(day, earlier):
+    assert trends.year_earlier(day) == earlier
+
+
+def _db():
+    return make_db(placements=[
+        # No placement has a planned end date, so every open placement carries a flag (any_flag).
+        # A: 2 Sep..18 Oct 2024 = 29 + 18 = 47 days, back to mainstream (18 Oct + 182 = 18 Apr 2025).
+        placement("A", "2024-09-02", "2024-10-18", destination="mainstream"),
+        # B: open since 4 Nov 2024.
+        placement("B", "2024-11-04", None),
+        # C: 6 Jan..22 Apr 2025 (ends in the summer term) = 26 + 28 + 31 + 22 = 107 days, NEET.
+        placement("C", "2025-01-06", "2025-04-22", destination="neet"),
+        # D: starts on Easter Sunday, ends on Easter Monday: 2 days, a transfer.
+        placement("D", "2025-04-20", "2025-04-21", destination="other_ap"),
+        # A year earlier: E 2 Oct 2023..28 Mar 2024 = 30 + 30 + 31 + 31 + 29 + 28 = 179 days;
+        # F from 5 Feb 2024, ending after 1 May 2024.
+        placement("E", "2023-10-02", "2024-03-28", destination="mainstream"),
+        placement("F", "2024-02-05", "2024-07-19", destination="special"),
+    ])
+
+
+def test_by_term():
+    df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1)), S, since=date(2024, 9, 1))
+    assert list(df.columns) == trends.BY_TERM_COLUMNS
+    assert df["label"].tolist() == ["Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"]
+    assert df["as_of"].tolist() == [date(2024, 12, 31), date(2025, 4, 20), date(2025, 5, 1)]
+    # Autumn (as_of 31 Dec): B open; A, B started; A ended and returned (rate 1); A not yet
+    # eligible for sustained. KM: A 47 ended, B 58 censored -> S(47) = 1/2 -> 47.
+    # Spring (as_of Easter Sunday): B, C, D open (D ends after it); C, D started; none ended.
+    #   KM: C and D both censored -> none.
+    # Summer (as_of 1 May): B open; nothing started; C (neet) and D (other_ap) ended: ended 1,
+    #   returned 0, rate 0.
+    assert df["pupils_in_ap"].tolist() == [1, 3, 1]
+    assert df["open_placements"].tolist() == [1, 3, 1]
+    assert df["placements_started"].tolist() == [2, 2, 0]
+    assert df["placements_ended"].tolist() == [1, 0, 2]
+    assert df["ended"].tolist() == [1, 0, 1]
+    assert df["returned"].tolist() == [1, 0, 0]
+    assert df["return_rate"].tolist()[0] == 1.0 and df["return_rate"].isna().tolist()[1] \
+        and df["return_rate"].tolist()[2] == 0.0
+    assert df["km_median_days"].tolist()[0] == 47.0 and df["km_median_days"].isna().tolist()[1:] == [True, True]
+    assert df["sustained_rate"].isna().all()
+    assert df["sixth_day_rate"].isna().all()          # no exclusions
+    assert df["any_flag"].tolist() == [1, 3, 1]       # every open placement lacks a planned end
+
+
+def test_by_academic_year_starts_at_the_earliest_placement():
+    df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1)), S, unit="academic_year")
+    # E started in October 2023: 2023/24 and 2024/25.
+    assert df["label"].tolist() == ["2023/24", "2024/25"]
+    assert df["as_of"].tolist() == [date(2024, 8, 31), date(2025, 5, 1)]
+    # 2024/25 to 1 May: started A, B, C, D = 4; ended A, C, D = 3 (ended less transfers: 2).
+    assert df["placements_started"].tolist()[1] == 4
+    assert (df["placements_ended"].tolist()[1], df["ended"].tolist()[1]) == (3, 2)
+
+
+def test_headline_against_a_year_earlier():
+    h = trends.headline(_db(), Filters(as_of=date(2025, 5, 1)), S)
+    now, before = h["current"], h["previous"]
+    assert (now["as_of"], now["period_start"]) == (date(2025, 5, 1), date(2024, 9, 1))
+    assert (before["as_of"], before["period_start"]) == (date(2024, 5, 1), date(2023, 9, 1))
+    # Now: B open. Ended in the period: A (mainstream), C (neet), D (transfer): rate 1/2.
+    # A is eligible (18 Apr <= 1 May) and nobody else placed A: sustained 1/1.
+    # KM cohort: D 2 ended, A 47 ended, C 107 ended, B 179 censored (4 Nov..1 May):
+    #   S(2) = 3/4, S(47) = 3/4 * 2/3 = 1/2 -> 47.
+    assert (now["pupils_in_ap"], now["open_placements"]) == (1, 1)
+    assert now["return_rate"] == 0.5 and now["sustained_rate"] == 1.0
+    assert now["km_median_days"] == 47.0
+    assert now["any_flag"] == 1 and now["sixth_day_rate"] is None
+    # A year earlier (1 May 2024): F open. E ended (mainstream): rate 1, not yet eligible
+    # (28 Mar + 182 > 1 May). KM: F censored at 87 (25 + 31 + 30 + 1), E ended at 179 with
+    # 1 at risk -> S = 0 -> 179.
+    assert (before["pupils_in_ap"], before["open_placements"]) == (1, 1)
+    assert before["return_rate"] == 1.0 and before["sustained_rate"] is None
+    assert before["km_median_days"] == 179.0
+
+
+def test_filters_change_the_trend():
+    df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1), reason=("medical_physical",)), S,
+                        since=date(2024, 9, 1))
+    assert df["pupils_in_ap"].tolist() == [0, 0, 0]
