@@ -137,4 +137,5 @@ if ss.get("_presentation_now"):
     st.warning("Presentation mode is on: names, UPNs and dates of birth are hidden; small numbers shown as c",
                icon=":material/visibility_off:")
 
-page.run()
+with S.shell():
+    page.run()

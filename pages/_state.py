@@ -14,7 +14,9 @@ import hmac
 import importlib
 import logging
 import os
+import runpy
 import secrets
+import threading
 import uuid
 from dataclasses import fields
 from datetime import date, timedelta
@@ -428,8 +430,30 @@ def section(what: str | None = None):
                  f"The details were written to the server log (reference {ref}).")
 
 
+_shell = threading.local()
+
+
+@contextlib.contextmanager
+def shell():
+    """Marks that dashboard.py (sidebar, presentation mode) is running the current page."""
+    _shell.active = True
+    try:
+        yield
+    finally:
+        _shell.active = False
+
+
 def run_page(body) -> None:
-    """Run a page body with the guard (Streamlit's own rerun/stop signals pass through)."""
+    """Run a page body with the guard (Streamlit's own rerun/stop signals pass through).
+
+    Streamlit runs a file of a folder named pages/ on its own, without dashboard.py, until some
+    session has called st.navigation (and always under AppTest). A page must never draw without
+    the shell: presentation mode and the filters live there. So a page started alone runs the
+    shell, which runs the page again inside it.
+    """
+    if not getattr(_shell, "active", False):
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "dashboard.py"), run_name="__main__")
+        return
     with section("this page"):
         body()
 
