@@ -1,0 +1,212 @@
+"""python -m analytics: ingest / uploads / withdraw / load-sample / report, exit codes and messages.
+
+Small synthetic CSV and xlsx files written by the tests; expected outcomes worked out by hand.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics.__main__ import main
+from analytics.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AUTUMN = ("UPN,Provider,Provider URN,Start Date,End Date,Hours\n"
+          "A1,Oak House,100001,06/01/2025,,10\n"
+          "B2,Elm Tuition,,13/01/2025,31/02/2025,5\n"       # impossible end date: rejected
+          "C3,Oak House,100001,13/01/2025,,12\n"
+          "Total,,,,,27\n")
+SPRING = ("UPN,Provider,Start Date,End Date\n"                # no URN and no hours column
+          "A1,oak house,06/01/2025,28/03/2025\n")
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "autumn.csv").write_text(AUTUMN, encoding="utf-8")
+    (tmp_path / "spring.csv").write_text(SPRING, encoding="utf-8")
+    (tmp_path / "junk.csv").write_bytes(b"\x00\x01\x02 not a spreadsheet \xff\xfe")
+    return tmp_path
+
+
+def run(*argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def rows(db, sql):
+    with Store(db, read_only=True) as s:
+        return s.con.execute(sql).fetchall()
+
+
+def test_ingest_loads_and_reports_each_file(files, capsys):
+    db = files / "ap.duckdb"
+    code, out, err = run("ingest", "--db", db, "--user", "jo", files / "autumn.csv", files / "spring.csv",
+                         capsys=capsys)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == ("autumn.csv: loaded as placements (upload 1), 2 rows accepted, 1 rejected, "
+                        "1 total row ignored.")
+    assert lines[1].startswith("  row 3 rejected: ") and "31/02/2025" in lines[1]
+    assert lines[2] == "spring.csv: loaded as placements (upload 2), 1 row accepted."
+    # By hand: A1 found by name under URN 100001, ended by spring; hours kept from autumn.
+    assert rows(db, "SELECT pupil_id, provider_key, end_date::VARCHAR, hours_per_week, upload_id "
+                    "FROM placements ORDER BY 1") == [
+        ("A1", "100001", "2025-03-28", 10.0, 2), ("C3", "100001", None, 12.0, 1)]
+    assert rows(db, "SELECT DISTINCT user_name FROM uploads") == [("jo",)]
+
+
+def test_duplicate_is_not_an_error(files, capsys):
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)
+    code, out, err = run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("autumn.csv: already loaded as upload 1 on ") and "nothing was changed" in out
+    assert rows(db, "SELECT count(*) FROM uploads") == [(1,)]
+
+
+def test_unreadable_or_missing_file_fails_alone(files, capsys):
+    db = files / "ap.duckdb"
+    code, out, err = run("ingest", "--db", db, files / "junk.csv", files / "autumn.csv", files / "nope.csv",
+                         capsys=capsys)
+    assert code == 1
+    assert "autumn.csv: loaded as placements (upload 1)" in out
+    err_lines = err.splitlines()
+    assert len(err_lines) == 2
+    assert err_lines[0].startswith("Not loaded: junk.csv: ")
+    assert err_lines[1] == "Not loaded: nope.csv: The file was not found."
+    assert rows(db, "SELECT file_name FROM uploads") == [("autumn.csv",)]
+
+
+def test_map_option_and_bad_map(files, capsys):
+    db = files / "ap.duckdb"
+    (files / "odd.csv").write_text("Learner Ref,Provider URN,Start Date\nZ9,100001,06/01/2025\n", encoding="utf-8")
+    code, out, err = run("ingest", "--db", db, "--map", "Learner Ref=pupil_id", files / "odd.csv", capsys=capsys)
+    assert code == 0, err
+    assert rows(db, "SELECT pupil_id FROM placements") == [("Z9",)]
+    code, out, err = run("ingest", "--db", db, "--map", "Learner Ref", files / "odd.csv", capsys=capsys)
+    assert code == 2 and 'is not of the form "Header=column"' in err
+    code, out, err = run("ingest", "--db", db, "--map", "Learner Ref=learner", files / "odd.csv", capsys=capsys)
+    assert code == 2 and '"learner" is not a column' in err
+
+
+def test_workbook_with_a_read_me_sheet(files, capsys):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Read me"
+    wb.active.append(["This workbook holds the exclusions for the spring term."])
+    ws = wb.create_sheet("Exclusions")
+    ws.append(["UPN", "Exclusion Type", "Start Date", "Sessions"])
+    ws.append(["A1", "FIXD", "06/01/2025", 2])
+    ws.append(["A1", "Nonsense", "07/01/2025", 2])       # unknown category: rejected
+    wb.save(files / "book.xlsx")
+    db = files / "ap.duckdb"
+    code, out, err = run("ingest", "--db", db, files / "book.xlsx", capsys=capsys)
+    assert code == 0, err
+    assert "book.xlsx, sheet 'Read me': skipped" in out
+    assert "book.xlsx, sheet 'Exclusions': loaded as exclusions (upload 1), 1 row accepted, 1 rejected." in out
+    assert rows(db, "SELECT category, sessions FROM exclusions") == [("suspension", 2.0)]
+    assert rows(db, "SELECT row_number FROM rejected_rows") == [(3,)]
+
+
+def test_uploads_and_withdraw(files, capsys):
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", files / "spring.csv", capsys=capsys)
+    code, out, err = run("uploads", "--db", db, capsys=capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["upload", "uploaded"]
+    assert "spring.csv" in lines[1] and "autumn.csv" in lines[2] and lines[1].endswith("live")
+    code, out, err = run("withdraw", "--db", db, "2", capsys=capsys)
+    assert code == 0 and out.strip() == "Upload 2 (spring.csv, placements) was withdrawn."
+    assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
+    code, out, err = run("withdraw", "--db", db, "2", capsys=capsys)
+    assert code == 1 and "already withdrawn" in err
+    code, out, err = run("withdraw", "--db", db, "99", capsys=capsys)
+    assert code == 1 and err.strip() == "There is no upload number 99."
+    code, out, err = run("uploads", "--db", db, capsys=capsys)
+    assert "withdrawn" in out.splitlines()[1]
+
+
+def test_uploads_of_an_empty_database(tmp_path, capsys):
+    code, out, err = run("uploads", "--db", tmp_path / "new" / "ap.duckdb", capsys=capsys)
+    assert (code, out.strip()) == (0, "No uploads yet.")
+
+
+def test_load_sample_in_name_order_and_if_empty(files, tmp_path, capsys):
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    # Sorted by name: 1-autumn before 2-spring, so spring (newer) wins for A1's end date.
+    (sample / "2-spring.csv").write_text(SPRING, encoding="utf-8")
+    (sample / "1-autumn.csv").write_text(AUTUMN, encoding="utf-8")
+    db = tmp_path / "ap.duckdb"
+    code, out, err = run("load-sample", "--db", db, "--dir", sample, "--if-empty", capsys=capsys)
+    assert code == 0, err
+    assert rows(db, "SELECT file_name, user_name FROM uploads ORDER BY upload_id") == [
+        ("1-autumn.csv", "sample"), ("2-spring.csv", "sample")]
+    assert rows(db, "SELECT end_date::VARCHAR FROM placements WHERE pupil_id = 'A1'") == [("2025-03-28",)]
+    code, out, err = run("load-sample", "--db", db, "--dir", sample, "--if-empty", capsys=capsys)
+    assert code == 0 and out.strip() == "The database already holds data, so the sample was not loaded."
+    assert rows(db, "SELECT count(*) FROM uploads") == [(2,)]
+    code, out, err = run("load-sample", "--db", db, "--dir", tmp_path / "none", capsys=capsys)
+    assert code == 1 and "There are no sample files" in err
+
+
+def test_report_is_delegated(monkeypatch, capsys):
+    import analytics.report as report
+
+    seen = []
+    monkeypatch.setattr(report, "main", lambda argv: seen.append(argv) or 0)
+    code = main(["report", "--db", "x.duckdb", "--as-of", "2025-07-18"])
+    assert code == 0 and seen == [["--db", "x.duckdb", "--as-of", "2025-07-18"]]
+
+
+def test_bad_command_line(capsys):
+    code, out, err = run("frobnicate", capsys=capsys)
+    assert code == 2 and "invalid choice" in err.lower()
+    code, out, err = run("ingest", "--db", "x.duckdb", capsys=capsys)
+    assert code == 2 and "required" in err
+
+
+def _hold_lock(db: Path):
+    """Another process holding the database open for writing (as the dashboard would)."""
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_locked_database_is_a_sentence_not_a_traceback(files):
+    db = files / "ap.duckdb"
+    Store(db).close()
+    holder = _hold_lock(db)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "analytics", "ingest", "--db", str(db),
+                               str(files / "autumn.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"The database file {db} is in use by another program (perhaps the dashboard "
+                                   "or another import). Close it and try again.")
+
+
+def test_real_process_end_to_end(files):
+    db = files / "ap.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "analytics", "ingest", "--db", str(db), str(files / "autumn.csv"),
+                           str(files / "junk.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith("autumn.csv: loaded as placements (upload 1)")
+    proc = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db), "--as-of", "2025-07-18"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["as_of"] == "2025-07-18"
