@@ -1,0 +1,142 @@
+"""Schema version and migrations; opening errors (locked, read-only, newer file); ingest_file end to end."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from analytics import store as store_mod
+from analytics.errors import IngestError, StoreError
+from analytics.store import MIGRATIONS, Store
+from tests.test_store_helpers import one, sheet
+
+TABLES = {"schema_version", "uploads", "rejected_rows", "holidays", "measure_directions",
+          "placements", "attendance", "exclusions", "assessments",
+          "ledger_placements", "ledger_attendance", "ledger_exclusions", "ledger_assessments"}
+
+
+def tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                      "WHERE table_schema = 'main'").fetchall()}
+
+
+def test_new_file_gets_the_latest_schema_and_its_folder(tmp_path):
+    path = tmp_path / "a" / "b" / "ap.duckdb"
+    with Store(path) as s:
+        assert s.schema_version() == MIGRATIONS[-1][0] == 1
+        assert tables(s.con) == TABLES
+        assert one(s, "SELECT version FROM schema_version") == [(1,)]
+    assert path.exists()
+
+
+def test_an_existing_empty_file_is_migrated(tmp_path):
+    path = tmp_path / "ap.duckdb"
+    duckdb.connect(str(path)).close()
+    with Store(path) as s:
+        assert s.schema_version() == 1 and TABLES <= tables(s.con)
+
+
+def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
+    path = tmp_path / "ap.duckdb"
+    with Store(path) as s:
+        s.ingest_parsed([sheet("exclusions", [{"pupil_id": "P1", "category": "suspension",
+                                               "start_date": "2025-01-06"}])], "h")
+    calls = []
+
+    def add_notes(con):
+        calls.append(1)
+        con.execute("CREATE TABLE notes (upload_id INTEGER, note VARCHAR)")
+
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(2, "notes", add_notes)])
+    with Store(path) as s:
+        assert s.schema_version() == 2 and "notes" in tables(s.con)
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+        assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
+    with Store(path) as s:
+        assert calls == [1]
+
+
+def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "ap.duckdb"
+    Store(path).close()
+
+    def broken(con):
+        con.execute("CREATE TABLE half (x INTEGER)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(2, "broken", broken)])
+    with pytest.raises(RuntimeError):
+        Store(path)
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as s:
+        assert s.schema_version() == 1 and "half" not in tables(s.con)
+
+
+def test_a_file_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "ap.duckdb"
+    with Store(path) as s:
+        s.con.execute("INSERT INTO schema_version VALUES (99, now(), 'future')")
+    with pytest.raises(StoreError, match="newer version of this program"):
+        Store(path)
+
+
+def test_read_only(tmp_path):
+    with pytest.raises(StoreError, match="There is no database at"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+    path = tmp_path / "ap.duckdb"
+    Store(path).close()
+    with Store(path, read_only=True) as s:
+        assert s.is_empty()
+        with pytest.raises(StoreError, match="read-only"):
+            s.set_holidays([])
+
+
+def test_default_path_from_ap_db(tmp_path, monkeypatch):
+    monkeypatch.setenv("AP_DB", str(tmp_path / "x" / "env.duckdb"))
+    with Store() as s:
+        assert s.path == tmp_path / "x" / "env.duckdb"
+    monkeypatch.delenv("AP_DB")
+    assert str(Store.default_path()) == "data/ap.duckdb"
+
+
+def test_a_locked_file_is_a_plain_sentence(tmp_path):
+    path = tmp_path / "ap.duckdb"
+    Store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(60)", str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError) as info:
+            Store(path)
+        assert str(info.value) == (f"The database file {path} is in use by another program (perhaps the "
+                                   "dashboard or another import). Close it and try again.")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+CSV = ("UPN,Assessment,Date,Score\n"
+       "A1,Reading Age,06/01/2025,8.5\n"
+       "A1,Reading Age,06/04/2025,9.25\n"
+       "A2,Maths,31/02/2025,3\n")
+
+
+def test_ingest_file_end_to_end(tmp_path):
+    steps = []
+    with Store(tmp_path / "ap.duckdb") as s:
+        res = s.ingest_file(CSV.encode(), "assess.csv", user="jo", progress=lambda f, m: steps.append(f))
+        assert [(r.status, r.dataset, r.accepted, r.rejected) for r in res] == [("loaded", "assessments", 2, 1)]
+        assert one(s, "SELECT measure_key, date::VARCHAR, value FROM assessments ORDER BY 2") == [
+            ("reading age", "2025-01-06", 8.5), ("reading age", "2025-04-06", 9.25)]
+        assert steps[-1] == 1.0 and steps == sorted(steps)
+        # The same bytes from a path: a duplicate; the hash is of the bytes, not the name.
+        (tmp_path / "again.csv").write_bytes(CSV.encode())
+        assert s.ingest_file(tmp_path / "again.csv")[0].status == "duplicate"
+        with pytest.raises(IngestError, match="not found"):
+            s.ingest_file(tmp_path / "nope.csv")
+        with pytest.raises(IngestError):
+            s.ingest_file(b"", "empty.csv")
+        assert len(s.uploads()) == 1
