@@ -125,58 +125,41 @@ def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     }
 
 
-def _easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm).
-
-    >>> _easter_sunday(2025), _easter_sunday(2024)
-    (datetime.date(2025, 4, 20), datetime.date(2024, 3, 31))
-    """
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 (the algorithm's own name)
-    m = (a + 11 * h + 22 * l) // 451
-    month = (h + l - 7 * m + 114) // 31
-    day = (h + l - 7 * m + 114) % 31 + 1
-    return date(year, month, day)
-
-
 def _academic_year_sql(col: str) -> str:
     """'2024/25' for a date column: the academic year starting 1 September."""
     y = f"(year({col}) - CASE WHEN month({col}) >= 9 THEN 0 ELSE 1 END)"
     return f"(CAST({y} AS VARCHAR) || '/' || lpad(CAST(({y} + 1) % 100 AS VARCHAR), 2, '0'))"
 
 
-def _term_sql(col: str, period: Period) -> tuple[str, list]:
-    """'2024/25 autumn' etc.: autumn 1 Sep–31 Dec, spring 1 Jan–Easter Sunday, summer after.
+def _term_join_sql(period: Period) -> tuple[str, list]:
+    """The academic terms overlapping the period (analytics.trends' terms) as a table to join."""
+    from analytics import trends  # here, not at the top: trends imports this module
 
-    TODO: switch to analytics.trends' term helper when it lands (engineer A owns term logic).
-    """
-    easters = [_easter_sunday(y) for y in range(period.start.year, period.end.year + 1)]
-    expr = f"""({_academic_year_sql(col)} || ' ' || CASE
-        WHEN month({col}) >= 9 THEN 'autumn'
-        WHEN {col} <= list_extract(?::DATE[], year({col}) - ? + 1) THEN 'spring'
-        ELSE 'summer' END)"""
-    return expr, [easters, period.start.year]
+    terms = trends.terms_between(period.start, period.end, "term")
+    return ("SELECT unnest(?::VARCHAR[]) AS term, unnest(?::DATE[]) AS term_start, "
+            "unnest(?::DATE[]) AS term_end",
+            [[t.label for t in terms], [t.start for t in terms], [t.end for t in terms]])
 
 
 def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, by: str,
              today: date | None = None) -> pd.DataFrame:
     """Exclusion counts in the period by term, school, trust, reason or academic_year.
 
-    Columns: group, suspensions, permanent, lunchtime, pupils_suspended. Blank schools, trusts
-    and reasons group as 'unknown'. Rows in time order (term, academic_year) or by suspensions.
+    Columns: group, suspensions, permanent, lunchtime, pupils_suspended. Terms and academic
+    years are labelled as analytics.trends labels them ('Autumn 2024/25', '2024/25'). Blank
+    schools, trusts and reasons group as 'unknown'. Rows in time order (term, academic_year),
+    else by suspensions.
     """
     if by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}, not {by!r}.")
     period = resolve_period(filters, today)
     esql, eparams = exclusions_sql(filters, period)
-    gparams: list = []
+    source, params = f"({esql})", eparams
     if by == "term":
-        gexpr, gparams = _term_sql("start_date", period)
+        tsql, tparams = _term_join_sql(period)
+        source = f"({esql}) e JOIN ({tsql}) t ON e.start_date BETWEEN t.term_start AND t.term_end"
+        params = eparams + tparams
+        gexpr = "term"
     elif by == "academic_year":
         gexpr = _academic_year_sql("start_date")
     else:  # a column name from GROUPS, the allow-list
@@ -189,8 +172,8 @@ def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
                COUNT(*) FILTER (WHERE category = 'permanent') AS permanent,
                COUNT(*) FILTER (WHERE category = 'lunchtime') AS lunchtime,
                COUNT(DISTINCT pupil_id) FILTER (WHERE category = 'suspension') AS pupils_suspended
-        FROM ({esql}) GROUP BY 1 ORDER BY {order}
-    """, gparams + eparams).df()
+        FROM {source} GROUP BY 1 ORDER BY {order}
+    """, params).df()
 
 
 def repeat_suspensions(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,

@@ -151,7 +151,7 @@ def test_by_term_boundaries():
                               ("2024-12-31", "2025-01-01", "2025-04-20", "2025-04-21")])
     df = exclusions.by_group(con, Filters(as_of=date(2025, 8, 31)), S, "term")
     assert df[["group", "suspensions"]].values.tolist() == [
-        ["2024/25 autumn", 1], ["2024/25 spring", 2], ["2024/25 summer", 1]]
+        ["Autumn 2024/25", 1], ["Spring 2024/25", 2], ["Summer 2024/25", 1]]
     years = exclusions.by_group(con, Filters(as_of=date(2025, 8, 31)), S, "academic_year")
     assert years[["group", "suspensions", "pupils_suspended"]].values.tolist() == [["2024/25", 4, 1]]
 
