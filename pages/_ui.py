@@ -241,7 +241,8 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
     except S.NotAvailable:
         st.caption("Downloads are not available yet.")
         return
-    c1, c2, _ = st.columns([1, 1, 4])
+    row = st.container(horizontal=True)
+    c1 = c2 = row
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
                        mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:")
     c2.download_button("Download Excel", data=lambda: to_xlsx(data), file_name=f"{file_stem}.xlsx",
@@ -252,11 +253,30 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
 PERCENT_COLUMNS = ("rate", "share", "survival")
 
 
-def table(df: pd.DataFrame, group_by: str | None = None, **kw) -> None:
-    """A readable table: codes as words, rates as percentages, 'c' where suppressed."""
+def _is_date_column(s: pd.Series) -> bool:
+    if str(s.dtype).startswith("datetime"):
+        return True
+    vals = s.dropna()
+    import datetime as _dt
+    return len(vals) > 0 and all(isinstance(v, _dt.date) for v in vals.head(20))
+
+
+def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = None, **kw):
+    """A readable table: codes as words, dates as dd/mm/yyyy, rates as percentages, 'c' where
+    suppressed. Returns what st.dataframe returns (the selection, when asked for)."""
     shown = readable(df, group_by)
+    for c in shown.columns:
+        if shown[c].dtype == object and (shown[c] == "c").any():
+            shown[c] = shown[c].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v)) else
+                                    (f"{v:.0%}" if isinstance(v, float) and 0 <= v <= 1 and "rate" in str(c).lower()
+                                     else str(v)))
+    if rename:
+        shown = shown.rename(columns=rename)
     config = {}
     for orig, col in zip(df.columns, shown.columns):
+        if _is_date_column(shown[col]):
+            config[col] = st.column_config.DateColumn(col, format="DD/MM/YYYY")
+            continue
         numeric = pd.api.types.is_numeric_dtype(df[orig]) and not pd.api.types.is_bool_dtype(df[orig])
         if numeric and any(str(orig).endswith(s) or str(orig).startswith(s) for s in PERCENT_COLUMNS):
             config[col] = st.column_config.NumberColumn(col, format="percent")
@@ -264,7 +284,8 @@ def table(df: pd.DataFrame, group_by: str | None = None, **kw) -> None:
             config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
         elif numeric and str(orig).startswith("cost"):
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
+    kw.setdefault("width", "stretch")
+    return st.dataframe(shown, hide_index=True, column_config=config, **kw)
 
 
 def view_toggle(key: str) -> str:
@@ -274,9 +295,10 @@ def view_toggle(key: str) -> str:
 
 
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, template="plotly_white", height=height,
-                      colorway=OKABE_ITO, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0),
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top", x=0, xanchor="left"),
+                      template="plotly_white", height=height + 40,
+                      colorway=OKABE_ITO, margin=dict(l=10, r=10, t=90, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
                       font=dict(size=14))
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y)
@@ -339,7 +361,18 @@ def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str
             fig.update_yaxes(tickformat=".0%", range=[0, 1])
     if color is None:
         fig.update_traces(marker_color=OKABE_ITO[0])
+    if not percent:
+        integer_axis(fig, d[y], "x" if horizontal else "y")
     return fig
+
+
+def integer_axis(fig: go.Figure, values, axis: str = "y") -> None:
+    """Counts have whole-number ticks."""
+    top = pd.to_numeric(pd.Series(values), errors="coerce").max()
+    kw = dict(tickformat=",d", rangemode="tozero")
+    if top is not None and not pd.isna(top) and top <= 10:
+        kw["dtick"] = 1
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**kw)
 
 
 def n_text(n) -> str:

@@ -33,11 +33,14 @@ def main() -> None:
     c = st.columns(5)
     c[0].metric("Open placements", U.fmt_count(S.shared_count(len(flags))), border=True,
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
-    c[1].metric("With at least one flag", U.fmt_count(S.shared_count(any_flag)), border=True,
+    c[1].metric("Flagged", U.fmt_count(S.shared_count(any_flag)), border=True,
                 help=U.ABOUT["any_flag"])
-    for col, f in zip(c[2:], ("review_overdue", "part_time_over_limit", "unregistered")):
+    short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time too long",
+             "unregistered": "Unregistered provider"}
+    for col, f in zip(c[2:], short):
         if f in counts:
-            col.metric(U.FLAG_LABELS[f], U.fmt_count(S.shared_count(counts[f])), border=True)
+            col.metric(short[f], U.fmt_count(S.shared_count(counts[f])), border=True,
+                       help=U.FLAG_LABELS[f] + ": see 'About this figure' above.")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})
@@ -56,14 +59,12 @@ def main() -> None:
 
     rows["flags"] = rows.apply(_flag_text, axis=1)
     shown = S.protect(rows, p.as_of)
-    cols = [c for c in ("case", "pupil", "age", "nc_year", "provider", "setting_type", "start_date", "days",
-                        "planned_end_date", "last_review_date", "hours_per_week", "n_flags", "flags")
+    cols = [c for c in ("case", "pupil", "age", "nc_year", "n_flags", "flags", "provider", "setting_type",
+                        "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")
             if c in shown.columns]
     shown = shown[cols]
     st.caption(f"{U.fmt_count(S.shared_count(len(shown)))} placement(s) listed. Click a column heading to sort.")
-    event = st.dataframe(U.readable(shown), hide_index=True, width="stretch", key="case_table",
-                         on_select="rerun", selection_mode="single-row",
-                         column_config={"Days in AP": st.column_config.NumberColumn(format="%d")})
+    event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520)
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:
         st.session_state["case"] = shown.iloc[selected[0]]["case"]

@@ -21,15 +21,15 @@ def summary() -> None:
     c[0].metric("Suspensions", U.fmt_count(S.shared_count(s["suspensions"])), border=True,
                 help=U.ABOUT["exclusions_summary"])
     c[1].metric("Pupils suspended", U.fmt_count(S.shared_count(s["pupils_suspended"])), border=True)
-    c[2].metric("Suspended twice or more", U.fmt_count(S.shared_count(s["repeat_suspended_pupils"])), border=True,
+    c[2].metric("Repeat (2 or more)", U.fmt_count(S.shared_count(s["repeat_suspended_pupils"])), border=True,
                 help=U.ABOUT["repeat_suspensions"])
-    c[3].metric("Permanent exclusions", U.fmt_count(S.shared_count(s["permanent_exclusions"])), border=True)
-    c[4].metric("Sixth-day duty met", U.fmt_rate(S.shared_rate(six.get("met"), six.get("eligible"), six.get("rate"))),
+    c[3].metric("Permanent", U.fmt_count(S.shared_count(s["permanent_exclusions"])), border=True)
+    c[4].metric("Sixth day met", U.fmt_rate(S.shared_rate(six.get("met"), six.get("eligible"), six.get("rate"))),
                 border=True, help=U.ABOUT["sixth_day_rate"])
     c[4].caption(f"{U.fmt_count(S.shared_count(six.get('met')))} of {U.fmt_count(S.shared_count(six.get('eligible')))} "
                  "whose sixth school day has passed")
     med = six.get("median_school_days_to_provision")
-    c[5].metric("Median school days to provision", "—" if med is None else f"{med:.0f}", border=True,
+    c[5].metric("Days to provision", "—" if med is None else f"{med:.0f}", border=True,
                 help="For permanent exclusions followed by a placement: the school-day number (the exclusion "
                      "day is day one) on which the first placement started. 6 or less meets the duty.")
     c[5].caption(f"Lunchtime exclusions (not suspensions): {U.fmt_count(S.shared_count(s['lunchtime']))}")
@@ -104,8 +104,7 @@ def rates() -> None:
     df = df.dropna(subset=["roll"]) if "roll" in df.columns else df
     view = df.assign(**{"Suspensions per 100 pupils": df["suspension_rate"] * 100,
                         "Permanent exclusions per 100 pupils": df["permanent_rate"] * 100})
-    st.dataframe(U.readable(S.shared_table(view, ["suspensions", "permanent"]).drop(
-        columns=["suspension_rate", "permanent_rate"])), hide_index=True, width="stretch")
+    U.table(S.shared_table(view, ["suspensions", "permanent"]).drop(columns=["suspension_rate", "permanent_rate"]))
     U.downloads(df, "exc_rates", "exclusion-rates-by-school", count_cols=["suspensions", "permanent"])
 
 

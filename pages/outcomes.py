@@ -53,7 +53,7 @@ def by_term() -> None:
                            "placements ended)", "Term", "Rate (%)")
         fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]),
                           yaxis2=dict(title="Placements ended", overlaying="y", side="right", rangemode="tozero",
-                                      showgrid=False))
+                                      showgrid=False, tickformat=",d"))
         return fig
 
     U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,

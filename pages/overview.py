@@ -11,15 +11,6 @@ from pages import _state as S
 from pages import _ui as U
 
 
-def _year_earlier(d: date | None) -> date | None:
-    if d is None:
-        return None
-    try:
-        return d.replace(year=d.year - 1)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year - 1, day=28)
-
-
 def _denominators(filters) -> dict:
     """Numerators and denominators behind the headline rates (for n and the small-number rule)."""
     s = S.settings()
@@ -98,7 +89,8 @@ def headline() -> None:
         if kind == "rate":
             n = f"n = {U.fmt_count(S.shared_count(den))}"
         elif key == "km_median":
-            n = "Kaplan–Meier, placements started in the period"
+            n = ("Kaplan–Meier, placements started in the period" if value is not None else
+                 "not reached: fewer than half of the placements started in the period have ended")
         help_text = U.ABOUT.get(key, "") + " " + U.ABOUT["change"]
         col.metric(label, _text(kind, shown), _delta(kind, shown, pshown), delta_color=colour,
                    help=help_text, border=True)
@@ -182,7 +174,7 @@ def national() -> None:
     if df is None or df.empty:
         st.info("No national figures are bundled.")
         return
-    st.dataframe(U.readable(df), hide_index=True, width="stretch")
+    U.table(df)
     U.downloads(df, "national", "national-figures", aggregate=False)
 
 

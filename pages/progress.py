@@ -89,7 +89,7 @@ def assessments() -> None:
             shown = S.protect(pairs)
             cols = [c for c in ("case", "measure", "baseline_date", "baseline_value", "latest_date", "latest_value",
                                 "change", "improved") if c in shown.columns]
-            st.dataframe(U.readable(shown[cols]), hide_index=True, width="stretch")
+            U.table(shown[cols])
             U.downloads(pairs, "assess_pairs", "assessments-by-placement", aggregate=False)
 
 

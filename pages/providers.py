@@ -29,10 +29,9 @@ def registration() -> None:
     shown = S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
     cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
                         "likely_needs_registration", "reason") if c in shown.columns]
-    st.dataframe(U.readable(shown[cols]).rename(columns={
+    U.table(shown[cols], rename={
         "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
-        "Likely needs registration": "Likely needs registration", "Reason": "Why"}),
-        hide_index=True, width="stretch")
+        "Reason": "Why"})
     U.downloads(df, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
 
 

@@ -106,7 +106,7 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
                                hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
     for r in pl.itertuples(index=False):
         fig.add_vline(x=pd.Timestamp(r.start_date), line_dash="dash", line_color=U.OKABE_ITO[1])
-    fig = U.style(fig, f"Attendance by period (n = {len(att)} periods; dashed lines: placement starts)",
+    fig = U.style(fig, f"Attendance by period (n = {len(att)} periods)",
                   "Period starting", "Attendance (% of possible sessions)")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     return fig
@@ -171,8 +171,7 @@ def main() -> None:
         cols = [c for c in ("provider", "setting_type", "reason", "start_date", "planned_end_date", "end_date",
                             "days", "hours_per_week", "objectives", "last_review_date", "next_review_due",
                             "flags", "destination") if c in rows.columns]
-        st.dataframe(U.readable(rows[cols]).rename(columns={"Next review due": "Next review due"}),
-                     hide_index=True, width="stretch")
+        U.table(rows[cols])
         U.about("case_list")
 
     c1, c2 = st.columns(2)
@@ -183,6 +182,7 @@ def main() -> None:
             st.info("No attendance is recorded for this pupil. Upload attendance for the placement's provider.")
         else:
             st.plotly_chart(_attendance_chart(att, pl), key="pupil_att", config={"displaylogo": False})
+            st.caption("Share of possible sessions attended in each period; dashed lines mark placement starts.")
     with c2, S.section("assessments"):
         st.subheader("Assessments")
         ass = view["assessments"]
@@ -198,7 +198,7 @@ def main() -> None:
             st.info("No exclusions are recorded for this pupil up to the 'as of' date.")
         else:
             cols = [c for c in ("start_date", "category", "sessions", "reason", "school") if c in ex.columns]
-            st.dataframe(U.readable(ex[cols]), hide_index=True, width="stretch")
+            U.table(ex[cols])
 
     with S.section("the downloads"):
         bundle = {k: S.protect(v, p.as_of) for k, v in view.items()}

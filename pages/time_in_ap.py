@@ -16,18 +16,18 @@ def summary() -> None:
     s = S.metric("time_in_ap", "summary")
     c = st.columns(5)
     comp, op = s["completed"], s["open"]
-    c[0].metric("Median time in AP (Kaplan–Meier)", U.fmt_days(s.get("km_median_days")), border=True,
+    c[0].metric("Median time (KM)", U.fmt_days(s.get("km_median_days")), border=True,
                 help=U.ABOUT["km_median"])
-    c[1].metric("Completed placements: median", U.fmt_days(comp.get("median_days")), border=True,
+    c[1].metric("Ended: median", U.fmt_days(comp.get("median_days")), border=True,
                 help=U.ABOUT["time_summary"])
     c[1].caption(f"n = {U.fmt_count(S.shared_count(comp['n']))} ended in the period; mean "
                  f"{U.fmt_days(comp.get('mean_days'))}")
-    c[2].metric("Open placements: median so far", U.fmt_days(op.get("median_days")), border=True,
+    c[2].metric("Open: median so far", U.fmt_days(op.get("median_days")), border=True,
                 help=U.ABOUT["time_summary"])
     c[2].caption(f"n = {U.fmt_count(S.shared_count(op['n']))} open")
-    c[3].metric("Per pupil: median days in AP", U.fmt_days(s.get("pupil_total_days_median")), border=True,
+    c[3].metric("Per pupil: median", U.fmt_days(s.get("pupil_total_days_median")), border=True,
                 help=U.ABOUT["time_summary"])
-    c[4].metric("Long open placements", U.fmt_count(S.shared_count(s.get("long_open"))), border=True,
+    c[4].metric("Long and open", U.fmt_count(S.shared_count(s.get("long_open"))), border=True,
                 help=U.ABOUT["long_open"])
     U.about("time_summary", U.ABOUT["km_median"])
 
@@ -41,6 +41,8 @@ def distribution() -> None:
         fig = px.histogram(d, x="days", color="state", nbins=30, barmode="stack",
                            color_discrete_map={"Ended": U.OKABE_ITO[0], "Still open": U.OKABE_ITO[1]},
                            category_orders={"state": ["Ended", "Still open"]})
+        fig.update_layout(legend_title_text="")
+        U.integer_axis(fig, [d["days"].size])
         return U.style(fig, f"Days in AP per placement (n = {U.fmt_count(S.shared_count(n))} placements)",
                        "Days in AP (calendar days)", "Placements")
 
@@ -85,7 +87,9 @@ def km() -> None:
     U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
              count_cols=["at_risk", "events", "censored"],
              about_extra="With 'Provider', the eight providers with the most placements are drawn.",
-             empty="No placement started in the period with these filters.", file_stem=f"km-curve-{by or 'all'}")
+             empty="No placement started in the period with these filters, so there is no curve. Choose a "
+                   "longer period in the sidebar (for example an earlier academic year or custom dates).",
+             file_stem=f"km-curve-{by or 'all'}")
 
 
 def long_open() -> None:

@@ -147,7 +147,7 @@ def _show_result(r: dict) -> None:
         st.markdown("**Rejected rows** — not loaded. Download them, fix them and upload them again.")
         shown = rejects[["row_number", "reason"]].copy()
         shown["reason"] = shown["reason"].map(S.mask_upns)
-        st.dataframe(U.readable(shown), hide_index=True, width="stretch")
+        U.table(shown)
         U.downloads(_rejects_for_download(rejects), f"rej_{r['key']}", f"rejected-rows-{_stem(where)}",
                     aggregate=False)
     warnings: pd.DataFrame = r["warnings"]
@@ -155,7 +155,7 @@ def _show_result(r: dict) -> None:
         with st.expander(f"Warnings on {len(warnings):,} row(s) — loaded, but check them"):
             shown = warnings.copy()
             shown["warning"] = shown["warning"].map(S.mask_upns)
-            st.dataframe(U.readable(shown), hide_index=True, width="stretch")
+            U.table(shown)
 
 
 def _stem(text: str) -> str:
@@ -268,7 +268,7 @@ def _history() -> None:
             rej = store.rejected_rows(uid)
             shown = rej[["row_number", "reason"]].copy()
             shown["reason"] = shown["reason"].map(S.mask_upns)
-            st.dataframe(U.readable(shown), hide_index=True, height=200)
+            U.table(shown, height=200)
             U.downloads(_rejects_for_download(rej), f"hist_rej_{uid}", f"rejected-rows-upload-{uid}",
                         aggregate=False)
 
