@@ -24,16 +24,20 @@ def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
             today: date | None = None) -> dict:
     """The report's "population" section (metrics.md §6, §8)."""
     period, sql, params = scope(filters, settings, today)
+    # Distinct pupils through GROUP BY: DuckDB runs it in parallel, unlike count(DISTINCT).
     row = con.execute(f"""
-        WITH s AS ({sql})
-        SELECT count(DISTINCT pupil_id) FILTER (WHERE is_open),
-               count(*) FILTER (WHERE is_open),
-               count(*) FILTER (WHERE start_date BETWEEN ? AND ?),
-               count(*) FILTER (WHERE eff_end BETWEEN ? AND ?),
-               count(DISTINCT pupil_id) FILTER (WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?)
-        FROM s
-    """, params + [period.start, period.end, period.start, period.end,
-                   period.end, period.as_of, period.start]).fetchone()
+        WITH s AS ({sql}),
+        in_ap AS (SELECT count(*) AS n FROM (SELECT pupil_id FROM s WHERE is_open GROUP BY pupil_id)),
+        in_period AS (SELECT count(*) AS n FROM (
+            SELECT pupil_id FROM s WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ? GROUP BY pupil_id)),
+        counts AS (SELECT count(*) FILTER (WHERE is_open) AS open,
+                          count(*) FILTER (WHERE start_date BETWEEN ? AND ?) AS started,
+                          count(*) FILTER (WHERE eff_end BETWEEN ? AND ?) AS ended
+                   FROM s)
+        SELECT in_ap.n, counts.open, counts.started, counts.ended, in_period.n
+        FROM in_ap, counts, in_period
+    """, params + [period.end, period.as_of, period.start,
+                   period.start, period.end, period.start, period.end]).fetchone()
     keys = ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
             "pupils_in_period")
     return {k: int(v) for k, v in zip(keys, row)}
