@@ -43,32 +43,30 @@ def _ended_sql(sql: str, params: list, period: Period, settings: Settings,
             FROM s WHERE eff_end BETWEEN ? AND ?),
         returns AS (
             SELECT placement_id, pupil_id, end_date,
-                   end_date + ?::INTEGER AS window_end,
+                   LEAST(end_date + ?::INTEGER, ?::DATE) AS until,
                    end_date + ?::INTEGER <= ?::DATE AS eligible
             FROM ended WHERE destination = 'mainstream'),
-        next_placement AS (
-            SELECT r.placement_id, min(p.start_date) AS at
-            FROM returns r JOIN placements p
-              ON p.pupil_id = r.pupil_id AND p.placement_id <> r.placement_id
-             AND p.start_date BETWEEN r.end_date AND LEAST(r.window_end, ?::DATE)
-            GROUP BY r.placement_id),
-        next_exclusion AS (
-            SELECT r.placement_id, min(x.start_date) AS at
-            FROM returns r JOIN exclusions x
-              ON x.pupil_id = r.pupil_id AND lower(trim(x.category)) = 'permanent'
-             AND x.start_date BETWEEN r.end_date AND LEAST(r.window_end, ?::DATE)
+        later AS (
+            SELECT pupil_id, start_date AS at, placement_id, 0 AS kind FROM placements
+            UNION ALL
+            SELECT pupil_id, start_date, NULL, 1 FROM exclusions
+            WHERE lower(trim(category)) = 'permanent'),
+        -- The first breakdown in [end_date, min(end_date + sustain_days, as_of)]; on the same
+        -- day an exclusion (kind 1) wins over a placement (kind 0).
+        breaks AS (
+            SELECT r.placement_id, arg_min(l.kind, (l.at, -l.kind)) AS kind
+            FROM returns r JOIN later l
+              ON l.pupil_id = r.pupil_id AND l.at BETWEEN r.end_date AND r.until
+             AND (l.placement_id IS NULL OR l.placement_id <> r.placement_id)
             GROUP BY r.placement_id)
         SELECT e.*, r.eligible,
-               CASE WHEN x.at IS NOT NULL AND (np.at IS NULL OR x.at <= np.at)
-                         THEN 'permanent_exclusion'
-                    WHEN np.at IS NOT NULL THEN 'placement' END AS broke_down_by
+               CASE b.kind WHEN 1 THEN 'permanent_exclusion' WHEN 0 THEN 'placement' END AS broke_down_by
         FROM ended e
         LEFT JOIN returns r USING (placement_id)
-        LEFT JOIN next_placement np USING (placement_id)
-        LEFT JOIN next_exclusion x USING (placement_id)
+        LEFT JOIN breaks b USING (placement_id)
     """
     return query, params + [list(DESTINATIONS), period.start, period.end,
-                            settings.sustain_days, settings.sustain_days, a, a, a]
+                            settings.sustain_days, a, settings.sustain_days, a]
 
 
 _AGGREGATES = """

@@ -157,3 +157,22 @@ def test_destinations():
     assert set(df["group"]) == {"All"}
     assert dict(zip(df["destination"], df["n"])) == {"mainstream": 5, "special": 1, "other_ap": 1,
                                                      "unknown": 1}
+
+
+@pytest.mark.parametrize("placement_day, exclusion_day, expected", [
+    ("2024-12-02", "2024-12-02", "permanent_exclusion"),   # same day: the exclusion is the cause
+    ("2024-12-01", "2024-12-02", "placement"),             # the earlier one
+    ("2024-12-03", "2024-12-02", "permanent_exclusion"),
+    ("2025-07-01", "2025-07-02", None),                    # after as_of: not seen
+])
+def test_broke_down_by_names_the_first_breakdown(placement_day, exclusion_day, expected):
+    # 18 Oct 2024 + 182 = 18 Apr 2025 (see WINDOW_END); with as_of 1 Feb 2025 the return is not
+    # yet eligible, yet a breakdown already seen is reported.
+    con = make_db(placements=[placement("P1", "2024-09-02", "2024-10-18", destination="mainstream"),
+                              placement("P1", placement_day, None, provider="Elm", provider_urn="9")],
+                  exclusions=[{"pupil_id": "P1", "category": "permanent", "start_date": exclusion_day}])
+    df = outcomes.returns(con, Filters(as_of=date(2025, 2, 1)), S)
+    assert df["eligible"].tolist() == [False]
+    assert pd.isna(df["sustained"].iloc[0])
+    got = df["broke_down_by"].iloc[0]
+    assert (got if isinstance(got, str) else None) == expected
