@@ -72,7 +72,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
               pupil_id: str | None = None) -> tuple[str, list]:
     """(sql, params) for the rows of ``flags`` (unordered), optionally for one pupil."""
     osql, oparams = _open_placements_sql(filters, period, pupil_id)
-    wsql, wparams = attendance_windows_sql((osql, oparams), settings, period)
+    wsql, wparams = attendance_windows_sql((osql, oparams), settings, period, baseline=False)
     s = settings
     part_time = """CASE WHEN p.hours_per_week IS NOT NULL THEN p.hours_per_week < ?
                         WHEN p.sessions_per_week IS NOT NULL THEN p.sessions_per_week < 10

@@ -32,15 +32,21 @@ def overlapping_placements_sql(filters: Filters, period: Period) -> tuple[str, l
             params + [period.end, period.as_of, period.start])
 
 
-def attendance_windows_sql(placements: tuple[str, list], settings: Settings,
-                           period: Period) -> tuple[str, list]:
+def attendance_windows_sql(placements: tuple[str, list], settings: Settings, period: Period,
+                           baseline: bool = True) -> tuple[str, list]:
     """Per placement of `placements`: baseline and during possible/attended sessions and rates.
 
     Columns: placement_id, baseline_possible, baseline_attended, during_possible,
     during_attended, baseline_rate, during_rate (rates null without possible sessions).
     Placements with no attendance row in either window are absent (callers LEFT JOIN).
+    With baseline=False only the during window is read (baseline columns null).
     """
     psql, pparams = placements
+    lower = "p.start_date - CAST(? AS INTEGER)" if baseline else "p.start_date"
+    lparams = [settings.baseline_days] if baseline else []
+    # One hash join on pupil_id with the windows as residual conditions, grouped by an integer
+    # row number rather than the text placement_id: at national scale (20M attendance rows)
+    # the string work is most of the cost.
     sql = f"""
         SELECT placement_id,
                baseline_possible, baseline_attended, during_possible, during_attended,
@@ -49,7 +55,7 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings,
                CASE WHEN during_possible > 0 THEN during_attended / during_possible END
                    AS during_rate
         FROM (
-            SELECT p.placement_id,
+            SELECT any_value(p.placement_id) AS placement_id,
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.possible_sessions END)
                        AS baseline_possible,
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.attended_sessions END)
@@ -58,16 +64,17 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings,
                        AS during_possible,
                    SUM(CASE WHEN a.period_start >= p.start_date THEN a.attended_sessions END)
                        AS during_attended
-            FROM (SELECT placement_id, pupil_id, start_date, eff_end FROM ({psql})) p
+            FROM (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date, eff_end
+                  FROM ({psql})) p
             JOIN (SELECT pupil_id, period_start, possible_sessions, attended_sessions
                   FROM attendance WHERE period_start <= ?) a
               ON a.pupil_id = p.pupil_id
-             AND a.period_start >= p.start_date - CAST(? AS INTEGER)
+             AND a.period_start >= {lower}
              AND a.period_start <= COALESCE(p.eff_end, ?)
-            GROUP BY p.placement_id
+            GROUP BY p.pk
         )
     """
-    return sql, pparams + [period.as_of, settings.baseline_days, period.as_of]
+    return sql, pparams + [period.as_of] + lparams + [period.as_of]
 
 
 def attendance_by_placement(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
@@ -114,7 +121,11 @@ def _has_table(con, name: str) -> bool:
 
 
 def directions_sql(con, settings: Settings) -> tuple[str, list]:
-    """measure_key -> higher_is_better for every measure: settings over store overrides over data."""
+    """Every measure_key with its display name (newest seen) and direction as applied.
+
+    Direction: Settings.measure_directions, else the store's measure_directions table, else
+    lower-is-better when any row of the measure says higher_is_better false.
+    """
     store = ("SELECT lower(trim(measure_key)) AS measure_key, higher_is_better "
              "FROM measure_directions WHERE higher_is_better IS NOT NULL"
              if _has_table(con, "measure_directions")
@@ -122,10 +133,10 @@ def directions_sql(con, settings: Settings) -> tuple[str, list]:
     keys = [k.strip().casefold() for k, _ in settings.measure_directions]
     values = [bool(v) for _, v in settings.measure_directions]
     sql = f"""
-        SELECT d.measure_key,
+        SELECT d.measure_key, d.measure,
                COALESCE(s.higher_is_better, o.higher_is_better, d.higher_is_better) AS higher_is_better
-        FROM (SELECT measure_key, NOT bool_or(higher_is_better IS NOT DISTINCT FROM false)
-                  AS higher_is_better
+        FROM (SELECT measure_key, arg_max(measure, date) AS measure,
+                     NOT bool_or(higher_is_better IS NOT DISTINCT FROM false) AS higher_is_better
               FROM assessments GROUP BY measure_key) d
         LEFT JOIN (SELECT measure_key, bool_and(higher_is_better) AS higher_is_better
                    FROM ({store}) GROUP BY measure_key) o USING (measure_key)
@@ -140,10 +151,12 @@ def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
     psql, pparams = overlapping_placements_sql(filters, period)
     dsql, dparams = directions_sql(con, settings)
     sql = f"""
-        WITH p AS (SELECT placement_id, pupil_id, start_date, COALESCE(eff_end, ?) AS during_end
+        WITH p AS (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date,
+                          COALESCE(eff_end, ?) AS during_end
                    FROM ({psql})),
         pairs AS (
-            SELECT p.placement_id, p.pupil_id, a.measure_key,
+            SELECT any_value(p.placement_id) AS placement_id, any_value(p.pupil_id) AS pupil_id,
+                   a.measure_key,
                    MAX(a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_date,
                    arg_max(a.value, a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_value,
                    MAX(a.date) FILTER (WHERE a.date > p.start_date) AS latest_date,
@@ -151,16 +164,14 @@ def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
             FROM p JOIN (SELECT pupil_id, measure_key, date, value FROM assessments
                          WHERE date <= ?) a
               ON a.pupil_id = p.pupil_id AND a.date <= p.during_end
-            GROUP BY p.placement_id, p.pupil_id, a.measure_key
-        ),
-        names AS (SELECT measure_key, arg_max(measure, date) AS measure
-                  FROM assessments GROUP BY measure_key)
-        SELECT pairs.placement_id, pairs.pupil_id, pairs.measure_key, names.measure,
+            GROUP BY p.pk, a.measure_key
+        )
+        SELECT pairs.placement_id, pairs.pupil_id, pairs.measure_key, d.measure,
                d.higher_is_better, baseline_date, baseline_value, latest_date, latest_value,
                latest_value - baseline_value AS change,
                CASE WHEN d.higher_is_better THEN latest_value > baseline_value
                     ELSE latest_value < baseline_value END AS improved
-        FROM pairs JOIN names USING (measure_key) JOIN ({dsql}) d USING (measure_key)
+        FROM pairs JOIN ({dsql}) d USING (measure_key)
     """
     return sql, [period.as_of] + pparams + [period.as_of] + dparams
 
