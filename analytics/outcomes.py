@@ -1,6 +1,9 @@
 """Return to mainstream (metrics.md §2): ended placements, returns, destinations and whether
 a return was sustained.
 
+``summary`` is the report's "return_to_mainstream" section. For the dashboard: ``by_group``,
+``destinations`` and ``returns`` (one row per return, with what broke it down).
+
 A return is broken down by any other placement of the same pupil, or a permanent exclusion of
 the pupil, starting in [end_date, end_date + sustain_days]; both look at all of the pupil's
 records, not only the filtered placements (a return from provider A broken by a placement at

@@ -1,5 +1,8 @@
 """Population (metrics.md §6): who is in AP at as_of and how many placements started and ended.
 
+``summary`` is the report's "population" section; ``breakdown`` splits pupils_in_ap by a pupil
+attribute for the dashboard.
+
 >>> from tests.factories import make_db, placement
 >>> con = make_db(placements=[placement("P1", "2024-09-02"), placement("P1", "2024-10-01")])
 >>> summary(con, Filters(as_of=date(2024, 12, 1)), Settings())["pupils_in_ap"]

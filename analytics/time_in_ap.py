@@ -1,8 +1,14 @@
 """Time in AP (metrics.md §1): completed and open durations, the Kaplan–Meier median, pupils'
 total days in AP and long open placements.
 
-Everything is computed in DuckDB over the filtered placements of ``scope.placements_sql``; only
-the Kaplan–Meier product runs in numpy, over one row per distinct duration (never per pupil).
+``summary`` is the report's "time_in_ap" section. For the dashboard: ``durations`` (one row per
+placement overlapping the period), ``km_curve`` (Kaplan–Meier steps, optionally by reason,
+setting type, commissioner or provider) and ``long_open``.
+
+Everything is one DuckDB statement over the filtered placements of ``scope.placements_sql``:
+the Kaplan–Meier product and the union of each pupil's placements are window functions.
+pupil_total_days_median selects pupils by the filters, then counts all of their placements
+(a pupil placed at the filtered provider has also spent their days elsewhere in AP).
 
 >>> from tests.factories import make_db, placement
 >>> con = make_db(placements=[placement("P1", "2024-09-02", "2024-09-11")])
