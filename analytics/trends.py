@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from analytics import exclusions, outcomes, oversight, population
+from analytics import outcomes, population
 from analytics.scope import placements_sql
 from analytics.settings import Filters, Settings, academic_year_start, resolve_period
 from analytics.time_in_ap import km_median_days
@@ -106,6 +106,16 @@ def year_earlier(d: date) -> date:
 
 # ---------------------------------------------------------------------------------------------
 
+def _sixth_day_rate(con, filters: Filters, settings: Settings) -> float | None:
+    from analytics import exclusions  # imported here: exclusions imports this module for terms
+    return exclusions.summary(con, filters, settings)["sixth_day"]["rate"]
+
+
+def _any_flag(con, filters: Filters, settings: Settings) -> int:
+    from analytics import oversight
+    return oversight.summary(con, filters, settings)["any_flag"]
+
+
 def _headline_figures(con, filters: Filters, settings: Settings) -> dict:
     pop = population.summary(con, filters, settings)
     ret = outcomes.summary(con, filters, settings)
@@ -115,8 +125,8 @@ def _headline_figures(con, filters: Filters, settings: Settings) -> dict:
         "km_median_days": km_median_days(con, filters, settings),
         "return_rate": ret["rate"],
         "sustained_rate": ret["sustained"]["rate"],
-        "sixth_day_rate": exclusions.summary(con, filters, settings)["sixth_day"]["rate"],
-        "any_flag": oversight.summary(con, filters, settings)["any_flag"],
+        "sixth_day_rate": _sixth_day_rate(con, filters, settings),
+        "any_flag": _any_flag(con, filters, settings),
     }
 
 
@@ -181,8 +191,8 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
             "km_median_days": km_median_days(con, f, settings),
             "return_rate": ret["rate"], "returned": ret["returned"], "ended": ret["ended"],
             "sustained_rate": ret["sustained"]["rate"],
-            "sixth_day_rate": exclusions.summary(con, f, settings)["sixth_day"]["rate"],
-            "any_flag": oversight.summary(con, f, settings)["any_flag"],
+            "sixth_day_rate": _sixth_day_rate(con, f, settings),
+            "any_flag": _any_flag(con, f, settings),
         })
     df = pd.DataFrame(rows, columns=BY_TERM_COLUMNS)
     for col in ("km_median_days", "return_rate", "sustained_rate", "sixth_day_rate"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from analytics import trends
@@ -147,3 +148,16 @@ def test_filters_change_the_trend():
     df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1), reason=("medical_physical",)), S,
                         since=date(2024, 9, 1))
     assert df["pupils_in_ap"].tolist() == [0, 0, 0]
+
+
+def test_sixth_day_rate_per_term():
+    # Permanent exclusion on Monday 4 Nov 2024: school days 4, 5, 6, 7, 8, 11 Nov -> the sixth is
+    # Monday 11 Nov. X's placement starts that day: met. Y's (excluded Mon 2 Dec, sixth day
+    # Mon 9 Dec) starts 10 Dec: not met. Autumn: 1 of 2. Spring: no exclusions -> no rate.
+    con = make_db(placements=[placement("X", "2024-11-11", None), placement("Y", "2024-12-10", None)],
+                  exclusions=[{"pupil_id": "X", "category": "permanent", "start_date": "2024-11-04"},
+                              {"pupil_id": "Y", "category": "permanent", "start_date": "2024-12-02"}])
+    df = trends.by_term(con, Filters(as_of=date(2025, 1, 31)), S, since=date(2024, 9, 1))
+    assert df["label"].tolist() == ["Autumn 2024/25", "Spring 2024/25"]
+    assert df["sixth_day_rate"].tolist()[0] == 0.5 and pd.isna(df["sixth_day_rate"].tolist()[1])
+    assert trends.headline(con, Filters(as_of=date(2025, 1, 31)), S)["current"]["sixth_day_rate"] == 0.5
