@@ -460,18 +460,36 @@ class Store:
         keys = _key_sql(dataset)
         w.execute("DROP TABLE IF EXISTS _affected")
         if dataset == "placements":
+            # Pupils in the upload, and pupils with a row whose provider key can differ with
+            # and without it: a UKPRN or provider name whose known URN changes.
             w.execute("""
                 CREATE TEMP TABLE _affected AS
-                WITH mine AS (SELECT * FROM ledger_placements WHERE upload_id = ?),
-                ukprns AS (SELECT DISTINCT trim(provider_ukprn) AS ukprn FROM mine
-                           WHERE nullif(trim(provider_ukprn), '') IS NOT NULL),
-                names AS (SELECT nullif(lower(trim(provider)), '') AS name_key FROM mine
-                          UNION SELECT nullif(lower(trim(provider)), '') FROM ledger_placements
-                          WHERE trim(provider_ukprn) IN (SELECT ukprn FROM ukprns))
-                SELECT DISTINCT pupil_id FROM mine
-                UNION SELECT pupil_id FROM ledger_placements
-                WHERE nullif(lower(trim(provider)), '') IN (SELECT name_key FROM names WHERE name_key IS NOT NULL)
-                   OR trim(provider_ukprn) IN (SELECT ukprn FROM ukprns)""", [upload_id])
+                WITH src AS (
+                    SELECT l.upload_id, l.pupil_id, """ + _SEQ.replace("upload_id", "l.upload_id").replace(
+                        "row_number", "l.row_number") + """ AS seq,
+                           nullif(trim(l.provider_urn), '') AS urn, nullif(trim(l.provider_ukprn), '') AS ukprn,
+                           nullif(lower(trim(l.provider)), '') AS name_key
+                    FROM ledger_placements l JOIN uploads u ON u.upload_id = l.upload_id
+                    WHERE u.dataset = 'placements' AND (u.withdrawn_at IS NULL OR u.upload_id = $1)),
+                uk AS (
+                    SELECT ukprn, arg_max(urn, seq) AS urn_with,
+                           arg_max(urn, seq) FILTER (WHERE upload_id <> $1) AS urn_without
+                    FROM src WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY ukprn),
+                ided AS (
+                    SELECT src.*, coalesce(urn, uk.urn_with, src.ukprn) AS ident_with,
+                           coalesce(urn, uk.urn_without, src.ukprn) AS ident_without
+                    FROM src LEFT JOIN uk ON uk.ukprn = src.ukprn),
+                nm AS (
+                    SELECT name_key, arg_max(ident_with, seq) FILTER (WHERE ident_with IS NOT NULL) AS with_,
+                           arg_max(ident_without, seq) FILTER (WHERE ident_without IS NOT NULL
+                                                               AND upload_id <> $1) AS without_
+                    FROM ided WHERE name_key IS NOT NULL GROUP BY name_key)
+                SELECT pupil_id FROM src WHERE upload_id = $1
+                UNION
+                SELECT pupil_id FROM src
+                WHERE ukprn IN (SELECT ukprn FROM uk WHERE urn_with IS DISTINCT FROM urn_without)
+                   OR name_key IN (SELECT name_key FROM nm WHERE with_ IS DISTINCT FROM without_)""",
+                      [upload_id])
             w.execute("DELETE FROM placements WHERE pupil_id IN (SELECT pupil_id FROM _affected)")
         else:
             w.execute(f"CREATE TEMP TABLE _affected AS SELECT DISTINCT "

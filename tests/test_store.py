@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from datetime import date
 
 import duckdb
 import pytest
 
-from analytics import store as store_mod
 from analytics.errors import StoreError
 from analytics.store import Store
 from tests.test_store_helpers import one, rejected_table, sheet, state
@@ -422,7 +422,7 @@ def _random_sheet(rng, dataset):
     return sheet(dataset, rows, carried=carried)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(int(os.environ.get("STORE_SEEDS", "6"))))  # more: STORE_SEEDS=40
 def test_partial_rebuild_matches_full_rebuild(store, seed):
     import random
     rng = random.Random(seed)
