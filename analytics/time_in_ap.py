@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal
 
 import duckdb
 import pandas as pd
@@ -27,9 +26,10 @@ import pandas as pd
 from analytics.scope import placements_sql
 from analytics.settings import Filters, Period, Settings, resolve_period
 
-# Breakdowns the dashboard offers, mapped to the column that defines the group (allow-list).
+# Breakdowns the dashboard offers: placements columns (the allow-list for group_sql).
 GROUP_BY = ("reason", "setting_type", "commissioner", "provider")
 
+# Survival is a product of floats: 3/4 * 2/3 must count as reaching 0.5.
 _EPS = 1e-9
 
 
@@ -46,8 +46,8 @@ def scope(filters: Filters, settings: Settings, today: date | None = None) -> tu
 def group_sql(by: str | None, allowed: tuple[str, ...] = GROUP_BY) -> str:
     """The SQL expression of a breakdown's group label over the scope's columns.
 
-    Providers are grouped by provider_key and labelled with the name on their latest placement;
-    a blank value is its own group, 'unknown'.
+    A provider is labelled with the name on the latest placement of its provider_key (so a
+    renamed provider stays one group); a blank value is its own group, 'unknown'.
 
     >>> group_sql(None)
     "'All'"
@@ -66,9 +66,7 @@ def num(value) -> float | None:
     """A float for JSON, or None for a missing or NaN value."""
     if value is None:
         return None
-    if isinstance(value, Decimal):
-        value = float(value)
-    value = float(value)
+    value = float(value)  # also Decimal, numpy and integer results
     return None if math.isnan(value) else value
 
 
@@ -101,7 +99,6 @@ def _km_ctes(by: str | None) -> str:
                  FROM risk)"""
 
 
-# Survival products are floats: 3/4 * 2/3 must count as reaching 0.5.
 _KM_MEDIAN = f"(SELECT min(days) FILTER (WHERE survival <= {0.5 + _EPS!r}) FROM surv)"
 
 
