@@ -157,10 +157,14 @@ def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
         pairs AS (
             SELECT any_value(p.placement_id) AS placement_id, any_value(p.pupil_id) AS pupil_id,
                    a.measure_key,
-                   MAX(a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_date,
-                   arg_max(a.value, a.date) FILTER (WHERE a.date <= p.start_date) AS baseline_value,
-                   MAX(a.date) FILTER (WHERE a.date > p.start_date) AS latest_date,
-                   arg_max(a.value, a.date) FILTER (WHERE a.date > p.start_date) AS latest_value
+                   -- arg_max skips rows whose ordering key is NULL: CASE picks the window
+                   -- (cheaper than FILTER clauses here).
+                   MAX(CASE WHEN a.date <= p.start_date THEN a.date END) AS baseline_date,
+                   arg_max(a.value, CASE WHEN a.date <= p.start_date THEN a.date END)
+                       AS baseline_value,
+                   MAX(CASE WHEN a.date > p.start_date THEN a.date END) AS latest_date,
+                   arg_max(a.value, CASE WHEN a.date > p.start_date THEN a.date END)
+                       AS latest_value
             FROM p JOIN (SELECT pupil_id, measure_key, date, value FROM assessments
                          WHERE date <= ?) a
               ON a.pupil_id = p.pupil_id AND a.date <= p.during_end
