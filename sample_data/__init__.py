@@ -1,0 +1,1 @@
+"""Synthetic, seeded sample data: the committed termly files and the benchmark files."""
