@@ -187,3 +187,73 @@ def test_empty_store_gives_zeros_and_nulls():
                  "open": {"n": 0, "median_days": None}, "km_median_days": None,
                  "pupil_total_days_median": None, "long_open": 0}
     assert time_in_ap.km_curve(make_db(), F, S).empty
+
+
+# --- against independent, brute-force computations --------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from hypothesis import given, settings as hyp_settings, strategies as st  # noqa: E402
+
+_DAY0 = date(2024, 8, 1)
+_placements = st.lists(
+    st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 250),
+              st.one_of(st.none(), st.integers(0, 120))),
+    min_size=1, max_size=8)
+
+
+def _rows(spec):
+    return [placement(p, _DAY0 + timedelta(days=s), None if n is None else _DAY0 + timedelta(days=s + n))
+            for p, s, n in spec]
+
+
+def _median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return float(values[mid]) if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+@hyp_settings(max_examples=40, deadline=None)
+@given(_placements)
+def test_pupil_total_days_matches_a_set_of_dates(spec):
+    as_of, start = date(2025, 1, 31), date(2024, 9, 1)
+    days_in_ap, overlapping = {}, set()
+    for p, s, n in spec:
+        first = _DAY0 + timedelta(days=s)
+        if first > as_of:
+            continue
+        last = as_of if n is None else min(first + timedelta(days=n), as_of)
+        ended = n is not None and first + timedelta(days=n) <= as_of
+        if not ended or last >= start:
+            overlapping.add(p)
+        days_in_ap.setdefault(p, set()).update(first + timedelta(days=i) for i in range((last - first).days + 1))
+    expected = _median([len(days_in_ap[p]) for p in overlapping])
+    got = time_in_ap.summary(make_db(placements=_rows(spec)), Filters(as_of=as_of), S)["pupil_total_days_median"]
+    assert got == expected
+
+
+@hyp_settings(max_examples=40, deadline=None)
+@given(_placements)
+def test_km_median_matches_a_step_by_step_estimate(spec):
+    as_of, start = date(2025, 1, 31), date(2024, 9, 1)
+    cohort = []                       # (duration, ended)
+    for _, s, n in spec:
+        first = _DAY0 + timedelta(days=s)
+        if not start <= first <= as_of:
+            continue
+        ended = n is not None and first + timedelta(days=n) <= as_of
+        cohort.append(((n + 1) if ended else (as_of - first).days + 1, ended))
+    # Walk placement by placement, endings before censorings at a tie, exact fractions.
+    survival, expected = Fraction(1), None
+    at_risk = len(cohort)
+    for duration, ended in sorted(cohort, key=lambda c: (c[0], not c[1])):
+        if ended:                     # d endings among n at risk: (n-1)/n * ... = (n-d)/n
+            survival *= Fraction(at_risk - 1, at_risk)
+        at_risk -= 1
+        if expected is None and survival <= Fraction(1, 2):
+            expected = float(duration)
+    got = time_in_ap.summary(make_db(placements=_rows(spec)), Filters(as_of=as_of), S)["km_median_days"]
+    assert got == expected
