@@ -77,22 +77,32 @@ def _non_negative(kind):
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that states the problem in one sentence instead of the whole usage block."""
+
+    def error(self, message: str):
+        message = message.rstrip(".")
+        self.exit(2, f"report: {message[0].upper()}{message[1:]}. "
+                     "('python -m analytics report --help' lists the options.)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m analytics report",
         description="Print the AP oversight report (docs/metrics.md §8) as one JSON object.")
-    parser.add_argument("--db", required=True, help="the DuckDB file written by 'ingest'")
-    parser.add_argument("--as-of", type=_iso_date, help="the date the figures describe (default today)")
-    parser.add_argument("--from", dest="period_start", type=_iso_date,
+    parser.add_argument("--db", required=True, metavar="PATH", help="the DuckDB file written by 'ingest'")
+    parser.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="the date the figures describe (default today)")
+    parser.add_argument("--from", dest="period_start", type=_iso_date, metavar="YYYY-MM-DD",
                         help="start of the reporting period (default 1 September before as-of)")
-    parser.add_argument("--to", dest="period_end", type=_iso_date,
+    parser.add_argument("--to", dest="period_end", type=_iso_date, metavar="YYYY-MM-DD",
                         help="end of the reporting period (default and at most as-of)")
     defaults = Settings()
     types = {f.name: f.type for f in fields(Settings)}
     for name in REPORT_SETTINGS:
         kind = int if types[name] in ("int", int) else float
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_non_negative(kind),
-                            help=f"default {getattr(defaults, name)}")
+                            metavar="N", help=f"default {getattr(defaults, name)}")
     return parser
 
 

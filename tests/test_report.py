@@ -185,3 +185,19 @@ def test_as_a_process_no_traceback(db_path):
     assert done.returncode == 0, done.stderr
     shape = subprocess.run([sys.executable, str(CHECKER)], input=done.stdout, capture_output=True, text=True)
     assert shape.returncode == 0, shape.stdout
+
+
+def test_through_python_m_analytics(db_path):
+    # The store engineer's entry point hands everything after 'report' to report.main.
+    done = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db_path),
+                           "--as-of", "2025-03-14", "--sustain-days", "100"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    assert r["settings"]["sustain_days"] == 100
+    assert _check_shape(r).returncode == 0
+    done = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db_path),
+                           "--from", "2025-03-01", "--to", "2025-02-01"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
