@@ -176,3 +176,16 @@ def test_broke_down_by_names_the_first_breakdown(placement_day, exclusion_day, e
     assert pd.isna(df["sustained"].iloc[0])
     got = df["broke_down_by"].iloc[0]
     assert (got if isinstance(got, str) else None) == expected
+
+
+def test_by_provider_keeps_a_renamed_provider_together():
+    # Same URN (the provider_key), renamed in 2025: one group, labelled with the latest name.
+    con = make_db(placements=[
+        placement("A", "2024-09-02", "2024-10-18", destination="mainstream", provider="Oak PRU"),
+        placement("B", "2025-01-06", "2025-02-14", destination="neet", provider="Oak Academy"),
+        placement("C", "2024-09-02", "2024-10-18", destination="mainstream", provider="Elm", provider_urn="9"),
+    ])
+    df = outcomes.by_group(con, F, S, "provider").set_index("group")
+    assert sorted(df.index) == ["Elm", "Oak Academy"]
+    assert df.loc["Oak Academy", ["ended", "returned"]].tolist() == [2, 1]
+    assert df.loc["Elm", ["ended", "returned"]].tolist() == [1, 1]
