@@ -73,7 +73,8 @@ def _non_negative(kind):
                 f"'{text}' is not {'a whole number' if kind is int else 'a number'}.") from None
         if value < 0:
             raise argparse.ArgumentTypeError(f"'{text}' cannot be negative.")
-        return value
+        # 18 rather than 18.0 in the report, like the defaults.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
     return parse
 
 

@@ -145,7 +145,7 @@ def test_main_settings_flags(db_path, capsys):
     assert report.main(args) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["settings"]["long_placement_days"] == 100
-    assert r["settings"]["full_time_hours"] == 18
+    assert r["settings"]["full_time_hours"] == 18 and isinstance(r["settings"]["full_time_hours"], int)
     assert r["settings"]["low_attendance"] == 0.4
     assert r["period"] == {"start": "2024-10-01", "end": "2025-01-31"}
     # With 100 days both open placements (134, 432) are long.
