@@ -137,17 +137,20 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
 # Current state: set-based SQL, identifiers from schema.py only
 
 
-def _key_sql(dataset: str) -> dict[str, str]:
-    """Key part -> SQL expression over a ledger row (placements' provider_key comes later)."""
+def _key_sql(dataset: str, q: str = "") -> dict[str, str]:
+    """Key part -> SQL expression over a ledger row, columns qualified by `q` (e.g. "lx.").
+
+    Placements' provider_key is worked out in current_state_sql.
+    """
     if dataset == "placements":
-        return {"pupil_id": "pupil_id", "provider_key": "provider_key", "start_date": "start_date"}
+        return {"pupil_id": f"{q}pupil_id", "provider_key": "provider_key", "start_date": f"{q}start_date"}
     if dataset == "attendance":
-        return {"pupil_id": "pupil_id", "period_start": "period_start", "period_end": "period_end",
-                "setting_key": "coalesce(lower(trim(setting)), '')"}
+        return {"pupil_id": f"{q}pupil_id", "period_start": f"{q}period_start", "period_end": f"{q}period_end",
+                "setting_key": f"coalesce(lower(trim({q}setting)), '')"}
     if dataset == "exclusions":
-        return {"pupil_id": "pupil_id", "start_date": "start_date", "category": "category"}
+        return {"pupil_id": f"{q}pupil_id", "start_date": f"{q}start_date", "category": f"{q}category"}
     if dataset == "assessments":
-        return {"pupil_id": "pupil_id", "measure_key": "lower(trim(measure))", "date": "date"}
+        return {"pupil_id": f"{q}pupil_id", "measure_key": f"lower(trim({q}measure))", "date": f"{q}date"}
     raise KeyError(dataset)
 
 
@@ -157,6 +160,8 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
     Returns (sql, params); the select lists the current-state columns in table order.
     With `scoped`, only the records named in the temporary table `_affected` are derived:
     placements by pupil_id, the other datasets by their whole key (see Store._rebuild).
+    The restriction is applied to the ledger scan itself; placements' URN maps still read
+    every live row.
     """
     cols = schema.DATASETS[dataset]
     names = [c.name for c in cols]
@@ -168,36 +173,38 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
     live = (f"SELECT upload_id AS live_id, {carried_flags} FROM uploads "
             f"WHERE dataset = ? AND withdrawn_at IS NULL")
     params.append(dataset)
+    rows_from = f"ledger_{dataset}"
+    if scoped and dataset == "placements":
+        rows_from = "(SELECT * FROM ledger_placements WHERE pupil_id IN (SELECT pupil_id FROM _affected))"
+    elif scoped:
+        on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM {expr}" for k, expr in _key_sql(dataset, "lx.").items())
+        rows_from = f"(SELECT lx.* FROM ledger_{dataset} lx SEMI JOIN _affected a ON {on})"
     src = (f"SELECT l.*, f.* EXCLUDE (live_id), {_SEQ} AS seq "
-           f"FROM ledger_{dataset} l JOIN live f ON l.upload_id = f.live_id")
+           f"FROM {rows_from} l JOIN live f ON l.upload_id = f.live_id")
 
     ctes = [f"live AS ({live})", f"src AS ({src})"]
     if dataset == "placements":
         ctes += [
-            "ukprn_urn AS (SELECT trim(provider_ukprn) AS ukprn, arg_max(trim(provider_urn), seq) AS urn "
-            "FROM src WHERE nullif(trim(provider_urn), '') IS NOT NULL "
-            "AND nullif(trim(provider_ukprn), '') IS NOT NULL GROUP BY 1)",
+            # every live row's identifiers, for the URN known for a UKPRN and for a name
+            f"allp AS (SELECT {_SEQ} AS seq, nullif(trim(provider_urn), '') AS urn, "
+            "nullif(trim(provider_ukprn), '') AS ukprn, nullif(lower(trim(provider)), '') AS name_key "
+            "FROM ledger_placements l JOIN live f ON l.upload_id = f.live_id)",
+            "ukprn_urn AS (SELECT ukprn, arg_max(urn, seq) AS urn FROM allp "
+            "WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY 1)",
+            "named AS (SELECT a.name_key AS n_key, arg_max(coalesce(a.urn, u.urn, a.ukprn), seq) AS n_ident "
+            "FROM allp a LEFT JOIN ukprn_urn u ON u.ukprn = a.ukprn "
+            "WHERE a.name_key IS NOT NULL AND coalesce(a.urn, a.ukprn) IS NOT NULL GROUP BY 1)",
             "ided AS (SELECT src.*, coalesce(nullif(trim(provider_urn), ''), u.urn, "
             "nullif(trim(provider_ukprn), '')) AS ident, "
             "nullif(lower(trim(provider)), '') AS name_key "
-            "FROM src LEFT JOIN ukprn_urn u ON u.ukprn = trim(src.provider_ukprn))",
-            "named AS (SELECT name_key AS n_key, arg_max(ident, seq) AS n_ident FROM ided "
-            "WHERE ident IS NOT NULL AND name_key IS NOT NULL GROUP BY 1)",
+            "FROM src LEFT JOIN ukprn_urn u ON u.ukprn = nullif(trim(src.provider_ukprn), ''))",
             "keyed AS (SELECT ided.*, coalesce(ident, n_ident, name_key) AS provider_key "
             "FROM ided LEFT JOIN named ON named.n_key = ided.name_key)",
         ]
-        base = "keyed"
-        if scoped:
-            ctes.append("scoped AS (SELECT * FROM keyed WHERE pupil_id IN (SELECT pupil_id FROM _affected))")
-            base = "scoped"
     else:
         key_exprs = ", ".join(f"{expr} AS k_{k}" for k, expr in keys.items() if expr != k)
         ctes.append(f"keyed AS (SELECT src.*{', ' + key_exprs if key_exprs else ''} FROM src)")
-        base = "keyed"
-        if scoped:
-            on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM keyed.{k if keys[k] == k else 'k_' + k}" for k in keys)
-            ctes.append(f"scoped AS (SELECT keyed.* FROM keyed SEMI JOIN _affected a ON {on})")
-            base = "scoped"
+    base = "keyed"
 
     group_cols = [k if keys[k] == k else f"k_{k}" for k in keys]
     aggs: list[str] = []
