@@ -170,12 +170,16 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     km_median_days, return_rate, returned, ended, sustained_rate, sixth_day_rate, any_flag.
     Each row is the report's figures with the period = the term and as_of = its as_of column.
     The first row is the term containing ``since``; by default the filters' period start when
-    one was chosen, else the earliest start of a selected placement.
+    one was chosen, else (and never before) the earliest start of a selected placement, or today's
+    term when nothing is selected.
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
     as_of = resolve_period(filters, today).as_of
-    since = since or filters.period_start or _earliest_start(con, filters, today) or as_of
+    if since is None:
+        earliest = _earliest_start(con, filters, today) or as_of
+        # Not before the first placement: an "all time" period from 1900 is centuries of rows.
+        since = max(filters.period_start or earliest, earliest)
     rows = []
     for term in terms_between(min(since, as_of), as_of, unit):
         row_as_of = min(term.end, as_of)

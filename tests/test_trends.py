@@ -161,3 +161,10 @@ def test_sixth_day_rate_per_term():
     assert df["label"].tolist() == ["Autumn 2024/25", "Spring 2024/25"]
     assert df["sixth_day_rate"].tolist()[0] == 0.5 and pd.isna(df["sixth_day_rate"].tolist()[1])
     assert trends.headline(con, Filters(as_of=date(2025, 1, 31)), S)["current"]["sixth_day_rate"] == 0.5
+
+
+def test_by_term_never_starts_before_the_first_placement():
+    # An "all time" period from 1900: rows start with E's term (Autumn 2023/24), not in 1900.
+    df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1), period_start=date(1900, 1, 1)), S)
+    assert df["label"].tolist()[0] == "Autumn 2023/24" and len(df) == 6
+    assert trends.by_term(make_db(), Filters(as_of=date(2025, 5, 1)), S)["label"].tolist() == ["Summer 2024/25"]
