@@ -170,8 +170,8 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     km_median_days, return_rate, returned, ended, sustained_rate, sixth_day_rate, any_flag.
     Each row is the report's figures with the period = the term and as_of = its as_of column.
     The first row is the term containing ``since``; by default the filters' period start when
-    one was chosen, else (and never before) the earliest start of a selected placement, or today's
-    term when nothing is selected.
+    one was chosen, else (and never before) the earliest start of a selected placement; just as_of's term
+    when nothing is selected.
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
