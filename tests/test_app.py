@@ -1,0 +1,172 @@
+"""AppTest: every page renders on the sample data, filters change figures and live in the URL,
+the upload page loads, rejects and withdraws, and presentation mode hides personal data."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["pages/overview.py", "pages/time_in_ap.py", "pages/outcomes.py", "pages/progress.py",
+         "pages/exclusions.py", "pages/providers.py", "pages/case_list.py", "pages/pupil_view.py",
+         "pages/upload.py", "pages/settings.py"]
+PANEL = {"pages/case_list.py", "pages/pupil_view.py"}
+
+
+def open_app(db: Path, monkeypatch, page: str | None = None, query: dict | None = None) -> AppTest:
+    monkeypatch.setenv("AP_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    if page and page != "pages/overview.py":
+        at.switch_page(page).run()
+    return at
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page sends to the browser, as text (tables and charts included)."""
+    parts = []
+    for node in _walk(at._tree):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        if getattr(node, "type", "") in ("arrow_data_frame", "dataframe"):
+            try:
+                parts.append(node.value.to_csv())
+            except Exception:  # noqa: BLE001 - the proto text above is there anyway
+                pass
+    return "\n".join(parts)
+
+
+def assert_healthy(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    problems = [e.value for e in at.error if "Something went wrong" in e.value or "Traceback" in e.value]
+    assert not problems, problems
+    assert not [i.value for i in at.info if "not available yet" in i.value]
+
+
+def metric_value(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_sample_data(sample_db, monkeypatch, page):
+    at = open_app(sample_db, monkeypatch, page)
+    assert_healthy(at)
+    assert at.title, "every page has a title"
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/case_list.py", "pages/upload.py"])
+def test_every_page_says_what_to_upload_when_empty(tmp_path, monkeypatch, page):
+    at = open_app(tmp_path / "empty.duckdb", monkeypatch, page)
+    assert_healthy(at)
+    if page != "pages/upload.py":
+        assert any("No data has been loaded yet" in i.value and "Upload" in i.value for i in at.info)
+
+
+def test_a_provider_filter_changes_the_figures_and_is_written_to_the_url(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    before = int(metric_value(at, "Open placements").replace(",", ""))
+    provider = at.multiselect(key="f_provider")
+    assert provider.options, "providers are offered from the loaded data"
+    provider.select(provider.options[0]).run()
+    assert_healthy(at)
+    after = int(metric_value(at, "Open placements").replace(",", ""))
+    assert after < before
+    assert at.query_params.get("provider"), at.query_params
+
+
+def test_an_earlier_as_of_date_changes_the_figures(sample_db, monkeypatch):
+    from datetime import date, timedelta
+
+    at = open_app(sample_db, monkeypatch)
+    before = metric_value(at, "Open placements")
+    at.date_input(key="f_as_of").set_value(date.today() - timedelta(days=400)).run()
+    assert_healthy(at)
+    assert metric_value(at, "Open placements") != before
+    assert at.query_params.get("as_of")
+
+
+def test_filters_are_read_back_from_a_shared_link(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, query={"period": "2024", "sex": "F", "cla": "yes"})
+    assert_healthy(at)
+    assert at.selectbox(key="f_period").value == "2024/25"
+    assert at.multiselect(key="f_sex").value == ["F"]
+    assert at.radio(key="f_cla").value == "Yes"
+    # The filters hold when switching pages.
+    at.switch_page("pages/outcomes.py").run()
+    assert at.multiselect(key="f_sex").value == ["F"]
+    assert at.radio(key="f_cla").value == "Yes"
+
+
+def test_the_upload_page_loads_a_file_shows_its_rejects_and_withdraws_it(tmp_path, monkeypatch):
+    from tests.conftest import write_synthetic_files
+
+    placements = write_synthetic_files(tmp_path / "files", n=12)[0]
+    db = tmp_path / "ap.duckdb"
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
+    assert_healthy(at)
+    assert any("holds placements" in s.value for s in at.success), [s.value for s in at.success]
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert metric_value(at, "Rows accepted") == "12"
+    assert metric_value(at, "Rows rejected") == "1"
+    reasons = [df.value for df in at.dataframe if "Reason" in df.value.columns]
+    assert reasons and any("Start Date" in r for r in reasons[0]["Reason"]), reasons
+    assert any(b.label == "Download CSV" for b in at.get("download_button")) or "Download CSV" in page_text(at)
+    # Withdraw asks first, then withdraws.
+    at.button(key="withdraw_start").click().run()
+    assert any("Withdraw upload" in w.value for w in at.warning)
+    at.button(key="withdraw_yes").click().run()
+    assert_healthy(at)
+    assert any("was withdrawn" in s.value for s in at.success), [s.value for s in at.success]
+    at2 = open_app(db, monkeypatch, "pages/overview.py")
+    assert any("No data has been loaded yet" in i.value for i in at2.info)
+
+
+def test_an_unreadable_file_is_a_sentence_not_a_traceback(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("notes.csv", b"just,some\nrandom,words\n", "text/csv")).run()
+    assert not at.exception
+    assert at.error and all("Traceback" not in e.value for e in at.error)
+
+
+def _presentation_on(at: AppTest, page: str) -> None:
+    if page not in PANEL:
+        at.toggle(key="present_toggle_other").set_value(True).run()
+    assert any("Presentation mode is on" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_presentation_mode_leaves_no_name_upn_or_date_of_birth(sample_db, personal_strings, monkeypatch, page):
+    at = open_app(sample_db, monkeypatch, page)
+    _presentation_on(at, page)
+    assert_healthy(at)
+    text = page_text(at)
+    for kind, values in personal_strings.items():
+        found = sorted(v for v in values if re.search(r"(?<![\w])" + re.escape(v) + r"(?![\w])", text))
+        assert not found, f"{kind} shown in presentation mode on {page}: {found[:3]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_upns_are_never_shown_even_with_presentation_mode_off(sample_db, personal_strings, monkeypatch, page):
+    at = open_app(sample_db, monkeypatch, page)
+    if page in PANEL:
+        at.toggle(key="present_toggle_panel").set_value(False).run()
+        assert not any("Presentation mode is on" in w.value for w in at.warning)
+    text = page_text(at)
+    found = sorted(u for u in personal_strings["upn"] if u in text)
+    assert not found, f"UPNs shown on {page}: {found[:3]}"
+    if page == "pages/case_list.py":
+        # The check can see names: with presentation mode off the case list shows them.
+        assert any(n in text for n in personal_strings["name"])
