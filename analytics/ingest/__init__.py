@@ -85,6 +85,7 @@ def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str]) -
     con = duckdb.connect()
     try:
         con.execute("SET threads TO 2")
+        con.execute("SET enable_progress_bar = false")
         pipeline.install_macros(con)
         if kind == "xlsx":
             check_workbook(data, file_name)

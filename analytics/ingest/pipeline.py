@@ -41,13 +41,11 @@ CREATE OR REPLACE MACRO _date_ts(d) AS CASE
   WHEN regexp_full_match(d, '\d{1,5}(?:\.\d+)?') THEN
     TIMESTAMP '1899-12-30' + to_days(CAST(floor(CAST(d AS DOUBLE)) AS INTEGER))
 END;
-CREATE OR REPLACE MACRO _uk_date(s) AS (
-  SELECT CASE WHEN year(t) BETWEEN 1900 AND 2100 THEN CAST(t AS DATE) END
-  FROM (SELECT _date_ts(_untime(s)) AS t));
-CREATE OR REPLACE MACRO _num(s) AS (
-  SELECT CASE WHEN regexp_full_match(n, '[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?')
-              THEN TRY_CAST(n AS DOUBLE) END
-  FROM (SELECT regexp_replace(s, '[£,\s]|^GBP', '', 'g') AS n));
+CREATE OR REPLACE MACRO _uk_date(s) AS CASE
+  WHEN year(_date_ts(_untime(s))) BETWEEN 1900 AND 2100 THEN CAST(_date_ts(_untime(s)) AS DATE) END;
+CREATE OR REPLACE MACRO _num(s) AS CASE
+  WHEN isfinite(TRY_CAST(regexp_replace(s, '[£,\s]', '', 'g') AS DOUBLE))
+  THEN TRY_CAST(regexp_replace(s, '[£,\s]', '', 'g') AS DOUBLE) END;
 CREATE OR REPLACE MACRO _vkey(s) AS regexp_replace(lower(s), '[^\p{L}\p{N}]', '', 'g');
 CREATE OR REPLACE MACRO _bool(s) AS CASE
   WHEN lower(s) IN ('y', 'yes', 'true', '1', 't', '1.0') THEN true
@@ -63,10 +61,25 @@ _MACROS += (
 )
 
 
+# Lookup tables (vocab key -> canonical value), one per vocabulary; names are ours.
+_LOOKUPS = {
+    "_v_setting_type": vocab.SETTING_TYPE, "_v_reason": vocab.REASON,
+    "_v_destination": vocab.DESTINATION, "_v_sex": vocab.SEX, "_v_sen_status": vocab.SEN_STATUS,
+    "_v_commissioner": vocab.COMMISSIONER, "_v_category": vocab.EXCLUSION_CATEGORY,
+    "_v_excl_reason": vocab.EXCLUSION_REASON, "_v_ethnicity": vocab.ETHNICITY_GROUP,
+}
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     for stmt in _MACROS.split(";\n"):
         if stmt.strip():
             con.execute(stmt)
+    for name, table in _LOOKUPS.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                    "SELECT unnest($k::VARCHAR[]) AS k, unnest($v::VARCHAR[]) AS v",
+                    {"k": list(table), "v": list(table.values())})
+
+
 
 
 # Column kinds. Vocab kinds name (table, fallback): fallback None means "blank + warning".
@@ -120,12 +133,14 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     """Turn the ``raw`` table into accepted and rejected pyarrow tables."""
     p = _Params()
     ws = p(_WS)
-    first = "COALESCE(" + ", ".join(f"NULLIF(trim(c{i}, {ws}), '')" for i in range(ncols)) + ")"
+    # first non-empty cell (a row whose first non-empty cell is only spaces counts as blank)
+    first = ("NULLIF(trim(COALESCE(" + ", ".join(f"NULLIF(c{i}, '')" for i in range(ncols))
+             + f"), {ws}), '')")
     summary_words = p(list(vocab.SUMMARY_WORDS))
     counts = con.execute(
         f"SELECT count(*) FILTER (WHERE f IS NULL), "
         f"count(*) FILTER (WHERE list_contains({summary_words}, "
-        f"lower(trim(rtrim(f, ':')))))"
+        f"lower(trim(f, {ws} || ':'))))"
         f" FROM (SELECT {first} AS f FROM raw)", p.values).fetchall()[0]
     blank_rows, summary_rows = int(counts[0]), int(counts[1])
 
@@ -161,13 +176,26 @@ class _Builder:
         self.label = {c: str(headers[i]).strip() for c, i in match.columns.items()}
         self.rejects: list[str] = []   # SQL expressions: a sentence or NULL
         self.warns: list[str] = []
+        self.lookups: list[tuple[str, str, str]] = []   # (alias, lookup table, source column)
+
+    def _lookup(self, table: str, s: str) -> str:
+        alias = f"lk_{len(self.lookups)}"
+        self.lookups.append((alias, table, s))
+        return alias
+
+    def _joins(self) -> str:
+        return " ".join(f"LEFT JOIN {table} AS j_{alias} ON j_{alias}.k = _vkey(s.{s})"
+                        for alias, table, s in self.lookups)
+
+    def _lookup_cols(self) -> str:
+        return "".join(f", j_{alias}.v AS {alias}" for alias, _, _ in self.lookups)
 
     # -- helpers ---------------------------------------------------------------------------
     def s(self, col: str) -> str:
         """The trimmed cell text of a mapped column, or NULL."""
         if col not in self.m.columns:
             return "CAST(NULL AS VARCHAR)"
-        return f"NULLIF(trim(c{self.m.columns[col]}, {self.ws}), '')"
+        return f"NULLIF(trim(c{self.m.columns[col]}), '')"
 
     def msg(self, col: str, text_after_value: str, value: str | None = None) -> str:
         """SQL for: <Header> '<value>' <text>."""
@@ -192,24 +220,27 @@ class _Builder:
     def column(self, c: schema.Column) -> str:
         """SQL for a canonical column's value; adds reject/warn expressions as it goes."""
         name, p = c.name, self.p
+        self.last_source = None
         if name == "ethnicity_group":
+            self.last_source = "s_ethnicity"
             return self._ethnicity_group()
         if name not in self.m.columns and not (name == "sessions" and DAYS in self.m.columns):
             return "NULL"
         s = f"s_{name}" if name != "sessions" or "sessions" in self.m.columns else "s__days"
         required = c.required
+        V = f"v_{name}"
+        self.last_source = s
         if name == "pupil_id":
             return self._pupil_id(s)
         if c.type == schema.DATE:
             v = f"_uk_date({s})"
-            bad = f"{s} IS NOT NULL AND {v} IS NULL"
+            bad = f"{s} IS NOT NULL AND {V} IS NULL"
             self._invalid(name, s, bad, required or name in _REJECT_IF_INVALID,
                           "is not a valid day/month/year date")
             return v
-        if name in _VOCABS:
-            table, fallback = _VOCABS[name]
-            look = (f"map_extract_value(MAP({p(list(table))}::VARCHAR[], "
-                    f"{p(list(table.values()))}::VARCHAR[]), _vkey({s}))")
+        if name in _VOCABS and not (name == "reason" and self.dataset == "exclusions"):
+            fallback = _VOCABS[name][1]
+            look = self._lookup(f"_v_{name}", s)
             if fallback is None:
                 self.warns.append(f"CASE WHEN {s} IS NOT NULL AND {look} IS NULL THEN "
                                   f"{self.msg(name, 'is not a recognised code, so it was left blank.', s)} END")
@@ -218,21 +249,19 @@ class _Builder:
                               f"{self.msg(name, f'is not a recognised code, so it was stored as {fallback!r}.', s)} END")
             return f"CASE WHEN {s} IS NOT NULL THEN COALESCE({look}, {p(fallback)}) END"
         if name == "category":
-            look = (f"map_extract_value(MAP({p(list(vocab.EXCLUSION_CATEGORY))}::VARCHAR[], "
-                    f"{p(list(vocab.EXCLUSION_CATEGORY.values()))}::VARCHAR[]), _vkey({s}))")
+            look = self._lookup("_v_category", s)
             self.rejects.append(f"CASE WHEN {s} IS NULL THEN {self.msg(name, 'is blank, but it is required.')} "
                                 f"WHEN {look} IS NULL THEN {self.msg(name, 'is not a known exclusion type (use suspension, permanent or lunchtime).', s)} END")
             return look
         if name == "reason" and self.dataset == "exclusions":
-            look = (f"map_extract_value(MAP({p(list(vocab.EXCLUSION_REASON))}::VARCHAR[], "
-                    f"{p(list(vocab.EXCLUSION_REASON.values()))}::VARCHAR[]), _vkey({s}))")
+            look = self._lookup("_v_excl_reason", s)
             self.warns.append(f"CASE WHEN {s} IS NOT NULL AND {look} IS NULL THEN "
                               f"{self.msg(name, 'is not a DfE exclusion reason code; the text was kept as given.', s)} END")
             return f"COALESCE({look}, {s})"
         if name in _URN:
             n = _URN[name]
             v = f"CASE WHEN regexp_full_match({s}, {p(f'[0-9]{{{n}}}')}) THEN {s} END"
-            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+            self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
                           f"is not a {n}-digit number")
             return v
         if name == "nc_year":
@@ -241,12 +270,12 @@ class _Builder:
                  f"THEN {k} WHEN regexp_full_match({k}, '[0-9]{{1,2}}(\\.0+)?') AND "
                  f"CAST(CAST({k} AS DOUBLE) AS INTEGER) BETWEEN 1 AND 14 "
                  f"THEN CAST(CAST(CAST({k} AS DOUBLE) AS INTEGER) AS VARCHAR) END")
-            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+            self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
                           "is not a year group (R, 1-14 or X)")
             return v
         if c.type == schema.BOOL:
             v = f"_bool({s})"
-            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+            self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
                           "is not yes/no (Y/N, Yes/No, True/False, 1/0)")
             return v
         if c.type in (schema.NUMBER, schema.INTEGER):
@@ -257,19 +286,19 @@ class _Builder:
             if name in ("possible_sessions", "attended_sessions", "sessions"):
                 if name == "attended_sessions" and PCT in self.m.columns:
                     required = False   # the percentage stands in for it
-                self._invalid(name, s, f"{s} IS NOT NULL AND {num} IS NULL", True,
+                self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", True,
                               "is not a number", required)
-                self.rejects.append(f"CASE WHEN {num} < 0 THEN "
+                self.rejects.append(f"CASE WHEN {V} < 0 THEN "
                                     f"{self.msg(name, 'is negative.', s)} END")
                 return num
             if name == "sessions_per_week":
                 v = (f"CASE WHEN {num} = floor({num}) AND {num} BETWEEN 1 AND 10 "
                      f"THEN CAST({num} AS INTEGER) END")
-                self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", False,
+                self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
                               "is not a whole number of sessions from 1 to 10")
                 return v
             v = num if required else f"CASE WHEN {num} >= 0 THEN {num} END"
-            self._invalid(name, s, f"{s} IS NOT NULL AND {v} IS NULL", required,
+            self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", required,
                           "is not a number" if required else "is not a number of 0 or more")
             return v
         # text
@@ -294,21 +323,20 @@ class _Builder:
         v = f"upper({s})"
         self.rejects.append(
             f"CASE WHEN {s} IS NULL THEN {self.msg('pupil_id', 'is blank, but it is required.')} "
-            f"WHEN regexp_full_match({v}, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
+            f"WHEN regexp_full_match(v_pupil_id, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
             f"{self.msg('pupil_id', 'looks like a number that Excel shortened (scientific notation); the digits are lost, so the pupil cannot be identified.', s)} END")
         self.warns.append(
-            f"CASE WHEN regexp_full_match({v}, '[A-Z][0-9]{{11}}[0-9A-Z]') AND NOT _upn_ok({v}) THEN "
-            f"{self.msg('pupil_id', 'is not a valid UPN: its check letter does not match.', v)} "
-            f"WHEN regexp_full_match({v}, '[0-9]+\\.[0-9]+') THEN "
-            f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.', v)} END")
+            f"CASE WHEN regexp_full_match(v_pupil_id, '[A-Z][0-9]{{11}}[0-9A-Z]') AND NOT _upn_ok(v_pupil_id) THEN "
+            f"{self.msg('pupil_id', 'is not a valid UPN: its check letter does not match.', 'v_pupil_id')} "
+            f"WHEN regexp_full_match(v_pupil_id, '[0-9]+\\.[0-9]+') THEN "
+            f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.', 'v_pupil_id')} END")
         return v
 
     def _ethnicity_group(self) -> str:
         if "ethnicity" not in self.m.columns:
             return "NULL"
         p = self.p
-        look = (f"map_extract_value(MAP({p(list(vocab.ETHNICITY_GROUP))}::VARCHAR[], "
-                f"{p(list(vocab.ETHNICITY_GROUP.values()))}::VARCHAR[]), _vkey(s_ethnicity))")
+        look = self._lookup("_v_ethnicity", "s_ethnicity")
         self.warns.append(f"CASE WHEN s_ethnicity IS NOT NULL AND {look} IS NULL THEN "
                           f"{self.msg('ethnicity', 'is not a recognised ethnicity code, so its group was stored as Unknown.', 's_ethnicity')} END")
         return f"CASE WHEN s_ethnicity IS NOT NULL THEN COALESCE({look}, 'Unknown') END"
@@ -317,81 +345,118 @@ class _Builder:
     def _source_cols(self) -> str:
         return ", ".join(f"{self.s(c)} AS s_{c}" for c in self.m.columns)
 
-    def _row_checks(self, v: dict[str, str]) -> None:
+    def _row_checks(self) -> None:
+        """Checks across columns; they read the final columns (quoted canonical names)."""
         p, ds = self.p, self.dataset
         if ds == "placements":
+            named = "s_provider IS NULL AND " if "provider" in self.m.columns else ""
             self.rejects.append(
-                f"CASE WHEN s_provider IS NULL AND {v['provider_urn']} IS NULL AND "
-                f"{v['provider_ukprn']} IS NULL THEN "
-                f"{p('No provider is given: fill in the provider name, URN or UKPRN.')} END"
-                if "provider" in self.m.columns else
-                f"CASE WHEN {v['provider_urn']} IS NULL AND {v['provider_ukprn']} IS NULL THEN "
+                f"CASE WHEN {named}\"provider_urn\" IS NULL AND \"provider_ukprn\" IS NULL THEN "
                 f"{p('No provider is given: fill in the provider name, URN or UKPRN.')} END")
-            self.rejects.append(
-                f"CASE WHEN {v['end_date']} < {v['start_date']} THEN "
-                f"{p('The end date is before the start date.')} END")
-            self.warns.append(
-                f"CASE WHEN {v['planned_end_date']} < {v['start_date']} THEN "
-                f"{p('The planned end date is before the start date.')} END")
+            self.rejects.append(f"CASE WHEN \"end_date\" < \"start_date\" THEN "
+                                f"{p('The end date is before the start date.')} END")
+            self.warns.append(f"CASE WHEN \"planned_end_date\" < \"start_date\" THEN "
+                              f"{p('The planned end date is before the start date.')} END")
         elif ds == "attendance":
             self.rejects.append(
-                f"CASE WHEN {v['attended_sessions']} > {v['possible_sessions']} THEN "
+                f"CASE WHEN \"attended_sessions\" > \"possible_sessions\" THEN "
                 f"{p('More sessions are attended than possible.')} END")
-            self.rejects.append(
-                f"CASE WHEN {v['period_end']} < {v['period_start']} THEN "
-                f"{p('The period ends before it starts.')} END")
+            self.rejects.append(f"CASE WHEN \"period_end\" < \"period_start\" THEN "
+                                f"{p('The period ends before it starts.')} END")
+
+    def _values(self, cols: list[schema.Column]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each column's value SQL, and the source column of those parsed per distinct value."""
+        values, sources = {}, {}
+        for c in cols:
+            expr = self.column(c)
+            values[c.name] = expr
+            src = self.last_source
+            if src and c.name != "pupil_id" and expr not in (src, "NULL"):
+                sources[c.name] = src
+        return values, sources
+
+    def _stages(self, first: str, summary_words: str, values: dict[str, str],
+                sources: dict[str, str], ncols: int) -> str:
+        """CTEs: s (kept rows' source text), per-source dictionaries, v (parsed values).
+
+        Dates, codes and numbers repeat a lot, so they are parsed once per distinct text
+        and joined back, which keeps the regular expressions off the hot path.
+        """
+        by_src: dict[str, list[str]] = {}
+        for name, src in sources.items():
+            by_src.setdefault(src, []).append(name)
+        ctes, joins, outs = [], [], []
+        for k, (src, names) in enumerate(by_src.items()):
+            looks = [(a, tbl) for a, tbl, s in self.lookups if s == src]
+            ljoin = " ".join(f"LEFT JOIN {tbl} AS j_{a} ON j_{a}.k = _vkey(x.{src})"
+                             for a, tbl in looks)
+            lcols = "".join(f", j_{a}.v AS {a}" for a, _ in looks)
+            vcols = ", ".join(f"{values[n]} AS v_{n}" for n in names)
+            lnames = "".join(f", {a}" for a, _ in looks)
+            ctes.append(
+                f"p{k} AS (SELECT _key, {vcols}{lnames} FROM (SELECT x._key, x.{src}{lcols} "
+                f"FROM (SELECT {src} AS _key, NULLIF(trim({src}, {self.ws}), '') AS {src} FROM "
+                f"(SELECT DISTINCT {src} FROM s WHERE {src} IS NOT NULL)) AS x {ljoin}))")
+            joins.append(f"LEFT JOIN p{k} ON p{k}._key = s.{src}")
+            outs += [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
+        rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
+        keep = ", ".join(["rn", *(f"c{i}" for i in range(ncols))])
+        return (
+            f"WITH s AS MATERIALIZED (SELECT {keep}, {self._source_cols()} FROM "
+            f"(SELECT *, {first} AS _f FROM raw) WHERE _f IS NOT NULL AND NOT "
+            f"list_contains({summary_words}, lower(trim(_f, {self.ws} || ':')))), "
+            + "".join(c + ", " for c in ctes)
+            + f"v AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)})")
 
     def rows_sql(self, first: str, summary_words: str, ncols: int) -> str:
-        p = self.p
-        cols = schema.DATASETS[self.dataset]
-        v: dict[str, str] = {}
-        for c in cols:
-            v[c.name] = self.column(c)
+        cols = schema.column_names(self.dataset)
+        values, sources = self._values(list(schema.DATASETS[self.dataset]))
+        if PCT in self.m.columns:
+            values["pct"], sources["pct"] = "_num(replace(s__pct, '%', ''))", "s__pct"
+        final = {c: f"v_{c}" for c in cols}
         if self.dataset == "attendance":
-            v = self._attendance_derived(v)
-        self._row_checks(v)
+            final = self._attendance_derived(final)
+        self._row_checks()
         reason, warn = _joined(self.rejects), _joined(self.warns)
-        select = ", ".join(f"{v[c.name]} AS {c.name}" for c in cols)
+        dcols = ", ".join(f'{expr} AS "{c}"' for c, expr in final.items())
         return (
-            f"WITH b AS (SELECT *, {first} AS _f FROM raw), "
-            f"s AS (SELECT *, {self._source_cols()} FROM b WHERE _f IS NOT NULL AND NOT "
-            f"list_contains({summary_words}, lower(trim(rtrim(_f, ':'))))), "
-            f"t AS (SELECT rn, {select}, {reason} AS _reject, {warn} AS _warn, "
-            f"{', '.join(f'c{i}' for i in range(ncols))} FROM s) "
-            f"SELECT rn AS row_number, {', '.join(c.name for c in cols)}, _reject, _warn, "
+            self._stages(first, summary_words, values, sources, ncols) + ", "
+            f"d AS (SELECT *, {dcols} FROM v), "
+            f"t AS (SELECT *, {reason} AS _reject, {warn} AS _warn FROM d) "
+            f"SELECT rn AS row_number, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}, "
+            f"_reject, _warn, "
             f"CASE WHEN _reject IS NOT NULL THEN {self.original(ncols)} END AS _original "
             f"FROM t ORDER BY rn"
         )
 
-    def _attendance_derived(self, v: dict[str, str]) -> dict[str, str]:
+    def _attendance_derived(self, final: dict[str, str]) -> dict[str, str]:
         p = self.p
-        v = dict(v)
+        final = dict(final)
         if PCT in self.m.columns:
-            pct = "_num(replace(s__pct, '%', ''))"
+            pct = "v_pct"
             self.rejects.append(
                 f"CASE WHEN s__pct IS NOT NULL AND {pct} IS NULL THEN "
                 f"{self.msg(PCT, 'is not a percentage.', 's__pct')} "
                 f"WHEN {pct} < 0 OR {pct} > 100 THEN "
                 f"{self.msg(PCT, 'is outside 0-100%.', 's__pct')} "
-                f"WHEN s__pct IS NULL AND {v['attended_sessions']} IS NULL THEN "
+                f"WHEN s__pct IS NULL AND v_attended_sessions IS NULL THEN "
                 f"{p('Attended sessions and attendance % are both blank.')} END")
-            from_pct = (f"CASE WHEN {pct} BETWEEN 0 AND 100 AND {v['possible_sessions']} >= 0 "
-                        f"THEN floor(round({pct} * {v['possible_sessions']} / 100, 6) + 0.5) END")
-            v["attended_sessions"] = (f"COALESCE({v['attended_sessions']}, {from_pct})"
-                                      if "attended_sessions" in self.m.columns else from_pct)
+            # round half up to a whole session; round(.., 6) first so 2.4999999 is 2.5
+            from_pct = (f"CASE WHEN {pct} BETWEEN 0 AND 100 AND v_possible_sessions >= 0 "
+                        f"THEN floor(round({pct} * v_possible_sessions / 100, 6) + 0.5) END")
+            final["attended_sessions"] = f"COALESCE(v_attended_sessions, {from_pct})"
         if self.m.week_start:
-            default_end = f"CAST(date_trunc('week', {v['period_start']}) AS DATE) + 4"
+            default_end = "CAST(date_trunc('week', v_period_start) AS DATE) + 4"
         else:
-            default_end = v["period_start"]
-        v["period_end"] = (f"COALESCE({v['period_end']}, {default_end})"
-                           if "period_end" in self.m.columns else default_end)
-        return v
+            default_end = "v_period_start"
+        final["period_end"] = f"COALESCE(v_period_end, {default_end})"
+        return final
 
     def marks_sql(self, first: str, summary_words: str, ncols: int) -> str:
         """Register marks: one row per pupil per date (AM/PM) or per session (Session, Mark)."""
         p = self.p
-        pid = self._pupil_id("s_pupil_id")
-        date = self.column(schema.column("attendance", "period_start"))
+        values, sources = self._values([schema.column("attendance", "pupil_id"),
+                                        schema.column("attendance", "period_start")])
         setting = "s_setting" if "setting" in self.m.columns else "CAST(NULL AS VARCHAR)"
         reason, warn = _joined(self.rejects), _joined(self.warns)
         if MARK in self.m.columns:
@@ -402,22 +467,20 @@ class _Builder:
         attended, not_possible = p(list(vocab.MARKS_ATTENDED)), p(list(vocab.MARKS_NOT_POSSIBLE))
         cols = schema.column_names("attendance")
         return (
-            f"WITH b AS (SELECT *, {first} AS _f FROM raw), "
-            f"s AS (SELECT *, {self._source_cols()} FROM b WHERE _f IS NOT NULL AND NOT "
-            f"list_contains({summary_words}, lower(trim(rtrim(_f, ':'))))), "
-            f"t AS (SELECT rn, {pid} AS pupil_id, {date} AS d, {setting} AS setting, "
-            f"{marks} AS marks, {reason} AS _reject, {warn} AS _warn, "
-            f"{', '.join(f'c{i}' for i in range(ncols))} FROM s), "
-            f"m AS (SELECT rn, pupil_id, d, setting, _warn, unnest(marks) AS mark "
-            f"FROM t WHERE _reject IS NULL), "
-            f"w AS (SELECT min(rn) AS row_number, pupil_id, "
-            f"CAST(date_trunc('week', d) AS DATE) AS period_start, "
-            f"any_value(setting ORDER BY rn) AS setting, "
-            f"count(*) FILTER (WHERE NULLIF(mark, '') IS NOT NULL AND NOT list_contains({not_possible}, mark)) AS possible, "
-            f"count(*) FILTER (WHERE list_contains({attended}, mark)) AS attended, "
+            self._stages(first, summary_words, values, sources, ncols) + ", "
+            f"t AS (SELECT *, {setting} AS _setting, {marks} AS _marks, {reason} AS _reject, "
+            f"{warn} AS _warn FROM v), "
+            f"m AS (SELECT rn, v_pupil_id, v_period_start, _setting, _warn, "
+            f"unnest(_marks) AS _mark FROM t WHERE _reject IS NULL), "
+            f"w AS (SELECT min(rn) AS row_number, v_pupil_id AS pupil_id, "
+            f"CAST(date_trunc('week', v_period_start) AS DATE) AS period_start, "
+            f"any_value(_setting ORDER BY rn) AS setting, "
+            f"count(*) FILTER (WHERE _mark IS NOT NULL AND NOT list_contains({not_possible}, _mark)) AS possible, "
+            f"count(*) FILTER (WHERE list_contains({attended}, _mark)) AS attended, "
             f"string_agg(DISTINCT _warn, '; ') AS _warn "
-            f"FROM m GROUP BY pupil_id, CAST(date_trunc('week', d) AS DATE), lower(setting) "
-            f"HAVING possible > 0) "
+            f"FROM m GROUP BY v_pupil_id, CAST(date_trunc('week', v_period_start) AS DATE), "
+            f"lower(_setting) HAVING count(*) FILTER (WHERE _mark IS NOT NULL AND NOT "
+            f"list_contains({not_possible}, _mark)) > 0) "
             f"SELECT row_number, pupil_id, period_start, period_start + 4 AS period_end, "
             f"CAST(possible AS DOUBLE) AS possible_sessions, "
             f"CAST(attended AS DOUBLE) AS attended_sessions, setting, "
