@@ -329,12 +329,12 @@ class Store:
     # -- schema -----------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self.con.execute(
+        exists = self._read(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
-            "AND table_schema = 'main'").fetchall()[0][0]
+            "AND table_schema = 'main'")[0][0]
         if not exists:
             return 0
-        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+        return self._read("SELECT coalesce(max(version), 0) FROM schema_version")[0][0]
 
     def _migrate(self) -> None:
         latest = MIGRATIONS[-1][0]
@@ -365,9 +365,18 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def _read(self, sql: str, params: list | None = None, df: bool = False):
+        """Run a query on a cursor of its own (safe beside other threads' reads)."""
+        cur = self.con.cursor()
+        try:
+            result = cur.execute(sql, params or [])
+            return result.df() if df else result.fetchall()
+        finally:
+            cur.close()
+
     def uploads(self) -> pd.DataFrame:
         """The ledger, newest first."""
-        return self.con.execute("SELECT * FROM uploads ORDER BY upload_id DESC").df()
+        return self._read("SELECT * FROM uploads ORDER BY upload_id DESC", df=True)
 
     def _upload(self, upload_id: int) -> dict:
         try:
@@ -387,21 +396,18 @@ class Store:
     def rejected_rows(self, upload_id: int) -> pd.DataFrame:
         """Rejected rows of one upload: row_number, reason, original (JSON of header -> cell)."""
         upload = self._upload(upload_id)
-        return self.con.execute(
-            "SELECT row_number, reason, original FROM rejected_rows WHERE upload_id = ? "
-            "ORDER BY row_number", [upload["upload_id"]]).df()
+        return self._read("SELECT row_number, reason, original FROM rejected_rows WHERE upload_id = ? "
+                          "ORDER BY row_number", [upload["upload_id"]], df=True)
 
     def is_empty(self) -> bool:
         """True when no upload is live (none loaded, or all withdrawn)."""
-        return not self.con.execute(
-            "SELECT count(*) FROM uploads WHERE withdrawn_at IS NULL").fetchall()[0][0]
+        return not self._read("SELECT count(*) FROM uploads WHERE withdrawn_at IS NULL")[0][0]
 
     def holidays(self) -> list[date]:
-        return [r[0] for r in self.con.execute("SELECT DISTINCT date FROM holidays ORDER BY 1").fetchall()]
+        return [r[0] for r in self._read("SELECT DISTINCT date FROM holidays ORDER BY 1")]
 
     def measure_directions(self) -> dict[str, bool]:
-        return dict(self.con.execute(
-            "SELECT measure_key, higher_is_better FROM measure_directions ORDER BY 1").fetchall())
+        return dict(self._read("SELECT measure_key, higher_is_better FROM measure_directions ORDER BY 1"))
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -520,10 +526,14 @@ class Store:
 
         Raises IngestError (nothing stored) when the file cannot be read or recognised.
         """
+        from analytics.ingest import MAX_FILE_BYTES, read_file  # lazy: the store works without the reader
+
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             file_name = file_name or path.name
             try:
+                if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+                    read_file(path, file_name, mapping)  # raises the reader's "too large" error unread
                 data = path.read_bytes()
             except FileNotFoundError:
                 raise IngestError("The file was not found.", file=file_name) from None
@@ -532,8 +542,6 @@ class Store:
         else:
             data = bytes(source)
             file_name = file_name or "upload"
-        from analytics.ingest import read_file  # lazy: the store works without the reader
-
         if progress:
             progress(0.0, f"Reading {file_name}")
         sheets = read_file(data, file_name, mapping)

@@ -437,3 +437,26 @@ def test_partial_rebuild_matches_full_rebuild(store, seed):
         partial = {d: state(store, d) for d in ("placements", "attendance")}
         store.rebuild_all()
         assert {d: state(store, d) for d in ("placements", "attendance")} == partial, step
+
+
+def test_two_threads_uploading_at_once_are_serialised(store):
+    import threading
+
+    sheets = [sheet("exclusions", [{"pupil_id": f"T{i}", "category": "suspension", "start_date": "2025-01-06"}])
+              for i in range(6)]
+    errors = []
+
+    def go(i):
+        try:
+            store.ingest_parsed([sheets[i]], f"thread-{i}")
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(store.uploads()["upload_id"]) == [1, 2, 3, 4, 5, 6]
+    assert one(store, "SELECT count(*) FROM exclusions") == [(6,)]
