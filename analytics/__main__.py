@@ -90,6 +90,8 @@ def _open(db: str | None):
 
 
 def _print_result(r) -> None:
+    import pandas as pd
+
     print(r.message)
     if r.status != "loaded":
         return
@@ -98,7 +100,7 @@ def _print_result(r) -> None:
             continue
         for row in frame.head(MAX_LISTED).itertuples(index=False):
             number = getattr(row, "row_number")
-            where = f"row {int(number)}" if number is not None and number == number else "sheet"
+            where = "sheet" if pd.isna(number) else f"row {int(number)}"
             print(f"  {where} {label}: {getattr(row, col)}")
         if len(frame) > MAX_LISTED:
             print(f"  ... and {len(frame) - MAX_LISTED} more {label} lines.")

@@ -210,3 +210,13 @@ def test_real_process_end_to_end(files):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["as_of"] == "2025-07-18"
+
+
+def test_sheet_warnings_are_printed(files, capsys):
+    (files / "extra.csv").write_text("UPN,Provider URN,Start Date,Colour\nA1,100001,06/01/2025,blue\n",
+                                     encoding="utf-8")
+    code, out, err = run("ingest", "--db", files / "ap.duckdb", files / "extra.csv", capsys=capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "extra.csv: loaded as placements (upload 1), 1 row accepted."
+    assert lines[1].startswith("  sheet warning: ") and "Colour" in lines[1]
