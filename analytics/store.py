@@ -31,6 +31,11 @@ Rules of the current state (data-spec §6), per dataset key:
 - `placement_id`: the first 16 hex digits of md5("pupil_id|provider_key|start_date").
 - `setting_key` / `measure_key`: trimmed, lower-cased; a blank setting has setting_key ''.
 
+Duplicates: each sheet is recorded under sha256(f"{sha256 of the file's bytes}\0{sheet name}")
+(sheet name '' for a CSV); a sheet whose hash is already live is reported as a duplicate.
+Uploads are re-derived in part: only the records an upload can touch (see Store._rebuild);
+`rebuild_all()` re-derives everything (use it after a migration that changes the rules).
+
 >>> sorted(_key_sql("exclusions"))
 ['category', 'pupil_id', 'start_date']
 """
@@ -680,10 +685,13 @@ class Store:
     def withdraw(self, upload_id: int, user: str | None = None) -> str:
         """Mark an upload withdrawn and rebuild its dataset: the state before it, exactly."""
         upload = self._upload(upload_id)
-        if upload["withdrawn_at"] is not None:
-            raise StoreError(f"Upload {upload['upload_id']} was already withdrawn on "
-                             f"{upload['withdrawn_at']:%d %b %Y %H:%M} UTC.")
         with self._transaction():
+            # checked inside the transaction: another thread may have just withdrawn it
+            done = self._w.execute("SELECT withdrawn_at FROM uploads WHERE upload_id = ?",
+                                   [upload["upload_id"]]).fetchall()[0][0]
+            if done is not None:
+                raise StoreError(f"Upload {upload['upload_id']} was already withdrawn on "
+                                 f"{done:%d %b %Y %H:%M} UTC.")
             self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
                             [_now(), user, upload["upload_id"]])
             self._rebuild(upload["dataset"], upload["upload_id"])
