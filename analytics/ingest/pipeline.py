@@ -151,11 +151,24 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
         sql = b.rows_sql(first, summary_words, ncols)
     table = con.sql(sql, params=p.values).to_arrow_table()
     ok = pc.is_null(table["_reject"])
+    bad_rows = table.filter(pc.invert(ok))
+    if bad_rows.num_rows:
+        # the original cells of rejected rows only, fetched by row number
+        q = _Params()
+        original = _Builder(q, match, headers, ws).original(ncols)
+        rns = q(bad_rows["row_number"].to_pylist())
+        orig = con.sql(f"SELECT rn AS row_number, {original} AS _original FROM raw "
+                       f"WHERE list_contains({rns}::BIGINT[], rn) ORDER BY rn",
+                       params=q.values).to_arrow_table()
+        bad_rows = bad_rows.select(["row_number", "_reject"]).join(orig, "row_number")
+        bad_rows = bad_rows.sort_by("row_number")
+    else:
+        bad_rows = bad_rows.append_column("_original", pa.array([], pa.string()))
     accepted = table.filter(ok).select(["row_number", *schema.column_names(match.dataset),
                                         "_warn"])
     accepted = accepted.rename_columns([*accepted.column_names[:-1], "warnings"])
     accepted = accepted.cast(_empty(match.dataset).schema)
-    rejected = table.filter(pc.invert(ok)).select(["row_number", "_reject", "_original"])
+    rejected = bad_rows.select(["row_number", "_reject", "_original"])
     rejected = rejected.rename_columns(["row_number", "reason", "original"])
     rejected = rejected.cast(REJECTED_SCHEMA)
     return SheetResult(accepted, rejected, summary_rows, blank_rows)
@@ -396,13 +409,13 @@ class _Builder:
             ctes.append(
                 f"p{k} AS (SELECT _key, {vcols}{lnames} FROM (SELECT x._key, x.{src}{lcols} "
                 f"FROM (SELECT {src} AS _key, NULLIF(trim({src}, {self.ws}), '') AS {src} FROM "
-                f"(SELECT DISTINCT {src} FROM s WHERE {src} IS NOT NULL)) AS x {ljoin}))")
+                f"(SELECT DISTINCT {self.s(src[2:])} AS {src} FROM raw) WHERE {src} IS NOT NULL) "
+                f"AS x {ljoin}))")
             joins.append(f"LEFT JOIN p{k} ON p{k}._key = s.{src}")
             outs += [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
-        keep = ", ".join(["rn", *(f"c{i}" for i in range(ncols))])
         return (
-            f"WITH s AS MATERIALIZED (SELECT {keep}, {self._source_cols()} FROM "
+            f"WITH s AS (SELECT rn, {self._source_cols()} FROM "
             f"(SELECT *, {first} AS _f FROM raw) WHERE _f IS NOT NULL AND NOT "
             f"list_contains({summary_words}, lower(trim(_f, {self.ws} || ':')))), "
             + "".join(c + ", " for c in ctes)
@@ -424,9 +437,7 @@ class _Builder:
             f"d AS (SELECT *, {dcols} FROM v), "
             f"t AS (SELECT *, {reason} AS _reject, {warn} AS _warn FROM d) "
             f"SELECT rn AS row_number, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}, "
-            f"_reject, _warn, "
-            f"CASE WHEN _reject IS NOT NULL THEN {self.original(ncols)} END AS _original "
-            f"FROM t ORDER BY rn"
+            f"_reject, _warn FROM t ORDER BY rn"
         )
 
     def _attendance_derived(self, final: dict[str, str]) -> dict[str, str]:
@@ -468,8 +479,8 @@ class _Builder:
         cols = schema.column_names("attendance")
         return (
             self._stages(first, summary_words, values, sources, ncols) + ", "
-            f"t AS (SELECT *, {setting} AS _setting, {marks} AS _marks, {reason} AS _reject, "
-            f"{warn} AS _warn FROM v), "
+            f"t AS (SELECT rn, v_pupil_id, v_period_start, {setting} AS _setting, "
+            f"{marks} AS _marks, {reason} AS _reject, {warn} AS _warn FROM v), "
             f"m AS (SELECT rn, v_pupil_id, v_period_start, _setting, _warn, "
             f"unnest(_marks) AS _mark FROM t WHERE _reject IS NULL), "
             f"w AS (SELECT min(rn) AS row_number, v_pupil_id AS pupil_id, "
@@ -484,8 +495,7 @@ class _Builder:
             f"SELECT row_number, pupil_id, period_start, period_start + 4 AS period_end, "
             f"CAST(possible AS DOUBLE) AS possible_sessions, "
             f"CAST(attended AS DOUBLE) AS attended_sessions, setting, "
-            f"CAST(NULL AS VARCHAR) AS _reject, _warn, CAST(NULL AS VARCHAR) AS _original FROM w "
-            f"UNION ALL SELECT rn, {', '.join('NULL' for _ in cols)}, _reject, NULL, "
-            f"{self.original(ncols)} FROM t WHERE _reject IS NOT NULL "
-            f"ORDER BY 1"
+            f"CAST(NULL AS VARCHAR) AS _reject, _warn FROM w "
+            f"UNION ALL SELECT rn, {', '.join('NULL' for _ in cols)}, _reject, NULL "
+            f"FROM t WHERE _reject IS NOT NULL ORDER BY 1"
         )

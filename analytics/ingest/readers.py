@@ -145,8 +145,9 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
             region = memoryview(utf8)[offset:]
             expect = utf8.count(b"\n", offset) + (1 if len(region) and utf8[-1:] != b"\n" else 0)
             if n == expect:
-                con.execute("CREATE OR REPLACE VIEW raw AS SELECT rowid + $first AS rn, * "
-                            "FROM raw0", {"first": header_index + 2})
+                first_rn = int(header_index) + 2   # an int we computed, not file text
+                con.execute(f"CREATE OR REPLACE VIEW raw AS SELECT rowid + {first_rn} AS rn, * "
+                            "FROM raw0")
                 return
         except duckdb.Error:
             pass
