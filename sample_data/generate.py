@@ -11,7 +11,7 @@ per-row Python), plus an .xlsx placements file:
     --pupils N            placements = round(1.25 N), exclusions ~ 0.6 N, assessments ~ 2 per placement
     --placements N        override the placement count
     --attendance-rows N   attendance rows (default 20 per placement)
-    --xlsx-rows N         rows in placements.xlsx (default min(placements, 100000); 0 = no file)
+    --xlsx-rows N         rows in placements.xlsx (default min(placements, 50000); 0 = no file)
     --scale la|national   presets: la = 4,000 pupils (5,000 placements, 250,000 attendance rows);
                           national = 800,000 pupils (1,000,000 placements, 20,000,000 rows)
 

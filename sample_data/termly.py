@@ -643,11 +643,15 @@ def write_termly(world: World, out: Path) -> list[dict]:
     write_xlsx(out / f"{t.label}_attendance.xlsx", [Sheet("Weekly attendance", h, rows,
                                                           title(t, "weekly attendance"))])
     note(f"{t.label}_attendance.xlsx", "attendance", "Summary rows; title rows; Excel date cells")
-    h, rows = _excl_table(ex[5], "UPN|Category|Exclusion Date|Sessions|Reason|School|School URN|Trust Name",
+    h, rows = _excl_table(ex[5], "UPN|Category|Exclusion Date|Sessions|Reason|School|School URN|Academy Trust",
                           Style("serial", xlsx=True), EXCLUSION_CODE)
+    h.append("Staff Initials")
+    for k, r in enumerate(rows):
+        r.append(("JB", "AK", "SM", "RT", "")[k % 5])
     write_xlsx(out / f"{t.label}_exclusions.xlsx", [Sheet("Exclusions", h, rows)])
     note(f"{t.label}_exclusions.xlsx", "exclusions",
-         "Exclusion Date as Excel serial numbers (General format), not date cells")
+         "Exclusion Date as Excel serial numbers (General format), not date cells; an extra "
+         "'Staff Initials' column that matches nothing (reported as not recognised, not loaded)")
     h, rows = _ass_table(asm[5], "UPN|Assessment|Assessment Date|Score|Higher is Better",
                          Style("cell", "yn", xlsx=True), True)
     write_xlsx(out / f"{t.label}_assessments.xlsx", [Sheet("Sheet1", h, rows)])

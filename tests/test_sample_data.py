@@ -388,3 +388,41 @@ def test_bench_format_small(tmp_path):
     assert all(0 <= float(r["attended_sessions"]) <= float(r["possible_sessions"]) for r in att)
     ws = openpyxl.load_workbook(out / "placements.xlsx", read_only=True).active
     assert sum(1 for _ in ws.iter_rows()) == 51
+
+
+# --- the importer reads every committed file ---------------------------------------------------
+
+EXPECTED_REJECTS = {  # file -> number of deliberately bad rows (sample_data/README.md)
+    "2022-23_3_summer_placements.csv": 1,   # no Pupil Ref
+    "2023-24_2_spring_placements.csv": 2,   # end before start; month-first 03/14/2024
+    "2023-24_1_autumn_attendance.csv": 1,   # attended > possible
+    "2023-24_2_spring_attendance.csv": 1,   # 110%
+    "2023-24_1_autumn_ap_return.xlsx": 1,   # "Internal exclusion"
+}
+EXPECTED_TOTAL_ROWS = {"2022-23_2_spring_placements.xlsx", "2023-24_1_autumn_attendance.csv",
+                       "2024-25_2_spring_placements.csv"}
+
+
+@pytest.mark.slow
+def test_the_importer_recognises_every_file_and_rejects_only_the_deliberate_rows(world):
+    ingest = pytest.importorskip("analytics.ingest")
+    from sample_data.school_calendar import TERMS
+    open_in_term = {t.label[:9]: sum(p.start_date <= t.end and (p.end_date is None or p.end_date >= t.start)
+                                     for p in world.placements) for t in TERMS}
+    accepted = Counter()
+    for path in sorted(COMMITTED.iterdir()):
+        sheets = ingest.read_file(path, path.name)
+        rejects = sum(s.rejected.num_rows for s in sheets if s.dataset)
+        assert rejects == EXPECTED_REJECTS.get(path.name, 0), path.name
+        assert sum(s.summary_rows for s in sheets) == (path.name in EXPECTED_TOTAL_ROWS), path.name
+        for s in sheets:
+            if s.sheet in ("Read me", "Notes"):
+                assert s.dataset is None and s.skipped_reason
+                continue
+            assert s.dataset, (path.name, s.sheet, s.skipped_reason)
+            accepted[s.dataset] += s.accepted.num_rows
+            if s.dataset == "placements":
+                assert s.accepted.num_rows == open_in_term[path.name[:9]], path.name
+    assert accepted["attendance"] == len(world.attendance)
+    assert accepted["exclusions"] == len(world.exclusions)
+    assert accepted["assessments"] == len(world.assessments)
