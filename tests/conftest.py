@@ -88,9 +88,21 @@ def write_synthetic_files(folder: Path, n: int = 48, seed: int = 7, today: date 
 
 
 def sample_files(tmp_root: Path) -> list[Path]:
+    """A private copy of the committed sample files (or the synthetic set when there are none)."""
+    import shutil
+
     committed = sorted(p for p in SAMPLE_DIR.glob("*") if p.suffix.lower() in (".csv", ".xlsx")) \
         if SAMPLE_DIR.is_dir() else []
-    return committed or write_synthetic_files(tmp_root / "synthetic")
+    copies = []
+    for p in committed:
+        target = tmp_root / "committed" / p.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(p, target)
+        except OSError:
+            continue
+        copies.append(target)
+    return copies or write_synthetic_files(tmp_root / "synthetic")
 
 
 @pytest.fixture(scope="session")

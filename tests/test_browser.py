@@ -1,0 +1,179 @@
+"""A real browser (Debian's Chromium through Playwright) against `streamlit run`: upload the
+sample files through the file chooser, see the overview change, open the case list and a pupil
+view, and check that presentation mode leaves no sample name on screen. Screenshots of every
+page go to test-artifacts/ (git-ignored)."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """`streamlit run dashboard.py` on a free port with an empty temporary database."""
+    port = _free_port()
+    env = {**os.environ, "AP_DB": str(tmp_path / "ap.duckdb")}
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        server_log = (tmp_path / "server.log").read_text(errors="replace")
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "browser-server.log").write_text(server_log)
+
+
+@pytest.fixture()
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 2400})
+        pg.set_default_timeout(120_000)
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+def idle(pg) -> None:
+    """Wait until the app's script has finished (Streamlit's own 'notRunning' marker)."""
+    pg.wait_for_selector(IDLE, state="attached")
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"running\"]')")
+    pg.wait_for_selector(IDLE, state="attached")
+
+
+def go(pg, title: str) -> None:
+    pg.locator('[data-testid="stSidebarNavLink"]', has_text=title).first.click()
+    pg.wait_for_selector(f'h1:has-text("{title}")')
+    idle(pg)
+
+
+def shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def names_on_screen(pg, names: set[str]) -> list[str]:
+    text = pg.locator("body").inner_text()
+    return sorted(n for n in names if re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", text))
+
+
+def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page, sample_file_paths,
+                                                                   personal_strings):
+    pg = page
+    pg.goto(server)
+    idle(pg)
+    pg.wait_for_selector("text=No data has been loaded yet")
+    shot(pg, "01-overview-empty")
+
+    # Upload every sample file through the real file chooser.
+    go(pg, "Upload")
+    with pg.expect_file_chooser() as chooser:
+        pg.locator('[data-testid="stFileUploaderDropzone"] button').first.click()
+    chooser.value.set_files([str(p) for p in sample_file_paths])
+    load = pg.get_by_role("button", name=re.compile(r"^Load \d+ files?$"))
+    load.wait_for()
+    idle(pg)
+    shot(pg, "02-upload-checked")
+    load.click()
+    pg.wait_for_selector("text=Result of the last upload", timeout=300_000)
+    idle(pg)
+    assert pg.locator('[data-testid="stMetricLabel"]', has_text="Rows accepted").count() >= 1
+    shot(pg, "03-upload-result")
+
+    # The overview now shows figures instead of the empty state.
+    go(pg, "Overview")
+    pg.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Pupils in AP now")')
+    assert pg.locator("text=No data has been loaded yet").count() == 0
+    value = pg.locator('[data-testid="stMetric"]', has_text="Pupils in AP now").locator(
+        '[data-testid="stMetricValue"]').inner_text()
+    assert re.fullmatch(r"[\d,]+", value.strip()), value
+    shot(pg, "04-overview-loaded")
+
+    for title, name in (("Time in AP", "05-time-in-ap"), ("Outcomes", "06-outcomes"), ("Progress", "07-progress"),
+                        ("Exclusions", "08-exclusions"), ("Providers", "09-providers"), ("Settings", "12-settings")):
+        go(pg, title)
+        assert pg.locator("text=Something went wrong").count() == 0, title
+        shot(pg, name)
+
+    # The case list: presentation mode is on by default on the Panel pages.
+    go(pg, "Case list")
+    pg.wait_for_selector("text=Presentation mode is on")
+    assert not names_on_screen(pg, personal_strings["name"])
+    shot(pg, "10-case-list")
+
+    # Open a pupil view from the case list.
+    pg.locator('[data-testid="stSelectbox"]', has_text="Open the pupil view for case").click()
+    pg.locator('[role="option"]').first.click()
+    idle(pg)
+    pg.get_by_role("button", name="Open pupil view").click()
+    pg.wait_for_selector('h1:has-text("Pupil view")')
+    pg.wait_for_selector('h2:has-text("Case C-")')
+    idle(pg)
+    assert pg.locator("text=Presentation mode is on").count() == 1
+    found = names_on_screen(pg, personal_strings["name"]) + names_on_screen(pg, personal_strings["upn"])
+    assert not found, found
+    shot(pg, "11-pupil-view-presentation")
+
+    # Switched off, the same view shows the name: the check above can see names.
+    pg.locator('[data-testid="stSidebar"] [data-testid="stToggle"]', has_text="Presentation mode").click()
+    idle(pg)
+    pg.wait_for_function("() => !document.body.innerText.includes('Presentation mode is on')")
+    assert names_on_screen(pg, personal_strings["name"]), "with presentation mode off the name is shown"
+    assert not names_on_screen(pg, personal_strings["upn"]), "UPNs are never shown"
+    shot(pg, "11b-pupil-view-names")
+
+    # Turned on again on the overview: no sample name anywhere on screen.
+    go(pg, "Overview")
+    pg.locator('[data-testid="stSidebar"] [data-testid="stToggle"]', has_text="Presentation mode").click()
+    pg.wait_for_selector("text=Presentation mode is on")
+    idle(pg)
+    assert not names_on_screen(pg, personal_strings["name"])
+    shot(pg, "13-overview-presentation")
