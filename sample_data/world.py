@@ -396,7 +396,9 @@ class _Sim:
 
     # placements
     def place(self, pupil: Pupil, reason: str, start: date, leave: date, prev: Provider | None,
-              commissioner: str | None = None, length_days: float | None = None) -> Placement:
+              commissioner: str | None = None, length_days: float | None = None) -> Placement | None:
+        if start >= leave:
+            return None  # past the end of Year 11
         provider = self.choose_provider(reason, pupil, start, prev)
         if commissioner is None:
             commissioner = {"suspension": "school", "behaviour_support": "school"}.get(reason, "la")
@@ -425,7 +427,9 @@ class _Sim:
         if open_ended or self.chance(0.18):
             planned = None
         else:
-            span = (length_days if not open_ended else 120) * self.uniform(0.55, 1.25)
+            span = length_days * self.uniform(0.55, 1.25)
+            if self.chance(0.5):  # a standard review period, set at the start, whatever happens
+                span = float(self.pick({42: 2, 84: 3, 126: 2, 182: 1}))
             planned = prev_school_day(start + timedelta(days=max(10, int(span))))
         hours = float(provider.hours[self.randint(0, len(provider.hours) - 1)])
         if provider.setting_type == "state_ap_school" and self.chance(0.12):
@@ -444,7 +448,7 @@ class _Sim:
             during = self.uniform(0.15, 0.45)  # poor attendance at the placement
         p = Placement(pupil, provider, reason, commissioner, start, planned, end, hours, objectives,
                       reviews, destination, cost, during,
-                      extends_planned_end=planned is not None and self.chance(0.4))
+                      extends_planned_end=planned is not None and self.chance(0.25))
         self.world.placements.append(p)
         return p
 
@@ -502,6 +506,8 @@ class _Sim:
                     self.prior_suspensions(pupil, next_school_day(t), self.randint(1, 3))
                 start = next_school_day(t)
                 placement = self.place(pupil, reason, start, leave, prev)
+            if placement is None:
+                break
             if placement.hours_per_week < 20 and placement.end_date != placement.start_date \
                     and self.chance(0.08):
                 self.top_up(placement, leave)
@@ -543,6 +549,8 @@ class _Sim:
         length = self.uniform(20, 90)
         p = self.place(main.pupil, main.reason if main.reason != "suspension" else "other", start,
                        leave, main.provider, main.commissioner, length_days=length)
+        if p is None:
+            return
         if main.end_date is not None and (p.end_date is None or p.end_date >= main.end_date):
             p.end_date, p.destination = main.end_date, main.destination
         elif p.end_date is not None and p.destination not in (None, "post16", "neet"):
