@@ -102,13 +102,25 @@ def _pupils(rng: np.random.Generator, n: int) -> dict:
     }
 
 
+def default_attendance_rows(placements: int) -> int:
+    """50 weekly rows per placement at LA scale (5,000), falling to 20 at national scale
+    (1,000,000), log-linearly between: 250,000 and 20,000,000 rows, the two benchmark sizes.
+
+    >>> default_attendance_rows(5_000), default_attendance_rows(1_000_000)
+    (250000, 20000000)
+    """
+    share = np.log(max(placements, 1) / 5_000) / np.log(200)
+    per = float(np.clip(50 - 30 * share, 20, 50))
+    return int(round(placements * per))
+
+
 def write_bench(out: Path, pupils: int, seed: int = 2025, placements: int | None = None,
                 attendance_rows: int | None = None, xlsx_rows: int | None = None) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n = max(1, pupils)
     n_pl = placements if placements is not None else round(1.25 * n)
-    n_att = attendance_rows if attendance_rows is not None else 20 * n_pl
+    n_att = attendance_rows if attendance_rows is not None else default_attendance_rows(n_pl)
     n_xlsx = xlsx_rows if xlsx_rows is not None else min(n_pl, 50_000)
     P = _pupils(rng, n)
     first_names = FIRST_NAMES_M + FIRST_NAMES_F

@@ -10,10 +10,11 @@ per-row Python), plus an .xlsx placements file:
     placements.csv attendance.csv exclusions.csv assessments.csv placements.xlsx
     --pupils N            placements = round(1.25 N), exclusions ~ 0.6 N, assessments ~ 2 per placement
     --placements N        override the placement count
-    --attendance-rows N   attendance rows (default 20 per placement)
+    --attendance-rows N   attendance rows (default 50 per placement at 5,000 placements,
+                          falling log-linearly to 20 per placement at 1,000,000)
     --xlsx-rows N         rows in placements.xlsx (default min(placements, 50000); 0 = no file)
-    --scale la|national   presets: la = 4,000 pupils (5,000 placements, 250,000 attendance rows);
-                          national = 800,000 pupils (1,000,000 placements, 20,000,000 rows)
+    --scale la|national   presets: la = --pupils 4000 (5,000 placements, 250,000 attendance rows);
+                          national = --pupils 800000 (1,000,000 placements, 20,000,000 rows)
 
 Both formats print one JSON object on stdout: {"format", "out", "seed", "files": [{"file",
 "dataset", "rows"}...], "seconds"}.
@@ -28,8 +29,7 @@ from pathlib import Path
 
 DEFAULT_SEED = 2025
 DEFAULT_PUPILS = 600
-SCALES = {"la": {"pupils": 4_000, "attendance_rows": 250_000},
-          "national": {"pupils": 800_000, "attendance_rows": 20_000_000}}
+SCALES = {"la": 4_000, "national": 800_000}  # pupils
 
 
 def generate_termly(out: Path, seed: int = DEFAULT_SEED, pupils: int = DEFAULT_PUPILS) -> list[dict]:
@@ -60,13 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from .bench import write_bench
 
-        preset = SCALES.get(args.scale, {})
-        pupils = args.pupils or preset.get("pupils") or 4_000
-        attendance_rows = args.attendance_rows
-        if attendance_rows is None and args.pupils is None:
-            attendance_rows = preset.get("attendance_rows")
+        pupils = args.pupils or SCALES.get(args.scale, SCALES["la"])
         files = write_bench(args.out, pupils=pupils, seed=args.seed, placements=args.placements,
-                            attendance_rows=attendance_rows, xlsx_rows=args.xlsx_rows)
+                            attendance_rows=args.attendance_rows, xlsx_rows=args.xlsx_rows)
     json.dump({"format": args.format, "out": str(args.out), "seed": args.seed, "files": files,
                "seconds": round(time.perf_counter() - t0, 1)}, sys.stdout)
     sys.stdout.write("\n")

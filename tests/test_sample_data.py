@@ -375,7 +375,8 @@ def test_bench_format_small(tmp_path):
     files = {f["file"]: f for f in report["files"]}
     assert set(files) == {"placements.csv", "attendance.csv", "exclusions.csv", "assessments.csv",
                           "placements.xlsx"}
-    assert files["placements.csv"]["rows"] == 500 and files["attendance.csv"]["rows"] == 10_000
+    # 50 weekly rows per placement at LA scale and below
+    assert files["placements.csv"]["rows"] == 500 and files["attendance.csv"]["rows"] == 25_000
     with open(out / "placements.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 500
@@ -384,7 +385,7 @@ def test_bench_format_small(tmp_path):
     assert {r["setting_type"] for r in rows} == set(SETTING_TYPES)
     with open(out / "attendance.csv", newline="") as f:
         att = list(csv.DictReader(f))
-    assert len(att) == 10_000
+    assert len(att) == 25_000
     assert all(0 <= float(r["attended_sessions"]) <= float(r["possible_sessions"]) for r in att)
     ws = openpyxl.load_workbook(out / "placements.xlsx", read_only=True).active
     assert sum(1 for _ in ws.iter_rows()) == 51
