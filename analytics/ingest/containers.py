@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import PurePath
 
 from analytics.errors import IngestError
@@ -95,7 +96,7 @@ def check_workbook(data: bytes, file_name: str) -> None:
                                       "opened.", file=file_name)
     except IngestError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
             NotImplementedError, KeyError, RuntimeError):
         raise IngestError("The workbook is damaged or incomplete (it may have been cut short "
                           "while copying). Save it again from Excel and upload the new copy.",

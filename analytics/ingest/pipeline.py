@@ -384,7 +384,8 @@ class _Builder:
             expr = self.column(c)
             values[c.name] = expr
             src = self.last_source
-            if src and c.name != "pupil_id" and expr not in (src, "NULL"):
+            cheap = c.type == schema.BOOL or c.name in _URN   # as fast per row as a join
+            if src and c.name != "pupil_id" and expr not in (src, "NULL") and not cheap:
                 sources[c.name] = src
         return values, sources
 
