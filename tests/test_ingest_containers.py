@@ -156,3 +156,15 @@ def test_path_source(tmp_path):
     p.write_bytes(b"UPN,Provider,Start Date\r\nB801200005001,Oak,14/03/2025\r\n")
     [sheet] = read_file(p, "p.csv")
     assert sheet.accepted["row_number"].to_pylist() == [2]
+
+
+def test_formula_without_cached_value_is_blank_with_warning():
+    # openpyxl saves formulas without a computed result, as a script-made file would
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Placements"
+    ws.append(["UPN", "Provider", "Start Date", "Hours"])
+    ws.append(["B801200005001", "Oak", "14/03/2025", "=2+3"])
+    [sheet] = read_file(xlsx_bytes(wb), "formulas.xlsx")
+    assert sheet.accepted["hours_per_week"].to_pylist() == [None]
+    assert any("formulas with no saved result" in w for w in sheet.sheet_warnings)

@@ -16,7 +16,8 @@ import pyarrow as pa
 from analytics import schema
 from analytics.errors import IngestError
 from analytics.ingest import pipeline, readers
-from analytics.ingest.containers import MAX_FILE_BYTES, check_workbook, kind_of
+from analytics.ingest.containers import (MAX_FILE_BYTES, check_workbook,
+                                         formulas_without_values, kind_of)
 from analytics.ingest.headers import (AM, DAYS, MARK, PCT, PM, HeaderMatch, find_header_row,
                                       normalise_header, recognise)
 
@@ -163,6 +164,13 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
             out.append(_parse(con, ncols, headers, match, file_name, name, idx))
         finally:
             con.unregister("raw")
+    blanks = formulas_without_values(data)
+    for s in out:
+        if s.dataset and blanks.get(s.sheet):
+            s.sheet_warnings.append(
+                f"{blanks[s.sheet]} cell(s) hold formulas with no saved result, so they were "
+                "read as blank. Open the file in Excel, let it calculate, save it and upload it "
+                "again.")
     if not any(s.dataset for s in out):
         reasons = "; ".join(f"sheet '{s.sheet}': {s.skipped_reason}" for s in out)
         raise IngestError("No sheet in this workbook holds placements, attendance, exclusions "

@@ -5,7 +5,9 @@
 """
 from __future__ import annotations
 
+import html
 import io
+import re
 import zipfile
 import zlib
 from pathlib import PurePath
@@ -101,3 +103,32 @@ def check_workbook(data: bytes, file_name: str) -> None:
         raise IngestError("The workbook is damaged or incomplete (it may have been cut short "
                           "while copying). Save it again from Excel and upload the new copy.",
                           file=file_name) from None
+
+
+_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
+_REL = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+_REL_REV = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
+_NO_VALUE = re.compile(rb"</f>\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>|<f\b[^>]*/>\s*(?:<v\s*/>)?\s*</c>")
+FORMULA_SCAN_LIMIT = 50 * 1024 * 1024
+
+
+def formulas_without_values(data: bytes) -> dict[str, int]:
+    """Per sheet name: formula cells saved with no result (read as blank by any reader)."""
+    out: dict[str, int] = {}
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+        targets = {i: t for i, t in _REL.findall(rels)}
+        targets.update({i: t for t, i in _REL_REV.findall(rels)})
+        for name, rid in _SHEET.findall(zf.read("xl/workbook.xml")):
+            target = targets.get(rid, b"").decode("utf-8", "replace").lstrip("/")
+            part = target if target.startswith("xl/") else f"xl/{target}"
+            info = zf.getinfo(part)
+            if info.file_size > FORMULA_SCAN_LIMIT:
+                continue
+            n = len(_NO_VALUE.findall(zf.read(part)))
+            if n:
+                out[html.unescape(name.decode("utf-8", "replace"))] = n
+    except Exception:  # noqa: BLE001 - a best-effort warning, never a failure
+        return out
+    return out
