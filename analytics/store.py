@@ -14,8 +14,10 @@ Rules of the current state (data-spec §6), per dataset key:
   `row_number`. For every column, the newest row *whose upload carries that column* wins,
   blank cells included; a column no live upload carries is blank.
 - Display text is the newest non-blank seen: `provider`, `measure`, `setting`. The provider
-  identifiers `provider_urn` / `provider_ukprn` are the newest non-blank too (they are the
-  record's identity: a file that names the provider without a URN must not wipe it).
+  identifiers `provider_urn` / `provider_ukprn` are the newest non-blank too, as resolved for
+  the provider key (they are the record's identity: a file that names the provider without a
+  URN must not wipe it, and a placement named by a provider whose URN is known gets that URN,
+  so `registered` derives true for it).
 - Provider key (placements), worked out on the live ledger:
   1. `provider_urn` when given;
   2. else `provider_ukprn`, replaced by the URN seen with that UKPRN on another live row when
@@ -196,14 +198,20 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
             "FROM ledger_placements l JOIN live f ON l.upload_id = f.live_id)",
             "ukprn_urn AS (SELECT ukprn, arg_max(urn, seq) AS urn FROM allp "
             "WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY 1)",
-            "named AS (SELECT a.name_key AS n_key, arg_max(coalesce(a.urn, u.urn, a.ukprn), seq) AS n_ident "
+            # the newest identified row of each name (every arg_max below picks that same row)
+            "named AS (SELECT a.name_key AS n_key, arg_max(coalesce(a.urn, u.urn, a.ukprn), seq) AS n_ident, "
+            "arg_max_null(coalesce(a.urn, u.urn), seq) AS n_urn, arg_max_null(a.ukprn, seq) AS n_ukprn "
             "FROM allp a LEFT JOIN ukprn_urn u ON u.ukprn = a.ukprn "
             "WHERE a.name_key IS NOT NULL AND coalesce(a.urn, a.ukprn) IS NOT NULL GROUP BY 1)",
             "ided AS (SELECT src.*, coalesce(nullif(trim(provider_urn), ''), u.urn, "
             "nullif(trim(provider_ukprn), '')) AS ident, "
+            "coalesce(nullif(trim(provider_urn), ''), u.urn) AS own_urn, "
+            "nullif(trim(provider_ukprn), '') AS own_ukprn, "
             "nullif(lower(trim(provider)), '') AS name_key "
             "FROM src LEFT JOIN ukprn_urn u ON u.ukprn = nullif(trim(src.provider_ukprn), ''))",
-            "keyed AS (SELECT ided.*, coalesce(ident, n_ident, name_key) AS provider_key "
+            "keyed AS (SELECT ided.*, coalesce(ident, n_ident, name_key) AS provider_key, "
+            "CASE WHEN ident IS NOT NULL THEN own_urn ELSE n_urn END AS res_urn, "
+            "CASE WHEN ident IS NOT NULL THEN own_ukprn ELSE n_ukprn END AS res_ukprn "
             "FROM ided LEFT JOIN named ON named.n_key = ided.name_key)",
         ]
     else:
@@ -216,6 +224,9 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
     for n in names:
         if n in keys and keys[n] == n:
             aggs.append(n)                                   # a key part: the group's value
+        elif n in ("provider_urn", "provider_ukprn"):    # as resolved for the provider key
+            res = "res_urn" if n == "provider_urn" else "res_ukprn"
+            aggs.append(f"arg_max({res}, seq) FILTER (WHERE {res} IS NOT NULL) AS {n}")
         elif n in _NEWEST_NON_BLANK[dataset]:
             aggs.append(f"arg_max({n}, seq) FILTER (WHERE nullif(trim({n}), '') IS NOT NULL) AS {n}")
         else:
@@ -495,12 +506,15 @@ class Store:
                     FROM src WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY ukprn),
                 ided AS (
                     SELECT src.*, coalesce(urn, uk.urn_with, src.ukprn) AS ident_with,
-                           coalesce(urn, uk.urn_without, src.ukprn) AS ident_without
+                           coalesce(urn, uk.urn_without, src.ukprn) AS ident_without,
+                           coalesce(urn, uk.urn_with) AS urn_w, coalesce(urn, uk.urn_without) AS urn_wo
                     FROM src LEFT JOIN uk ON uk.ukprn = src.ukprn),
                 nm AS (
-                    SELECT name_key, arg_max(ident_with, seq) FILTER (WHERE ident_with IS NOT NULL) AS with_,
-                           arg_max(ident_without, seq) FILTER (WHERE ident_without IS NOT NULL
-                                                               AND upload_id <> $1) AS without_
+                    SELECT name_key,
+                           arg_max({'i': ident_with, 'u': urn_w, 'k': ukprn}, seq)
+                               FILTER (WHERE ident_with IS NOT NULL) AS with_,
+                           arg_max({'i': ident_without, 'u': urn_wo, 'k': ukprn}, seq)
+                               FILTER (WHERE ident_without IS NOT NULL AND upload_id <> $1) AS without_
                     FROM ided WHERE name_key IS NOT NULL GROUP BY name_key)
                 SELECT pupil_id FROM src WHERE upload_id = $1
                 UNION

@@ -107,6 +107,7 @@ def test_provider_key_from_a_urn_known_for_the_name(store):
         {"pupil_id": "P1", "provider": "OAK HOUSE", "start_date": "2025-01-06", "end_date": "2025-03-01"},
         {"pupil_id": "P2", "provider": " elm tuition ", "start_date": "2025-01-06", "end_date": "2025-02-01"},
         {"pupil_id": "P3", "provider": "Birch Centre", "start_date": "2025-02-02"},
+        {"pupil_id": "P4", "provider": "Oak House", "start_date": "2025-02-03"},   # new, by name only
     ], file_name="spring.csv")
     load(store, first, later)
     cols = "pupil_id, provider, provider_key, provider_urn, registered, end_date, placement_id"
@@ -115,11 +116,14 @@ def test_provider_key_from_a_urn_known_for_the_name(store):
         ("P1", "OAK HOUSE", "100001", "100001", True, D("2025-03-01"), pid("P1|100001|2025-01-06")),
         ("P2", " elm tuition ", "elm tuition", None, None, D("2025-02-01"), pid("P2|elm tuition|2025-01-06")),
         ("P3", "Birch Centre", "birch centre", None, None, None, pid("P3|birch centre|2025-02-02")),
+        # Oak House's URN is known, so the new placement gets it, and with it registered = true.
+        ("P4", "Oak House", "100001", "100001", True, None, pid("P4|100001|2025-02-03")),
     ]
     # Without the autumn file nothing knows Oak House's URN: the name is the key.
     store.withdraw(1)
-    assert one(store, "SELECT provider_key, provider_urn FROM placements WHERE pupil_id = 'P1'") == [
-        ("oak house", None)]
+    assert one(store, "SELECT pupil_id, provider_key, provider_urn, registered FROM placements "
+                      "WHERE pupil_id IN ('P1', 'P4') ORDER BY 1") == [
+        ("P1", "oak house", None, None), ("P4", "oak house", None, None)]
 
 
 def test_name_only_file_first_then_urn_file_is_one_record(store):
