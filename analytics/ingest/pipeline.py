@@ -150,6 +150,7 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     else:
         sql = b.rows_sql(first, summary_words, ncols)
     table = con.sql(sql, params=p.values).to_arrow_table()
+    table = table.sort_by("row_number")   # joins do not keep file order; Arrow sorts cheaply
     ok = pc.is_null(table["_reject"])
     bad_rows = table.filter(pc.invert(ok))
     if bad_rows.num_rows:
@@ -179,7 +180,9 @@ def _joined(parts: list[str]) -> str:
     if not parts:
         return "CAST(NULL AS VARCHAR)"
     inner = ", ".join(f"rtrim({x}, '.')" for x in parts)
-    return f"NULLIF(concat_ws('; ', {inner}), '') || '.'"
+    # the sentences are only assembled for rows that have at least one
+    return (f"CASE WHEN COALESCE({', '.join(parts)}) IS NOT NULL THEN "
+            f"NULLIF(concat_ws('; ', {inner}), '') || '.' END")
 
 
 class _Builder:
@@ -438,7 +441,7 @@ class _Builder:
             f"d AS (SELECT *, {dcols} FROM v), "
             f"t AS (SELECT *, {reason} AS _reject, {warn} AS _warn FROM d) "
             f"SELECT rn AS row_number, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}, "
-            f"_reject, _warn FROM t ORDER BY rn"
+            f"_reject, _warn FROM t"
         )
 
     def _attendance_derived(self, final: dict[str, str]) -> dict[str, str]:
@@ -498,5 +501,5 @@ class _Builder:
             f"CAST(attended AS DOUBLE) AS attended_sessions, setting, "
             f"CAST(NULL AS VARCHAR) AS _reject, _warn FROM w "
             f"UNION ALL SELECT rn, {', '.join('NULL' for _ in cols)}, _reject, NULL "
-            f"FROM t WHERE _reject IS NOT NULL ORDER BY 1"
+            f"FROM t WHERE _reject IS NOT NULL"
         )
