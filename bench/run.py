@@ -22,8 +22,8 @@ OUT = Path("bench/out")
 # pupils -> about 5,000 placements / 250,000 attendance rows (LA) and 1,000,000 placements /
 # 20,000,000 attendance rows (national), with the generator's bench shape.
 SCALES = {
-    "la": {"pupils": 3000, "xlsx_rows": 100_000, "repeat": 5, "as_of": "2025-07-18"},
-    "national": {"pupils": 600_000, "xlsx_rows": 100_000, "repeat": 3, "as_of": "2025-07-18"},
+    "la": {"pupils": 4000, "xlsx_rows": 100_000, "repeat": 5, "as_of": "2025-07-18"},
+    "national": {"pupils": 800_000, "xlsx_rows": 100_000, "repeat": 3, "as_of": "2025-07-18"},
 }
 
 
