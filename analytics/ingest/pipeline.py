@@ -358,8 +358,10 @@ class _Builder:
         return f"CASE WHEN s_ethnicity IS NOT NULL THEN COALESCE({look}, 'Unknown') END"
 
     # -- whole statements ------------------------------------------------------------------
-    def _source_cols(self) -> str:
-        return ", ".join(f"{self.s(c)} AS s_{c}" for c in self.m.columns)
+    def _source_cols(self, dictionary: set[str] = frozenset()) -> str:
+        """Trimmed text per mapped column; raw text (r_) for those parsed by dictionary."""
+        return ", ".join(f"c{i} AS r_s_{c}" if f"s_{c}" in dictionary else f"{self.s(c)} AS s_{c}"
+                         for c, i in self.m.columns.items())
 
     def _row_checks(self) -> None:
         """Checks across columns; they read the final columns (quoted canonical names)."""
@@ -410,16 +412,18 @@ class _Builder:
             lcols = "".join(f", j_{a}.v AS {a}" for a, _ in looks)
             vcols = ", ".join(f"{values[n]} AS v_{n}" for n in names)
             lnames = "".join(f", {a}" for a, _ in looks)
+            # keyed on the raw cell text, so rows need no trimming of these columns
+            raw_col = f"c{self.m.columns[src[2:]]}"
             ctes.append(
-                f"p{k} AS (SELECT _key, {vcols}{lnames} FROM (SELECT x._key, x.{src}{lcols} "
-                f"FROM (SELECT {src} AS _key, NULLIF(trim({src}, {self.ws}), '') AS {src} FROM "
-                f"(SELECT DISTINCT {self.s(src[2:])} AS {src} FROM raw) WHERE {src} IS NOT NULL) "
+                f"p{k} AS (SELECT _key, {src}, {vcols}{lnames} FROM (SELECT x._key, x.{src}{lcols} "
+                f"FROM (SELECT {raw_col} AS _key, NULLIF(trim({raw_col}, {self.ws}), '') AS {src} "
+                f"FROM (SELECT DISTINCT {raw_col} FROM raw) WHERE {raw_col} IS NOT NULL) "
                 f"AS x {ljoin}))")
-            joins.append(f"LEFT JOIN p{k} ON p{k}._key = s.{src}")
-            outs += [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
+            joins.append(f"LEFT JOIN p{k} ON p{k}._key = s.r_{src}")
+            outs += [f"p{k}.{src}"] + [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
         return (
-            f"WITH s AS (SELECT rn, {self._source_cols()} FROM "
+            f"WITH s AS (SELECT rn, {self._source_cols(set(by_src))} FROM "
             f"(SELECT *, {first} AS _f FROM raw) WHERE _f IS NOT NULL AND NOT "
             f"list_contains({summary_words}, lower(trim(_f, {self.ws} || ':')))), "
             + "".join(c + ", " for c in ctes)
