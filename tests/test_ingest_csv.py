@@ -272,3 +272,13 @@ def test_unrecognised_file_and_missing_columns():
 def test_header_only_file_is_an_error():
     with pytest.raises(IngestError, match="no rows of data"):
         one("UPN,Provider,Start Date\n")
+
+
+def test_temporary_upn_check_letter():
+    # X12345678901A: digits 2-12 weighted 2..12 sum to 342; final 'A' is 0 in the alphabet;
+    # 342 mod 23 = 20 -> 'X' (ABCDEFGHJKLMNPQRTUVWXYZ), so valid; A12345678901A is not.
+    sheet = one("UPN,Provider,Start Date\nX12345678901A,Oak,14/03/2025\n"
+                "A12345678901A,Oak,14/03/2025\n")
+    ok, bad = sheet.accepted.to_pylist()
+    assert ok["warnings"] is None
+    assert "check letter" in bad["warnings"]

@@ -54,10 +54,13 @@ CREATE OR REPLACE MACRO _upn_digit(c) AS CASE
   WHEN c BETWEEN '0' AND '9' THEN ascii(c) - 48
   ELSE strpos('ABCDEFGHJKLMNPQRTUVWXYZ', c) - 1 END;
 """
-_UPN_SUM = " + ".join(f"{i} * _upn_digit(substr(x, {i}, 1))" for i in range(2, 14))
+# Characters 2-12 are digits (the caller checks the shape), so plain arithmetic on their
+# code points; only character 13 may be a letter (a temporary UPN).
+_UPN_SUM = " + ".join(f"{i} * (ascii(substr(x, {i}, 1)) - 48)" for i in range(2, 13))
 _MACROS += (
     "CREATE OR REPLACE MACRO _upn_ok(x) AS substr('ABCDEFGHJKLMNPQRTUVWXYZ', "
-    f"(({_UPN_SUM}) % 23) + 1, 1) = substr(x, 1, 1) AND _upn_digit(substr(x, 13, 1)) >= 0;\n"
+    f"(({_UPN_SUM} + 13 * _upn_digit(substr(x, 13, 1))) % 23) + 1, 1) = substr(x, 1, 1) "
+    "AND _upn_digit(substr(x, 13, 1)) >= 0;\n"
 )
 
 
