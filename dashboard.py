@@ -137,5 +137,9 @@ if ss.get("_presentation_now"):
     st.warning("Presentation mode is on: names, UPNs and dates of birth are hidden; small numbers shown as c",
                icon=":material/visibility_off:")
 
+if page.url_path not in PAGES_WITHOUT_FILTERS:
+    with S.section("the data check"):
+        S.data_note()
+
 with S.shell():
     page.run()

@@ -552,3 +552,21 @@ def write_lock():
 def _write_lock():
     import threading
     return threading.RLock()
+
+
+def data_note() -> None:
+    """Say so when the loaded placements all lie before the period (figures would be flat)."""
+    if is_empty():
+        return
+    try:
+        p = period()
+    except APDataError:
+        return
+    placements = call("time_in_ap", "durations", _all_time(), Settings())
+    if placements.empty:
+        return
+    last = max(pd.to_datetime(placements["start_date"]).max(), pd.to_datetime(placements["end_date"]).max())
+    if pd.notna(last) and last.date() < p.start:
+        st.info(f"The loaded placements run to {last:%d %B %Y}, before this period starts ({p.start:%d %B %Y}): "
+                "figures for the period will be empty or unchanged. Choose an earlier 'as of' date or period "
+                "in the sidebar, or upload this term's files.", icon=":material/event_busy:")

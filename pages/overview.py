@@ -92,7 +92,10 @@ def headline() -> None:
             n = ("Kaplan–Meier, placements started in the period" if value is not None else
                  "not reached: fewer than half of the placements started in the period have ended")
         help_text = U.ABOUT.get(key, "") + " " + U.ABOUT["change"]
-        col.metric(label, _text(kind, shown), _delta(kind, shown, pshown), delta_color=colour,
+        delta = _delta(kind, shown, pshown)
+        same = delta is not None and delta.lstrip("+").startswith("0 ")
+        col.metric(label, _text(kind, shown), "no change on last year" if same else delta,
+                   delta_color="off" if same else colour, delta_arrow="off" if same else "auto",
                    help=help_text, border=True)
         col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}")
     with cols[7]:

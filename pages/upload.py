@@ -113,8 +113,9 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
         for w in sh["sheet_warnings"]:
             st.warning(S.mask_upns(w))
         if len(sh["preview"]):
-            st.caption(f"First {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored (UPNs masked):")
-            st.dataframe(_preview_table(sh["preview"]), hide_index=True, width="stretch")
+            with st.expander(f"Preview: the first {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored "
+                             "(UPNs masked)"):
+                st.dataframe(_preview_table(sh["preview"]), hide_index=True, width="stretch")
         if sh["unmapped"]:
             mapped = set(sh["mapping"].values())
             targets = [c.name for c in DATASETS[sh["dataset"]] if c.name not in mapped]

@@ -125,7 +125,8 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
     load.click()
     pg.wait_for_selector("text=Result of the last upload", timeout=300_000)
     idle(pg)
-    assert pg.locator('[data-testid="stMetricLabel"]', has_text="Rows accepted").count() >= 1
+    pg.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Rows accepted")')
+    idle(pg)
     shot(pg, "03-upload-result")
 
     # The overview now shows figures instead of the empty state.
@@ -163,7 +164,7 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
     shot(pg, "11-pupil-view-presentation")
 
     # Switched off, the same view shows the name: the check above can see names.
-    pg.locator('[data-testid="stSidebar"] [data-testid="stToggle"]', has_text="Presentation mode").click()
+    pg.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Presentation mode").click()
     idle(pg)
     pg.wait_for_function("() => !document.body.innerText.includes('Presentation mode is on')")
     assert names_on_screen(pg, personal_strings["name"]), "with presentation mode off the name is shown"
@@ -172,7 +173,7 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
 
     # Turned on again on the overview: no sample name anywhere on screen.
     go(pg, "Overview")
-    pg.locator('[data-testid="stSidebar"] [data-testid="stToggle"]', has_text="Presentation mode").click()
+    pg.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Presentation mode").click()
     pg.wait_for_selector("text=Presentation mode is on")
     idle(pg)
     assert not names_on_screen(pg, personal_strings["name"])
