@@ -230,8 +230,9 @@ def column_strings(col: tuple | list) -> pa.Array:
 def register_sheet(con: duckdb.DuckDBPyConnection, rows: list[list], header_index: int,
                    ncols: int) -> None:
     data = rows[header_index + 1:]
-    width = max((len(r) for r in data), default=0)
-    if any(len(r) != width for r in data):
+    widths = set(map(len, data))          # calamine rows are normally all one width
+    width = max(widths, default=0)
+    if len(widths) > 1:
         data = [list(r) + [""] * (width - len(r)) for r in data]
     columns = list(zip(*data)) if data else []
     cols = {"rn": pa.array(range(header_index + 2, header_index + 2 + len(data)), pa.int64())}
