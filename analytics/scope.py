@@ -54,6 +54,16 @@ def placements_sql(filters: Filters, period: Period) -> tuple[str, list]:
     return sql, [a, a, a, a, a, a, a] + fparams
 
 
+def selected_placements_sql(filters: Filters) -> tuple[str, list]:
+    """Every placement the filters select, whatever its dates, without the derived columns.
+
+    For set-based work over several as_of dates at once (trends): each caller applies
+    ``start_date <= as_of`` and the derived columns per date, as placements_sql does for one.
+    """
+    clauses, params = _filter_clauses(filters)
+    return f"SELECT * FROM placements p WHERE {' AND '.join(clauses) or 'true'}", params
+
+
 def pupils_sql(filters: Filters, period: Period) -> tuple[str, list] | None:
     """Pupils the filters select (those with a selected placement), or None for everyone.
 

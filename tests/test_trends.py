@@ -168,3 +168,129 @@ def test_by_term_never_starts_before_the_first_placement():
     df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1), period_start=date(1900, 1, 1)), S)
     assert df["label"].tolist()[0] == "Autumn 2023/24" and len(df) == 6
     assert trends.by_term(make_db(), Filters(as_of=date(2025, 5, 1)), S)["label"].tolist() == ["Summer 2024/25"]
+
+
+# ---------------------------------------------------------------------------------------------
+# by_term and headline compute every window in one statement (trends._figures); these tests hold
+# them to the summaries that define each figure, computed window by window.
+
+def _reference(con, filters: Filters, settings: Settings, start: date, end: date, as_of: date) -> dict:
+    from dataclasses import replace
+
+    from analytics import exclusions, outcomes, oversight, population
+    from analytics.time_in_ap import km_median_days
+    f = replace(filters, as_of=as_of, period_start=start, period_end=end)
+    pop = population.summary(con, f, settings)
+    ret = outcomes.summary(con, f, settings)
+    return {"pupils_in_ap": pop["pupils_in_ap"], "open_placements": pop["open_placements"],
+            "placements_started": pop["placements_started"],
+            "placements_ended": pop["placements_ended"],
+            "km_median_days": km_median_days(con, f, settings),
+            "return_rate": ret["rate"], "returned": ret["returned"], "ended": ret["ended"],
+            "sustained_rate": ret["sustained"]["rate"],
+            "sixth_day_rate": exclusions.summary(con, f, settings)["sixth_day"]["rate"],
+            "any_flag": oversight.summary(con, f, settings)["any_flag"]}
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and pd.isna(a)) or (isinstance(b, float) and pd.isna(b)):
+        return (a is None or pd.isna(a)) and (b is None or pd.isna(b))
+    return a == pytest.approx(b, rel=1e-12)
+
+
+def _check_by_term(con, filters: Filters, settings: Settings, unit: str = "term", since=None):
+    df = trends.by_term(con, filters, settings, unit=unit, since=since)
+    assert len(df) >= 1
+    for row in df.to_dict("records"):
+        want = _reference(con, filters, settings, row["period_start"], row["as_of"], row["as_of"])
+        for k, v in want.items():
+            assert _same(row[k], v), (row["label"], k, row[k], v)
+    h = trends.headline(con, filters, settings)
+    for key in ("current", "previous"):
+        got = h[key]
+        want = _reference(con, filters, settings, got["period_start"], got["period_end"], got["as_of"])
+        for k in trends._HEADLINE:
+            assert _same(got[k], want[k]), (key, k, got[k], want[k])
+
+
+def test_by_term_matches_the_summaries_on_the_hand_made_db():
+    _check_by_term(_db(), Filters(as_of=date(2025, 5, 1)), S, since=date(2023, 9, 1))
+    _check_by_term(_db(), Filters(as_of=date(2025, 5, 1)), S, unit="academic_year")
+    _check_by_term(_db(), Filters(as_of=date(2025, 5, 1), period_start=date(2024, 10, 1),
+                                  period_end=date(2025, 2, 1)), S)
+
+
+def _random_db(seed: int):
+    import random
+
+    from tests.factories import make_db
+    rng = random.Random(seed)
+    day0 = date(2022, 9, 1)
+
+    def d(lo: int, hi: int) -> date:
+        from datetime import timedelta
+        return day0 + timedelta(days=rng.randint(lo, hi))
+
+    from datetime import timedelta
+    pupils = [f"U{i}" for i in range(40)]
+    providers = [("Oak PRU", "100001", None, "state_ap_school", None),
+                 ("Tutors Ltd", None, None, "one_to_one_tuition", None),
+                 ("Web School", None, None, "online", False),
+                 ("FE College", None, "10099901", "fe_college", None),
+                 ("Mystery", None, None, "unknown", None)]
+    placements, attendance, exclusions = [], [], []
+    for p in pupils:
+        for _ in range(rng.randint(0, 3)):
+            start = d(0, 1000)
+            end = None if rng.random() < 0.3 else start + timedelta(days=rng.randint(0, 300))
+            name, urn, ukprn, stype, reg = rng.choice(providers)
+            hours = rng.choice([None, 10.0, 25.0, 30.0, 24.5])
+            if rng.random() < 0.4:  # no flag but (perhaps) low attendance, given lenient settings
+                placements.append(placement(p, start, end, hours_per_week=rng.choice([25.0, 30.0]),
+                                            planned_end_date=start + timedelta(days=2000),
+                                            destination=rng.choice(["mainstream", None])))
+                continue
+            placements.append(placement(
+                p, start, end, provider=name, provider_urn=urn, provider_ukprn=ukprn, setting_type=stype,
+                registered=reg, hours_per_week=hours,
+                sessions_per_week=rng.choice([None, 6, 10]) if hours is None else None,
+                destination=rng.choice(["mainstream", "mainstream", "other_ap", "neet", "", None, "special"]),
+                planned_end_date=None if rng.random() < 0.3 else start + timedelta(days=rng.randint(20, 400)),
+                objectives=rng.choice(["Return", "", "  ", None, "Re-engage"]),
+                last_review_date=None if rng.random() < 0.4 else start + timedelta(days=rng.randint(0, 200)),
+                reason=rng.choice(["permanent_exclusion", "medical_physical", "other"]),
+                sex=rng.choice(["F", "M"]), cla=rng.choice([True, False, None])))
+        for week in range(rng.randint(0, 120)):
+            ps = day0 + timedelta(days=7 * rng.randint(0, 150))
+            possible = rng.choice([0, 4, 10, 10])
+            attendance.append({"pupil_id": p, "period_start": ps, "possible_sessions": possible,
+                               "attended_sessions": rng.randint(0, possible), "setting": f"S{week % 2}"})
+        for _ in range(rng.randint(0, 3)):
+            exclusions.append({"pupil_id": p, "start_date": d(0, 1000),
+                               "category": rng.choice(["permanent", "suspension", "lunchtime", "Permanent "])})
+    # unique attendance keys, as the store keeps them
+    seen, att = set(), []
+    for a in attendance:
+        key = (a["pupil_id"], a["period_start"], a["setting"])
+        if key not in seen:
+            seen.add(key)
+            att.append(a)
+    holidays = sorted({d(0, 1100) for _ in range(40)})
+    return make_db(placements=placements, attendance=att, exclusions=exclusions, holidays=holidays), holidays
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_by_term_matches_the_summaries_on_random_data(seed):
+    con, holidays = _random_db(seed)
+    settings = Settings(holidays=tuple(holidays)) if seed % 2 else S
+    if seed % 3 == 1:
+        settings = Settings(review_interval_days=5000, long_placement_days=5000, holidays=settings.holidays)
+    if seed % 3 == 2:
+        settings = Settings(sustain_days=60, review_interval_days=20, long_placement_days=90,
+                            full_time_hours=20, low_attendance=0.7, holidays=settings.holidays)
+    filters = [Filters(as_of=date(2025, 3, 14)),
+               Filters(as_of=date(2024, 11, 30), sex=("F",)),
+               Filters(as_of=date(2025, 8, 10), cla=True, setting_type=("one_to_one_tuition", "online", "unknown")),
+               Filters(as_of=date(2025, 1, 1), period_start=date(2024, 10, 1), period_end=date(2024, 12, 1))]
+    _check_by_term(con, filters[seed % 4], settings, since=date(2022, 9, 1))
+    _check_by_term(con, filters[(seed + 1) % 4], settings, unit="academic_year")
