@@ -288,16 +288,22 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
 
 
-def view_toggle(key: str) -> str:
-    v = st.segmented_control("Show as", ["Chart", "Table"], default="Chart", key=f"view_{key}",
+def view_toggle(key: str, default: str = "Chart") -> str:
+    v = st.segmented_control("Show as", ["Chart", "Table"], default=default, key=f"view_{key}",
                              label_visibility="collapsed")
-    return v or "Chart"
+    return v or default
+
+
+def _legend_rows(fig: go.Figure) -> int:
+    shown = [t for t in fig.data if t.showlegend is not False and t.name]
+    width = sum(len(str(t.name)) + 6 for t in shown)
+    return max(1, math.ceil(width / 110)) if shown else 0
 
 
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
     fig.update_layout(title=dict(text=title, y=0.98, yanchor="top", x=0, xanchor="left"),
-                      template="plotly_white", height=height + 40,
-                      colorway=OKABE_ITO, margin=dict(l=10, r=10, t=90, b=10),
+                      template="plotly_white", height=height + 40 + 22 * _legend_rows(fig),
+                      colorway=OKABE_ITO, margin=dict(l=10, r=10, t=70 + 22 * _legend_rows(fig), b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
                       font=dict(size=14))
     fig.update_xaxes(title_text=x)
@@ -317,7 +323,7 @@ def numeric_for_chart(df: pd.DataFrame, cols) -> pd.DataFrame:
 def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, chart=None,
            count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
            empty: str = "Nothing to show for these filters.", file_stem: str | None = None,
-           about_extra: str | None = None, table_cols=None) -> None:
+           about_extra: str | None = None, table_cols=None, default_view: str = "Chart") -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it."""
     st.subheader(title)
@@ -328,7 +334,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols)
     if table_cols:
         shown = shown[[c for c in table_cols if c in shown.columns]]
-    view = view_toggle(key) if chart is not None else "Table"
+    view = view_toggle(key, default_view) if chart is not None else "Table"
     if view == "Chart":
         fig = chart(numeric_for_chart(shown, list(count_cols) + list((rate_cols or {}).keys())))
         st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})

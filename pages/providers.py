@@ -41,9 +41,9 @@ def scorecard() -> None:
 
     def chart(d):
         d = d.copy()
-        d["label"] = [U.safe_label(f"{p} (n = {U.fmt_count(n)})") for p, n in zip(d["provider"], d["placements_in_period"])]
+        d["label"] = [U.safe_label(f"{p} (n = {U.fmt_count(n)} ended)") for p, n in zip(d["provider"], d["ended"])]
         return U.bar(d.rename(columns={"return_rate": "rate"}), "label", "rate",
-                     "Return-to-mainstream rate by provider", "Provider (n = placements in the period)",
+                     "Return-to-mainstream rate by provider", "Provider (n = placements ended in the period)",
                      "Return rate (%)", horizontal=True, percent=True)
 
     view = df.copy()
@@ -57,7 +57,7 @@ def scorecard() -> None:
              table_cols=["provider", "setting_type", "registered", "pupils_now", "placements_in_period", "median_hours",
                          "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
                          "cost_per_week_median", "needs_registration"],
-             file_stem="provider-scorecard", empty="No provider has a placement in the period with these filters.")
+             file_stem="provider-scorecard", default_view="Table", empty="No provider has a placement in the period with these filters.")
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week; attendance is during the placements.")

@@ -117,7 +117,7 @@ def _assessment_chart(ass: pd.DataFrame) -> go.Figure:
     for i, (measure, d) in enumerate(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure")):
         name = U.safe_label(d["measure"].iloc[-1])
         fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=name, mode="lines+markers",
-                                 line=dict(color=U.OKABE_ITO[i % 8], width=2)))
+                                 line=dict(color=U.OKABE_ITO[i % 8], width=2), showlegend=True))
     return U.style(fig, f"Assessments (n = {len(ass)} scores)", "Date", "Score (each measure's own scale)")
 
 
