@@ -175,3 +175,29 @@ def test_upns_are_never_shown_even_with_presentation_mode_off(sample_db, persona
     if page == "pages/case_list.py":
         # The check can see names: with presentation mode off the case list shows them.
         assert any(n in text for n in personal_strings["name"])
+
+
+def test_unrecognised_headings_can_be_mapped_and_the_choice_is_remembered(tmp_path, monkeypatch):
+    """A file whose pupil column is called 'Learner Ref' is not recognised until mapped; the
+    next file with the same headings uses the remembered choice."""
+    header = "Learner Ref,Forename,Surname,Placement Start,Provider Name\n"
+    first = (header + "A823123400001,Ann,Example,02/09/2024,Oak PRU\n").encode()
+    second = (header + "A823123400002,Bob,Example,03/09/2024,Oak PRU\n").encode()
+    db = tmp_path / "ap.duckdb"
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("tracker.csv", first, "text/csv")).run()
+    assert at.error, "the unmapped file is explained, not loaded"
+    next(s for s in at.selectbox if s.label == "Column 'Learner Ref' is").set_value("pupil_id").run()
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert_healthy(at)
+    assert any("holds placements" in s.value.replace("*", "") for s in at.success)
+    at.button(key="load_files").click().run()
+    assert metric_value(at, "Rows accepted") == "1"
+    assert (tmp_path / "mappings.json").exists()
+
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("tracker-spring.csv", second, "text/csv")).run()
+    assert not at.error
+    assert any("remembered" in c.value for c in at.caption)
+    at.button(key="load_files").click().run()
+    assert metric_value(at, "Rows accepted") == "1"
