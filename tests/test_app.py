@@ -201,3 +201,14 @@ def test_unrecognised_headings_can_be_mapped_and_the_choice_is_remembered(tmp_pa
     assert any("remembered" in c.value for c in at.caption)
     at.button(key="load_files").click().run()
     assert metric_value(at, "Rows accepted") == "1"
+
+
+def test_a_threshold_set_in_settings_changes_the_case_list_and_holds_across_pages(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-03-14"})
+    before = int(metric_value(at, "Review overdue"))
+    at.switch_page("pages/settings.py").run()
+    at.number_input(key="w_s_review_interval_days").set_value(365).run()
+    assert at.query_params.get("s_review_interval_days") == "365"
+    at.switch_page("pages/case_list.py").run()
+    assert_healthy(at)
+    assert int(metric_value(at, "Review overdue")) < before
