@@ -200,7 +200,8 @@ def about(key: str, extra: str | None = None) -> None:
 
 def fmt_count(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
+        # In presentation mode a missing count in a chart is one hidden as 'c'.
+        return "c" if S.presentation() else "—"
     if v == "c":
         return "c"
     return f"{int(v):,}"
