@@ -408,6 +408,14 @@ def shared_table(df: pd.DataFrame, count_cols, rate_cols=None, force: bool = Fal
     return fn(df, count_cols, rate_cols, threshold=threshold(), **kw)
 
 
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:"
+
+
+def md_escape(v) -> str:
+    """Text from an upload placed where Streamlit reads markdown (alerts, labels), shown literally."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(v))
+
+
 # ---------------------------------------------------------------------------------------------
 # Guards: a sentence for the user, the traceback for the server log.
 
@@ -422,7 +430,7 @@ def section(what: str | None = None):
     except NotAvailable:
         st.info(NOT_AVAILABLE_TEXT if not what else f"{what}: not available yet (still being built).")
     except APDataError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
     except Exception:  # noqa: BLE001 - never show a traceback; log it instead
         ref = uuid.uuid4().hex[:8]
         log.exception("Error drawing %s (reference %s)", what or "a section", ref)

@@ -391,9 +391,4 @@ def safe_label(v) -> str:
     return str(v).replace("<", "‹").replace(">", "›")
 
 
-_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
-
-
-def md_escape(v) -> str:
-    """Uploaded text placed inside markdown, shown literally."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(v))
+md_escape = S.md_escape

@@ -89,7 +89,7 @@ def directions() -> None:
                 if current is None else "see the upload")
         c1, c2 = st.columns([2, 3])
         c1.text(str(r.measure))
-        choice = c2.radio(f"Direction for {r.measure}", choices, index=index, horizontal=True,
+        choice = c2.radio(f"Direction for {S.md_escape(r.measure)}", choices, index=index, horizontal=True,
                           key=f"dir_{key}", label_visibility="collapsed",
                           captions=[f"(the data: {said})", "", ""])
         wanted = None if choice == choices[0] else choice == choices[1]
@@ -98,7 +98,7 @@ def directions() -> None:
                 with S.write_lock():
                     store.set_measure_direction(key, wanted)
                 S.bump_settings_version()
-                st.toast(f"Saved: {r.measure} — {choice.lower()}.")
+                st.toast(f"Saved: {S.md_escape(r.measure)} — {choice.lower()}.")
             except APDataError as e:
                 st.error(str(e))
 
@@ -143,7 +143,7 @@ def holidays() -> None:
         except Exception:  # noqa: BLE001 - any unreadable file is one sentence
             dates = []
         if not dates:
-            st.error(f"{f.name}: no dates were found. The file needs a column of dates (dd/mm/yyyy), or two "
+            st.error(f"{S.md_escape(f.name)}: no dates were found. The file needs a column of dates (dd/mm/yyyy), or two "
                      "columns giving each holiday's first and last day.")
         else:
             weekdays = [d for d in dates if d.weekday() < 5]

@@ -64,7 +64,7 @@ def _mapping_widgets(digest: str, headers: list[str], remembered: dict[str, str]
         options = [LEAVE_OUT] + targets
         default = remembered.get(h)
         index = options.index(default) if default in options else 0
-        v = st.selectbox(f"Column '{h}' is", options, index=index, key=f"map_{digest}_{i}")
+        v = st.selectbox(f"Column '{S.md_escape(h)}' is", options, index=index, key=f"map_{digest}_{i}")
         if v != LEAVE_OUT:
             chosen[h] = v
     return chosen
@@ -89,7 +89,7 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
         st.caption(f"Using the column choices remembered from an earlier file with the same headings "
                    f"({len(remembered)} column{'s' if len(remembered) != 1 else ''}).")
     if error:
-        st.error(error)
+        st.error(S.md_escape(error))
         if all_headers:
             with st.expander("Tell us what the columns are", expanded=True):
                 st.write("Some headings were not recognised. Choose what each column holds, then press "
@@ -101,9 +101,9 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
         return None
     loadable = False
     for sh in sheets:
-        label = f"Sheet '{sh['sheet']}'" if sh["sheet"] else "The file"
+        label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
-            st.warning(f"{label} was skipped: {sh['skipped_reason']}")
+            st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
             continue
         loadable = True
         st.success(f"{label} holds **{sh['dataset']}** (headings on row {sh['header_row']}): "
@@ -111,7 +111,7 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
                    + (f", {sh['summary_rows']} total row(s) ignored" if sh["summary_rows"] else "")
                    + (f", {sh['blank_rows']} blank row(s) ignored" if sh["blank_rows"] else "") + ".")
         for w in sh["sheet_warnings"]:
-            st.warning(S.mask_upns(w))
+            st.warning(S.md_escape(S.mask_upns(w)))
         if len(sh["preview"]):
             with st.expander(f"Preview: the first {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored "
                              "(UPNs masked)"):
@@ -137,7 +137,7 @@ def _show_result(r: dict) -> None:
         box = st.info
     else:
         box = st.warning
-    box(S.mask_upns(r["message"]) or f"{where}: {r['status']}")
+    box(S.md_escape(S.mask_upns(r["message"]) or f"{where}: {r['status']}"))
     c = st.columns(4)
     c[0].metric("Rows accepted", f"{r['accepted']:,}")
     c[1].metric("Rows rejected", f"{r['rejected']:,}")
@@ -243,7 +243,7 @@ def _history() -> None:
                     st.session_state["withdraw_confirm"] = uid
                     st.rerun()
             else:
-                st.warning(f"Withdraw upload {labels.get(uid, uid)}? Figures will go back to how they were "
+                st.warning(f"Withdraw upload {S.md_escape(labels.get(uid, uid))}? Figures will go back to how they were "
                            "before it was loaded.")
                 b1, b2 = st.columns(2)
                 if b1.button("Yes, withdraw it", type="primary", key="withdraw_yes"):

@@ -49,6 +49,8 @@ def page_text(at: AppTest) -> str:
 
 def assert_healthy(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+    raw_html = [n for n in _walk(at._tree) if getattr(getattr(n, "proto", None), "allow_html", False)]
+    assert not raw_html, "nothing is drawn as raw HTML (security.md invariant 7)"
     problems = [e.value for e in at.error if "Something went wrong" in e.value or "Traceback" in e.value]
     assert not problems, problems
     assert not [i.value for i in at.info if "not available yet" in i.value]
@@ -212,3 +214,17 @@ def test_a_threshold_set_in_settings_changes_the_case_list_and_holds_across_page
     at.switch_page("pages/case_list.py").run()
     assert_healthy(at)
     assert int(metric_value(at, "Review overdue")) < before
+
+
+def test_uploaded_text_is_shown_as_text(tmp_path, monkeypatch):
+    hostile = "<script>alert(1)</script> [click](http://example.invalid) =HYPERLINK(\"x\")"
+    body = ("UPN,Forename,Surname,AP Provider,Start Date,Objectives\n"
+            f"A823123400003,Ann,Example,\"{hostile}\",02/09/2024,\"{hostile}\"\n").encode()
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("<b>bold</b>.csv", body, "text/csv")).run()
+    assert_healthy(at)
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    for page in ("pages/providers.py", "pages/case_list.py", "pages/pupil_view.py"):
+        at.switch_page(page).run()
+        assert_healthy(at)
