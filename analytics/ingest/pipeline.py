@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from analytics import schema
 from analytics.ingest import vocab
-from analytics.ingest.headers import AM, DAYS, MARK, PCT, PM, SESSION, HeaderMatch
+from analytics.ingest.headers import AM, DAYS, MARK, PCT, PM, HeaderMatch
 
 _WS = " \t\r\n\u00a0\ufeff"
 
@@ -201,13 +201,6 @@ class _Builder:
         alias = f"lk_{len(self.lookups)}"
         self.lookups.append((alias, table, s))
         return alias
-
-    def _joins(self) -> str:
-        return " ".join(f"LEFT JOIN {table} AS j_{alias} ON j_{alias}.k = _vkey(s.{s})"
-                        for alias, table, s in self.lookups)
-
-    def _lookup_cols(self) -> str:
-        return "".join(f", j_{alias}.v AS {alias}" for alias, _, _ in self.lookups)
 
     # -- helpers ---------------------------------------------------------------------------
     def s(self, col: str) -> str:

@@ -14,7 +14,6 @@ import io
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from itertools import islice
 
 import duckdb
@@ -27,13 +26,6 @@ from analytics.ingest.headers import find_header_row
 SNIFF_CHARS = 1 << 20
 DELIMITERS = (",", ";", "\t")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-@dataclass
-class RawSheet:
-    header_index: int          # 0-based index of the header row (row number - 1)
-    headers: list[str]
-    ncols: int
 
 
 # -- text -------------------------------------------------------------------------------------
