@@ -69,10 +69,18 @@ def _open_placements_sql(filters: Filters, period: Period,
 
 
 def flags_sql(filters: Filters, settings: Settings, period: Period,
-              pupil_id: str | None = None) -> tuple[str, list]:
-    """(sql, params) for the rows of ``flags`` (unordered), optionally for one pupil."""
+              pupil_id: str | None = None,
+              windows: tuple[str, list] | None = None) -> tuple[str, list]:
+    """(sql, params) for the rows of ``flags`` (unordered), optionally for one pupil.
+
+    ``windows``: progress.report_windows_sql's rows for these filters, settings and dates when
+    the caller has them (an open placement's during window there is the one read here).
+    """
     osql, oparams = _open_placements_sql(filters, period, pupil_id)
-    wsql, wparams = attendance_windows_sql((osql, oparams), settings, period, baseline=False)
+    if windows is None:
+        wsql, wparams = attendance_windows_sql((osql, oparams), settings, period, baseline=False)
+    else:
+        wsql, wparams = f"SELECT placement_id, during_rate FROM ({windows[0]}) WHERE is_open", windows[1]
     s = settings
     part_time = """CASE WHEN p.hours_per_week IS NOT NULL THEN p.hours_per_week < ?
                         WHEN p.sessions_per_week IS NOT NULL THEN p.sessions_per_week < 10
@@ -128,10 +136,13 @@ def flags(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
 
 
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
-            today: date | None = None) -> dict:
-    """The report's "oversight" section: how many open placements carry each flag, and any flag."""
+            today: date | None = None, *, windows: tuple[str, list] | None = None) -> dict:
+    """The report's "oversight" section: how many open placements carry each flag, and any flag.
+
+    ``windows``: as for flags_sql (build_report passes the ones it shares with progress).
+    """
     period = resolve_period(filters, today)
-    sql, params = flags_sql(filters, settings, period)
+    sql, params = flags_sql(filters, settings, period, windows=windows)
     counts = ", ".join(f"COUNT(*) FILTER (WHERE {f})" for f in FLAGS)
     row = con.execute(f"SELECT {counts}, COUNT(*) FILTER (WHERE n_flags > 0) FROM ({sql})",
                       params).fetchone()

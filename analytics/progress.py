@@ -33,13 +33,14 @@ def overlapping_placements_sql(filters: Filters, period: Period) -> tuple[str, l
 
 
 def attendance_windows_sql(placements: tuple[str, list], settings: Settings, period: Period,
-                           baseline: bool = True) -> tuple[str, list]:
+                           baseline: bool = True, carry: tuple[str, ...] = ()) -> tuple[str, list]:
     """Per placement of `placements`: baseline and during possible/attended sessions and rates.
 
     Columns: placement_id, baseline_possible, baseline_attended, during_possible,
     during_attended, baseline_rate, during_rate (rates null without possible sessions).
     Placements with no attendance row in either window are absent (callers LEFT JOIN).
-    With baseline=False only the during window is read (baseline columns null).
+    With baseline=False only the during window is read (baseline columns null). ``carry``:
+    more columns of `placements` (names from code, not values) passed through to the output.
     """
     psql, pparams = placements
     lower = "p.start_date - CAST(? AS INTEGER)" if baseline else "p.start_date"
@@ -47,15 +48,17 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings, per
     # One hash join on pupil_id with the windows as residual conditions, grouped by an integer
     # row number rather than the text placement_id: at national scale (20M attendance rows)
     # the string work is most of the cost.
+    carried = "".join(f", {c}" for c in carry)
+    carried_any = "".join(f", any_value(p.{c}) AS {c}" for c in carry)
     sql = f"""
-        SELECT placement_id,
+        SELECT placement_id{carried},
                baseline_possible, baseline_attended, during_possible, during_attended,
                CASE WHEN baseline_possible > 0 THEN baseline_attended / baseline_possible END
                    AS baseline_rate,
                CASE WHEN during_possible > 0 THEN during_attended / during_possible END
                    AS during_rate
         FROM (
-            SELECT any_value(p.placement_id) AS placement_id,
+            SELECT any_value(p.placement_id) AS placement_id{carried_any},
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.possible_sessions END)
                        AS baseline_possible,
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.attended_sessions END)
@@ -64,7 +67,8 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings, per
                        AS during_possible,
                    SUM(CASE WHEN a.period_start >= p.start_date THEN a.attended_sessions END)
                        AS during_attended
-            FROM (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date, eff_end
+            FROM (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date,
+                         eff_end{carried}
                   FROM ({psql})) p
             JOIN (SELECT pupil_id, period_start, possible_sessions, attended_sessions
                   FROM attendance WHERE period_start <= ?) a
@@ -75,6 +79,23 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings, per
         )
     """
     return sql, pparams + [period.as_of] + lparams + [period.as_of]
+
+
+def report_windows_sql(filters: Filters, settings: Settings, period: Period) -> tuple[str, list]:
+    """The attendance windows of every placement that progress or oversight reads, in one join.
+
+    Rows as attendance_windows_sql (baseline and during windows), for the selected placements
+    that overlap the period (``in_period``) or are open at as_of (``is_open``). An open
+    placement's during window is oversight's ([start_date, as_of]), so build_report computes
+    this once (into a temporary table) and hands it to progress.summary and
+    oversight.summary as ``windows``.
+    """
+    psql, pparams = placements_sql(filters, period)
+    placements = (f"""SELECT *, (start_date <= ? AND COALESCE(eff_end, ?) >= ?) AS in_period
+                      FROM ({psql}) WHERE is_open OR (start_date <= ? AND COALESCE(eff_end, ?) >= ?)""",
+                  [period.end, period.as_of, period.start] + pparams
+                  + [period.end, period.as_of, period.start])
+    return attendance_windows_sql(placements, settings, period, carry=("in_period", "is_open"))
 
 
 def attendance_by_placement(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
@@ -100,14 +121,19 @@ def attendance_by_placement(con: duckdb.DuckDBPyConnection, filters: Filters, se
     return con.execute(sql, pparams + wparams).df()
 
 
-def _attendance_summary(con, filters: Filters, settings: Settings, period: Period) -> dict:
-    wsql, wparams = attendance_windows_sql(overlapping_placements_sql(filters, period),
-                                           settings, period)
+def _attendance_summary(con, filters: Filters, settings: Settings, period: Period,
+                        windows: tuple[str, list] | None = None) -> dict:
+    if windows is None:
+        wsql, wparams = attendance_windows_sql(overlapping_placements_sql(filters, period),
+                                               settings, period)
+        where = ""
+    else:  # report_windows_sql's rows: keep those overlapping the period
+        (wsql, wparams), where = windows, "in_period AND "
     row = con.execute(f"""
         SELECT COUNT(*), MEDIAN(baseline_rate), MEDIAN(during_rate),
                MEDIAN((during_rate - baseline_rate) * 100),
                COUNT(*) FILTER (WHERE during_rate > baseline_rate)
-        FROM ({wsql}) WHERE baseline_possible > 0 AND during_possible > 0
+        FROM ({wsql}) WHERE {where}baseline_possible > 0 AND during_possible > 0
     """, wparams).fetchone()
     n, base, during, change, improved = row
     return {"n": int(n), "baseline_rate_median": _float(base), "during_rate_median": _float(during),
@@ -210,10 +236,14 @@ def _assessments_summary(con, filters: Filters, settings: Settings, period: Peri
 
 
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
-            today: date | None = None) -> dict:
-    """The report's "progress" section (metrics.md §3 and §8)."""
+            today: date | None = None, *, windows: tuple[str, list] | None = None) -> dict:
+    """The report's "progress" section (metrics.md §3 and §8).
+
+    ``windows``: (sql, params) of report_windows_sql's rows for these same filters, settings and
+    dates, when the caller has them already (build_report); else they are worked out here.
+    """
     period = resolve_period(filters, today)
-    return {"attendance": _attendance_summary(con, filters, settings, period),
+    return {"attendance": _attendance_summary(con, filters, settings, period, windows),
             "assessments": _assessments_summary(con, filters, settings, period)}
 
 

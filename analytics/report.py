@@ -9,13 +9,14 @@ import argparse
 import importlib
 import json
 import sys
+import uuid
 from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from analytics import outcomes, population, time_in_ap
+from analytics import outcomes, population, progress, time_in_ap
 from analytics.errors import APDataError
 from analytics.settings import REPORT_SETTINGS, Filters, Settings, resolve_period
 
@@ -26,10 +27,20 @@ _MODULE = {"population": "population", "time_in_ap": "time_in_ap",
            "exclusions": "exclusions", "oversight": "oversight"}
 
 
+# Sections that read the attendance windows build_report works out once for both.
+_WINDOWED = ("progress", "oversight")
+
+
 def section(name: str, con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
-            today: date | None = None) -> dict:
-    """One report section, by its key in metrics.md §8."""
+            today: date | None = None, windows: tuple[str, list] | None = None) -> dict:
+    """One report section, by its key in metrics.md §8.
+
+    ``windows``: progress.report_windows_sql's rows for these filters, settings and dates, for
+    the sections in _WINDOWED (the others do not read attendance).
+    """
     module = importlib.import_module(f"analytics.{_MODULE[name]}")
+    if windows is not None and name in _WINDOWED:
+        return module.summary(con, filters, settings, today, windows=windows)
     return module.summary(con, filters, settings, today)
 
 
@@ -44,8 +55,19 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Set
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "settings": settings.report_dict(),
     }
-    for name in SECTIONS:
-        report[name] = section(name, con, filters, settings, today)
+    # The join of attendance with the placements is the report's dearest step: progress and
+    # oversight read the same windows, so they are worked out once, into a temporary table that
+    # lives only for this call (its own name; dropped at the end), keyed by nothing but this
+    # call's filters, settings and dates. TEMP tables work on a read-only connection too.
+    table = f"_report_windows_{uuid.uuid4().hex}"
+    wsql, wparams = progress.report_windows_sql(filters, settings, period)
+    con.execute(f"CREATE TEMP TABLE {table} AS {wsql}", wparams)
+    try:
+        windows = (f"SELECT * FROM {table}", [])
+        for name in SECTIONS:
+            report[name] = section(name, con, filters, settings, today, windows)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return report
 
 

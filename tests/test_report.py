@@ -201,3 +201,52 @@ def test_through_python_m_analytics(db_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# build_report works out the attendance windows once for progress and oversight (a temporary
+# table); each section must equal the section computed on its own.
+
+def _check_shared_windows(con, filters, settings):
+    from analytics import oversight, progress
+    r = report.build_report(con, filters, settings)
+    assert r["progress"] == progress.summary(con, filters, settings)
+    assert r["oversight"] == oversight.summary(con, filters, settings)
+    left = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_report_windows_%'")
+    assert left.fetchone()[0] == 0          # the temporary table is dropped
+
+
+def test_shared_windows_match_the_sections_alone():
+    con = make_db(placements=PLACEMENTS + [
+        # open, started after a period that ends before as_of: in oversight, not in progress
+        placement("F", "2025-02-03", None, hours_per_week=10.0),
+        placement("G", "2024-06-03", "2024-08-30")],
+        attendance=[{"pupil_id": p, "period_start": d, "possible_sessions": 10, "attended_sessions": a}
+                    for p, d, a in [("A", "2024-08-19", 9), ("A", "2024-09-02", 4), ("B", "2024-07-08", 8),
+                                    ("B", "2024-11-04", 3), ("C", "2024-12-02", 2), ("F", "2025-01-06", 10),
+                                    ("F", "2025-02-10", 1), ("G", "2024-06-10", 7)]])
+    for f in (Filters(as_of=AS_OF), Filters(as_of=AS_OF, period_end=date(2025, 1, 31)),
+              Filters(as_of=AS_OF, sex=("F",)), Filters(as_of=date(2024, 9, 5))):
+        _check_shared_windows(con, f, Settings())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shared_windows_match_the_sections_alone_on_random_data(seed):
+    from tests.test_trends import _random_db
+    con, holidays = _random_db(seed)
+    filters = [Filters(as_of=date(2025, 3, 14)), Filters(as_of=date(2024, 11, 30), sex=("F",)),
+               Filters(as_of=date(2025, 1, 1), period_start=date(2024, 10, 1), period_end=date(2024, 12, 1)),
+               Filters(as_of=date(2023, 6, 30), cla=False)][seed]
+    settings = Settings(baseline_days=60, low_attendance=0.6) if seed % 2 else Settings()
+    _check_shared_windows(con, filters, settings)
+
+
+def test_report_on_a_read_only_connection(tmp_path):
+    path = tmp_path / "ro.duckdb"
+    con = duckdb.connect(str(path))
+    from tests.factories import create_tables
+    create_tables(con)
+    insert(con, "placements", PLACEMENTS)
+    insert(con, "exclusions", EXCLUSIONS)
+    con.close()
+    ro = duckdb.connect(str(path), read_only=True)
+    assert report.build_report(ro, Filters(as_of=AS_OF), Settings()) == _report()
