@@ -53,7 +53,8 @@ def _preview_table(df: pd.DataFrame) -> pd.DataFrame:
     if "pupil_id" in out.columns:
         out["pupil_id"] = out["pupil_id"].map(lambda v: "••••••••" + str(v)[-3:] if v is not None and not pd.isna(v) else v)
         out = out.rename(columns={"pupil_id": "pupil_id (masked)"})
-    keep = [c for c in out.columns if c not in ("warnings",) and not out[c].isna().all()]
+    hidden = ("warnings", "first_name", "last_name", "date_of_birth") if S.presentation() else ("warnings",)
+    keep = [c for c in out.columns if c not in hidden and not out[c].isna().all()]
     return out[keep]
 
 

@@ -127,7 +127,7 @@ def personal_strings(sample_db) -> dict[str, set[str]]:
     """Names, UPNs and dates of birth in the sample database (what presentation mode must hide)."""
     import duckdb
 
-    con = duckdb.connect(str(sample_db), read_only=True)
+    con = duckdb.connect(str(sample_db))  # same configuration as the app's Store (one instance per process)
     try:
         rows = con.execute("SELECT DISTINCT pupil_id, first_name, last_name, date_of_birth FROM placements").fetchall()
     finally:
