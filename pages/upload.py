@@ -131,22 +131,19 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
 
 
 def _show_result(r: dict) -> None:
+    """One sheet's outcome: its sentence, then its rejected rows (to download) and warnings."""
     where = r["file_name"] + (f", sheet '{r['sheet']}'" if r["sheet"] else "")
     if r["status"] == "loaded":
         box = st.success if not r["rejected"] else st.warning
     elif r["status"] == "duplicate":
         box = st.info
     else:
-        box = st.warning
+        box = st.warning if r["status"] == "skipped" else st.error
     box(S.md_escape(S.mask_upns(r["message"]) or f"{where}: {r['status']}"))
-    c = st.columns(4)
-    c[0].metric("Rows accepted", f"{r['accepted']:,}")
-    c[1].metric("Rows rejected", f"{r['rejected']:,}")
-    c[2].metric("Rows with warnings", f"{r['warned']:,}")
-    c[3].metric("Total rows ignored", f"{r['summary_rows']:,}")
     rejects: pd.DataFrame = r["rejects"]
     if len(rejects):
-        st.markdown("**Rejected rows** — not loaded. Download them, fix them and upload them again.")
+        st.markdown(f"**{len(rejects):,} rejected row(s)** — not loaded. Download them, fix them and upload "
+                    "them again.")
         shown = rejects[["row_number", "reason"]].copy()
         shown["reason"] = shown["reason"].map(S.mask_upns)
         U.table(shown)
@@ -158,6 +155,28 @@ def _show_result(r: dict) -> None:
             shown = warnings.copy()
             shown["warning"] = shown["warning"].map(S.mask_upns)
             U.table(shown)
+
+
+def _show_results(results: list[dict]) -> None:
+    """Totals, one line per sheet, then the details of every sheet that needs a look."""
+    st.header("Result of the last upload")
+    c = st.columns(4)
+    c[0].metric("Rows accepted", f"{sum(r['accepted'] for r in results):,}")
+    c[1].metric("Rows rejected", f"{sum(r['rejected'] for r in results):,}")
+    c[2].metric("Rows with warnings", f"{sum(r['warned'] for r in results):,}")
+    c[3].metric("Sheets not loaded", f"{sum(r['status'] != 'loaded' for r in results):,}",
+                help="Sheets skipped (no data recognised), files that could not be read, and files already "
+                     "loaded before (duplicates change nothing).")
+    summary = pd.DataFrame([{"file": r["file_name"], "sheet": r["sheet"], "dataset": r.get("dataset"),
+                             "status": r["status"], "accepted": r["accepted"], "rejected": r["rejected"],
+                             "warnings": r["warned"], "total_rows_ignored": r["summary_rows"]} for r in results])
+    U.table(summary, rename={"File": "File", "Total rows ignored": "'Total' rows ignored"})
+    needs_look = [r for r in results if r["status"] != "loaded" or r["rejected"] or r["warned"]]
+    for r in needs_look:
+        with st.container(border=True):
+            _show_result(r)
+    if not needs_look:
+        st.success("Every sheet loaded with no rejected rows and no warnings.")
 
 
 def _stem(text: str) -> str:
@@ -190,7 +209,7 @@ def _load(ready: list[tuple[bytes, str, dict]]) -> None:
             with S.write_lock():
                 out = store.ingest_file(data, name, mapping=mapping or None, progress=progress)
         except APDataError as e:
-            results.append({"file_name": name, "sheet": None, "status": "failed", "accepted": 0, "rejected": 0,
+            results.append({"file_name": name, "sheet": None, "dataset": None, "status": "failed", "accepted": 0, "rejected": 0,
                             "warned": 0, "summary_rows": 0, "message": str(e), "key": f"{i}",
                             "rejects": pd.DataFrame(columns=["row_number", "reason", "original"]),
                             "warnings": pd.DataFrame(columns=["row_number", "warning"])})
@@ -199,7 +218,7 @@ def _load(ready: list[tuple[bytes, str, dict]]) -> None:
             for hs in mappings.peek_headers(data, name).values():
                 mappings.remember(_mappings_file(), hs, {h: c for h, c in mapping.items() if h in hs})
         for j, r in enumerate(out):
-            results.append({"file_name": r.file_name, "sheet": r.sheet, "status": r.status,
+            results.append({"file_name": r.file_name, "sheet": r.sheet, "dataset": r.dataset, "status": r.status,
                             "accepted": r.accepted, "rejected": r.rejected, "warned": r.warned,
                             "summary_rows": r.summary_rows, "message": r.message, "key": f"{i}_{j}",
                             "upload_id": r.upload_id, "rejects": r.rejects, "warnings": r.warnings})
@@ -284,10 +303,7 @@ def main() -> None:
         (st.error if msg.startswith("Not withdrawn") else st.success)(msg)
     results = st.session_state.get("upload_results")
     if results:
-        st.header("Result of the last upload")
-        for r in results:
-            with st.container(border=True):
-                _show_result(r)
+        _show_results(results)
         if st.button("Clear these results", key="clear_results"):
             st.session_state.pop("upload_results", None)
             st.rerun()
