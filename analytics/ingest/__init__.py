@@ -83,16 +83,20 @@ def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str]) -
     if len(data) > MAX_FILE_BYTES:
         raise _too_big(file_name)
     kind = kind_of(data, file_name)
-    con = duckdb.connect()
+    # a cursor of the shared in-memory database: its own connection, so the TEMP tables and
+    # registered views a read makes are its own and go when it closes (safe across threads)
+    con = pipeline.database().cursor()
     try:
-        con.execute("SET threads TO 2")
-        con.execute("SET enable_progress_bar = false")
-        pipeline.install_macros(con)
         if kind == "xlsx":
             check_workbook(data, file_name)
             return _read_xlsx(con, data, file_name, mapping)
         return [_read_csv(con, data, path, file_name, mapping)]
     finally:
+        for stmt in ("DROP VIEW IF EXISTS raw", "DROP TABLE IF EXISTS raw", "DROP TABLE IF EXISTS raw0"):
+            try:
+                con.execute(stmt)
+            except duckdb.Error:
+                pass   # 'raw' is a view or a table, never both; closing drops either way
         con.close()
 
 

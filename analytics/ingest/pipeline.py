@@ -6,6 +6,8 @@ bound parameter; identifiers are positional names made here or canonical names f
 """
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -74,13 +76,34 @@ _LOOKUPS = {
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the macros and lookup tables (in the database's main schema, so that every
+    cursor of it sees them)."""
     for stmt in _MACROS.split(";\n"):
         if stmt.strip():
             con.execute(stmt)
     for name, table in _LOOKUPS.items():
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS "
                     "SELECT unnest($k::VARCHAR[]) AS k, unnest($v::VARCHAR[]) AS v",
                     {"k": list(table), "v": list(table.values())})
+
+
+_DB: duckdb.DuckDBPyConnection | None = None
+_DB_PID: int | None = None
+_DB_LOCK = threading.Lock()
+
+
+def database() -> duckdb.DuckDBPyConnection:
+    """The importer's in-memory DuckDB database, made once per process with the macros and
+    lookup tables installed. Each read works on a ``cursor()`` of it: a connection of its own,
+    whose TEMP tables and registered views no other read sees."""
+    global _DB, _DB_PID
+    with _DB_LOCK:
+        if _DB is None or _DB_PID != os.getpid():   # a forked child makes its own
+            con = duckdb.connect(":memory:")
+            con.execute("SET enable_progress_bar = false")
+            install_macros(con)
+            _DB, _DB_PID = con, os.getpid()
+        return _DB
 
 
 

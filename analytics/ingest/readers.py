@@ -120,7 +120,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
                 path = tmp
             cols = {f"c{i}": "VARCHAR" for i in range(ncols)}
             con.execute(
-                "CREATE OR REPLACE TABLE raw0 AS SELECT * FROM read_csv($path, header = false, "
+                "CREATE OR REPLACE TEMP TABLE raw0 AS SELECT * FROM read_csv($path, header = false, "
                 "skip = $skip, delim = $delim, quote = '\"', escape = '\"', columns = $cols, "
                 "auto_detect = false, null_padding = true, strict_mode = false, "
                 "max_line_size = 20000000)",
@@ -138,7 +138,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
             expect = utf8.count(b"\n", offset) + (1 if len(region) and utf8[-1:] != b"\n" else 0)
             if n == expect:
                 first_rn = int(header_index) + 2   # an int we computed, not file text
-                con.execute(f"CREATE OR REPLACE VIEW raw AS SELECT rowid + {first_rn} AS rn, * "
+                con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT rowid + {first_rn} AS rn, * "
                             "FROM raw0")
                 return
         except duckdb.Error:
@@ -159,7 +159,7 @@ def _register(con: duckdb.DuckDBPyConnection, rows: list[list], ncols: int, firs
     table = pa.table(cols)
     con.execute("DROP VIEW IF EXISTS raw")
     con.register("raw_arrow", table)
-    con.execute("CREATE OR REPLACE TABLE raw AS SELECT * FROM raw_arrow")
+    con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM raw_arrow")
     con.unregister("raw_arrow")
 
 
