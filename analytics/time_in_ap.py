@@ -160,13 +160,18 @@ def km_curve(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
 # ---------------------------------------------------------------------------------------------
 # Summary and dashboard tables
 
+# The columns summary reads: s is referenced several times, so DuckDB materialises it, and
+# SELECT * would copy every placements column (a third of the section's time nationally).
+_SUMMARY_COLUMNS = "pupil_id, start_date, eff_end, is_open, days"
+
+
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
             today: date | None = None) -> dict:
     """The report's "time_in_ap" section (metrics.md §1, §8), in one statement."""
     period, sql, params = scope(filters, settings, today)
     a = period.as_of
     row = con.execute(f"""
-        WITH s AS ({sql}), {_km_ctes(None)}, {_pupil_total_ctes()}
+        WITH s AS (SELECT {_SUMMARY_COLUMNS} FROM ({sql})), {_km_ctes(None)}, {_pupil_total_ctes()}
         SELECT count(*) FILTER (WHERE eff_end BETWEEN ? AND ?),
                avg(days) FILTER (WHERE eff_end BETWEEN ? AND ?),
                median(days) FILTER (WHERE eff_end BETWEEN ? AND ?),
