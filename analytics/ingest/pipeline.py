@@ -23,6 +23,10 @@ _WS = " \t\r\n\u00a0\ufeff"
 # Date strings, tried by shape so that "14/3/25" never reads as the year 25 and month-first
 # ("03/14/2025") fails instead of swapping. Two-digit years: DuckDB's %y, like Python's
 # (00-68 -> 20xx, 69-99 -> 19xx). Years outside 1900-2100 are typos, not dates.
+# A macro's argument is copied into its body wherever it is named, and every copy of a regular
+# expression is compiled when the query is bound: so a value used more than once is passed
+# through a one-element list_transform lambda (bound once), which keeps the big query's
+# planning time small.
 _MACROS = r"""
 CREATE OR REPLACE MACRO _untime(s) AS
   regexp_replace(s, '(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)$', '');
@@ -43,11 +47,11 @@ CREATE OR REPLACE MACRO _date_ts(d) AS CASE
   WHEN regexp_full_match(d, '\d{1,5}(?:\.\d+)?') THEN
     TIMESTAMP '1899-12-30' + to_days(CAST(floor(CAST(d AS DOUBLE)) AS INTEGER))
 END;
-CREATE OR REPLACE MACRO _uk_date(s) AS CASE
-  WHEN year(_date_ts(_untime(s))) BETWEEN 1900 AND 2100 THEN CAST(_date_ts(_untime(s)) AS DATE) END;
-CREATE OR REPLACE MACRO _num(s) AS CASE
-  WHEN isfinite(TRY_CAST(regexp_replace(s, '[£,\s]', '', 'g') AS DOUBLE))
-  THEN TRY_CAST(regexp_replace(s, '[£,\s]', '', 'g') AS DOUBLE) END;
+CREATE OR REPLACE MACRO _uk_date(s) AS list_transform([_untime(s)], lambda u:
+  list_transform([_date_ts(u)], lambda t:
+    CASE WHEN year(t) BETWEEN 1900 AND 2100 THEN CAST(t AS DATE) END)[1])[1];
+CREATE OR REPLACE MACRO _num(s) AS list_transform(
+  [TRY_CAST(regexp_replace(s, '[£,\s]', '', 'g') AS DOUBLE)], lambda x: CASE WHEN isfinite(x) THEN x END)[1];
 CREATE OR REPLACE MACRO _vkey(s) AS regexp_replace(lower(s), '[^\p{L}\p{N}]', '', 'g');
 CREATE OR REPLACE MACRO _bool(s) AS CASE
   WHEN lower(s) IN ('y', 'yes', 'true', '1', 't', '1.0') THEN true
