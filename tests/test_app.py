@@ -228,3 +228,14 @@ def test_uploaded_text_is_shown_as_text(tmp_path, monkeypatch):
     for page in ("pages/providers.py", "pages/case_list.py", "pages/pupil_view.py"):
         at.switch_page(page).run()
         assert_healthy(at)
+
+
+def test_a_case_chosen_on_the_case_list_opens_the_pupil_view(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-03-14"})
+    case = at.selectbox(key="case_pick").options[0]
+    at.selectbox(key="case_pick").set_value(case).run()
+    next(b for b in at.button if b.label == "Open pupil view").click().run()
+    assert_healthy(at)
+    assert [t.value for t in at.title] == ["Pupil view"]
+    assert any(h.value == f"Case {case}" for h in at.header)
+    assert at.query_params.get("case") == case

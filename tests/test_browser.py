@@ -150,12 +150,12 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
     assert not names_on_screen(pg, personal_strings["name"])
     shot(pg, "10-case-list")
 
-    # Open a pupil view from the case list.
-    pg.locator('[data-testid="stSelectbox"]', has_text="Open the pupil view for case").click()
-    pg.locator('[role="option"]').first.click()
-    idle(pg)
-    pg.get_by_role("button", name="Open pupil view").click()
+    # Clicking a row of the case list opens that pupil's view (the first column selects the row).
+    grid = pg.locator('[data-testid="stDataFrame"] >> visible=true').first
+    box = grid.bounding_box()
+    pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
     pg.wait_for_selector('h1:has-text("Pupil view")')
+    assert "case=C-" in pg.url
     pg.wait_for_selector('h2:has-text("Case C-")')
     idle(pg)
     assert pg.locator("text=Presentation mode is on").count() == 1
