@@ -163,15 +163,18 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     """Turn the ``raw`` table into accepted and rejected pyarrow tables."""
     p = _Params()
     ws = p(_WS)
-    # first non-empty cell (a row whose first non-empty cell is only spaces counts as blank)
-    first = ("NULLIF(trim(COALESCE(" + ", ".join(f"NULLIF(c{i}, '')" for i in range(ncols))
-             + f"), {ws}), '')")
+    # Each row's kind: 0 blank, 1 a summary ("Total") row, 2 data. The first non-empty cell
+    # decides (a row whose first non-empty cell is only spaces counts as blank). It is named
+    # once, through a lambda: written out in each test, DuckDB evaluated the wide COALESCE
+    # once per summary word, which cost more than all the parsing.
     summary_words = p(list(vocab.SUMMARY_WORDS))
+    first = ("list_transform([trim(COALESCE(" + ", ".join(f"NULLIF(c{i}, '')" for i in range(ncols))
+             + f"), {ws})], lambda f: CASE WHEN f IS NULL OR f = '' THEN 0 "
+             f"WHEN list_contains({summary_words}, lower(trim(f, {ws} || ':'))) THEN 1 "
+             "ELSE 2 END)[1]")
     counts = con.execute(
-        f"SELECT count(*) FILTER (WHERE f IS NULL), "
-        f"count(*) FILTER (WHERE list_contains({summary_words}, "
-        f"lower(trim(f, {ws} || ':'))))"
-        f" FROM (SELECT {first} AS f FROM raw)", p.values).fetchall()[0]
+        "SELECT count(*) FILTER (WHERE k = 0), count(*) FILTER (WHERE k = 1)"
+        f" FROM (SELECT {first} AS k FROM raw)", p.values).fetchall()[0]
     blank_rows, summary_rows = int(counts[0]), int(counts[1])
 
     b = _Builder(p, match, headers, ws)
@@ -447,8 +450,7 @@ class _Builder:
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
         return (
             f"WITH s AS (SELECT rn, {self._source_cols(set(by_src))} FROM "
-            f"(SELECT *, {first} AS _f FROM raw) WHERE _f IS NOT NULL AND NOT "
-            f"list_contains({summary_words}, lower(trim(_f, {self.ws} || ':')))), "
+            f"(SELECT *, {first} AS _k FROM raw) WHERE _k = 2), "
             + "".join(c + ", " for c in ctes)
             + f"v AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)})")
 
