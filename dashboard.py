@@ -106,7 +106,10 @@ def _sidebar_filters() -> None:
             opts = sorted(set(options.get(name, [])) | set(current), key=lambda v: labels.get(name, {}).get(v, v))
             ss[key] = current
             names = labels.get(name, {})
-            st.multiselect(label, opts, key=key, placeholder="All",
+            # Schools and trusts are only known from the data loaded so far: others can be typed.
+            free = name in ("school", "trust")
+            st.multiselect(label, opts, key=key, placeholder="All (or type a name)" if free else "All",
+                           accept_new_options=free,
                            format_func=lambda v, names=names: names.get(v, U.value_label(v)))
         for name, label in S.BOOL_FILTERS.items():
             key = f"f_{name}"
