@@ -92,6 +92,18 @@ def km() -> None:
              file_stem=f"km-curve-{by or 'all'}")
 
 
+def open_ended() -> None:
+    counts = S.metric("oversight", "summary")
+    c = st.columns(3)
+    c[0].metric("Open with no planned end date", U.fmt_count(S.shared_count(counts.get("no_planned_end"))),
+                border=True, help="Open placements with no planned end date recorded: open-ended placements.")
+    c[1].metric("Planned end date passed", U.fmt_count(S.shared_count(counts.get("planned_end_passed"))),
+                border=True, help="Open placements whose planned end date is before the 'as of' date.")
+    c[2].metric("Long placements", U.fmt_count(S.shared_count(counts.get("long_placement"))), border=True,
+                help=U.ABOUT["long_open"])
+    st.caption("The placements themselves are listed, with their other flags, on the Case list.")
+
+
 def long_open() -> None:
     df = S.metric("time_in_ap", "long_open")
     settings = S.settings()
@@ -122,6 +134,9 @@ def main() -> None:
     with S.section("the distribution of durations"):
         distribution()
     st.divider()
+    st.header("Long and open-ended placements")
+    with S.section("the open-ended placements"):
+        open_ended()
     with S.section("the long open placements"):
         long_open()
 
