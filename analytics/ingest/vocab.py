@@ -163,6 +163,8 @@ ETHNICITY_GROUP = _table({
          "Black/African/Caribbean/Black British", "Black or Black British", "Caribbean",
          "Black - Caribbean", "Black or Black British - Caribbean", "Black Caribbean", "African",
          "Black - African", "Black or Black British - African", "Black African",
+         # the AP census file's labels (dfe-codes.md §4.5)
+         "Black - Black Caribbean", "Black - Black African",
          "Any other Black background", "Black - Any other Black background",
          "Any other Black/African/Caribbean background",
          "Black - Any other Black/African/Caribbean background",
