@@ -46,19 +46,15 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings, per
     lower = "p.start_date - CAST(? AS INTEGER)" if baseline else "p.start_date"
     lparams = [settings.baseline_days] if baseline else []
     # One hash join on pupil_id with the windows as residual conditions, grouped by an integer
-    # row number rather than the text placement_id: at national scale (20M attendance rows)
-    # the string work is most of the cost.
-    carried = "".join(f", {c}" for c in carry)
-    carried_any = "".join(f", any_value(p.{c}) AS {c}" for c in carry)
+    # row number only (sums, no text): at national scale (20M attendance rows) the string work
+    # is most of the cost, so placement_id and the carried columns are joined back afterwards.
+    carried = "".join(f", p.{c}" for c in carry)
     sql = f"""
-        SELECT placement_id{carried},
-               baseline_possible, baseline_attended, during_possible, during_attended,
-               CASE WHEN baseline_possible > 0 THEN baseline_attended / baseline_possible END
-                   AS baseline_rate,
-               CASE WHEN during_possible > 0 THEN during_attended / during_possible END
-                   AS during_rate
-        FROM (
-            SELECT any_value(p.placement_id) AS placement_id{carried_any},
+        WITH p AS (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date,
+                          eff_end{"".join(f", {c}" for c in carry)}
+                   FROM ({psql})),
+        agg AS (
+            SELECT p.pk,
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.possible_sessions END)
                        AS baseline_possible,
                    SUM(CASE WHEN a.period_start < p.start_date THEN a.attended_sessions END)
@@ -67,16 +63,20 @@ def attendance_windows_sql(placements: tuple[str, list], settings: Settings, per
                        AS during_possible,
                    SUM(CASE WHEN a.period_start >= p.start_date THEN a.attended_sessions END)
                        AS during_attended
-            FROM (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date,
-                         eff_end{carried}
-                  FROM ({psql})) p
+            FROM p
             JOIN (SELECT pupil_id, period_start, possible_sessions, attended_sessions
                   FROM attendance WHERE period_start <= ?) a
               ON a.pupil_id = p.pupil_id
              AND a.period_start >= {lower}
              AND a.period_start <= COALESCE(p.eff_end, ?)
-            GROUP BY p.pk
-        )
+            GROUP BY p.pk)
+        SELECT p.placement_id{carried},
+               baseline_possible, baseline_attended, during_possible, during_attended,
+               CASE WHEN baseline_possible > 0 THEN baseline_attended / baseline_possible END
+                   AS baseline_rate,
+               CASE WHEN during_possible > 0 THEN during_attended / during_possible END
+                   AS during_rate
+        FROM agg JOIN p USING (pk)
     """
     return sql, pparams + [period.as_of] + lparams + [period.as_of]
 
