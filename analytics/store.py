@@ -161,7 +161,8 @@ def _key_sql(dataset: str, q: str = "") -> dict[str, str]:
     raise KeyError(dataset)
 
 
-def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
+def current_state_sql(dataset: str, scoped: bool = False,
+                      single_upload: int | None = None) -> tuple[str, list]:
     """The SELECT that derives a dataset's current-state table from the live ledger.
 
     Returns (sql, params); the select lists the current-state columns in table order.
@@ -169,7 +170,13 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
     placements by pupil_id, the other datasets by their whole key (see Store._rebuild).
     The restriction is applied to the ledger scan itself; placements' URN maps still read
     every live row.
+
+    With `single_upload` (not placements), the rows are that upload's alone and no two of them
+    share a key, so each record is one row: the same values come from per-row expressions (a
+    group of one row), with no grouping. Store._rebuild checks those conditions.
     """
+    single = single_upload is not None
+    assert not (single and dataset == "placements")
     cols = schema.DATASETS[dataset]
     names = [c.name for c in cols]
     keys = _key_sql(dataset)
@@ -181,7 +188,10 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
             f"WHERE dataset = ? AND withdrawn_at IS NULL")
     params.append(dataset)
     rows_from = f"ledger_{dataset}"
-    if scoped and dataset == "placements":
+    if single:
+        rows_from = f"(SELECT * FROM ledger_{dataset} WHERE upload_id = ?)"
+        params.append(single_upload)
+    elif scoped and dataset == "placements":
         rows_from = "(SELECT * FROM ledger_placements WHERE pupil_id IN (SELECT pupil_id FROM _affected))"
     elif scoped:
         on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM {expr}" for k, expr in _key_sql(dataset, "lx.").items())
@@ -228,16 +238,22 @@ def current_state_sql(dataset: str, scoped: bool = False) -> tuple[str, list]:
             res = "res_urn" if n == "provider_urn" else "res_ukprn"
             aggs.append(f"arg_max({res}, seq) FILTER (WHERE {res} IS NOT NULL) AS {n}")
         elif n in _NEWEST_NON_BLANK[dataset]:
-            aggs.append(f"arg_max({n}, seq) FILTER (WHERE nullif(trim({n}), '') IS NOT NULL) AS {n}")
+            aggs.append(f"CASE WHEN nullif(trim({n}), '') IS NOT NULL THEN {n} END AS {n}" if single else
+                        f"arg_max({n}, seq) FILTER (WHERE nullif(trim({n}), '') IS NOT NULL) AS {n}")
         else:
-            aggs.append(f"arg_max_null({n}, seq) FILTER (WHERE c_{n}) AS {n}")
+            aggs.append(f"CASE WHEN c_{n} THEN {n} END AS {n}" if single else
+                        f"arg_max_null({n}, seq) FILTER (WHERE c_{n}) AS {n}")
     for k in keys:
         if keys[k] != k:
             aggs.append(f"k_{k} AS {k}")
         elif k not in names:
             aggs.append(k)
-    aggs.append("max(upload_id) AS upload_id")
-    ctes.append(f"merged AS (SELECT {', '.join(aggs)} FROM {base} GROUP BY {', '.join(group_cols)})")
+    if single:
+        aggs.append("upload_id")
+        ctes.append(f"merged AS (SELECT {', '.join(aggs)} FROM {base})")
+    else:
+        aggs.append("max(upload_id) AS upload_id")
+        ctes.append(f"merged AS (SELECT {', '.join(aggs)} FROM {base} GROUP BY {', '.join(group_cols)})")
 
     out: list[str] = []
     if dataset == "placements":
@@ -528,7 +544,16 @@ class Store:
                       f"{', '.join(f'{expr} AS {k}' for k, expr in keys.items())} "
                       f"FROM ledger_{dataset} WHERE upload_id = ?", [upload_id])
             on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM {dataset}.{k}" for k in keys)
-            w.execute(f"DELETE FROM {dataset} WHERE EXISTS (SELECT 1 FROM _affected a WHERE {on})")
+            deleted = w.execute(f"DELETE FROM {dataset} WHERE EXISTS (SELECT 1 FROM _affected a "
+                                f"WHERE {on})").fetchall()[0][0]
+            if deleted == 0:
+                # No live record shares a key with the upload (each live row has a record),
+                # so if its keys are all distinct every record is one of its rows, as it is.
+                n_rows, n_keys = w.execute(
+                    f"SELECT (SELECT count(*) FROM ledger_{dataset} WHERE upload_id = ?), "
+                    "(SELECT count(*) FROM _affected)", [upload_id]).fetchall()[0]
+                if n_rows == n_keys:
+                    sql, params = current_state_sql(dataset, single_upload=upload_id)
         w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
         w.execute("DROP TABLE _affected")
 
