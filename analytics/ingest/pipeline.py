@@ -226,6 +226,7 @@ class _Builder:
         self.rejects: list[str] = []   # SQL expressions: a sentence or NULL
         self.warns: list[str] = []
         self.lookups: list[tuple[str, str, str]] = []   # (alias, lookup table, source column)
+        self.dict_msgs: dict[str, list[tuple[str, str]]] = {}   # source -> (column, sentence SQL)
 
     def _lookup(self, table: str, s: str) -> str:
         alias = f"lk_{len(self.lookups)}"
@@ -412,13 +413,25 @@ class _Builder:
         """Each column's value SQL, and the source column of those parsed per distinct value."""
         values, sources = {}, {}
         for c in cols:
+            r0, w0 = len(self.rejects), len(self.warns)
             expr = self.column(c)
             values[c.name] = expr
             src = self.last_source
             cheap = c.type == schema.BOOL or c.name in _URN   # as fast per row as a join
-            if src and c.name != "pupil_id" and expr not in (src, "NULL") and not cheap:
+            if src and expr not in (src, "NULL") and not cheap:
                 sources[c.name] = src
+                # this column's own reject/warning sentences read only its source text, value
+                # and lookups, so they too are worked out once per distinct text
+                self._per_value(src, self.rejects, r0)
+                self._per_value(src, self.warns, w0)
         return values, sources
+
+    def _per_value(self, src: str, parts: list[str], start: int) -> None:
+        msgs = self.dict_msgs.setdefault(src, [])
+        for i in range(start, len(parts)):
+            name = f"m_{src}_{len(msgs)}"
+            msgs.append((name, parts[i]))
+            parts[i] = name
 
     def _stages(self, first: str, summary_words: str, values: dict[str, str],
                 sources: dict[str, str], ncols: int) -> str:
@@ -440,13 +453,20 @@ class _Builder:
             lnames = "".join(f", {a}" for a, _ in looks)
             # keyed on the raw cell text, so rows need no trimming of these columns
             raw_col = f"c{self.m.columns[src[2:]]}"
+            msgs = self.dict_msgs.get(src, [])
+            mcols = "".join(f", {expr} AS {name}" for name, expr in msgs)
+            # with sentences, a blank cell has a row too (its sentence may be "is blank")
+            nonnull = "" if msgs else f" WHERE {raw_col} IS NOT NULL"
             ctes.append(
-                f"p{k} AS (SELECT _key, {src}, {vcols}{lnames} FROM (SELECT x._key, x.{src}{lcols} "
+                f"p{k} AS (SELECT *{mcols} FROM (SELECT _key, {src}, {vcols}{lnames} FROM "
+                f"(SELECT x._key, x.{src}{lcols} "
                 f"FROM (SELECT {raw_col} AS _key, NULLIF(trim({raw_col}, {self.ws}), '') AS {src} "
-                f"FROM (SELECT DISTINCT {raw_col} FROM raw) WHERE {raw_col} IS NOT NULL) "
-                f"AS x {ljoin}))")
-            joins.append(f"LEFT JOIN p{k} ON p{k}._key = s.r_{src}")
-            outs += [f"p{k}.{src}"] + [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
+                f"FROM (SELECT DISTINCT {raw_col} FROM raw){nonnull}) "
+                f"AS x {ljoin})))")
+            eq = "IS NOT DISTINCT FROM" if msgs else "="
+            joins.append(f"LEFT JOIN p{k} ON p{k}._key {eq} s.r_{src}")
+            outs += ([f"p{k}.{src}"] + [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
+                     + [f"p{k}.{name}" for name, _ in msgs])
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
         return (
             f"WITH s AS (SELECT rn, {self._source_cols(set(by_src))} FROM "
