@@ -120,6 +120,11 @@ TREND_SERIES = {
 def trends() -> None:
     unit = st.segmented_control("Trend by", ["Term", "Academic year"], default="Term", key="trend_unit")
     df = S.metric("trends", "by_term", unit="academic_year" if unit == "Academic year" else "term")
+    if S.presentation():
+        # Their denominators are not in the table, so the small-number rule cannot be checked.
+        df = df.drop(columns=[c for c in ("sustained_rate", "sixth_day_rate") if c in df.columns])
+        st.caption("Presentation mode: sustained and sixth-day rates by term are left out (their small numbers "
+                   "cannot be checked here); see the headline figures above.")
     count_cols = [c for c in ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
                               "returned", "ended", "any_flag") if c in df.columns]
     rate_cols = {"return_rate": ("returned", "ended")} if {"returned", "ended"} <= set(df.columns) else {}
