@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 OUT = Path("bench/out")
-# pupils -> about 5,000 placements / 250,000 attendance rows (LA) and 1,000,000 placements /
-# 20,000,000 attendance rows (national), with the generator's bench shape.
+# The generator's presets: --scale la is 5,000 placements / 250,000 attendance rows (4,000
+# pupils); --scale national is 1,000,000 placements / 20,000,000 attendance rows (800,000 pupils).
 SCALES = {
     "la": {"pupils": 4000, "xlsx_rows": 100_000, "repeat": 5, "as_of": "2025-07-18"},
     "national": {"pupils": 800_000, "xlsx_rows": 100_000, "repeat": 3, "as_of": "2025-07-18"},
@@ -46,7 +46,7 @@ def generate(scale: str, cfg: dict) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "sample_data.generate", "--format", "bench",
-                        "--pupils", str(cfg["pupils"]), "--xlsx-rows", str(cfg["xlsx_rows"]),
+                        "--scale", scale, "--xlsx-rows", str(cfg["xlsx_rows"]),
                         "--out", str(folder)], check=True)
         print(f"[{scale}] generated in {time.perf_counter() - t0:.0f} s", flush=True)
         stamp.touch()
