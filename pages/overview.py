@@ -80,6 +80,16 @@ def headline() -> None:
         at = replace(f, as_of=d["as_of"], period_start=d["period_start"], period_end=d["period_end"])
         figures[when] = _headline_values(d, _denominators(at))
     now, before = figures["current"], figures["previous"]
+    spark = {}
+    if not S.presentation():  # a sparkline of counts could show a small number
+        with S.section("the sparklines"):
+            terms = S.metric("trends", "by_term")
+            for key, *_ in HEADLINES:
+                col = "km_median_days" if key == "km_median" else key
+                if col in terms.columns:
+                    values = [float(v) for v in terms[col].tolist() if v is not None and v == v]
+                    if len(values) >= 2:
+                        spark[key] = values
     cols = st.columns(4) + st.columns(4)
     for col, (key, label, kind, colour) in zip(cols, HEADLINES):
         value, num, den = now[key]
@@ -96,7 +106,8 @@ def headline() -> None:
         same = delta is not None and delta.lstrip("+").startswith("0 ")
         col.metric(label, _text(kind, shown), "no change on last year" if same else delta,
                    delta_color="off" if same else colour, delta_arrow="off" if same else "auto",
-                   help=help_text, border=True)
+                   help=help_text + (" The small line is the figure term by term." if key in spark else ""),
+                   border=True, chart_data=spark.get(key), chart_type="line")
         col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}")
     with cols[7]:
         prev = h["previous"]
