@@ -172,6 +172,12 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
              + f"), {ws})], lambda f: CASE WHEN f IS NULL OR f = '' THEN 0 "
              f"WHEN list_contains({summary_words}, lower(trim(f, {ws} || ':'))) THEN 1 "
              "ELSE 2 END)[1]")
+    # Fast path, most rows: a first cell with no space or ':' at either end that is longer than
+    # any summary word is the row's first non-empty cell, trims to itself and is no summary
+    # word (lower() never shortens a string), so the row is data.
+    edge, longest = p(_WS + ":"), max(len(w) for w in vocab.SUMMARY_WORDS)
+    first = (f"CASE WHEN c0 <> '' AND length(c0) > {longest} AND NOT contains({edge}, left(c0, 1)) "
+             f"AND NOT contains({edge}, right(c0, 1)) THEN 2 ELSE {first} END")
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE k = 0), count(*) FILTER (WHERE k = 1)"
         f" FROM (SELECT {first} AS k FROM raw)", p.values).fetchall()[0]
