@@ -67,3 +67,19 @@ def test_rejected_row_in_placements_without_a_registered_column():
     assert sheet.rejected["row_number"].to_pylist() == [3]
     assert "blank, but it is required" in sheet.rejected["reason"][0].as_py()
     assert "Oak PRU" in sheet.rejected["original"][0].as_py()
+
+
+@pytest.mark.parametrize("cell, kept", [
+    ("Oak PRU", "Oak PRU"),
+    ("  Oak PRU  ", "Oak PRU"),          # spaces at either end are trimmed
+    ("\u3000Oak PRU\u3000", "Oak PRU"),  # so is an ideographic space (non-ASCII path)
+    (" Élan Hub", "Élan Hub"),           # non-ASCII text takes the full trim
+    ("   ", None),                       # only spaces: blank
+])
+def test_text_cells_are_trimmed(cell, kept):
+    sheet, = read_file(f"UPN,Provider,Start Date\nB801200005001,{cell},2025-03-14\n".encode(),
+                       "trim.csv")
+    if kept is None:   # no provider at all: rejected (data-spec §5)
+        assert sheet.rejected.num_rows == 1
+    else:
+        assert sheet.accepted["provider"].to_pylist() == [kept]

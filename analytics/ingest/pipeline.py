@@ -244,7 +244,11 @@ class _Builder:
         """The trimmed cell text of a mapped column, or NULL."""
         if col not in self.m.columns:
             return "CAST(NULL AS VARCHAR)"
-        return f"NULLIF(trim(c{self.m.columns[col]}), '')"
+        c = f"c{self.m.columns[col]}"
+        # trim() is slow, and of ASCII characters it strips only ' ': so an all-ASCII cell
+        # (as many bytes as characters) with no space at either end is its own trimmed text
+        return (f"CASE WHEN NOT starts_with({c}, ' ') AND NOT suffix({c}, ' ') AND "
+                f"strlen({c}) = length({c}) THEN NULLIF({c}, '') ELSE NULLIF(trim({c}), '') END")
 
     def msg(self, col: str, text_after_value: str, value: str | None = None) -> str:
         """SQL for: <Header> '<value>' <text>."""
