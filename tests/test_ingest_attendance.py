@@ -53,6 +53,40 @@ def test_percentage_shape_rounds_half_up():
     assert "attended_sessions" in sheet.carried
 
 
+
+def test_percent_formatted_excel_cells_are_fractions():
+    # Excel keeps a cell shown as "85%" as 0.85; read as 0.85% it would make 0 sessions.
+    import io
+
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["UPN", "From", "To", "Possible", "Attendance %"])
+    for upn, possible, frac in [("B801200005001", 150, 0.853), ("P207000016049", 5, 0.5),
+                                ("B207000016049", 10, 1)]:
+        ws.append([upn, dt.date(2024, 9, 2), dt.date(2024, 12, 20), possible, frac])
+        ws.cell(ws.max_row, 5).number_format = "0%"
+    buf = io.BytesIO()
+    wb.save(buf)
+    [sheet] = read_file(buf.getvalue(), "attendance.xlsx")
+    # 85.3% of 150 = 127.95 -> 128; 50% of 5 = 2.5 -> 3 (half up); 100% of 10 = 10
+    assert sheet.accepted["attended_sessions"].to_pylist() == [128, 3, 10]
+    assert sheet.rejected.num_rows == 0
+    assert any("read as fractions" in w and "'Attendance %'" in w for w in sheet.sheet_warnings)
+
+
+def test_whole_percentages_and_percent_signs_are_not_rescaled():
+    # 1 (%) beside 85 is a percentage, not a fraction; "0.5%" carries its sign: 0.5% of 200 = 1
+    text = ("UPN,From,To,Possible,Attendance %\n"
+            "B801200005001,02/09/2024,20/12/2024,100,1\n"
+            "P207000016049,02/09/2024,20/12/2024,100,85\n")
+    sheet = one(text)
+    assert sheet.accepted["attended_sessions"].to_pylist() == [1, 85]
+    assert not sheet.sheet_warnings
+    sheet = one("UPN,From,To,Possible,Attendance %\nB801200005001,02/09/2024,20/12/2024,200,0.5%\n")
+    assert sheet.accepted["attended_sessions"].to_pylist() == [1]
+    assert not sheet.sheet_warnings
+
 def test_register_marks_am_pm_per_week():
     text = ("UPN,Date,AM,PM,Setting\n"
             "B801200005001,10/03/2025,/,\\,Oak\n"   # Mon: 2 attended of 2

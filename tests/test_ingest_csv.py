@@ -113,6 +113,30 @@ def test_tab_delimiter_quoted_newline_and_row_numbers():
     assert sheet.blank_rows == 1
 
 
+
+@pytest.mark.parametrize("quoted_newline", [False, True])
+def test_cells_past_the_last_heading_keep_the_row_and_warn(quoted_newline):
+    # Record 1 is the heading row, records 2-72 are 71 ordinary rows (past the 60 the sniffer
+    # looks at), record 73 has two cells more than the three headings, record 74 a trailing
+    # empty cell only (no warning). A quoted newline in record 2 sends the file down the Python
+    # csv path instead of DuckDB's reader; row numbers count records either way.
+    first = 'B801200005001,"Oak\nPRU",01/03/2025\n' if quoted_newline else \
+        'B801200005001,Oak,01/03/2025\n'
+    text = ("UPN,Provider,Start Date\n" + first
+            + "".join(f"B801200005001,Oak,{D(2025, 3, 1) + dt.timedelta(days=d):%d/%m/%Y}\n"
+                      for d in range(1, 71))
+            + "B801200005001,Oak,14/06/2025,Elm,extra\n"
+            + "B801200005001,Oak,15/06/2025,\n")
+    sheet = one(text)
+    assert sheet.accepted.num_rows == 73 and sheet.rejected.num_rows == 0
+    by_row = {r["row_number"]: r for r in sheet.accepted.to_pylist()}
+    assert (by_row[73]["start_date"], by_row[73]["provider"]) == (D(2025, 6, 14), "Oak")
+    assert by_row[74]["start_date"] == D(2025, 6, 15)
+    assert len(sheet.sheet_warnings) == 1
+    assert sheet.sheet_warnings[0].startswith(
+        "1 row had more cells than there are column headings (row 73)")
+
+
 # -- layout -----------------------------------------------------------------------------------
 
 def test_header_under_title_rows_blank_and_summary_rows():

@@ -124,6 +124,13 @@ def _read_csv(con, data: bytes, path: str | None, file_name: str,
     sheet = _parse(con, ncols, headers, match, file_name, None, idx)
     if sheet.dataset is None:
         raise IngestError(sheet.skipped_reason, file=file_name)
+    n_over, first = readers.overflow_rows(con, ncols)
+    if n_over:
+        which = ", ".join(str(r) for r in first) + (", ..." if n_over > len(first) else "")
+        sheet.sheet_warnings.append(
+            f"{n_over} row{'s' if n_over != 1 else ''} had more cells than there are column "
+            f"headings (row {which}); the cells past the last heading were not read. A comma "
+            "inside a value that is not in quotes, or a missing heading, usually causes this.")
     return sheet
 
 
@@ -216,7 +223,7 @@ def _carried(match: HeaderMatch) -> list[str]:
 def _parse(con, ncols: int, headers: list[str], match: HeaderMatch, file_name: str,
            sheet: str | None, idx: int) -> ParsedSheet:
     result = pipeline.run(con, ncols, headers, match)
-    warnings = list(match.warnings)
+    warnings = list(match.warnings) + list(result.sheet_warnings)
     if result.accepted.num_rows + result.rejected.num_rows == 0:
         return _skipped(file_name, sheet, NO_DATA, idx + 1)
     return ParsedSheet(

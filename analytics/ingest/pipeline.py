@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -142,6 +142,7 @@ class SheetResult:
     rejected: pa.Table
     summary_rows: int
     blank_rows: int
+    sheet_warnings: list[str] = field(default_factory=list)
 
 
 def _empty(dataset: str) -> pa.Table:
@@ -184,6 +185,12 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     blank_rows, summary_rows = int(counts[0]), int(counts[1])
 
     b = _Builder(p, match, headers, ws)
+    sheet_warnings = []
+    if match.dataset == "attendance" and PCT in match.columns:
+        note = _percent_as_fraction(con, match.columns[PCT], headers)
+        if note:
+            b.pct_scale = 100
+            sheet_warnings.append(note)
     if match.dataset == "attendance" and (match.columns.keys() & {AM, PM, MARK}):
         sql = b.marks_sql(first, summary_words, ncols)
     else:
@@ -211,7 +218,27 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     rejected = bad_rows.select(["row_number", "_reject", "_original"])
     rejected = rejected.rename_columns(["row_number", "reason", "original"])
     rejected = rejected.cast(REJECTED_SCHEMA)
-    return SheetResult(accepted, rejected, summary_rows, blank_rows)
+    return SheetResult(accepted, rejected, summary_rows, blank_rows, sheet_warnings)
+
+
+def _percent_as_fraction(con: duckdb.DuckDBPyConnection, col: int, headers: list[str]
+                         ) -> str | None:
+    """A sentence when the percentage column holds fractions, else None.
+
+    A cell formatted as a percentage in Excel holds 0.85 for 85%, and a CSV saved from such a
+    sheet may too. When no cell has a '%' sign and every number is between 0 and 1 with at
+    least one above 0, the column is read as fractions (0.85 = 85%): attendance of at most 1%
+    on every row is not a plausible export.
+    """
+    c = f"c{int(col)}"
+    top, signs = con.execute(
+        f"SELECT max(_num({c})), count(*) FILTER (WHERE contains({c}, '%')) FROM raw "
+        f"WHERE trim(COALESCE({c}, '')) <> ''").fetchall()[0]
+    if signs or top is None or not 0 < top <= 1:
+        return None
+    return (f"Every value in the '{str(headers[col]).strip()}' column is between 0 and 1, so "
+            "they were read as fractions (0.85 = 85%), as Excel stores a cell formatted as a "
+            "percentage.")
 
 
 def _joined(parts: list[str]) -> str:
@@ -233,6 +260,7 @@ class _Builder:
         self.warns: list[str] = []
         self.lookups: list[tuple[str, str, str]] = []   # (alias, lookup table, source column)
         self.dict_msgs: dict[str, list[tuple[str, str]]] = {}   # source -> (column, sentence SQL)
+        self.pct_scale = 1   # 100 when the percentage column holds fractions
 
     def _lookup(self, table: str, s: str) -> str:
         alias = f"lk_{len(self.lookups)}"
@@ -488,7 +516,8 @@ class _Builder:
         cols = schema.column_names(self.dataset)
         values, sources = self._values(list(schema.DATASETS[self.dataset]))
         if PCT in self.m.columns:
-            values["pct"], sources["pct"] = "_num(replace(s__pct, '%', ''))", "s__pct"
+            scale = " * 100" if self.pct_scale == 100 else ""
+            values["pct"], sources["pct"] = f"(_num(replace(s__pct, '%', '')){scale})", "s__pct"
         final = {c: f"v_{c}" for c in cols}
         if self.dataset == "attendance":
             final = self._attendance_derived(final)

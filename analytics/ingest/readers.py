@@ -107,7 +107,11 @@ def sniff_csv(text: str, mapping_keys: frozenset[str], file_name: str
 
 def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str | None,
              delim: str, header_index: int, ncols: int, lines: list[int]) -> None:
-    """Create ``raw`` from the rows after the header (DuckDB, else Python's csv module)."""
+    """Create ``raw`` from the rows after the header (DuckDB, else Python's csv module).
+
+    ``raw`` has one column more than the headings (``c{ncols}``): it catches a cell past the
+    last heading, so the caller can say which rows had more cells than headings.
+    """
     header_lines = lines[header_index]
     simple_head = header_lines == header_index + 1   # no quoted newline above the data
     if simple_head:
@@ -118,7 +122,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(utf8)
                 path = tmp
-            cols = {f"c{i}": "VARCHAR" for i in range(ncols)}
+            cols = {f"c{i}": "VARCHAR" for i in range(ncols + 1)}
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE raw0 AS SELECT * FROM read_csv($path, header = false, "
                 "skip = $skip, delim = $delim, quote = '\"', escape = '\"', columns = $cols, "
@@ -146,7 +150,15 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
         finally:
             if tmp:
                 os.unlink(tmp)
-    load_csv_python_after(con, text, delim, ncols, header_index)
+    load_csv_python_after(con, text, delim, ncols + 1, header_index)
+
+
+def overflow_rows(con: duckdb.DuckDBPyConnection, ncols: int) -> tuple[int, list[int]]:
+    """Rows of ``raw`` with a non-blank cell past the last heading: (count, first five rows)."""
+    n, first = con.execute(
+        f"SELECT count(*), list(rn ORDER BY rn)[1:5] FROM raw "
+        f"WHERE trim(COALESCE(c{int(ncols)}, '')) <> ''").fetchall()[0]
+    return int(n), list(first or [])
 
 
 def _register(con: duckdb.DuckDBPyConnection, rows: list[list], ncols: int, first_rn: int,
