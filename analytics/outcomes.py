@@ -127,17 +127,36 @@ def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
 def destinations(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
                  by: str | None = None, today: date | None = None) -> pd.DataFrame:
     """Counts of every placement ended in the period by destination (other_ap included):
-    [group, destination, n]; group is 'All' when ``by`` is None. Zero counts are left out."""
+    [group, destination, n]; group is 'All' when ``by`` is None, and the term of the end date
+    ('Autumn 2024/25') when ``by`` is 'term' (terms in date order). Zero counts are left out."""
     period, sql, params = scope(filters, settings, today)
-    ended_sql, ended_params = _ended_sql(sql, params, period, settings, by)
+    per_term = by == "term"
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings, None if per_term else by)
     order = "CASE destination " + " ".join(
         f"WHEN '{d}' THEN {i}" for i, d in enumerate(DESTINATIONS)) + " END"  # constants from schema
-    return con.execute(f"""
+    if not per_term:
+        return con.execute(f"""
+            WITH e AS ({ended_sql})
+            SELECT "group", destination, n FROM (
+                SELECT grp AS "group", destination, count(*) AS n FROM e GROUP BY grp, destination)
+            ORDER BY "group", {order}
+        """, ended_params).df()
+    # by term: counts per end date (a few hundred rows at most), then each date's term
+    from analytics.trends import term_of   # trends imports time_in_ap, as this module does
+    daily = con.execute(f"""
         WITH e AS ({ended_sql})
-        SELECT "group", destination, n FROM (
-            SELECT grp AS "group", destination, count(*) AS n FROM e GROUP BY grp, destination)
-        ORDER BY "group", {order}
+        SELECT end_date, destination, {order} AS _o, count(*) AS n FROM e
+        GROUP BY end_date, destination
     """, ended_params).df()
+    if daily.empty:
+        return pd.DataFrame({"group": pd.Series(dtype=object), "destination": pd.Series(dtype=object),
+                             "n": pd.Series(dtype="int64")})
+    terms = {d: term_of(d) for d in {pd.Timestamp(x).date() for x in daily["end_date"]}}
+    daily["group"] = [terms[pd.Timestamp(x).date()].label for x in daily["end_date"]]
+    daily["_start"] = [terms[pd.Timestamp(x).date()].start for x in daily["end_date"]]
+    out = (daily.groupby(["_start", "group", "_o", "destination"], as_index=False)["n"].sum()
+           .sort_values(["_start", "_o"]))
+    return out[["group", "destination", "n"]].astype({"n": "int64"}).reset_index(drop=True)
 
 
 def returns(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,

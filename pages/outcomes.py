@@ -89,8 +89,10 @@ def by_group() -> None:
 
 
 def destinations() -> None:
-    label = st.segmented_control("Destinations by", ["All"] + list(GROUPS), default="All", key="dest_by")
-    by = None if (label or "All") == "All" else GROUPS[label]
+    label = st.segmented_control("Destinations by", ["All", "Term"] + list(GROUPS), default="All",
+                                 key="dest_by")
+    by = {"All": None, "Term": "term"}.get(label or "All") if (label or "All") in ("All", "Term") \
+        else GROUPS[label]
     df = S.metric("outcomes", "destinations", by=by)
     n = int(df["n"].sum()) if len(df) else 0
 
@@ -98,7 +100,7 @@ def destinations() -> None:
         return U.bar(d, "group" if by else "destination", "n",
                      f"Where pupils went when placements ended (n = {U.fmt_count(S.shared_count(n))})",
                      (label if by else "Destination"), "Placements ended", color="destination" if by else None,
-                     horizontal=True, barmode="stack")
+                     horizontal=by != "term", barmode="stack")   # terms run left to right
 
     U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"],
              file_stem=f"destinations{'-by-' + by if by else ''}",

@@ -239,3 +239,18 @@ def test_a_case_chosen_on_the_case_list_opens_the_pupil_view(sample_db, monkeypa
     assert [t.value for t in at.title] == ["Pupil view"]
     assert any(h.value == f"Case {case}" for h in at.header)
     assert at.query_params.get("case") == case
+
+
+def test_destinations_can_be_shown_by_term(sample_db, monkeypatch):
+    # Period 2024/25: the sample has placements ending in each of its three terms.
+    import json
+
+    at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"period": "2024"})
+    at.button_group(key="dest_by").set_value("Term").run()
+    assert_healthy(at)
+    [chart] = [n for n in _walk(at._tree) if getattr(n, "type", "") == "plotly_chart"
+               and n.proto.id.endswith("chart_dest")]
+    spec = json.loads(chart.proto.spec)
+    terms = {x for trace in spec["data"] for x in trace["x"]}
+    assert terms == {"Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"}
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Term"

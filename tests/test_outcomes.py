@@ -159,6 +159,27 @@ def test_destinations():
                                                      "unknown": 1}
 
 
+
+def test_destinations_by_term_follow_the_end_date():
+    # Terms: Autumn 2024/25 is 1 Sep-31 Dec 2024; Spring is 1 Jan-Easter Sunday (20 Apr 2025);
+    # Summer starts 21 Apr 2025. The placement ending 21 Apr is the first day of Summer.
+    con = make_db(placements=[
+        placement("A", "2024-09-02", "2024-10-18", destination="mainstream"),
+        placement("B", "2024-09-02", "2024-12-31", destination="neet"),
+        placement("C", "2024-09-02", "2024-11-01", destination="mainstream"),
+        placement("D", "2024-09-02", "2025-04-20", destination="other_ap"),
+        placement("E", "2024-09-02", "2025-04-21", destination=None),
+        placement("F", "2024-09-02", None),                         # still open: not counted
+    ])
+    df = outcomes.destinations(con, Filters(as_of=date(2025, 6, 1), period_start=date(2024, 9, 1),
+                                            period_end=date(2025, 6, 1)), S, by="term")
+    assert list(df.itertuples(index=False, name=None)) == [
+        ("Autumn 2024/25", "mainstream", 2), ("Autumn 2024/25", "neet", 1),
+        ("Spring 2024/25", "other_ap", 1), ("Summer 2024/25", "unknown", 1)]
+    empty = outcomes.destinations(make_db(placements=[placement("F", "2024-09-02", None)]),
+                                  Filters(as_of=date(2025, 6, 1)), S, by="term")
+    assert empty.empty and list(empty.columns) == ["group", "destination", "n"]
+
 @pytest.mark.parametrize("placement_day, exclusion_day, expected", [
     ("2024-12-02", "2024-12-02", "permanent_exclusion"),   # same day: the exclusion is the cause
     ("2024-12-01", "2024-12-02", "placement"),             # the earlier one
