@@ -61,6 +61,26 @@ DFE_SETTING_TYPES = {
     "Unknown": ("unknown",),
 }
 
+# DfE's placement reasons (school census, school-arranged AP) and this product's reasons.
+DFE_REASONS = {
+    "Permanent exclusion (where still going through the review process)": ("permanent_exclusion",),
+    "Suspension": ("suspension",),
+    "Off-site placement for behavioural support": ("behaviour_support",),
+    "Medical condition (physical health need)": ("medical_physical",),
+    "Medical condition (mental health need)": ("medical_mental_health",),
+    "Other": ("awaiting_school_place", "awaiting_specialist_place", "other", "unknown"),
+}
+
+# The side-by-side comparisons: (title, national measure, local basis, national basis).
+COMPARISONS = {
+    "setting_type": ("Open placements by setting type",
+                     "school_arranged_ap_placements_share_by_setting_type",
+                     "open placements at the as-of date", "school-arranged AP placements"),
+    "reason": ("Pupils in AP by placement reason", "school_arranged_ap_pupils_share_by_reason",
+               "pupils in AP at the as-of date (reason of their latest open placement)",
+               "pupils in school-arranged AP"),
+}
+
 
 def parse_value(text: str | None) -> float | None:
     """A published cell as a number, or None for a DfE symbol; other text is an error.
@@ -264,3 +284,57 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def compare(con, filters, settings, by: str, today=None, path: Path | str = DATA_FILE) -> pd.DataFrame:
+    """Local shares beside the published national shares, one row per DfE group:
+    [group, local_n, local_total, local_share, national_share, national_period].
+
+    ``by`` 'setting_type': open placements at as_of in DfE's AP setting types (the census
+    rule: a provider URN makes an "Education setting with URN", else a UKPRN a "Registered
+    provider with UKPRN", else the setting type decides). ``by`` 'reason': pupils in AP at
+    as_of by the reason of their latest-starting open placement. Groups come in DfE's order;
+    a local share is blank when nothing is open.
+    """
+    from analytics.time_in_ap import scope   # here: the extractor above needs no database
+
+    if by not in COMPARISONS:
+        raise ValueError(f"No national comparison by {by!r}; choose one of {', '.join(COMPARISONS)}.")
+    measure = COMPARISONS[by][1]
+    table = DFE_SETTING_TYPES if by == "setting_type" else DFE_REASONS
+    groups = list(table)
+    local_keys = [k for g in groups for k in table[g]]
+    local_groups = [g for g in groups for _ in table[g]]
+    period, sql, params = scope(filters, settings, today)
+    if by == "setting_type":
+        label = ("CASE WHEN trim(COALESCE(provider_urn, '')) <> '' THEN ? "
+                 "WHEN trim(COALESCE(provider_ukprn, '')) <> '' THEN ? "
+                 "ELSE COALESCE(m.dfe, ?) END")
+        label_params = ["Education setting with URN", "Registered provider with UKPRN", "Unknown"]
+        rows_sql = (f"SELECT {label} AS dfe FROM ({sql}) s "
+                    "LEFT JOIN m ON m.local = COALESCE(s.setting_type, 'unknown') WHERE s.is_open")
+    else:
+        label = "COALESCE(m.dfe, ?)"
+        label_params = ["Other"]
+        rows_sql = (f"SELECT {label} AS dfe FROM (SELECT pupil_id, arg_max(reason, start_date) AS reason "
+                    f"FROM ({sql}) WHERE is_open GROUP BY pupil_id) s "
+                    "LEFT JOIN m ON m.local = COALESCE(s.reason, 'unknown')")
+    counts = dict(con.execute(f"""
+        WITH m AS (SELECT unnest(?::VARCHAR[]) AS local, unnest(?::VARCHAR[]) AS dfe),
+        r AS ({rows_sql})
+        SELECT dfe, count(*) FROM r GROUP BY dfe
+    """, [local_keys, local_groups] + label_params + params).fetchall())
+    total = sum(counts.values())
+    nat = figures(path)
+    nat = nat[nat["measure"] == measure]
+    latest = nat["time_period"].max() if len(nat) else None
+    nat = nat[nat["time_period"] == latest].set_index("breakdown")["value"]
+    return pd.DataFrame({
+        "group": groups,
+        "local_n": [int(counts.get(g, 0)) for g in groups],
+        "local_total": [total] * len(groups),
+        "local_share": [counts.get(g, 0) / total if total else None for g in groups],
+        "national_share": [float(nat[g]) if g in nat.index and pd.notna(nat[g]) else None
+                           for g in groups],
+        "national_period": [latest] * len(groups),
+    })

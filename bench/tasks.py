@@ -70,10 +70,10 @@ ingest_csv = ingest_xlsx = _ingest
 def build_db(files: list[str], db: str) -> dict:
     from analytics.store import Store
     store = Store(db)
-    t0 = time.perf_counter()
+    t0, rows = time.perf_counter(), 0
     for f in files:
-        store.ingest_file(Path(f), Path(f).name)
-    return {"seconds": [time.perf_counter() - t0]}
+        rows += sum(r.accepted for r in store.ingest_file(Path(f), Path(f).name))
+    return {"seconds": [time.perf_counter() - t0], "rows": rows}
 
 
 def _report(db: str, repeat: int, as_of: str, filtered: bool) -> dict:

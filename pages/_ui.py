@@ -42,6 +42,8 @@ SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
 GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category")
 
 COLUMN_LABELS = {
+    "local_n": "Here", "local_total": "Here (all)", "local_share": "Share here",
+    "national_share": "Share in England", "national_period": "England: year",
     "case": "Case", "pupil": "Pupil", "age": "Age", "nc_year": "Year group", "group": "Group",
     "provider": "Provider", "provider_key": "Provider ID", "setting_type": "Setting type",
     "reason": "Reason", "commissioner": "Commissioned by", "start_date": "Start",

@@ -185,16 +185,43 @@ BREAKDOWNS = {"SEN status": "sen_status", "Looked after": "cla", "FSM": "fsm", "
               "Year group": "nc_year", "Ethnicity": "ethnicity_group"}
 
 
+NATIONAL = {"Setting type": "setting_type", "Placement reason": "reason"}
+
+
 def national() -> None:
-    fn = S.api("national", "figures")
-    df = fn()
-    st.subheader("National comparison")
-    U.about("national")
-    if df is None or df.empty:
-        st.info("No national figures are bundled.")
-        return
-    U.table(df)
-    U.downloads(df, "national", "national-figures", aggregate=False)
+    st.header("Compared with England")
+    label = st.segmented_control("Compare", list(NATIONAL), default="Setting type", key="nat_by")
+    by = NATIONAL[label or "Setting type"]
+    df = S.metric("national", "compare", by=by)
+    title, _, local_basis, national_basis = S.api("national", "COMPARISONS")[by]
+    year = df["national_period"].dropna().iloc[0] if df["national_period"].notna().any() else "no year"
+    n = int(df["local_total"].iloc[0]) if len(df) else 0
+
+    def chart(d):
+        fig = go.Figure()
+        fig.add_trace(go.Bar(y=d["group"], x=d["local_share"], orientation="h", marker_color=U.OKABE_ITO[0],
+                             name=f"This LA (n = {U.fmt_count(S.shared_count(n))} {local_basis.split(' at ')[0]})"))
+        fig.add_trace(go.Bar(y=d["group"], x=d["national_share"], orientation="h", marker_color=U.OKABE_ITO[1],
+                             marker_pattern_shape="/", name=f"England, {year} ({national_basis})"))
+        fig = U.style(fig, f"{title}: share here and in England", "Share (%)", "",
+                      height=max(320, 80 + 56 * len(d)))
+        fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+        fig.update_yaxes(autorange="reversed")
+        return fig
+
+    shown = df[["group", "local_n", "local_total", "local_share", "national_share", "national_period"]]
+    U.figure(title, "national", shown if n else None, "national", chart=chart,
+             count_cols=["local_n", "local_total"], rate_cols={"local_share": ("local_n", "local_total")},
+             file_stem=f"national-comparison-{by}",
+             about_extra=f"Here: {local_basis}. England: {national_basis} in {year}, the latest published. "
+                         "DfE counts school-arranged AP in the January school census; the local figures include "
+                         "LA-commissioned placements unless you filter by who commissioned them.",
+             empty="Nothing is open at the as-of date with these filters, so there is nothing to compare.")
+    with st.expander("Every bundled national figure, with its source"):
+        figures = S.api("national", "figures")()
+        U.table(figures)
+        U.downloads(figures, "national_all", "national-figures", aggregate=False)
+        st.caption(S.api("national", "ATTRIBUTION"))
 
 
 def main() -> None:

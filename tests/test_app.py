@@ -254,3 +254,34 @@ def test_destinations_can_be_shown_by_term(sample_db, monkeypatch):
     terms = {x for trace in spec["data"] for x in trace["x"]}
     assert terms == {"Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"}
     assert spec["layout"]["xaxis"]["title"]["text"] == "Term"
+
+
+def test_the_overview_sets_local_shares_beside_england(sample_db, monkeypatch):
+    import json
+
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2025-03-01"})
+    assert_healthy(at)
+    for choice, dfe_group in (("Setting type", "One on one tuition"),
+                              ("Placement reason", "Off-site placement for behavioural support")):
+        at.button_group(key="nat_by").set_value(choice).run()
+        assert_healthy(at)
+        [chart] = [n for n in _walk(at._tree) if getattr(n, "type", "") == "plotly_chart"
+                   and n.proto.id.endswith("chart_national")]
+        spec = json.loads(chart.proto.spec)
+        here, england = spec["data"]
+        assert here["name"].startswith("This LA") and england["name"].startswith("England, 2022/23")
+        assert dfe_group in here["y"]
+        # local shares of one whole; England's shares are the committed published ones
+        local = [x for x in _plotly_values(here["x"]) if x == x]   # NaN: nothing there
+        assert abs(sum(local) - 1) < 1e-9
+        assert any(x > 0 for x in _plotly_values(england["x"]) if x == x)
+
+
+def _plotly_values(v) -> list:
+    """A trace's values as a list: plotly sends numeric arrays base64-encoded."""
+    import base64
+
+    import numpy as np
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return [float("nan") if x is None else x for x in v]

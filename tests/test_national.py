@@ -181,3 +181,72 @@ def test_committed_csv_writes_nulls_as_blank(tmp_path):
     national.write(df, path)
     assert path.read_text().splitlines()[1] == "m,b,,fraction,2022/23,s (f.csv),"
     assert national.figures(path).value.isna().all()
+
+
+# -- local figures beside the national ones ----------------------------------------------------
+
+def test_open_placements_by_setting_type_beside_the_national_shares(tmp_path):
+    from datetime import date
+
+    from analytics.settings import Filters, Settings
+    from tests.factories import make_db, placement
+
+    # Open at 1 June 2025: A (URN given, so a URN setting whatever its type), B (UKPRN only),
+    # C and D (tuition), E (online: "other unregistered"), F (no type: unknown).
+    # G ended before as_of and is not counted. 6 open placements in all.
+    con = make_db(placements=[
+        placement("A", "2024-09-02", setting_type="one_to_one_tuition", provider_urn="100001"),
+        placement("B", "2024-09-02", setting_type="fe_college", provider_ukprn="10000001",
+                  provider_urn=None),
+        placement("C", "2024-09-02", setting_type="one_to_one_tuition", provider_urn=None),
+        placement("D", "2025-01-06", setting_type="one_to_one_tuition", provider_urn=None),
+        placement("E", "2024-09-02", setting_type="online", provider_urn=None),
+        placement("F", "2024-09-02", setting_type=None, provider_urn=None),
+        placement("G", "2024-09-02", "2024-12-20", setting_type="work_based", provider_urn=None),
+    ])
+    nat = tmp_path / "national.csv"
+    nat.write_text(
+        "measure,breakdown,value,unit,time_period,source,note\n"
+        "school_arranged_ap_placements_share_by_setting_type,One on one tuition,0.5,fraction,2021/22,s,\n"
+        "school_arranged_ap_placements_share_by_setting_type,One on one tuition,0.1,fraction,2022/23,s,\n"
+        "school_arranged_ap_placements_share_by_setting_type,Work based placement,,fraction,2022/23,s,\n")
+    df = national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "setting_type",
+                          path=nat).set_index("group")
+    assert list(df.index) == list(national.DFE_SETTING_TYPES)
+    assert df["local_n"].to_dict() == {
+        "Education setting with URN": 1, "Registered provider with UKPRN": 1,
+        "Non-maintained further education college": 0, "One on one tuition": 2,
+        "Work based placement": 0, "Other unregistered provider": 1, "Unknown": 1}
+    assert set(df["local_total"]) == {6}
+    assert df.loc["One on one tuition", "local_share"] == pytest.approx(2 / 6)
+    # the latest published year only; a suppressed or absent figure is blank, never 0
+    assert df.loc["One on one tuition", "national_share"] == 0.1
+    assert df["national_share"].isna().sum() == 6
+    assert set(df["national_period"]) == {"2022/23"}
+
+
+def test_pupils_in_ap_by_reason_count_each_pupil_once_by_the_latest_open_placement(tmp_path):
+    from datetime import date
+
+    from analytics.settings import Filters, Settings
+    from tests.factories import make_db, placement
+
+    # P1 has two open placements: the later one (medical_mental_health) decides.
+    # P2 awaiting a school place -> DfE "Other"; P3 no reason -> "Other".
+    con = make_db(placements=[
+        placement("P1", "2024-09-02", reason="suspension"),
+        placement("P1", "2025-01-06", reason="medical_mental_health", provider="Elm",
+                  provider_urn="9"),
+        placement("P2", "2024-09-02", reason="awaiting_school_place"),
+        placement("P3", "2024-09-02", reason=None),
+    ])
+    df = national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "reason").set_index("group")
+    assert df["local_n"].to_dict() == {
+        "Permanent exclusion (where still going through the review process)": 0, "Suspension": 0,
+        "Off-site placement for behavioural support": 0, "Medical condition (physical health need)": 0,
+        "Medical condition (mental health need)": 1, "Other": 2}
+    assert df.loc["Other", "local_share"] == pytest.approx(2 / 3)
+    # the committed table: 18.2% of pupils in school-arranged AP were there for mental health
+    assert df.loc["Medical condition (mental health need)", "national_share"] == pytest.approx(0.1824, abs=1e-4)
+    with pytest.raises(ValueError):
+        national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "sex")
