@@ -70,14 +70,14 @@ def _clear_filters() -> None:
     for name in S.BOOL_FILTERS:
         ss[f"f_{name}"] = "Any"
     ss["f_period"] = S.PERIOD_DEFAULT
-    ss["f_as_of"] = date.today()
+    ss["f_as_of"] = ss.get("_default_as_of") or S.default_as_of()
 
 
 def _sidebar_filters() -> None:
     sb = st.sidebar
     sb.header("Filters")
     if "f_as_of" not in ss:
-        ss["f_as_of"] = date.today()
+        ss["_default_as_of"] = ss["f_as_of"] = S.default_as_of()
     sb.date_input("Figures as of", key="f_as_of", format="DD/MM/YYYY",
                   help="The date the figures describe. Nothing dated after it is used.")
     choices = S.period_choices(ss["f_as_of"])

@@ -188,7 +188,7 @@ def _url_state() -> dict[str, list[str] | str]:
     ss = st.session_state
     out: dict[str, list[str] | str] = {}
     as_of = ss.get("f_as_of")
-    if as_of and as_of != date.today():
+    if as_of and as_of != ss.get("_default_as_of", date.today()):
         out["as_of"] = as_of.isoformat()
     period = ss.get("f_period", PERIOD_DEFAULT)
     if period == PERIOD_CUSTOM:
@@ -562,19 +562,44 @@ def _write_lock():
     return threading.RLock()
 
 
+def last_data_date() -> date | None:
+    """The latest start or end date of any loaded placement (None when nothing is loaded)."""
+    if is_empty():
+        return None
+    placements = call("time_in_ap", "durations", _all_time(), Settings())
+    if placements.empty:
+        return None
+    last = max(pd.to_datetime(placements["start_date"]).max(), pd.to_datetime(placements["end_date"]).max())
+    return None if pd.isna(last) else min(last.date(), date.today())
+
+
+def default_as_of() -> date:
+    """Today, unless the loaded placements all end before this academic year began: then the
+    last date they cover, so a first look shows the data rather than an empty year."""
+    today = date.today()
+    last = last_data_date()
+    if last is not None and last < academic_year_start(today):
+        return last
+    return today
+
+
 def data_note() -> None:
-    """Say so when the loaded placements all lie before the period (figures would be flat)."""
+    """Say which date the figures are as of when it is not today, and warn when the loaded
+    placements all lie before the chosen period (its figures would be flat)."""
     if is_empty():
         return
     try:
         p = period()
     except APDataError:
         return
-    placements = call("time_in_ap", "durations", _all_time(), Settings())
-    if placements.empty:
+    last = last_data_date()
+    if last is None:
         return
-    last = max(pd.to_datetime(placements["start_date"]).max(), pd.to_datetime(placements["end_date"]).max())
-    if pd.notna(last) and last.date() < p.start:
+    if p.as_of == last and last < date.today():
+        st.info(f"Figures are as of {last:%d %B %Y}, the last date in the loaded placements: nothing has been "
+                "loaded for this academic year yet. Change 'Figures as of' in the sidebar to see another date, "
+                "or upload this term's files.", icon=":material/event:")
+    elif last < p.start:
         st.info(f"The loaded placements run to {last:%d %B %Y}, before this period starts ({p.start:%d %B %Y}): "
                 "figures for the period will be empty or unchanged. Choose an earlier 'as of' date or period "
                 "in the sidebar, or upload this term's files.", icon=":material/event_busy:")

@@ -98,9 +98,31 @@ def test_the_as_of_date_changes_the_figures(sample_db, monkeypatch):
         seen[as_of] = metric_value(at, "Open placements")
     assert seen[date(2019, 6, 1)] == "0", "nothing is open before any placement started"
     assert seen[date(2023, 3, 1)] != "0"
-    assert at.query_params.get("as_of") is None, "today is the default, so it is left out of the URL"
+    assert at.query_params.get("as_of") == date.today().isoformat(), "not the default here"
     at.date_input(key="f_as_of").set_value(date(2023, 3, 1)).run()
     assert at.query_params.get("as_of") == "2023-03-01"
+
+
+def test_data_that_ends_before_this_year_is_shown_as_of_its_last_date(sample_db, monkeypatch):
+    from datetime import date
+
+    import duckdb
+
+    # The sample's placements end in July 2025, before this academic year: a first look shows
+    # them as of their last date (worked out here in SQL) rather than an empty year, and says so.
+    con = duckdb.connect(str(sample_db))  # as the app's Store opens it (one instance per process)
+    [(last,)] = con.execute("SELECT max(greatest(start_date, COALESCE(end_date, start_date))) "
+                            "FROM placements").fetchall()
+    con.close()
+    at = open_app(sample_db, monkeypatch)
+    assert_healthy(at)
+    assert at.date_input(key="f_as_of").value == last
+    assert any(f"Figures are as of {last:%d %B %Y}" in i.value for i in at.info)
+    assert metric_value(at, "Open placements") != "0"
+    assert at.query_params.get("as_of") is None, "the default is left out of the URL"
+    at.date_input(key="f_as_of").set_value(date(2023, 3, 1)).run()
+    next(b for b in at.button if b.label == "Clear filters").click().run()
+    assert at.date_input(key="f_as_of").value == last, "clearing the filters goes back to it"
 
 
 def test_filters_are_read_back_from_a_shared_link(sample_db, monkeypatch):
