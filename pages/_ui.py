@@ -71,6 +71,12 @@ FLAG_LABELS = {
 }
 
 
+def lower_label(label: str | None, default: str = "") -> str:
+    """A label for the middle of a sentence: lower case, acronyms kept ('SEN status')."""
+    words = (label or default).split()
+    return " ".join(w if sum(c.isupper() for c in w) > 1 else w.lower() for w in words)
+
+
 def value_label(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "Unknown"

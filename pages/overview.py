@@ -174,10 +174,10 @@ def population() -> None:
     label = {v: k for k, v in BREAKDOWNS.items()}[by]
 
     def chart(d):
-        return U.bar(d, "group", "pupils", f"Pupils in AP now by {label.lower()} (n = {U.fmt_count(S.shared_count(total))})",
+        return U.bar(d, "group", "pupils", f"Pupils in AP now by {U.lower_label(label)} (n = {U.fmt_count(S.shared_count(total))})",
                      label, "Pupils", horizontal=True, group_by=by)
 
-    U.figure(f"Who is in AP now: by {label.lower()}", "population", df, "population", chart=chart,
+    U.figure(f"Who is in AP now: by {U.lower_label(label)}", "population", df, "population", chart=chart,
              count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}")
 
 
