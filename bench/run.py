@@ -85,18 +85,38 @@ def split_csv(path: Path, part_bytes: int = PART_BYTES) -> list[Path]:
     return sorted(folder.glob(f"{path.stem}-*.csv"))
 
 
+def head_csv(path: Path, rows: int) -> Path:
+    """The heading and first ``rows`` lines of a CSV, beside it (``placements-100k.csv``)."""
+    out = path.with_name(f"{path.stem}-{rows // 1000}k.csv")
+    if not out.exists():
+        with path.open("rb") as src, out.open("wb") as dst:
+            for _ in range(rows + 1):
+                line = src.readline()
+                if not line:
+                    break
+                dst.write(line)
+    return out
+
+
 def run_scale(scale: str, cfg: dict) -> list[tuple]:
     folder = generate(scale, cfg)
     rep = cfg["repeat"]
     rows = []
-    for name in ("placements.csv", "attendance.csv"):
+    names = ["placements.csv", "attendance.csv"]
+    if scale == "national":   # the 100k-row file the foundation issue asks figures for
+        names.insert(0, head_csv(folder / "placements.csv", 100_000).name)
+    for name in names:
         parts = split_csv(folder / name)
         f = str(parts[0])
         plain = task("read_csv", path=f, repeat=rep)
+        parsed = task("parse_csv", path=f, repeat=rep)
         ours = task("ingest_csv", path=f, repeat=rep)
         n = plain["rows"]
         what = f"ingest {name}" if len(parts) == 1 else f"ingest {name}, part 1 of {len(parts)}"
-        rows.append((scale, what, n, med(ours), n / med(ours), med(plain) / med(ours),
+        rows.append((scale, f"{what}: reading only (nothing stored)", n, med(parsed), n / med(parsed),
+                     med(plain) / med(parsed), parsed["peak_mb"], "analytics.ingest.read_file; "
+                     f"{rep} runs: " + ", ".join(f"{s:.2f}" for s in parsed["seconds"])))
+        rows.append((scale, f"{what}: into the store", n, med(ours), n / med(ours), med(plain) / med(ours),
                      ours["peak_mb"], f"plain DuckDB read_csv {n / med(plain):,.0f} rows/s; "
                      f"{rep} runs: " + ", ".join(f"{s:.2f}" for s in ours["seconds"])))
         print(rows[-1], flush=True)
@@ -104,7 +124,7 @@ def run_scale(scale: str, cfg: dict) -> list[tuple]:
     plain = task("read_xlsx", path=f, repeat=min(rep, 3))
     ours = task("ingest_xlsx", path=f, repeat=min(rep, 3))
     n = plain["rows"]
-    rows.append((scale, "ingest placements.xlsx", n, med(ours), n / med(ours), med(plain) / med(ours),
+    rows.append((scale, f"ingest placements.xlsx ({n:,} rows): into the store", n, med(ours), n / med(ours), med(plain) / med(ours),
                  ours["peak_mb"], f"plain python-calamine {n / med(plain):,.0f} rows/s"))
     print(rows[-1], flush=True)
 
