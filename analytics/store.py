@@ -406,6 +406,13 @@ class Store:
         finally:
             cur.close()
 
+    def ledger_version(self) -> str:
+        """A short text that changes with every upload and withdrawal (one small query: the
+        dashboard asks for it on every figure to key its caches)."""
+        row = self._read("SELECT count(*), max(upload_id), count(withdrawn_at), max(withdrawn_at), "
+                         "sum(rows_accepted) FROM uploads")[0]
+        return "|".join("" if v is None else str(v) for v in row)
+
     def uploads(self) -> pd.DataFrame:
         """The ledger, newest first."""
         return self._read("SELECT * FROM uploads ORDER BY upload_id DESC", df=True)

@@ -83,7 +83,7 @@ def headline() -> None:
     spark = {}
     if not S.presentation():  # a sparkline of counts could show a small number
         with S.section("the sparklines"):
-            terms = S.metric("trends", "by_term")
+            terms = S.metric("trends", "by_term", unit="term")  # same cache key as the trends
             for key, *_ in HEADLINES:
                 col = "km_median_days" if key == "km_median" else key
                 if col in terms.columns:

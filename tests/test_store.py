@@ -464,3 +464,20 @@ def test_two_threads_uploading_at_once_are_serialised(store):
     assert errors == []
     assert sorted(store.uploads()["upload_id"]) == [1, 2, 3, 4, 5, 6]
     assert one(store, "SELECT count(*) FROM exclusions") == [(6,)]
+
+
+def test_the_ledger_version_changes_with_every_upload_and_withdrawal(tmp_path):
+    # The dashboard keys its caches on it: a duplicate upload changes nothing, so neither may it.
+    with Store(tmp_path / "v.duckdb") as s:
+        seen = [s.ledger_version()]
+        load(s, A)
+        seen.append(s.ledger_version())
+        load(s, A)                       # the same sheet again: nothing stored
+        assert s.ledger_version() == seen[-1]
+        load(s, B)
+        seen.append(s.ledger_version())
+        s.withdraw(2)
+        seen.append(s.ledger_version())
+        load(s, B)                       # B again after its withdrawal: a new upload
+        seen.append(s.ledger_version())
+        assert len(set(seen)) == 5, seen
