@@ -42,6 +42,13 @@ VALUE_LABELS = {
     # exclusions
     "permanent": "Permanent exclusion", "lunchtime": "Lunchtime",
 }
+# Destinations keep one colour each in every chart; there are nine, one more than Okabe & Ito,
+# so "unknown" is grey, which also says "not recorded".
+DESTINATION_COLOURS = {
+    "mainstream": OKABE_ITO[0], "special": OKABE_ITO[4], "other_ap": OKABE_ITO[2], "post16": OKABE_ITO[1],
+    "neet": OKABE_ITO[3], "ehe": OKABE_ITO[5], "moved_away": OKABE_ITO[6], "other": OKABE_ITO[7],
+    "unknown": "#999999",
+}
 SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
 SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
 GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category")
@@ -367,15 +374,19 @@ def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str
         if c and c in d.columns:
             d[c] = d[c].map((lambda v: SEN_LABELS.get(str(v), value_label(v))) if group_by == "sen_status"
                             else value_label).map(safe_label)
+    colours = {}
+    if color == "destination":
+        colours = {safe_label(value_label(k)): v for k, v in DESTINATION_COLOURS.items()}
+    palette = dict(color_discrete_sequence=OKABE_ITO + ["#999999"], color_discrete_map=colours,
+                   labels={color: column_label(color)} if color else {})
     if horizontal:
-        fig = px.bar(d, y=x, x=y, color=color, orientation="h", barmode=barmode,
-                     color_discrete_sequence=OKABE_ITO)
+        fig = px.bar(d, y=x, x=y, color=color, orientation="h", barmode=barmode, **palette)
         fig.update_yaxes(autorange="reversed")
         fig = style(fig, title, y_title, x_title, height=max(320, 40 + 32 * d[x].nunique()))
         if percent:
             fig.update_xaxes(tickformat=".0%", range=[0, 1])
     else:
-        fig = px.bar(d, x=x, y=y, color=color, barmode=barmode, color_discrete_sequence=OKABE_ITO)
+        fig = px.bar(d, x=x, y=y, color=color, barmode=barmode, **palette)
         fig = style(fig, title, x_title, y_title)
         if percent:
             fig.update_yaxes(tickformat=".0%", range=[0, 1])

@@ -276,6 +276,10 @@ def test_destinations_can_be_shown_by_term(sample_db, monkeypatch):
     terms = {x for trace in spec["data"] for x in trace["x"]}
     assert terms == {"Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"}
     assert spec["layout"]["xaxis"]["title"]["text"] == "Term"
+    # nine destinations, one more than the Okabe-Ito palette: still one colour each
+    colours = {t["name"]: t["marker"]["color"] for t in spec["data"]}
+    assert len(set(colours.values())) == len(colours)
+    assert colours["Unknown / not recorded"] == "#999999"
 
 
 def test_the_overview_sets_local_shares_beside_england(sample_db, monkeypatch):
