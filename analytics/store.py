@@ -134,9 +134,15 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE measure_directions (measure_key VARCHAR, higher_is_better BOOLEAN)")
 
 
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Pupils on roll per school, typed in on the Exclusions page for exclusion rates."""
+    con.execute("CREATE TABLE school_rolls (school VARCHAR NOT NULL, pupils INTEGER NOT NULL)")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
+    (2, "school rolls", _migration_2),
 ]
 
 
@@ -448,7 +454,29 @@ class Store:
     def measure_directions(self) -> dict[str, bool]:
         return dict(self._read("SELECT measure_key, higher_is_better FROM measure_directions ORDER BY 1"))
 
+    def school_rolls(self) -> dict[str, int]:
+        """Pupils on roll by school name, as last saved."""
+        return dict(self._read("SELECT school, pupils FROM school_rolls ORDER BY school"))
+
     # -- settings ---------------------------------------------------------------------------
+
+    def set_school_rolls(self, rolls: dict[str, int | None]) -> None:
+        """Save the rolls of the schools named (None or a blank removes one); others are kept."""
+        names = sorted({str(k).strip() for k in rolls if str(k).strip()})
+        keep = []
+        for name, pupils in rolls.items():
+            name = str(name).strip()
+            if not name or pupils is None or pd.isna(pupils):
+                continue
+            n = int(pupils)
+            if n < 0 or n != pupils:
+                raise StoreError(f"The number on roll for {name} must be a whole number of pupils, "
+                                 f"not {pupils}.")
+            keep.append([name, n])
+        with self._transaction():
+            self._w.execute("DELETE FROM school_rolls WHERE list_contains(?::VARCHAR[], school)", [names])
+            if keep:
+                self._w.executemany("INSERT INTO school_rolls VALUES (?, ?)", keep)
 
     def set_holidays(self, dates: Iterable[date]) -> None:
         rows = sorted({d if isinstance(d, date) else date.fromisoformat(str(d)) for d in dates})

@@ -87,15 +87,20 @@ def rates() -> None:
     if not names:
         st.info("No exclusions with a school recorded in the period.")
         return
-    ss = st.session_state
-    rolls = ss.get("school_rolls", {})
-    edit = pd.DataFrame({"school": names, "roll": [rolls.get(n) for n in names]})
+    store = S.store()
+    rolls = store.school_rolls()
+    edit = pd.DataFrame({"school": names, "roll": pd.array([rolls.get(n) for n in names], dtype="Int64")})
     edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"],
                             column_config={"school": st.column_config.TextColumn("School"),
                                            "roll": st.column_config.NumberColumn("Pupils on roll", min_value=0,
                                                                                  step=1, format="%d")})
-    ss["school_rolls"] = {r.school: r.roll for r in edited.itertuples(index=False)
-                          if r.roll is not None and not pd.isna(r.roll)}
+    changed = {r.school: (None if pd.isna(r.roll) else int(r.roll)) for r in edited.itertuples(index=False)
+               if (None if pd.isna(r.roll) else int(r.roll)) != rolls.get(r.school)}
+    if changed:
+        with S.write_lock():
+            store.set_school_rolls(changed)
+        st.toast(f"Saved the number on roll of {len(changed)} school{'s' if len(changed) > 1 else ''}.")
+    st.caption("Numbers on roll are saved with the data, for everyone who uses this dashboard.")
     given = edited.dropna(subset=["roll"])
     if given.empty:
         st.caption("Type a school's number on roll to see its exclusion rate.")

@@ -311,3 +311,30 @@ def _plotly_values(v) -> list:
     if isinstance(v, dict) and "bdata" in v:
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
     return [float("nan") if x is None else x for x in v]
+
+
+def test_school_rolls_saved_with_the_data_give_exclusion_rates(sample_db, tmp_path, monkeypatch):
+    import shutil
+
+    import duckdb
+
+    from analytics.store import Store
+
+    db = tmp_path / "rolls.duckdb"
+    shutil.copy(sample_db, db)
+    con = duckdb.connect(str(db))
+    [(school, n)] = con.execute(
+        "SELECT school, count(*) FROM exclusions WHERE category = 'suspension' AND school IS NOT NULL "
+        "AND start_date BETWEEN DATE '2023-09-01' AND DATE '2024-08-31' "
+        "GROUP BY school ORDER BY 2 DESC, 1 LIMIT 1").fetchall()
+    con.close()
+    with Store(db) as s:        # as if typed in on an earlier visit
+        s.set_school_rolls({school: 800})
+    at = open_app(db, monkeypatch, "pages/exclusions.py", query={"period": "2023"})
+    assert_healthy(at)
+    editor = next(d.value for d in at.dataframe if "roll" in d.value.columns)
+    assert editor.set_index("school").loc[school, "roll"] == 800
+    rates = next(d.value for d in at.dataframe if "Suspensions per 100 pupils" in d.value.columns)
+    row = rates.set_index("School").loc[school]
+    assert row["Suspensions"] == n
+    assert row["Suspensions per 100 pupils"] == pytest.approx(n / 800 * 100)

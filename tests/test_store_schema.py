@@ -12,7 +12,7 @@ from analytics.errors import IngestError, StoreError
 from analytics.store import MIGRATIONS, Store
 from tests.test_store_helpers import one, sheet
 
-TABLES = {"schema_version", "uploads", "rejected_rows", "holidays", "measure_directions",
+TABLES = {"schema_version", "uploads", "rejected_rows", "holidays", "measure_directions", "school_rolls",
           "placements", "attendance", "exclusions", "assessments",
           "ledger_placements", "ledger_attendance", "ledger_exclusions", "ledger_assessments"}
 
@@ -25,9 +25,9 @@ def tables(con) -> set[str]:
 def test_new_file_gets_the_latest_schema_and_its_folder(tmp_path):
     path = tmp_path / "a" / "b" / "ap.duckdb"
     with Store(path) as s:
-        assert s.schema_version() == MIGRATIONS[-1][0] == 1
+        assert s.schema_version() == MIGRATIONS[-1][0] == 2
         assert tables(s.con) == TABLES
-        assert one(s, "SELECT version FROM schema_version") == [(1,)]
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
     assert path.exists()
 
 
@@ -35,7 +35,7 @@ def test_an_existing_empty_file_is_migrated(tmp_path):
     path = tmp_path / "ap.duckdb"
     duckdb.connect(str(path)).close()
     with Store(path) as s:
-        assert s.schema_version() == 1 and TABLES <= tables(s.con)
+        assert s.schema_version() == 2 and TABLES <= tables(s.con)
 
 
 def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
@@ -49,10 +49,10 @@ def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
         calls.append(1)
         con.execute("CREATE TABLE notes (upload_id INTEGER, note VARCHAR)")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(2, "notes", add_notes)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(3, "notes", add_notes)])
     with Store(path) as s:
-        assert s.schema_version() == 2 and "notes" in tables(s.con)
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+        assert s.schema_version() == 3 and "notes" in tables(s.con)
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,)]
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
     with Store(path) as s:
         assert calls == [1]
@@ -66,12 +66,44 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         con.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(2, "broken", broken)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(3, "broken", broken)])
     with pytest.raises(RuntimeError):
         Store(path)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 1 and "half" not in tables(s.con)
+        assert s.schema_version() == 2 and "half" not in tables(s.con)
+
+
+def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
+    # A file written by the first release (schema 1, no school_rolls table).
+    path = tmp_path / "ap.duckdb"
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS[:1])
+    with Store(path) as s:
+        s.ingest_parsed([sheet("exclusions", [{"pupil_id": "P1", "category": "suspension",
+                                               "start_date": "2025-01-06"}])], "h")
+        assert s.schema_version() == 1 and "school_rolls" not in tables(s.con)
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as s:
+        assert s.schema_version() == 2 and s.school_rolls() == {}
+        assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
+        assert len(s.uploads()) == 1
+
+
+def test_school_rolls_are_saved_updated_and_removed(tmp_path):
+    with Store(tmp_path / "ap.duckdb") as s:
+        s.set_school_rolls({"Oak Academy": 900, " Elm School ": 450.0, "Ash": None})
+        assert s.school_rolls() == {"Elm School": 450, "Oak Academy": 900}
+        s.set_school_rolls({"Oak Academy": 950})            # Elm is not named: kept
+        assert s.school_rolls() == {"Elm School": 450, "Oak Academy": 950}
+        s.set_school_rolls({"Elm School": None})            # blanked: removed
+        assert s.school_rolls() == {"Oak Academy": 950}
+        with pytest.raises(StoreError):
+            s.set_school_rolls({"Oak Academy": -1})
+        with pytest.raises(StoreError):
+            s.set_school_rolls({"Oak Academy": 12.5})
+        assert s.school_rolls() == {"Oak Academy": 950}, "a refused save changes nothing"
+    with Store(tmp_path / "ap.duckdb") as s:
+        assert s.school_rolls() == {"Oak Academy": 950}, "kept when the file is opened again"
 
 
 def test_a_file_from_a_newer_version_is_refused(tmp_path):
