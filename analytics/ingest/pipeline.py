@@ -179,11 +179,6 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     edge, longest = p(_WS + ":"), max(len(w) for w in vocab.SUMMARY_WORDS)
     first = (f"CASE WHEN c0 <> '' AND length(c0) > {longest} AND NOT contains({edge}, left(c0, 1)) "
              f"AND NOT contains({edge}, right(c0, 1)) THEN 2 ELSE {first} END")
-    counts = con.execute(
-        "SELECT count(*) FILTER (WHERE k = 0), count(*) FILTER (WHERE k = 1)"
-        f" FROM (SELECT {first} AS k FROM raw)", p.values).fetchall()[0]
-    blank_rows, summary_rows = int(counts[0]), int(counts[1])
-
     b = _Builder(p, match, headers, ws)
     sheet_warnings = []
     if match.dataset == "attendance" and PCT in match.columns:
@@ -192,13 +187,25 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
             b.pct_scale = 100
             sheet_warnings.append(note)
     if match.dataset == "attendance" and (match.columns.keys() & {AM, PM, MARK}):
-        sql = b.marks_sql(first, summary_words, ncols)
+        counts = con.execute(
+            "SELECT count(*) FILTER (WHERE k = 0), count(*) FILTER (WHERE k = 1)"
+            f" FROM (SELECT {first} AS k FROM raw)", p.values).fetchall()[0]
+        blank_rows, summary_rows = int(counts[0]), int(counts[1])
+        table = con.sql(b.marks_sql(first, summary_words, ncols), params=p.values).to_arrow_table()
     else:
-        sql = b.rows_sql(first, summary_words, ncols)
-    table = con.sql(sql, params=p.values).to_arrow_table()
-    table = table.sort_by("row_number")   # joins do not keep file order; Arrow sorts cheaply
+        # every row comes back with its kind (_k), so one pass over the sheet counts the blank
+        # and summary rows and parses the data rows
+        table = _unordered(con, b.rows_sql(first, summary_words, ncols), p.values)
+        kinds = table["_k"]
+        blank_rows = pc.sum(pc.equal(kinds, 0)).as_py() or 0
+        summary_rows = pc.sum(pc.equal(kinds, 1)).as_py() or 0
+        if blank_rows or summary_rows:
+            table = table.filter(pc.equal(kinds, 2))
+        table = table.drop_columns(["_k"])
+    table = _in_file_order(table)
     ok = pc.is_null(table["_reject"])
-    bad_rows = table.filter(pc.invert(ok))
+    n_bad = table.num_rows - table["_reject"].null_count
+    bad_rows = table.filter(pc.invert(ok)) if n_bad else table.slice(0, 0)
     if bad_rows.num_rows:
         # the original cells of rejected rows only, fetched by row number
         q = _Params()
@@ -211,14 +218,52 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
         bad_rows = bad_rows.sort_by("row_number")
     else:
         bad_rows = bad_rows.append_column("_original", pa.array([], pa.string()))
-    accepted = table.filter(ok).select(["row_number", *schema.column_names(match.dataset),
-                                        "_warn"])
+    accepted = (table.filter(ok) if n_bad else table).select(
+        ["row_number", *schema.column_names(match.dataset), "_warn"])
     accepted = accepted.rename_columns([*accepted.column_names[:-1], "warnings"])
-    accepted = accepted.cast(_empty(match.dataset).schema)
+    target = _empty(match.dataset).schema
+    if accepted.schema != target:
+        accepted = accepted.cast(target)
     rejected = bad_rows.select(["row_number", "_reject", "_original"])
     rejected = rejected.rename_columns(["row_number", "reason", "original"])
     rejected = rejected.cast(REJECTED_SCHEMA)
     return SheetResult(accepted, rejected, summary_rows, blank_rows, sheet_warnings)
+
+
+def _unordered(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pa.Table:
+    """Run the big query with DuckDB free to return rows in any order (this cursor only), so
+    that both cores work on a sheet of one row group too; _in_file_order puts them back."""
+    con.execute("SET SESSION preserve_insertion_order = false")
+    try:
+        return con.sql(sql, params=params).to_arrow_table()
+    finally:
+        con.execute("RESET SESSION preserve_insertion_order")
+
+
+def _in_file_order(table: pa.Table) -> pa.Table:
+    """The rows sorted by row number, copying as little as possible.
+
+    DuckDB's threads each return their blocks of rows in order, but the blocks of the two
+    threads come back one after the other, not interleaved: the table is a few runs of
+    consecutive row numbers out of place. Those runs are put back in order as zero-copy
+    slices; anything else (many runs, or runs that overlap) gets a full sort.
+    """
+    n = table.num_rows
+    if n < 2:
+        return table
+    rn = table["row_number"]
+    step = pc.subtract(rn.slice(1), rn.slice(0, n - 1))
+    if pc.min(step).as_py() > 0:
+        return table   # already ascending
+    breaks = pc.indices_nonzero(pc.not_equal(step, 1)).to_pylist()
+    if len(breaks) <= max(64, n // 512):
+        starts = [0] + [b + 1 for b in breaks]
+        ends = [b + 1 for b in breaks] + [n]
+        first, last = rn.take(pa.array(starts)).to_pylist(), rn.take(pa.array([e - 1 for e in ends])).to_pylist()
+        runs = sorted(zip(first, last, starts, ends))
+        if all(prev[1] < nxt[0] for prev, nxt in zip(runs, runs[1:])):
+            return pa.concat_tables([table.slice(a, e - a) for _, _, a, e in runs])
+    return table.sort_by("row_number")
 
 
 def _percent_as_fraction(con: duckdb.DuckDBPyConnection, col: int, headers: list[str]
@@ -507,8 +552,8 @@ class _Builder:
                      + [f"p{k}.{name}" for name, _ in msgs])
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
         return (
-            f"WITH s AS (SELECT rn, {self._source_cols(set(by_src))} FROM "
-            f"(SELECT *, {first} AS _k FROM raw) WHERE _k = 2), "
+            f"WITH s AS (SELECT rn, _k, {self._source_cols(set(by_src))} FROM "
+            f"(SELECT *, {first} AS _k FROM raw)), "
             + "".join(c + ", " for c in ctes)
             + f"v AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)})")
 
@@ -529,7 +574,7 @@ class _Builder:
             f"d AS (SELECT *, {dcols} FROM v), "
             f"t AS (SELECT *, {reason} AS _reject, {warn} AS _warn FROM d) "
             f"SELECT rn AS row_number, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}, "
-            f"_reject, _warn FROM t"
+            f"_reject, _warn, _k FROM t"
         )
 
     def _attendance_derived(self, final: dict[str, str]) -> dict[str, str]:
@@ -572,7 +617,7 @@ class _Builder:
         return (
             self._stages(first, summary_words, values, sources, ncols) + ", "
             f"t AS (SELECT rn, v_pupil_id, v_period_start, {setting} AS _setting, "
-            f"{marks} AS _marks, {reason} AS _reject, {warn} AS _warn FROM v), "
+            f"{marks} AS _marks, {reason} AS _reject, {warn} AS _warn FROM v WHERE _k = 2), "
             f"m AS (SELECT rn, v_pupil_id, v_period_start, _setting, _warn, "
             f"unnest(_marks) AS _mark FROM t WHERE _reject IS NULL), "
             f"w AS (SELECT min(rn) AS row_number, v_pupil_id AS pupil_id, "
