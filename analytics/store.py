@@ -575,6 +575,19 @@ class Store:
                       [upload_id])
             w.execute("DELETE FROM placements WHERE pupil_id IN (SELECT pupil_id FROM _affected)")
         else:
+            if not w.execute(f"SELECT count(*) FROM {dataset}").fetchall()[0][0]:
+                # Nothing live yet (a first upload, or all withdrawn): no record to replace,
+                # and if the upload's keys are all distinct (their hashes all differ, which
+                # proves it; a hash collision only costs the slower grouped path) each of its
+                # rows is a record as it is.
+                key_hash = f"hash({', '.join(keys.values())})"
+                n_rows, n_hashes = w.execute(
+                    f"SELECT count(*), count(DISTINCT {key_hash}) FROM ledger_{dataset} "
+                    "WHERE upload_id = ?", [upload_id]).fetchall()[0]
+                if n_rows == n_hashes:
+                    sql, params = current_state_sql(dataset, single_upload=upload_id)
+                    w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
+                    return
             w.execute(f"CREATE TEMP TABLE _affected AS SELECT DISTINCT "
                       f"{', '.join(f'{expr} AS {k}' for k, expr in keys.items())} "
                       f"FROM ledger_{dataset} WHERE upload_id = ?", [upload_id])
@@ -607,6 +620,7 @@ class Store:
         """
         from analytics.ingest import MAX_FILE_BYTES, read_file  # lazy: the store works without the reader
 
+        path = None
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             file_name = file_name or path.name
@@ -623,7 +637,8 @@ class Store:
             file_name = file_name or "upload"
         if progress:
             progress(0.0, f"Reading {file_name}")
-        sheets = read_file(data, file_name, mapping)
+        sheets = (read_file(path, file_name, mapping, data=data) if path is not None
+                  else read_file(data, file_name, mapping))
         return self.ingest_parsed(sheets, hashlib.sha256(data).hexdigest(), user=user, progress=progress)
 
     def ingest_parsed(self, sheets: Sequence, content_hash: str, user: str | None = None,

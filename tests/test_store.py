@@ -215,6 +215,29 @@ def test_attendance_key_setting_trimmed_and_case_folded(store):
     ]
 
 
+def test_first_attendance_upload_into_an_empty_store(store):
+    # Nothing is live, so each row of the upload is a record as it is, unless two rows share a
+    # key: rows 2 and 3 are one pupil-week at one setting (" Oak" and "OAK" fold to "oak"), so
+    # they are one record and the later row (3: 7 attended) wins.
+    load(store, sheet("attendance", [
+        {"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10", "setting": " Oak",
+         "possible_sessions": 10, "attended_sessions": 4},
+        {"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10", "setting": "OAK",
+         "possible_sessions": 10, "attended_sessions": 7},
+        {"pupil_id": "P2", "period_start": "2025-01-06", "period_end": "2025-01-10",
+         "possible_sessions": 8, "attended_sessions": 8}]))
+    assert one(store, "SELECT pupil_id, setting, setting_key, attended_sessions FROM attendance "
+                      "ORDER BY 1") == [("P1", "OAK", "oak", 7.0), ("P2", None, "", 8.0)]
+    # all distinct: three records, as they came
+    load(store, sheet("exclusions", [
+        {"pupil_id": "P1", "category": "suspension", "start_date": "2025-01-07", "sessions": 2},
+        {"pupil_id": "P1", "category": "suspension", "start_date": "2025-02-07", "sessions": 1},
+        {"pupil_id": "P2", "category": "permanent", "start_date": "2025-01-07"}]))
+    assert one(store, "SELECT pupil_id, category, start_date, sessions FROM exclusions ORDER BY 1, 3") == [
+        ("P1", "suspension", D("2025-01-07"), 2.0), ("P1", "suspension", D("2025-02-07"), 1.0),
+        ("P2", "permanent", D("2025-01-07"), None)]
+
+
 def test_assessment_measure_newest_display_and_exclusion_key(store):
     load(store,
          sheet("assessments", [{"pupil_id": "P1", "measure": "Reading Age", "date": "2025-01-06", "value": 8.5},

@@ -45,14 +45,17 @@ class ParsedSheet:
 
 
 def read_file(source: Path | bytes | str, file_name: str,
-              mapping: dict[str, str] | None = None) -> list[ParsedSheet]:
+              mapping: dict[str, str] | None = None, *, data: bytes | None = None
+              ) -> list[ParsedSheet]:
     """Read one uploaded file into one ParsedSheet per CSV or worksheet.
 
+    `data`: the bytes of `source` (a path) when the caller has read them already; a CSV is
+    then still read by DuckDB from the path, not copied to a temporary file.
     Raises IngestError (only) when the file cannot be read or no sheet of it is a dataset.
     """
     file_name = str(file_name or "upload")
     try:
-        return _read(source, file_name, dict(mapping or {}))
+        return _read(source, file_name, dict(mapping or {}), data)
     except IngestError:
         raise
     except MemoryError:
@@ -66,10 +69,13 @@ def read_file(source: Path | bytes | str, file_name: str,
                           ".xlsx or CSV, and upload the new copy.", file=file_name) from exc
 
 
-def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str]) -> list[ParsedSheet]:
+def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str],
+          known: bytes | None = None) -> list[ParsedSheet]:
     path: str | None = None
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
+    elif known is not None:
+        data, path = known, str(source)
     else:
         p = Path(source)
         try:
@@ -112,7 +118,7 @@ def _mapping_keys(mapping: dict[str, str]) -> frozenset[str]:
 def _read_csv(con, data: bytes, path: str | None, file_name: str,
               mapping: dict[str, str]) -> ParsedSheet:
     text, encoding = readers.decode(data, file_name)
-    if not text.strip():
+    if not text or text.isspace():   # isspace() stops at the first other character
         raise IngestError("The file is empty.", file=file_name)
     delim, idx, headers, ncols, lines = readers.sniff_csv(text, _mapping_keys(mapping), file_name)
     match, why = recognise(headers, mapping, None)
