@@ -98,7 +98,8 @@ def _read(source: Path | bytes | str, file_name: str, mapping: dict[str, str],
             return _read_xlsx(con, data, file_name, mapping)
         return [_read_csv(con, data, path, file_name, mapping)]
     finally:
-        for stmt in ("DROP VIEW IF EXISTS raw", "DROP TABLE IF EXISTS raw", "DROP TABLE IF EXISTS raw0"):
+        for stmt in ("DROP VIEW IF EXISTS raw", "DROP TABLE IF EXISTS raw", "DROP TABLE IF EXISTS raw0",
+                     "DROP VIEW IF EXISTS raw_arrow"):
             try:
                 con.execute(stmt)
             except duckdb.Error:
@@ -117,20 +118,28 @@ def _mapping_keys(mapping: dict[str, str]) -> frozenset[str]:
 
 def _read_csv(con, data: bytes, path: str | None, file_name: str,
               mapping: dict[str, str]) -> ParsedSheet:
-    text, encoding = readers.decode(data, file_name)
-    if not text or text.isspace():   # isspace() stops at the first other character
+    if data.isascii() and b"\x00" not in data[:8192]:   # (NUL bytes: UTF-16 without a BOM)
+        # plain ASCII is UTF-8 as it is: only the head is decoded here (for the sniffing);
+        # the whole text only if Python's csv module has to read the file
+        text, encoding, head = None, "utf-8", data[:readers.SNIFF_CHARS].decode("ascii")
+        empty = data.isspace() or not data   # isspace() stops at the first other byte
+    else:
+        text, encoding = readers.decode(data, file_name)
+        head, empty = text[:readers.SNIFF_CHARS], not text or text.isspace()
+    if empty:
         raise IngestError("The file is empty.", file=file_name)
-    delim, idx, headers, ncols, lines = readers.sniff_csv(text, _mapping_keys(mapping), file_name)
+    delim, idx, headers, ncols, lines = readers.sniff_csv(head, _mapping_keys(mapping), file_name)
     match, why = recognise(headers, mapping, None)
     if match is None:
         raise IngestError(why, file=file_name, row=idx + 1)
     utf8 = data if encoding == "utf-8" else text.encode("utf-8")
-    readers.load_csv(con, text, utf8, path if encoding == "utf-8" else None, delim, idx, ncols,
-                     lines)
+    arrow = readers.load_csv(con, text, utf8, path if encoding == "utf-8" else None, delim, idx,
+                             ncols, lines)
     sheet = _parse(con, ncols, headers, match, file_name, None, idx)
     if sheet.dataset is None:
         raise IngestError(sheet.skipped_reason, file=file_name)
-    n_over, first = readers.overflow_rows(con, ncols)
+    # Arrow reads only files with no cell past the headings
+    n_over, first = (0, []) if arrow is not None else readers.overflow_rows(con, ncols)
     if n_over:
         which = ", ".join(str(r) for r in first) + (", ..." if n_over > len(first) else "")
         sheet.sheet_warnings.append(

@@ -1,9 +1,12 @@
-"""Readers: a CSV or a worksheet -> header row + the ``raw`` DuckDB table of cell strings.
+"""Readers: a CSV or a worksheet -> header row + the ``raw`` DuckDB view of cell strings.
 
-CSV: the encoding, delimiter and header row are sniffed in Python on the first lines; the
-rows are loaded by DuckDB's CSV reader (falling back to Python's csv module when the file's
-lines and records do not line up, e.g. quoted newlines or blank lines, so that row numbers
-stay exact). Worksheets: python-calamine, cells turned into strings column by column.
+CSV: the encoding, delimiter and header row are sniffed in Python on the first lines. The rows
+are loaded by Arrow's multi-threaded CSV reader, in memory, when every line after the header is
+one record with no more cells than headings (the usual export); else by DuckDB's CSV reader,
+which pads short rows and catches cells past the last heading; and by Python's csv module when
+the file's lines and records do not line up (quoted newlines, blank lines), so that row numbers
+stay exact. All three give the same cells (tests/test_ingest_readers_agree.py). Worksheets:
+python-calamine, cells turned into strings column by column.
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ import tempfile
 from itertools import islice
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from analytics.errors import IngestError
 from analytics.ingest.headers import find_header_row
@@ -117,16 +122,30 @@ def _scratch_dir(size: int) -> str | None:
     return None
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str | None,
-             delim: str, header_index: int, ncols: int, lines: list[int]) -> None:
-    """Create ``raw`` from the rows after the header (DuckDB, else Python's csv module).
+def load_csv(con: duckdb.DuckDBPyConnection, text: str | None, utf8: bytes, path: str | None,
+             delim: str, header_index: int, ncols: int, lines: list[int]) -> pa.Table | None:
+    """Create ``raw`` from the rows after the header (Arrow, DuckDB or Python's csv module).
 
     ``raw`` has one column more than the headings (``c{ncols}``): it catches a cell past the
-    last heading, so the caller can say which rows had more cells than headings.
+    last heading, so the caller can say which rows had more cells than headings. Returns the
+    Arrow table behind ``raw`` when Arrow read it (no row then has a cell past the headings).
     """
     header_lines = lines[header_index]
     simple_head = header_lines == header_index + 1   # no quoted newline above the data
     if simple_head:
+        # Row numbers are exact only when every line is one record (a quoted newline spans
+        # two lines; DuckDB skips empty lines): the records read must equal the lines left.
+        offset = 0
+        for _ in range(header_lines):
+            offset = utf8.find(b"\n", offset) + 1
+            if offset == 0:
+                offset = len(utf8)
+                break
+        expect = utf8.count(b"\n", offset) + (1 if len(utf8) > offset and utf8[-1:] != b"\n" else 0)
+        first_rn = int(header_index) + 2   # an int we computed, not file text
+        table = _load_arrow(con, utf8, offset, delim, ncols, first_rn, expect)
+        if table is not None:
+            return table
         tmp = None
         try:
             if path is None:
@@ -139,22 +158,12 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
                 "CREATE OR REPLACE TEMP TABLE raw0 AS SELECT * FROM read_csv($path, header = false, "
                 "skip = $skip, delim = $delim, quote = '\"', escape = '\"', columns = $cols, "
                 "auto_detect = false, null_padding = true, strict_mode = false, "
-                "max_line_size = 20000000)",
+                "nullstr = [chr(0)], max_line_size = 20000000)",   # an empty cell is '', not NULL
                 {"path": path, "skip": header_lines, "delim": delim, "cols": cols})
             n = con.execute("SELECT count(*) FROM raw0").fetchall()[0][0]
-            # Row numbers are exact only when every line is one record (DuckDB skips empty
-            # lines and a quoted newline spans two lines).
-            offset = 0
-            for _ in range(header_lines):
-                offset = utf8.find(b"\n", offset) + 1
-                if offset == 0:
-                    offset = len(utf8)
-                    break
-            region = memoryview(utf8)[offset:]
-            expect = utf8.count(b"\n", offset) + (1 if len(region) and utf8[-1:] != b"\n" else 0)
             if n == expect:
-                view_in_parts(con, "raw0", int(n), int(header_index) + 2)
-                return
+                view_in_parts(con, "raw0", int(n), first_rn)
+                return None
         except (duckdb.Error, OSError):
             pass   # no room for the scratch copy, or DuckDB could not read it: Python reads it
         finally:
@@ -163,7 +172,45 @@ def load_csv(con: duckdb.DuckDBPyConnection, text: str, utf8: bytes, path: str |
                     os.unlink(tmp)
                 except OSError:
                     pass
+    if text is None:
+        text = utf8.decode("utf-8")
     load_csv_python_after(con, text, delim, ncols + 1, header_index)
+    return None
+
+
+def _load_arrow(con: duckdb.DuckDBPyConnection, utf8: bytes, offset: int, delim: str,
+                ncols: int, first_rn: int, expect: int) -> pa.Table | None:
+    """The common case, fast: Arrow's multi-threaded CSV reader over the bytes in memory.
+
+    Only for a file whose every line after the header is one record of at most `ncols` cells
+    and no more: a row with more cells (for the warning), a quoted newline or an empty line
+    makes it return None, and DuckDB's reader (which pads short rows) or Python's is used.
+    Cells are text exactly as in the file (an empty cell is '', as the other readers give it;
+    "NA", "NULL" and the like are text, not missing values).
+    """
+    if expect == 0:
+        return None
+    names = [f"c{i}" for i in range(ncols)]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(memoryview(utf8)[offset:])),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
+                newlines_in_values=False, ignore_empty_lines=False,
+                invalid_row_handler=lambda row: "error"),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+        return None
+    if table.num_rows != expect:
+        return None
+    n = table.num_rows
+    table = table.add_column(0, "rn", pa.array(np.arange(first_rn, first_rn + n, dtype=np.int64)))
+    table = table.append_column(f"c{ncols}", pa.nulls(n, pa.string()))
+    con.register("raw_arrow", table)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_arrow")
+    return table
 
 
 PARTS = 4                 # slices of a small sheet, so that DuckDB's threads share its rows
