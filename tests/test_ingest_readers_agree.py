@@ -133,3 +133,43 @@ def test_other_delimiters_take_the_fast_path(monkeypatch, delim):
     assert _arrow_used(data, monkeypatch)
     [row] = _read(data, "arrow", monkeypatch).accepted.to_pylist()
     assert (row["provider"], row["start_date"]) == ("Oak, North", D(2025, 3, 14))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(CELL, min_size=len(HEADINGS), max_size=len(HEADINGS)), min_size=1,
+                max_size=12))
+def test_row_kinds_the_same_worked_out_per_row_or_per_distinct_first_cell(monkeypatch, rows):
+    # Blank rows, 'Total' rows and data rows must be told apart the same way whether the row
+    # kind's test runs on every row or once per distinct first cell (pipeline.MAX_CARRIED).
+    from analytics.ingest import pipeline
+
+    out = io.StringIO()
+    csv.writer(out).writerows([HEADINGS, *rows])
+    data = out.getvalue().encode("utf-8")
+    results = []
+    for carried in (-1, 100):
+        monkeypatch.setattr(pipeline, "MAX_CARRIED", carried)
+        try:
+            results.append(_summary(_read(data, "arrow", monkeypatch)))
+        except Exception as e:
+            results.append(str(e))
+    assert results[0] == results[1]
+
+
+def test_row_kinds_by_hand_either_way(monkeypatch):
+    from analytics.ingest import pipeline
+
+    data = ("UPN,Week Commencing,Possible Sessions,Attended Sessions\n"
+            "B801200005001,2024-09-02,10,9\n"
+            "  ,2024-09-09,10,4\n"          # first cell only spaces: a blank row
+            ",,,\n"                          # all empty: blank
+            " Total: ,,20,13\n"              # a summary row, however spaced
+            ",2024-09-16,10,5\n"             # first cell empty, data after: rejected (no UPN)
+            "P207000016049,2024-09-16,10,6\n").encode()
+    for carried in (-1, 100):
+        monkeypatch.setattr(pipeline, "MAX_CARRIED", carried)
+        sheet = _read(data, "arrow", monkeypatch)
+        assert (sheet.blank_rows, sheet.summary_rows) == (2, 1)
+        assert sheet.accepted["row_number"].to_pylist() == [2, 7]
+        assert sheet.rejected["row_number"].to_pylist() == [6]

@@ -7,6 +7,7 @@ bound parameter; identifiers are positional names made here or canonical names f
 from __future__ import annotations
 
 import os
+import re
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -127,6 +128,9 @@ _URN = {"home_school_urn": 6, "provider_urn": 6, "school_urn": 6, "provider_ukpr
 _REJECT_IF_INVALID = {"end_date", "period_end"}
 
 
+MAX_CARRIED = 4   # raw cells the row kind's full test may carry past the joins (_stages)
+
+
 class _Params:
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
@@ -178,9 +182,13 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     # any summary word is the row's first non-empty cell, trims to itself and is no summary
     # word (lower() never shortens a string), so the row is data.
     edge, longest = p(_WS + ":"), max(len(w) for w in vocab.SUMMARY_WORDS)
-    first = (f"CASE WHEN c0 <> '' AND length(c0) > {longest} AND NOT contains({edge}, left(c0, 1)) "
-             f"AND NOT contains({edge}, right(c0, 1)) THEN 2 ELSE {first} END")
+
+    def fast(c: str) -> str:
+        return (f"({c} <> '' AND length({c}) > {longest} AND NOT contains({edge}, left({c}, 1)) "
+                f"AND NOT contains({edge}, right({c}, 1)))")
+    first = f"CASE WHEN {fast('c0')} THEN 2 ELSE {first} END"
     b = _Builder(p, match, headers, ws)
+    b.fast_first = fast
     sheet_warnings = []
     if match.dataset == "attendance" and PCT in match.columns:
         note = _percent_as_fraction(con, match.columns[PCT], headers)
@@ -230,24 +238,28 @@ def run(con: duckdb.DuckDBPyConnection, ncols: int, headers: list[str],
     return SheetResult(accepted, rejected, summary_rows, blank_rows, sheet_warnings)
 
 
-# con.sql() binds a query once to make a relation and again to run it: 50-60 ms of the big
-# query's planning, more than reading 5,000 rows. A result fetched from con.execute() instead
-# warns that it makes one more copy of the rows; measured on 2.3 million rows, that copy is
-# lost in the noise (0.80 s against 0.73-0.80 s), so the warning is not shown.
+# Two ways to fetch Arrow, each better at one end: con.sql() binds a query once to make a
+# relation and again to run it (50-60 ms of the big query's planning, more than reading 5,000
+# rows); a result of con.execute() is planned once but copied once more on the way out (0.11 s
+# for 2.3 million rows of seven columns), and warns so, which is not shown.
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+COPY_COSTS_MORE = 200_000   # rows: from here on, binding twice is the cheaper of the two
 
 
-def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pa.Table:
-    """A query's result as an Arrow table, planned once."""
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: dict, rows: int = 0) -> pa.Table:
+    """A query's result as an Arrow table; `rows`, roughly how many it returns."""
+    if rows >= COPY_COSTS_MORE:
+        return con.sql(sql, params=params).to_arrow_table()
     return con.execute(sql, params).to_arrow_reader().read_all()
 
 
 def _unordered(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pa.Table:
     """Run the big query with DuckDB free to return rows in any order (this cursor only), so
     that both cores work on a sheet of one row group too; _in_file_order puts them back."""
+    rows = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     con.execute("SET SESSION preserve_insertion_order = false")
     try:
-        return _arrow(con, sql, params)
+        return _arrow(con, sql, params, rows)
     finally:
         con.execute("RESET SESSION preserve_insertion_order")
 
@@ -318,6 +330,7 @@ class _Builder:
         self.lookups: list[tuple[str, str, str]] = []   # (alias, lookup table, source column)
         self.dict_msgs: dict[str, list[tuple[str, str]]] = {}   # source -> (column, sentence SQL)
         self.pct_scale = 1   # 100 when the percentage column holds fractions
+        self.fast_first = None   # column name -> SQL of the row kind's fast test (see run)
 
     def _lookup(self, table: str, s: str) -> str:
         alias = f"lk_{len(self.lookups)}"
@@ -533,12 +546,15 @@ class _Builder:
         """CTEs: s (kept rows' source text), per-source dictionaries, v (parsed values).
 
         Dates, codes and numbers repeat a lot, so they are parsed once per distinct text
-        and joined back, which keeps the regular expressions off the hot path.
+        and joined back, which keeps the regular expressions off the hot path. When the first
+        column is one of those, the row kind's fast test (see run) is worked out once per
+        distinct text too, and the full test only for rows that fail it.
         """
         by_src: dict[str, list[str]] = {}
         for name, src in sources.items():
             by_src.setdefault(src, []).append(name)
         ctes, joins, outs = [], [], []
+        kind_dict = None
         for k, (src, names) in enumerate(by_src.items()):
             looks = [(a, tbl) for a, tbl, s in self.lookups if s == src]
             ljoin = " ".join(f"LEFT JOIN {tbl} AS j_{a} ON j_{a}.k = _vkey(x.{src})"
@@ -550,6 +566,10 @@ class _Builder:
             raw_col = f"c{self.m.columns[src[2:]]}"
             msgs = self.dict_msgs.get(src, [])
             mcols = "".join(f", {expr} AS {name}" for name, expr in msgs)
+            if raw_col == "c0" and self.fast_first is not None and kind_dict is None:
+                kind_dict = f"p{k}"
+                mcols += f", {self.fast_first('_key')} AS _fast"
+                outs.append(f"p{k}._fast")
             # with sentences, a blank cell has a row too (its sentence may be "is blank")
             nonnull = "" if msgs else f" WHERE {raw_col} IS NOT NULL"
             ctes.append(
@@ -558,16 +578,35 @@ class _Builder:
                 f"FROM (SELECT {raw_col} AS _key, NULLIF(trim({raw_col}, {self.ws}), '') AS {src} "
                 f"FROM (SELECT DISTINCT {raw_col} FROM raw){nonnull}) "
                 f"AS x {ljoin})))")
-            eq = "IS NOT DISTINCT FROM" if msgs else "="
+            eq = "IS NOT DISTINCT FROM" if msgs or raw_col == "c0" else "="
             joins.append(f"LEFT JOIN p{k} ON p{k}._key {eq} s.r_{src}")
             outs += ([f"p{k}.{src}"] + [f"p{k}.v_{n}" for n in names] + [f"p{k}.{a}" for a, _ in looks]
                      + [f"p{k}.{name}" for name, _ in msgs])
         rowlevel = [f"{values[n]} AS v_{n}" for n in values if n not in sources]
+        # The full test reads every cell of the row, so then s must carry the raw cells the
+        # dictionaries do not (dictionary sources carry theirs as r_s_...). That pays when few
+        # are left (2.3M attendance rows: 10% less CPU) and not when many are (100,000
+        # placements, ten cells carried through twenty joins: 3-5% more), hence MAX_CARRIED.
+        dict_cols = {f"c{self.m.columns[src[2:]]}": f"r_{src}" for src in by_src}
+        raw_cells = [f"c{i}" for i in range(ncols) if f"c{i}" not in dict_cols]
+        if len(raw_cells) > MAX_CARRIED and kind_dict is not None:
+            outs.remove(f"{kind_dict}._fast")
+            kind_dict = None
+        if kind_dict is None:
+            return (
+                f"WITH s AS (SELECT rn, _k, {self._source_cols(set(by_src))} FROM "
+                f"(SELECT *, {first} AS _k FROM raw)), "
+                + "".join(c + ", " for c in ctes)
+                + f"v AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)})")
+        kind = first
+        for col, alias in dict_cols.items():
+            kind = re.sub(rf"\b{col}\b", alias, kind)
         return (
-            f"WITH s AS (SELECT rn, _k, {self._source_cols(set(by_src))} FROM "
-            f"(SELECT *, {first} AS _k FROM raw)), "
+            f"WITH s AS (SELECT rn, {', '.join([*raw_cells, self._source_cols(set(by_src))])} "
+            f"FROM raw), "
             + "".join(c + ", " for c in ctes)
-            + f"v AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)})")
+            + f"v0 AS (SELECT {', '.join(['s.*', *outs, *rowlevel])} FROM s {' '.join(joins)}), "
+            f"v AS (SELECT CASE WHEN _fast THEN 2 ELSE {kind} END AS _k, * EXCLUDE (_fast) FROM v0)")
 
     def rows_sql(self, first: str, summary_words: str, ncols: int) -> str:
         cols = schema.column_names(self.dataset)
