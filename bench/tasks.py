@@ -2,7 +2,8 @@
 
     python -m bench.tasks TASK JSON_ARGS   ->  prints {"seconds": [...], "peak_mb": N, ...}
 
-Tasks: read_csv (plain DuckDB reader), ingest_csv, read_xlsx (plain python-calamine),
+Tasks: read_csv (plain DuckDB reader), store_floor (DuckDB's reader into a database file),
+parse_csv (our reader alone), ingest_csv, read_xlsx (plain python-calamine),
 ingest_xlsx, report, report_filtered, pages.
 """
 from __future__ import annotations
@@ -35,6 +36,31 @@ def read_csv(path: str, repeat: int) -> dict:
         return con.execute("SELECT count(*) FROM t").fetchone()[0]
     rows = run()
     return {"seconds": _timed(run, repeat), "rows": rows}
+
+
+def store_floor(path: str, repeat: int) -> dict:
+    """What storing costs DuckDB itself: its own read_csv (types sniffed, nothing checked)
+    into a table in a new database file, committed; then a second copy of that table, as
+    the store keeps an append-only ledger and a current state. Seconds are for both copies;
+    "one_copy" for the first alone."""
+    import duckdb
+    one, both, rows = [], [], 0
+    for _ in range(repeat):
+        tmp = Path(tempfile.mkdtemp(prefix="apbench-"))
+        try:
+            con = duckdb.connect(str(tmp / "f.duckdb"))
+            t0 = time.perf_counter()
+            con.execute("CREATE TABLE ledger AS SELECT * FROM read_csv(?)", [path])
+            con.execute("CHECKPOINT")
+            one.append(time.perf_counter() - t0)
+            con.execute("CREATE TABLE current AS SELECT * FROM ledger")
+            con.execute("CHECKPOINT")
+            both.append(time.perf_counter() - t0)
+            rows = con.execute("SELECT count(*) FROM ledger").fetchone()[0]
+            con.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"seconds": both, "one_copy": one, "rows": rows}
 
 
 def read_xlsx(path: str, repeat: int) -> dict:
@@ -137,7 +163,7 @@ def pages(db: str, repeat: int) -> dict:
     return {"pages": out, "seconds": [sum(v["cold"][i] for v in out.values()) for i in range(repeat)]}
 
 
-TASKS = {f.__name__: f for f in (read_csv, read_xlsx, parse_csv, ingest_csv, ingest_xlsx, build_db, report,
+TASKS = {f.__name__: f for f in (read_csv, store_floor, read_xlsx, parse_csv, ingest_csv, ingest_xlsx, build_db, report,
                                   report_filtered, pages)}
 TASKS.update(ingest_csv=_ingest, ingest_xlsx=_ingest)
 
