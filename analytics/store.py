@@ -177,12 +177,13 @@ def current_state_sql(dataset: str, scoped: bool = False,
     The restriction is applied to the ledger scan itself; placements' URN maps still read
     every live row.
 
-    With `single_upload` (not placements), the rows are that upload's alone and no two of them
-    share a key, so each record is one row: the same values come from per-row expressions (a
-    group of one row), with no grouping. Store._rebuild checks those conditions.
+    With `single_upload`, the rows are that upload's alone and no two of them share a key, so
+    each record is one row: the same values come from per-row expressions (a group of one row),
+    with no grouping. Store._rebuild checks those conditions (for placements, after the insert:
+    their provider key is only known then). For placements the upload must also be the only
+    live one, since the URN maps read every live row.
     """
     single = single_upload is not None
-    assert not (single and dataset == "placements")
     cols = schema.DATASETS[dataset]
     names = [c.name for c in cols]
     keys = _key_sql(dataset)
@@ -242,7 +243,8 @@ def current_state_sql(dataset: str, scoped: bool = False,
             aggs.append(n)                                   # a key part: the group's value
         elif n in ("provider_urn", "provider_ukprn"):    # as resolved for the provider key
             res = "res_urn" if n == "provider_urn" else "res_ukprn"
-            aggs.append(f"arg_max({res}, seq) FILTER (WHERE {res} IS NOT NULL) AS {n}")
+            aggs.append(f"{res} AS {n}" if single else
+                        f"arg_max({res}, seq) FILTER (WHERE {res} IS NOT NULL) AS {n}")
         elif n in _NEWEST_NON_BLANK[dataset]:
             aggs.append(f"CASE WHEN nullif(trim({n}), '') IS NOT NULL THEN {n} END AS {n}" if single else
                         f"arg_max({n}, seq) FILTER (WHERE nullif(trim({n}), '') IS NOT NULL) AS {n}")
@@ -539,6 +541,8 @@ class Store:
             return
         keys = _key_sql(dataset)
         w.execute("DROP TABLE IF EXISTS _affected")
+        if dataset == "placements" and self._first_placements(upload_id, cols):
+            return
         if dataset == "placements":
             # Pupils in the upload, and pupils with a row whose provider key can differ with
             # and without it: a UKPRN or provider name whose known URN changes.
@@ -604,6 +608,28 @@ class Store:
                     sql, params = current_state_sql(dataset, single_upload=upload_id)
         w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
         w.execute("DROP TABLE _affected")
+
+    def _first_placements(self, upload_id: int, cols: str) -> bool:
+        """An upload into an empty placements table: its rows go in one per record, unless two
+        of them turn out to share a key, when nothing is kept and False is returned.
+
+        Only when no placement is live (an empty current state means no live rows) and the
+        upload is being added, not withdrawn: then it is the only live placements upload.
+        """
+        w = self._w
+        adding = w.execute("SELECT withdrawn_at IS NULL FROM uploads WHERE upload_id = ?",
+                           [upload_id]).fetchall()
+        if not (adding and adding[0][0]) or w.execute("SELECT count(*) FROM placements").fetchall()[0][0]:
+            return False
+        sql, params = current_state_sql("placements", single_upload=upload_id)
+        w.execute(f"INSERT INTO placements ({cols}) {sql}", params)
+        n_rows, n_keys = w.execute(
+            "SELECT count(*), count(DISTINCT (pupil_id, provider_key, start_date)) FROM placements"
+        ).fetchall()[0]
+        if n_rows == n_keys:
+            return True
+        w.execute("DELETE FROM placements")
+        return False
 
     def rebuild_all(self) -> None:
         """Rebuild every current-state table from the live ledger (after a migration, say)."""

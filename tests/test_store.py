@@ -238,6 +238,24 @@ def test_first_attendance_upload_into_an_empty_store(store):
         ("P2", "permanent", D("2025-01-07"), None)]
 
 
+def test_first_placements_upload_rows_sharing_a_key_through_the_provider_name(store):
+    # Into an empty store. Row 2 names Oak with URN 100001; row 3 names only 'oak ', whose URN is
+    # therefore 100001 too: one pupil, one provider, one start date, so one record, and the later
+    # row (3) wins for the columns it carries (hours 10), the URN resolved from the name.
+    load(store, sheet("placements", [
+        {"pupil_id": "P1", "provider": "Oak", "provider_urn": "100001", "start_date": "2025-01-06",
+         "hours_per_week": 5.0},
+        {"pupil_id": "P1", "provider": "oak ", "provider_urn": None, "start_date": "2025-01-06",
+         "hours_per_week": 10.0},
+        {"pupil_id": "P2", "provider": "Elm", "provider_urn": None, "start_date": "2025-01-06",
+         "hours_per_week": 3.0}]))
+    assert one(store, "SELECT pupil_id, provider_key, provider_urn, hours_per_week FROM placements "
+                      "ORDER BY 1") == [("P1", "100001", "100001", 10.0), ("P2", "elm", None, 3.0)]
+    partial = state(store, "placements")
+    store.rebuild_all()
+    assert state(store, "placements") == partial
+
+
 def test_assessment_measure_newest_display_and_exclusion_key(store):
     load(store,
          sheet("assessments", [{"pupil_id": "P1", "measure": "Reading Age", "date": "2025-01-06", "value": 8.5},
