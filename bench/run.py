@@ -108,22 +108,39 @@ def run_scale(scale: str, cfg: dict) -> list[tuple]:
     for name in names:
         parts = split_csv(folder / name)
         f = str(parts[0])
-        plain = task("read_csv", path=f, repeat=rep)
-        parsed = task("parse_csv", path=f, repeat=rep)
-        ours = task("ingest_csv", path=f, repeat=rep)
-        n = plain["rows"]
+        # Rounds: in each, the plain reader, our reader, our ingest and the floor run once, one
+        # after another, and the ratios are taken within the round. This machine's speed drifts
+        # by up to half over minutes (a shared virtual machine), so ratios of medians taken
+        # minutes apart can mislead; the median of the rounds' ratios is reported.
+        runs = {k: [] for k in ("read_csv", "parse_csv", "ingest_csv", "store_floor")}
+        peak = {}
+        for _ in range(rep):
+            for k in runs:
+                r = task(k, path=f, repeat=1)
+                runs[k].append(r)
+                peak[k] = max(peak.get(k, 0), r["peak_mb"])
+        sec = {k: [r["seconds"][0] for r in v] for k, v in runs.items()}
+        n = runs["read_csv"][0]["rows"]
+        plain_med = statistics.median(sec["read_csv"])
+
+        def ratio(k: str) -> float:
+            return statistics.median(a / b for a, b in zip(sec["read_csv"], sec[k]))
+
+        def listed(k: str) -> str:
+            return ", ".join(f"{t:.2f}" for t in sec[k])
         what = f"ingest {name}" if len(parts) == 1 else f"ingest {name}, part 1 of {len(parts)}"
-        rows.append((scale, f"{what}: reading only (nothing stored)", n, med(parsed), n / med(parsed),
-                     med(plain) / med(parsed), parsed["peak_mb"], "analytics.ingest.read_file; "
-                     f"{rep} runs: " + ", ".join(f"{s:.2f}" for s in parsed["seconds"])))
-        rows.append((scale, f"{what}: into the store", n, med(ours), n / med(ours), med(plain) / med(ours),
-                     ours["peak_mb"], f"plain DuckDB read_csv {n / med(plain):,.0f} rows/s; "
-                     f"{rep} runs: " + ", ".join(f"{s:.2f}" for s in ours["seconds"])))
-        floor = task("store_floor", path=f, repeat=rep)
-        one = statistics.median(floor["one_copy"])
+        t = statistics.median(sec["parse_csv"])
+        rows.append((scale, f"{what}: reading only (nothing stored)", n, t, n / t, ratio("parse_csv"),
+                     peak["parse_csv"], f"analytics.ingest.read_file; {rep} runs: {listed('parse_csv')}; "
+                     f"plain read_csv {plain_med:.3f} s ({n / plain_med:,.0f} rows/s), runs: {listed('read_csv')}"))
+        t = statistics.median(sec["ingest_csv"])
+        rows.append((scale, f"{what}: into the store", n, t, n / t, ratio("ingest_csv"),
+                     peak["ingest_csv"], f"Store.ingest_file; {rep} runs: {listed('ingest_csv')}"))
+        t = statistics.median(sec["store_floor"])
+        one = statistics.median(r["one_copy"][0] for r in runs["store_floor"])
         rows.append((scale, f"{what}: DuckDB alone into a database file (no checks), two copies",
-                     n, med(floor), n / med(floor), med(plain) / med(floor), floor["peak_mb"],
-                     f"one copy: {one:.3f} s, {med(plain) / one:.2f}x the plain reader"))
+                     n, t, n / t, ratio("store_floor"), peak["store_floor"],
+                     f"one copy: {one:.3f} s; {rep} runs: {listed('store_floor')}"))
         print(rows[-3:], flush=True)
     f = str(folder / "placements.xlsx")
     plain = task("read_xlsx", path=f, repeat=min(rep, 3))
@@ -157,7 +174,7 @@ def run_scale(scale: str, cfg: dict) -> list[tuple]:
 
 
 def markdown(rows: list[tuple]) -> str:
-    head = ("| scale | what | rows | median s | rows/s | speed vs plain reader | peak MB | notes |\n"
+    head = ("| scale | what | rows | median s | rows/s | speed vs plain reader (median of rounds) | peak MB | notes |\n"
             "|---|---|---:|---:|---:|---:|---:|---|\n")
     body = "".join(
         f"| {s} | {w} | {'' if n is None else f'{n:,}'} | {t:.3f} | "
