@@ -246,8 +246,11 @@ def _history() -> None:
         hide_index=True, width="stretch")
 
     live = table[table["status"] == "live"]
-    labels = {int(r.upload_id): f"{int(r.upload_id)}: {r.file_name}" + (f" / {r.sheet}" if r.sheet else "")
-              + f" ({r.dataset}, {int(r.rows_accepted):,} rows)" for r in table.itertuples(index=False)}
+    # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
+    labels = {int(r.upload_id): f"{int(r.upload_id)}: {r.file_name}"
+              + (f" / {r.sheet}" if isinstance(r.sheet, str) and r.sheet else "")
+              + f" ({r.dataset}, {int(r.rows_accepted):,} row{'' if int(r.rows_accepted) == 1 else 's'})"
+              for r in table.itertuples(index=False)}
     c1, c2 = st.columns(2)
     with c1:
         st.subheader("Withdraw an upload")

@@ -137,6 +137,34 @@ def test_filters_are_read_back_from_a_shared_link(sample_db, monkeypatch):
     assert at.radio(key="f_cla").value == "Yes"
 
 
+def test_uploads_to_withdraw_are_named_with_their_sheet_only_when_they_have_one(tmp_path, monkeypatch):
+    # A workbook's upload is named with its sheet; a CSV's has none (the uploads table holds a
+    # missing value there, which once showed as "/ nan").
+    import openpyxl
+
+    from analytics.store import Store
+    from tests.conftest import write_synthetic_files
+
+    placements = write_synthetic_files(tmp_path / "files", n=3)[0]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Exclusions"
+    ws.append(["UPN", "Category", "Start Date"])
+    ws.append(["B801200005001", "suspension", "14/03/2025"])
+    book = tmp_path / "files" / "excl.xlsx"
+    wb.save(book)
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as store:
+        store.ingest_file(book)
+        store.ingest_file(placements)
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    assert_healthy(at)
+    options = [o for sb in at.selectbox for o in sb.options]
+    assert "1: excl.xlsx / Exclusions (exclusions, 1 row)" in options, options
+    assert f"2: {placements.name} (placements, 3 rows)" in options, options
+    assert not any("nan" in o for o in options), options
+
+
 def test_the_upload_page_loads_a_file_shows_its_rejects_and_withdraws_it(tmp_path, monkeypatch):
     from tests.conftest import write_synthetic_files
 
