@@ -28,23 +28,40 @@ def _peek(digest: str, _data: bytes, file_name: str) -> dict:
     return mappings.peek_headers(_data, file_name)
 
 
-@st.cache_data(show_spinner=False, max_entries=20)
-def _read(digest: str, _data: bytes, file_name: str, mapping_json: str):
-    """ParsedSheets for a preview; the error sentence instead when the file cannot be read."""
-    read_file = S.api("ingest", "read_file")
-    try:
-        sheets = read_file(_data, file_name, json.loads(mapping_json) or None)
-    except APDataError as e:
-        return None, str(e)
-    out = []
-    for sh in sheets:
-        preview = sh.accepted.slice(0, PREVIEW_ROWS).to_pandas() if sh.accepted.num_columns else pd.DataFrame()
-        out.append({"sheet": sh.sheet, "dataset": sh.dataset, "skipped_reason": sh.skipped_reason,
-                    "header_row": sh.header_row, "mapping": dict(sh.mapping), "unmapped": list(sh.unmapped),
-                    "accepted": sh.accepted.num_rows, "rejected": sh.rejected.num_rows,
-                    "summary_rows": sh.summary_rows, "blank_rows": sh.blank_rows,
-                    "sheet_warnings": list(sh.sheet_warnings), "preview": preview})
-    return out, None
+def _read(digest: str, data: bytes, file_name: str, mapping_json: str):
+    """The file's ParsedSheets read with this mapping, or the sentence when it cannot be read.
+
+    Held in this browser session (not in a shared cache, which would copy the tables) while
+    the file is in the uploader, so that **Load** stores what the check read instead of
+    reading the file a second time: for a large file that halves the wait.
+    """
+    held = st.session_state.setdefault("_parsed", {})
+    key = (digest, mapping_json)
+    st.session_state.setdefault("_parsed_used", set()).add(key)
+    if key not in held:
+        read_file = S.api("ingest", "read_file")
+        try:
+            held[key] = (read_file(data, file_name, json.loads(mapping_json) or None), None)
+        except APDataError as e:
+            held[key] = (None, str(e))
+    return held[key]
+
+
+def _forget_unused_reads() -> None:
+    """Drop the sheets of files no longer in the uploader (or read with an old mapping)."""
+    used = st.session_state.pop("_parsed_used", set())
+    held = st.session_state.get("_parsed", {})
+    for key in [k for k in held if k not in used]:
+        del held[key]
+
+
+def _summary(sh) -> dict:
+    preview = sh.accepted.slice(0, PREVIEW_ROWS).to_pandas() if sh.accepted.num_columns else pd.DataFrame()
+    return {"sheet": sh.sheet, "dataset": sh.dataset, "skipped_reason": sh.skipped_reason,
+            "header_row": sh.header_row, "mapping": dict(sh.mapping), "unmapped": list(sh.unmapped),
+            "accepted": sh.accepted.num_rows, "rejected": sh.rejected.num_rows,
+            "summary_rows": sh.summary_rows, "blank_rows": sh.blank_rows,
+            "sheet_warnings": list(sh.sheet_warnings), "preview": preview}
 
 
 def _preview_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -71,10 +88,12 @@ def _mapping_widgets(digest: str, headers: list[str], remembered: dict[str, str]
     return chosen
 
 
-def _file_step(f) -> tuple[bytes, str, dict] | None:
-    """Show what one file holds; return (data, name, mapping) when it can be loaded."""
+def _file_step(f) -> tuple[bytes, str, dict, list, str] | None:
+    """Show what one file holds; return (data, name, mapping, parsed sheets, sha256) when it
+    can be loaded."""
     data = f.getvalue()
-    digest = hashlib.sha256(data).hexdigest()[:16]
+    sha256 = hashlib.sha256(data).hexdigest()
+    digest = sha256[:16]
     name = f.name
     st.markdown(f"#### {U.md_escape(name)}")
     st.caption(f"{len(data) / 1024:,.0f} KB")
@@ -85,7 +104,7 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
         remembered.update(mappings.lookup(_mappings_file(), hs))
     user_map = dict(st.session_state.get(f"usermap_{digest}", remembered))
     with st.spinner(f"Reading {name}…"):
-        sheets, error = _read(digest, data, name, json.dumps(user_map, sort_keys=True))
+        parsed, error = _read(digest, data, name, json.dumps(user_map, sort_keys=True))
     if remembered:
         st.caption(f"Using the column choices remembered from an earlier file with the same headings "
                    f"({len(remembered)} column{'s' if len(remembered) != 1 else ''}).")
@@ -101,7 +120,7 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
                     st.rerun()
         return None
     loadable = False
-    for sh in sheets:
+    for sh in map(_summary, parsed):
         label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
@@ -127,7 +146,7 @@ def _file_step(f) -> tuple[bytes, str, dict] | None:
                 if st.button("Apply", key=f"apply_{digest}_{sh['sheet']}"):
                     st.session_state[f"usermap_{digest}"] = {**user_map, **chosen}
                     st.rerun()
-    return (data, name, user_map) if loadable else None
+    return (data, name, user_map, parsed, sha256) if loadable else None
 
 
 def _show_result(r: dict) -> None:
@@ -196,18 +215,19 @@ def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, wide.drop(columns=[c for c in wide.columns if c in base.columns])], axis=1)
 
 
-def _load(ready: list[tuple[bytes, str, dict]]) -> None:
+def _load(ready: list[tuple[bytes, str, dict, list, str]]) -> None:
     store = S.store()
     results = []
     bar = st.progress(0.0, text="Starting…")
-    for i, (data, name, mapping) in enumerate(ready):
+    for i, (data, name, mapping, parsed, sha256) in enumerate(ready):
         def progress(fraction: float, message: str, i=i) -> None:
             overall = min(1.0, (i + max(0.0, min(1.0, float(fraction)))) / len(ready))
             bar.progress(overall, text=f"{name}: {message}")
 
         try:
             with S.write_lock():
-                out = store.ingest_file(data, name, mapping=mapping or None, progress=progress)
+                # the sheets the check above read: the file is not read again
+                out = store.ingest_parsed(parsed, sha256, progress=progress)
         except APDataError as e:
             results.append({"file_name": name, "sheet": None, "dataset": None, "status": "failed", "accepted": 0, "rejected": 0,
                             "warned": 0, "summary_rows": 0, "message": str(e), "key": f"{i}",
@@ -316,13 +336,16 @@ def main() -> None:
                              key=f"uploader_{gen}",
                              help="CSV or .xlsx. Headings are recognised automatically; unknown ones can be "
                                   "mapped below.")
-    if files:
+    if not files:
+        st.session_state.pop("_parsed", None)
+    else:
         ready = []
         for f in files:
             with st.container(border=True), S.section(f"the check of {f.name}"):
                 step = _file_step(f)
                 if step:
                     ready.append(step)
+        _forget_unused_reads()
         if ready:
             if st.button(f"Load {len(ready)} file{'s' if len(ready) != 1 else ''}", type="primary",
                          key="load_files", icon=":material/publish:"):

@@ -191,6 +191,48 @@ def test_the_upload_page_loads_a_file_shows_its_rejects_and_withdraws_it(tmp_pat
     assert any("No data has been loaded yet" in i.value for i in at2.info)
 
 
+def test_load_stores_what_the_check_read_without_reading_the_file_again(tmp_path, monkeypatch):
+    # The check reads the file once; Load stores those sheets. Before, Load read the whole file
+    # a second time (for a 150 MB file, seconds of waiting for nothing).
+    import analytics.ingest
+    from tests.conftest import write_synthetic_files
+
+    placements = write_synthetic_files(tmp_path / "files", n=12)[0]
+    calls = []
+    real = analytics.ingest.read_file
+
+    def counting(*args, **kwargs):
+        calls.append(args[1] if len(args) > 1 else kwargs.get("file_name"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(analytics.ingest, "read_file", counting)
+    db = tmp_path / "ap.duckdb"
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
+    at.run()   # a rerun (any widget) does not read the file again either
+    assert calls == [placements.name]
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert calls == [placements.name], "Load read the file a second time"
+    # 12 placements and one row with an impossible start date (write_synthetic_files)
+    assert metric_value(at, "Rows accepted") == "12"
+    assert metric_value(at, "Rows rejected") == "1"
+    from pages import _state as S
+    store = S.store()   # the app's own (this process has the file open)
+    ledger = store.uploads()
+    assert list(ledger["rows_accepted"]) == [12]
+    assert store.con.cursor().execute("SELECT count(*) FROM placements").fetchone()[0] == 12
+    # recorded under the whole file's sha256 (a CSV's one sheet has no name), as ingest_file
+    # records it: so the same file again is a duplicate
+    import hashlib
+    file_sha = hashlib.sha256(placements.read_bytes()).hexdigest()
+    assert ledger["content_hash"][0] == hashlib.sha256(f"{file_sha}\0".encode()).hexdigest()
+    at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert metric_value(at, "Rows accepted") == "0"
+    assert any("already loaded" in (r.value or "") for r in at.info), [i.value for i in at.info]
+
+
 def test_an_unreadable_file_is_a_sentence_not_a_traceback(tmp_path, monkeypatch):
     at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
     at.file_uploader[0].set_value(("notes.csv", b"just,some\nrandom,words\n", "text/csv")).run()
