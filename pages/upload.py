@@ -259,7 +259,12 @@ def _history() -> None:
     table["status"] = table["withdrawn_at"].map(lambda v: "withdrawn" if v is not None and not pd.isna(v) else "live")
     cols = [c for c in ("upload_id", "uploaded_at", "file_name", "sheet", "dataset", "rows_accepted",
                         "rows_rejected", "rows_warned", "status", "withdrawn_at") if c in table.columns]
-    st.dataframe(table[cols].rename(columns={
+    shown = table[cols].copy()
+    # a CSV has no sheet and a live upload no withdrawal: blank, not a grey "None"
+    for c in ("uploaded_at", "withdrawn_at"):
+        shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y %H:%M"))
+    shown["sheet"] = shown["sheet"].map(lambda v: v if isinstance(v, str) else "")
+    st.dataframe(shown.rename(columns={
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
         "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)"}),

@@ -163,6 +163,12 @@ def test_uploads_to_withdraw_are_named_with_their_sheet_only_when_they_have_one(
     assert "1: excl.xlsx / Exclusions (exclusions, 1 row)" in options, options
     assert f"2: {placements.name} (placements, 3 rows)" in options, options
     assert not any("nan" in o for o in options), options
+    # and the history table shows the CSV's missing sheet and the live uploads' missing
+    # withdrawal time as blanks, not "None"
+    history = next(df.value for df in at.dataframe if "Withdrawn (UTC)" in df.value.columns)
+    assert dict(zip(history["Upload"], history["Sheet"])) == {1: "Exclusions", 2: ""}
+    assert list(history["Withdrawn (UTC)"]) == ["", ""]
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", t) for t in history["Uploaded (UTC)"])
 
 
 def test_the_upload_page_loads_a_file_shows_its_rejects_and_withdraws_it(tmp_path, monkeypatch):
