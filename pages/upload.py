@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pandas as pd
 import streamlit as st
@@ -28,8 +29,23 @@ def _peek(digest: str, _data: bytes, file_name: str) -> dict:
     return mappings.peek_headers(_data, file_name)
 
 
-def _read(digest: str, data: bytes, file_name: str, mapping_json: str):
-    """The file's ParsedSheets read with this mapping, or the sentence when it cannot be read.
+# Parsed sheets held for Load, per browser session: up to this many bytes of Arrow tables
+# (AP_UPLOAD_HOLD_MB, default 1024). Past it (a batch of national-scale files, say) Load
+# reads those files again instead.
+def _hold_bytes() -> int:
+    try:
+        return max(0, int(os.environ.get("AP_UPLOAD_HOLD_MB", "1024"))) << 20
+    except ValueError:
+        return 1 << 30
+
+
+def _sheet_bytes(sheets) -> int:
+    return sum(t.nbytes for sh in sheets for t in (sh.accepted, sh.rejected) if t is not None)
+
+
+def _read(digest: str, data: bytes, file_name: str, mapping_json: str) -> dict:
+    """What the check read: {"summaries", "error", "sheets"}. "error" is the sentence when
+    the file cannot be read; "sheets" the ParsedSheets, or None when not held.
 
     Held in this browser session (not in a shared cache, which would copy the tables) while
     the file is in the uploader, so that **Load** stores what the check read instead of
@@ -41,9 +57,14 @@ def _read(digest: str, data: bytes, file_name: str, mapping_json: str):
     if key not in held:
         read_file = S.api("ingest", "read_file")
         try:
-            held[key] = (read_file(data, file_name, json.loads(mapping_json) or None), None)
+            sheets = read_file(data, file_name, json.loads(mapping_json) or None)
         except APDataError as e:
-            held[key] = (None, str(e))
+            held[key] = {"summaries": None, "error": str(e), "sheets": None}
+        else:
+            in_use = sum(_sheet_bytes(h["sheets"]) for h in held.values() if h["sheets"])
+            keep = in_use + _sheet_bytes(sheets) <= _hold_bytes()
+            held[key] = {"summaries": [_summary(sh) for sh in sheets], "error": None,
+                         "sheets": sheets if keep else None}
     return held[key]
 
 
@@ -88,9 +109,9 @@ def _mapping_widgets(digest: str, headers: list[str], remembered: dict[str, str]
     return chosen
 
 
-def _file_step(f) -> tuple[bytes, str, dict, list, str] | None:
-    """Show what one file holds; return (data, name, mapping, parsed sheets, sha256) when it
-    can be loaded."""
+def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
+    """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
+    when it can be loaded."""
     data = f.getvalue()
     sha256 = hashlib.sha256(data).hexdigest()
     digest = sha256[:16]
@@ -104,7 +125,8 @@ def _file_step(f) -> tuple[bytes, str, dict, list, str] | None:
         remembered.update(mappings.lookup(_mappings_file(), hs))
     user_map = dict(st.session_state.get(f"usermap_{digest}", remembered))
     with st.spinner(f"Reading {name}…"):
-        parsed, error = _read(digest, data, name, json.dumps(user_map, sort_keys=True))
+        read = _read(digest, data, name, json.dumps(user_map, sort_keys=True))
+    error = read["error"]
     if remembered:
         st.caption(f"Using the column choices remembered from an earlier file with the same headings "
                    f"({len(remembered)} column{'s' if len(remembered) != 1 else ''}).")
@@ -120,7 +142,7 @@ def _file_step(f) -> tuple[bytes, str, dict, list, str] | None:
                     st.rerun()
         return None
     loadable = False
-    for sh in map(_summary, parsed):
+    for sh in read["summaries"]:
         label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
@@ -146,7 +168,7 @@ def _file_step(f) -> tuple[bytes, str, dict, list, str] | None:
                 if st.button("Apply", key=f"apply_{digest}_{sh['sheet']}"):
                     st.session_state[f"usermap_{digest}"] = {**user_map, **chosen}
                     st.rerun()
-    return (data, name, user_map, parsed, sha256) if loadable else None
+    return (data, name, user_map, read["sheets"], sha256) if loadable else None
 
 
 def _show_result(r: dict) -> None:
@@ -215,7 +237,7 @@ def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, wide.drop(columns=[c for c in wide.columns if c in base.columns])], axis=1)
 
 
-def _load(ready: list[tuple[bytes, str, dict, list, str]]) -> None:
+def _load(ready: list[tuple[bytes, str, dict, list | None, str]]) -> None:
     store = S.store()
     results = []
     bar = st.progress(0.0, text="Starting…")
@@ -226,8 +248,10 @@ def _load(ready: list[tuple[bytes, str, dict, list, str]]) -> None:
 
         try:
             with S.write_lock():
-                # the sheets the check above read: the file is not read again
-                out = store.ingest_parsed(parsed, sha256, progress=progress)
+                if parsed is not None:   # the sheets the check above read: not read again
+                    out = store.ingest_parsed(parsed, sha256, progress=progress)
+                else:
+                    out = store.ingest_file(data, name, mapping=mapping or None, progress=progress)
         except APDataError as e:
             results.append({"file_name": name, "sheet": None, "dataset": None, "status": "failed", "accepted": 0, "rejected": 0,
                             "warned": 0, "summary_rows": 0, "message": str(e), "key": f"{i}",

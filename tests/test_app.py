@@ -239,6 +239,28 @@ def test_load_stores_what_the_check_read_without_reading_the_file_again(tmp_path
     assert any("already loaded" in (r.value or "") for r in at.info), [i.value for i in at.info]
 
 
+def test_sheets_past_the_memory_budget_are_read_again_at_load(tmp_path, monkeypatch):
+    # A batch too big to hold in memory is not held: Load reads the file again, with the
+    # same result.
+    import analytics.ingest
+    from tests.conftest import write_synthetic_files
+
+    placements = write_synthetic_files(tmp_path / "files", n=12)[0]
+    calls = []
+    real = analytics.ingest.read_file
+    monkeypatch.setattr(analytics.ingest, "read_file",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setenv("AP_UPLOAD_HOLD_MB", "0")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
+    assert len(calls) == 1
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert len(calls) == 2
+    assert metric_value(at, "Rows accepted") == "12"
+    assert metric_value(at, "Rows rejected") == "1"
+
+
 def test_an_unreadable_file_is_a_sentence_not_a_traceback(tmp_path, monkeypatch):
     at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
     at.file_uploader[0].set_value(("notes.csv", b"just,some\nrandom,words\n", "text/csv")).run()
