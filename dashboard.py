@@ -42,8 +42,25 @@ PAGES = {
 }
 PANEL_PAGES = {p.url_path for p in PAGES["Panel"]}
 PAGES_WITHOUT_FILTERS = {p.url_path for p in PAGES["Data"]}
+GROUP_OF_SECTION = {"Overview and trends": "trends", "Panel": "panel", "Data": "data"}
+
+# The sign-in gate comes before anything that reads data: with [access] configured, nobody
+# signed out (or signed in without access) gets past this point, and each signed-in person
+# gets only the groups of pages the rules give them, on every run of every page.
+try:
+    policy = S.access_policy()
+except S._AccessClosed as e:
+    S.access_closed_screen(str(e))
+if policy is not None:
+    allowed = S.signed_in_groups_or_stop(policy)
+    PAGES = {title: pages for title, pages in PAGES.items() if GROUP_OF_SECTION[title] in allowed}
+else:
+    st.sidebar.caption("Sign-in is off: anyone who can open this address sees everything here. "
+                       "The README says how to turn it on.")
 
 page = st.navigation(PAGES)
+if page.url_path not in {p.url_path for pages in PAGES.values() for p in pages}:
+    st.stop()   # never a page outside the user's groups, whatever Streamlit falls back to
 S.init_from_url()
 ss = st.session_state
 

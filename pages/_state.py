@@ -435,6 +435,87 @@ def section(what: str | None = None):
                  f"The details were written to the server log (reference {ref}).")
 
 
+# ---------------------------------------------------------------------------------------------
+# Sign-in and access (security.md invariant 8): OIDC proves who someone is (st.login, the
+# [auth] table of .streamlit/secrets.toml); the [access] table decides what they may open.
+
+class _AccessClosed(Exception):
+    """Sign-in is configured but cannot be used: nothing may be shown."""
+
+
+def access_policy():
+    """The [access] rules, or None when sign-in is not configured (no secrets file, or one
+    without [access]). A secrets file that cannot be read, or [access] rules that cannot be
+    used, close the app instead: nothing is shown until they are fixed."""
+    from analytics.access import AccessPolicy
+    try:
+        table = st.secrets.get("access")
+    except FileNotFoundError as e:
+        if getattr(e, "error_id", None) == "no-secrets-found":
+            return None
+        log.error("The secrets file could not be read: %s", e)
+        raise _AccessClosed("The dashboard's settings file (.streamlit/secrets.toml) could not be read, "
+                            "so sign-in cannot be checked. The details were written to the server log.") from None
+    if table is None:
+        return None
+    try:
+        return AccessPolicy.from_mapping(table)
+    except APDataError as e:
+        raise _AccessClosed(str(e)) from None
+
+
+def _claims() -> dict:
+    try:
+        return dict(st.user.to_dict())
+    except Exception:  # noqa: BLE001 - no user information at all: nobody is signed in
+        return {}
+
+
+def _sign_in_screen() -> None:
+    st.title("AP oversight")
+    st.write("This dashboard holds information about children. Sign in with your organisation's "
+             "account to see it.")
+    if st.button("Sign in", type="primary", icon=":material/login:", key="sign_in"):
+        try:
+            st.login()
+        except Exception:  # noqa: BLE001 - a misconfigured [auth]: a sentence, details in the log
+            log.exception("Sign-in could not start")
+            st.error("Sign-in could not start: the sign-in settings ([auth] in .streamlit/secrets.toml) "
+                     "are missing or wrong. The details were written to the server log.")
+
+
+def _sign_out_button(where) -> None:
+    if where.button("Sign out", icon=":material/logout:", key="sign_out"):
+        st.logout()
+
+
+def signed_in_groups_or_stop(policy) -> frozenset[str]:
+    """The page groups the signed-in user may open; when nobody is signed in, or the account
+    may open nothing, a screen that says so (and no data), and the run stops there."""
+    from analytics.access import signed_in_groups
+    claims = _claims()
+    if not claims.get("is_logged_in"):
+        _sign_in_screen()
+        st.stop()
+    groups = signed_in_groups(policy, claims)
+    who = str(claims.get("email") or claims.get("name") or "this account")
+    if not groups:
+        st.title("AP oversight")
+        st.warning(f"You are signed in as {md_escape(who)}, but this account has not been given access "
+                   "to the dashboard. Ask the person who runs it to add you.", icon=":material/lock:")
+        _sign_out_button(st)
+        st.stop()
+    st.sidebar.caption(f"Signed in as {md_escape(who)}")
+    _sign_out_button(st.sidebar)
+    return groups
+
+
+def access_closed_screen(message: str) -> None:
+    st.title("AP oversight")
+    st.error(md_escape(message))
+    st.stop()
+
+
 _shell = threading.local()
 
 

@@ -1,0 +1,148 @@
+"""Sign-in and access (security.md invariant 8): with [access] configured, nothing is shown
+before sign-in, and each account opens only the groups of pages the rules give it."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.access import AccessConfigError, AccessPolicy, signed_in_groups
+from tests.test_app import ROOT, assert_healthy, page_text
+
+RULES = {"trends": ["@council.gov.uk"], "panel": ["Chair@Council.gov.uk"], "data": ["data.team@council.gov.uk"]}
+
+
+# -- the rules ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("email, groups", [
+    ("chair@council.gov.uk", {"trends", "panel"}),          # by name (any case) and by domain
+    ("CHAIR@council.GOV.uk", {"trends", "panel"}),
+    ("data.team@council.gov.uk", {"trends", "data"}),
+    ("someone@council.gov.uk", {"trends"}),
+    ("someone@sub.council.gov.uk", set()),                   # a domain means that domain only
+    ("someone@council.gov.uk.evil.example", set()),
+    ("council.gov.uk", set()),
+    ("", set()),
+    (None, set()),
+])
+def test_who_opens_what(email, groups):
+    assert AccessPolicy.from_mapping(RULES).groups_for(email) == groups
+
+
+def test_an_unverified_email_opens_nothing():
+    policy = AccessPolicy.from_mapping(RULES)
+    assert signed_in_groups(policy, {"email": "chair@council.gov.uk", "email_verified": False}) == frozenset()
+    assert signed_in_groups(policy, {"email": "chair@council.gov.uk", "email_verified": True}) == {"trends", "panel"}
+    assert signed_in_groups(policy, {"email": "chair@council.gov.uk"}) == {"trends", "panel"}
+    assert signed_in_groups(policy, {"name": "No Email"}) == frozenset()
+
+
+@pytest.mark.parametrize("table, words", [
+    ({}, "empty"),
+    ({"admins": ["a@b.org"]}, "unknown group: admins"),
+    ({"trends": "@council.gov.uk"}, "must be a list"),
+    ({"trends": ["*"]}, "'*' is neither"),
+    ({"panel": ["chair"]}, "'chair' is neither"),
+])
+def test_rules_that_cannot_be_used_are_refused_with_a_sentence(table, words):
+    with pytest.raises(AccessConfigError, match=words):
+        AccessPolicy.from_mapping(table)
+
+
+# -- the gate in the app ----------------------------------------------------------------------
+
+def app(db, monkeypatch, user: dict | None, access=RULES, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("AP_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
+    if access is not None:
+        at.secrets["access"] = access
+    if user is not None:
+        at.user = user
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def signed_in(email: str) -> dict:
+    return {"is_logged_in": True, "email": email, "email_verified": True, "name": "Test User"}
+
+
+def shows_no_data(at: AppTest) -> None:
+    assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+    assert not at.sidebar.date_input, "no filters (they read the data) before sign-in"
+
+
+def test_signed_out_sees_only_a_sign_in_button(sample_db, monkeypatch):
+    for page in (None, "pages/case_list.py", "pages/pupil_view.py", "pages/upload.py"):
+        at = app(sample_db, monkeypatch, {"is_logged_in": False}, page=page)
+        assert_healthy(at)
+        assert [b.label for b in at.button] == ["Sign in"], page
+        shows_no_data(at)
+
+
+def test_sign_in_without_its_settings_is_a_sentence_not_a_traceback(sample_db, monkeypatch):
+    # [access] set but no [auth] (the identity provider's settings): Sign in cannot start
+    at = app(sample_db, monkeypatch, {"is_logged_in": False})
+    at.button(key="sign_in").click().run()
+    assert_healthy(at)
+    assert any("Sign-in could not start" in e.value for e in at.error), [e.value for e in at.error]
+    shows_no_data(at)
+
+
+def test_an_account_without_access_is_told_so_and_sees_nothing(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, signed_in("someone@elsewhere.org"))
+    assert_healthy(at)
+    # (alerts are markdown: the email is escaped, so compare without the backslashes)
+    assert any("has not been given access" in w.value and "someone@elsewhere.org" in w.value.replace("\\", "")
+               for w in at.warning)
+    assert [b.label for b in at.button] == ["Sign out"]
+    shows_no_data(at)
+
+
+def test_a_trends_account_opens_the_trend_pages_but_not_the_panel_or_data(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"))
+    assert_healthy(at)
+    assert at.title[0].value == "Overview" and at.metric
+    assert any("Signed in as analyst@council.gov.uk" in c.value.replace("\\", "") for c in at.sidebar.caption)
+    at.switch_page("pages/providers.py").run()
+    assert_healthy(at)
+    assert at.title[0].value == "Providers"
+    # The navigation holds the six trend pages only: AppTest cannot even switch to the others.
+    for page in ("pages/case_list.py", "pages/pupil_view.py", "pages/upload.py", "pages/settings.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+    # Opened as the first page of a session (as a typed address would be), a panel or data
+    # page still shows nothing of its own.
+    for page in ("pages/case_list.py", "pages/pupil_view.py", "pages/upload.py"):
+        monkeypatch.setenv("AP_DB", str(sample_db))
+        direct = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
+        direct.secrets["access"] = RULES
+        direct.user = signed_in("analyst@council.gov.uk")
+        direct.switch_page(page).run()
+        assert_healthy(direct)
+        titles = [t.value for t in direct.title]
+        assert not {"Case list", "Pupil view", "Upload"} & set(titles), (page, titles)
+        assert "Open placements needing attention" not in page_text(direct)
+        assert "Drop this term" not in page_text(direct)
+
+
+def test_a_panel_account_opens_the_case_list(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="pages/case_list.py")
+    assert_healthy(at)
+    assert at.title[0].value == "Case list"
+    assert at.dataframe, "the case list is shown"
+
+
+def test_broken_rules_close_the_app(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), access={"admins": ["chair@council.gov.uk"]})
+    assert_healthy(at)
+    assert any("unknown group: admins" in e.value.replace("\\", "") for e in at.error)
+    shows_no_data(at)
+    assert not at.button
+
+
+def test_without_access_rules_the_app_is_open_and_says_so(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, None, access=None)
+    assert_healthy(at)
+    assert at.metric
+    assert any("Sign-in is off" in c.value for c in at.sidebar.caption)
