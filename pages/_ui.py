@@ -306,6 +306,7 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
         elif numeric and str(orig).startswith("cost"):
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
     kw.setdefault("width", "stretch")
+    kw.setdefault("placeholder", "")   # a missing value is a blank cell, not a grey "None"
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
 
 

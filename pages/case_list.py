@@ -45,7 +45,7 @@ def main() -> None:
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})
         st.dataframe(S.shared_table(table, ["placements"]).rename(columns={"flag": "Flag", "placements": "Placements"}),
-                     hide_index=True)
+                     hide_index=True, placeholder="")
 
     f1, f2 = st.columns([3, 1])
     wanted = f1.multiselect("Show placements with any of these flags", present, key="case_flags",

@@ -90,7 +90,7 @@ def rates() -> None:
     store = S.store()
     rolls = store.school_rolls()
     edit = pd.DataFrame({"school": names, "roll": pd.array([rolls.get(n) for n in names], dtype="Int64")})
-    edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"],
+    edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"], placeholder="",
                             column_config={"school": st.column_config.TextColumn("School"),
                                            "roll": st.column_config.NumberColumn("Pupils on roll", min_value=0,
                                                                                  step=1, format="%d")})

@@ -161,7 +161,7 @@ def holidays() -> None:
         st.rerun()
     if current:
         with st.expander("Loaded holiday dates"):
-            st.dataframe(pd.DataFrame({"Date": current}), hide_index=True, height=240)
+            st.dataframe(pd.DataFrame({"Date": current}), hide_index=True, height=240, placeholder="")
 
 
 def main() -> None:

@@ -157,7 +157,7 @@ def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
         if len(sh["preview"]):
             with st.expander(f"Preview: the first {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored "
                              "(UPNs masked)"):
-                st.dataframe(_preview_table(sh["preview"]), hide_index=True, width="stretch")
+                st.dataframe(_preview_table(sh["preview"]), hide_index=True, width="stretch", placeholder="")
         if sh["unmapped"]:
             mapped = set(sh["mapping"].values())
             targets = [c.name for c in DATASETS[sh["dataset"]] if c.name not in mapped]
@@ -292,7 +292,7 @@ def _history() -> None:
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
         "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)"}),
-        hide_index=True, width="stretch")
+        hide_index=True, width="stretch", placeholder="")
 
     live = table[table["status"] == "live"]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text

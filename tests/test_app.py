@@ -67,6 +67,19 @@ def test_every_page_renders_on_the_sample_data(sample_db, monkeypatch, page):
     assert at.title, "every page has a title"
 
 
+def test_missing_values_in_tables_are_blank_not_none(sample_db, monkeypatch):
+    # Streamlit draws a missing value as a grey "None" unless told otherwise: open placements
+    # with no planned end date showed "None" in Time in AP's list of long placements.
+    at = open_app(sample_db, monkeypatch, "pages/time_in_ap.py", query={"period": "2024/25", "as_of": "2025-07-18"})
+    assert_healthy(at)
+    tables = [df for df in at.dataframe if "Planned end" in df.value.columns]
+    assert tables and tables[0].value["Planned end"].isna().any(), "some open placement has no planned end"
+    for page in PAGES:
+        at.switch_page(page).run()
+        for df in at.dataframe:
+            assert df.proto.HasField("placeholder") and df.proto.placeholder == "", page
+
+
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/case_list.py", "pages/upload.py"])
 def test_every_page_says_what_to_upload_when_empty(tmp_path, monkeypatch, page):
     at = open_app(tmp_path / "empty.duckdb", monkeypatch, page)
