@@ -510,6 +510,16 @@ def signed_in_groups_or_stop(policy) -> frozenset[str]:
     return groups
 
 
+def current_user() -> str | None:
+    """The signed-in person's email (recorded with their uploads and withdrawals), or None
+    when sign-in is off."""
+    claims = _claims()
+    if not claims.get("is_logged_in"):
+        return None
+    who = claims.get("email") or claims.get("name")
+    return str(who) if who else None
+
+
 def access_closed_screen(message: str) -> None:
     st.title("AP oversight")
     st.error(md_escape(message))

@@ -249,9 +249,10 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]]) -> None:
         try:
             with S.write_lock():
                 if parsed is not None:   # the sheets the check above read: not read again
-                    out = store.ingest_parsed(parsed, sha256, progress=progress)
+                    out = store.ingest_parsed(parsed, sha256, user=S.current_user(), progress=progress)
                 else:
-                    out = store.ingest_file(data, name, mapping=mapping or None, progress=progress)
+                    out = store.ingest_file(data, name, mapping=mapping or None, user=S.current_user(),
+                                            progress=progress)
         except APDataError as e:
             results.append({"file_name": name, "sheet": None, "dataset": None, "status": "failed", "accepted": 0, "rejected": 0,
                             "warned": 0, "summary_rows": 0, "message": str(e), "key": f"{i}",
@@ -281,17 +282,22 @@ def _history() -> None:
         return
     table = ledger.copy()
     table["status"] = table["withdrawn_at"].map(lambda v: "withdrawn" if v is not None and not pd.isna(v) else "live")
-    cols = [c for c in ("upload_id", "uploaded_at", "file_name", "sheet", "dataset", "rows_accepted",
-                        "rows_rejected", "rows_warned", "status", "withdrawn_at") if c in table.columns]
+    cols = [c for c in ("upload_id", "uploaded_at", "user_name", "file_name", "sheet", "dataset", "rows_accepted",
+                        "rows_rejected", "rows_warned", "status", "withdrawn_at", "withdrawn_by")
+            if c in table.columns]
     shown = table[cols].copy()
     # a CSV has no sheet and a live upload no withdrawal: blank, not a grey "None"
     for c in ("uploaded_at", "withdrawn_at"):
         shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y %H:%M"))
-    shown["sheet"] = shown["sheet"].map(lambda v: v if isinstance(v, str) else "")
+    for c in ("sheet", "user_name", "withdrawn_by"):
+        shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else "")
+    # who uploaded and withdrew is known when sign-in is on; otherwise the columns are empty
+    shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by") if not shown[c].any()])
     st.dataframe(shown.rename(columns={
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
-        "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)"}),
+        "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)",
+        "user_name": "By", "withdrawn_by": "Withdrawn by"}),
         hide_index=True, width="stretch", placeholder="")
 
     live = table[table["status"] == "live"]
@@ -321,7 +327,7 @@ def _history() -> None:
                 if b1.button("Yes, withdraw it", type="primary", key="withdraw_yes"):
                     try:
                         with S.write_lock():
-                            message = store.withdraw(uid)
+                            message = store.withdraw(uid, user=S.current_user())
                         st.session_state["withdraw_message"] = message
                     except APDataError as e:
                         st.session_state["withdraw_message"] = f"Not withdrawn: {e}"

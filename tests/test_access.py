@@ -146,3 +146,22 @@ def test_without_access_rules_the_app_is_open_and_says_so(sample_db, monkeypatch
     assert_healthy(at)
     assert at.metric
     assert any("Sign-in is off" in c.value for c in at.sidebar.caption)
+
+
+def test_uploads_and_withdrawals_record_who_did_them(tmp_path, monkeypatch):
+    from tests.conftest import write_synthetic_files
+
+    placements = write_synthetic_files(tmp_path / "files", n=4)[0]
+    at = app(tmp_path / "ap.duckdb", monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/upload.py")
+    assert_healthy(at)
+    at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    history = next(df.value for df in at.dataframe if "Uploaded (UTC)" in df.value.columns)
+    assert list(history["By"]) == ["data.team@council.gov.uk"]
+    at.button(key="withdraw_start").click().run()
+    at.button(key="withdraw_yes").click().run()
+    assert_healthy(at)
+    history = next(df.value for df in at.dataframe if "Uploaded (UTC)" in df.value.columns)
+    assert list(history["Withdrawn by"]) == ["data.team@council.gov.uk"]
+    assert list(history["Status"]) == ["withdrawn"]
