@@ -47,6 +47,7 @@ GROUP_OF_SECTION = {"Overview and trends": "trends", "Panel": "panel", "Data": "
 # The sign-in gate comes before anything that reads data: with [access] configured, nobody
 # signed out (or signed in without access) gets past this point, and each signed-in person
 # gets only the groups of pages the rules give them, on every run of every page.
+S.gate_paths([p.url_path or "overview" for pages in PAGES.values() for p in pages])
 try:
     policy = S.access_policy()
 except S._AccessClosed as e:

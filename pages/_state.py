@@ -471,6 +471,24 @@ def _claims() -> dict:
         return {}
 
 
+_GATED_PATHS: list[str] = []   # the dashboard's page addresses (set by dashboard.py)
+
+
+def _only(screen) -> None:
+    """Show one screen instead of the app, then stop. It is given as a hidden navigation, so
+    that Streamlit does not list the files of pages/ in the sidebar (as it does when a run
+    gives no navigation), under every page's address, so that a link to a page opens this
+    screen rather than a "page not found" notice."""
+    paths = _GATED_PATHS or ["home"]
+    st.navigation([st.Page(screen, title="AP oversight", icon=":material/lock:", url_path=path, default=i == 0)
+                   for i, path in enumerate(paths)], position="hidden").run()
+    st.stop()
+
+
+def gate_paths(paths: list[str]) -> None:
+    _GATED_PATHS[:] = paths
+
+
 def _sign_in_screen() -> None:
     st.title("AP oversight")
     st.write("This dashboard holds information about children. Sign in with your organisation's "
@@ -495,16 +513,16 @@ def signed_in_groups_or_stop(policy) -> frozenset[str]:
     from analytics.access import signed_in_groups
     claims = _claims()
     if not claims.get("is_logged_in"):
-        _sign_in_screen()
-        st.stop()
+        _only(_sign_in_screen)
     groups = signed_in_groups(policy, claims)
     who = str(claims.get("email") or claims.get("name") or "this account")
     if not groups:
-        st.title("AP oversight")
-        st.warning(f"You are signed in as {md_escape(who)}, but this account has not been given access "
-                   "to the dashboard. Ask the person who runs it to add you.", icon=":material/lock:")
-        _sign_out_button(st)
-        st.stop()
+        def no_access() -> None:
+            st.title("AP oversight")
+            st.warning(f"You are signed in as {md_escape(who)}, but this account has not been given "
+                       "access to the dashboard. Ask the person who runs it to add you.", icon=":material/lock:")
+            _sign_out_button(st)
+        _only(no_access)
     st.sidebar.caption(f"Signed in as {md_escape(who)}")
     _sign_out_button(st.sidebar)
     return groups
@@ -521,9 +539,10 @@ def current_user() -> str | None:
 
 
 def access_closed_screen(message: str) -> None:
-    st.title("AP oversight")
-    st.error(md_escape(message))
-    st.stop()
+    def closed() -> None:
+        st.title("AP oversight")
+        st.error(md_escape(message))
+    _only(closed)
 
 
 _shell = threading.local()

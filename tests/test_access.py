@@ -57,9 +57,9 @@ def app(db, monkeypatch, user: dict | None, access=RULES, page: str | None = Non
         at.secrets["access"] = access
     if user is not None:
         at.user = user
+    if page:   # opened as the first page of the session, as by typing its address
+        at.switch_page(page)
     at.run()
-    if page:
-        at.switch_page(page).run()
     return at
 
 
