@@ -21,7 +21,7 @@ from analytics.errors import APDataError
 
 # The page groups of the dashboard, and what each holds.
 GROUPS = {
-    "trends": "Overview and trends: figures for groups of pupils",
+    "trends": "Overview and trends: figures, and placement lists by case number (no names)",
     "panel": "Panel: the case list and pupil view, which name pupils",
     "data": "Data: uploading and withdrawing files, and the settings",
 }
