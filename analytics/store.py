@@ -139,10 +139,18 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE school_rolls (school VARCHAR NOT NULL, pupils INTEGER NOT NULL)")
 
 
+def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
+    """Who changed a saved setting (holidays, measure directions, school rolls), when, and how:
+    they change every figure that uses them, so each change is kept."""
+    con.execute("CREATE TABLE settings_changes (changed_at TIMESTAMP NOT NULL, user_name VARCHAR, "
+                "setting VARCHAR NOT NULL, detail VARCHAR)")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
     (2, "school rolls", _migration_2),
+    (3, "settings changes", _migration_3),
 ]
 
 
@@ -462,7 +470,16 @@ class Store:
 
     # -- settings ---------------------------------------------------------------------------
 
-    def set_school_rolls(self, rolls: dict[str, int | None]) -> None:
+    def settings_changes(self) -> pd.DataFrame:
+        """Every change to a saved setting, newest first: changed_at, user_name, setting, detail."""
+        return self._read("SELECT changed_at, user_name, setting, detail FROM settings_changes "
+                          "ORDER BY changed_at DESC, rowid DESC", df=True)
+
+    def _log_setting(self, setting: str, detail: str, user: str | None) -> None:
+        """Inside a setter's transaction, so a change and its record are saved together."""
+        self._w.execute("INSERT INTO settings_changes VALUES (?, ?, ?, ?)", [_now(), user, setting, detail])
+
+    def set_school_rolls(self, rolls: dict[str, int | None], user: str | None = None) -> None:
         """Save the rolls of the schools named (None or a blank removes one); others are kept."""
         names = sorted({str(k).strip() for k in rolls if str(k).strip()})
         keep = []
@@ -475,24 +492,35 @@ class Store:
                 raise StoreError(f"The number on roll for {name} must be a whole number of pupils, "
                                  f"not {pupils}.")
             keep.append([name, n])
+        kept = dict(keep)
+        detail = "; ".join(f"{name}: {kept[name]:,}" if name in kept else f"{name}: removed" for name in names)
         with self._transaction():
             self._w.execute("DELETE FROM school_rolls WHERE list_contains(?::VARCHAR[], school)", [names])
             if keep:
                 self._w.executemany("INSERT INTO school_rolls VALUES (?, ?)", keep)
+            if names:
+                self._log_setting("school rolls", detail, user)
 
-    def set_holidays(self, dates: Iterable[date]) -> None:
+    def set_holidays(self, dates: Iterable[date], user: str | None = None) -> None:
         rows = sorted({d if isinstance(d, date) else date.fromisoformat(str(d)) for d in dates})
+        detail = (f"{len(rows):,} date{'s' if len(rows) != 1 else ''}, {rows[0]:%d/%m/%Y} to {rows[-1]:%d/%m/%Y}"
+                  if rows else "cleared")
         with self._transaction():
             self._w.execute("DELETE FROM holidays")
             if rows:
                 self._w.executemany("INSERT INTO holidays VALUES (?)", [[d] for d in rows])
+            self._log_setting("holidays", detail, user)
 
-    def set_measure_direction(self, measure_key: str, higher_is_better: bool | None) -> None:
+    def set_measure_direction(self, measure_key: str, higher_is_better: bool | None,
+                              user: str | None = None) -> None:
         key = str(measure_key).strip().lower()
+        way = {True: "higher is better", False: "lower is better", None: "the default"}[
+            None if higher_is_better is None else bool(higher_is_better)]
         with self._transaction():
             self._w.execute("DELETE FROM measure_directions WHERE measure_key = ?", [key])
             if higher_is_better is not None:
                 self._w.execute("INSERT INTO measure_directions VALUES (?, ?)", [key, bool(higher_is_better)])
+            self._log_setting("measure direction", f"{key}: {way}", user)
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -98,7 +98,7 @@ def rates() -> None:
                if (None if pd.isna(r.roll) else int(r.roll)) != rolls.get(r.school)}
     if changed:
         with S.write_lock():
-            store.set_school_rolls(changed)
+            store.set_school_rolls(changed, user=S.current_user())
         st.toast(f"Saved the number on roll of {len(changed)} school{'s' if len(changed) > 1 else ''}.")
     st.caption("Numbers on roll are saved with the data, for everyone who uses this dashboard.")
     given = edited.dropna(subset=["roll"])

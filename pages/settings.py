@@ -96,7 +96,7 @@ def directions() -> None:
         if wanted != current:
             try:
                 with S.write_lock():
-                    store.set_measure_direction(key, wanted)
+                    store.set_measure_direction(key, wanted, user=S.current_user())
                 S.bump_settings_version()
                 st.toast(f"Saved: {S.md_escape(r.measure)} — {choice.lower()}.")
             except APDataError as e:
@@ -151,12 +151,12 @@ def holidays() -> None:
                      f"to {dates[-1]:%d %b %Y}.")
             if st.button("Use this calendar (replaces the current one)", type="primary", key="holiday_save"):
                 with S.write_lock():
-                    store.set_holidays(dates)
+                    store.set_holidays(dates, user=S.current_user())
                 S.bump_settings_version()
                 st.success("Saved. School days now leave out these dates.")
     if current and st.button("Remove the holiday calendar", key="holiday_clear"):
         with S.write_lock():
-            store.set_holidays([])
+            store.set_holidays([], user=S.current_user())
         S.bump_settings_version()
         st.rerun()
     if current:
@@ -174,6 +174,25 @@ def main() -> None:
     st.divider()
     with S.section("the holiday calendar"):
         holidays()
+    st.divider()
+    with S.section("the record of changes"):
+        changes()
+
+
+def changes() -> None:
+    """Saved settings change every figure that uses them, so each change is listed."""
+    st.header("Changes to saved settings")
+    log = S.store().settings_changes()
+    if log.empty:
+        st.caption("No saved setting (measure directions, holidays, school rolls) has been changed yet.")
+        return
+    shown = pd.DataFrame({
+        "When (UTC)": log["changed_at"].map(lambda v: pd.Timestamp(v).strftime("%d/%m/%Y %H:%M")),
+        "By": log["user_name"].map(lambda v: v if isinstance(v, str) else ""),
+        "Setting": log["setting"], "Change": log["detail"]})
+    if not shown["By"].any():
+        shown = shown.drop(columns=["By"])   # sign-in is off: nobody is known
+    U.table(shown)
 
 
 S.run_page(main)

@@ -165,3 +165,22 @@ def test_uploads_and_withdrawals_record_who_did_them(tmp_path, monkeypatch):
     history = next(df.value for df in at.dataframe if "Uploaded (UTC)" in df.value.columns)
     assert list(history["Withdrawn by"]) == ["data.team@council.gov.uk"]
     assert list(history["Status"]) == ["withdrawn"]
+
+
+def test_a_change_to_a_saved_setting_is_listed_with_who_made_it(sample_db, tmp_path, monkeypatch):
+    import shutil
+    db = tmp_path / "ap.duckdb"   # a copy: the shared sample store keeps its settings
+    for suffix in ("", ".wal"):
+        if (src := sample_db.with_name(sample_db.name + suffix)).exists():
+            shutil.copy(src, db.with_name(db.name + suffix))
+    at = app(db, monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/settings.py")
+    assert_healthy(at)
+    assert any("No saved setting" in c.value for c in at.caption)
+    radio = next(r for r in at.radio if (r.key or "").startswith("dir_"))
+    measure = radio.key.removeprefix("dir_")
+    radio.set_value("Lower is better").run()
+    assert_healthy(at)
+    log = next(df.value for df in at.dataframe if "Change" in df.value.columns)
+    assert list(log["By"]) == ["data.team@council.gov.uk"]
+    assert list(log["Setting"]) == ["measure direction"]
+    assert list(log["Change"]) == [f"{measure}: lower is better"]

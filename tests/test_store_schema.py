@@ -13,6 +13,7 @@ from analytics.store import MIGRATIONS, Store
 from tests.test_store_helpers import one, sheet
 
 TABLES = {"schema_version", "uploads", "rejected_rows", "holidays", "measure_directions", "school_rolls",
+          "settings_changes",
           "placements", "attendance", "exclusions", "assessments",
           "ledger_placements", "ledger_attendance", "ledger_exclusions", "ledger_assessments"}
 
@@ -25,9 +26,9 @@ def tables(con) -> set[str]:
 def test_new_file_gets_the_latest_schema_and_its_folder(tmp_path):
     path = tmp_path / "a" / "b" / "ap.duckdb"
     with Store(path) as s:
-        assert s.schema_version() == MIGRATIONS[-1][0] == 2
+        assert s.schema_version() == MIGRATIONS[-1][0] == 3
         assert tables(s.con) == TABLES
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,)]
     assert path.exists()
 
 
@@ -35,7 +36,7 @@ def test_an_existing_empty_file_is_migrated(tmp_path):
     path = tmp_path / "ap.duckdb"
     duckdb.connect(str(path)).close()
     with Store(path) as s:
-        assert s.schema_version() == 2 and TABLES <= tables(s.con)
+        assert s.schema_version() == 3 and TABLES <= tables(s.con)
 
 
 def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
@@ -49,10 +50,10 @@ def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
         calls.append(1)
         con.execute("CREATE TABLE notes (upload_id INTEGER, note VARCHAR)")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(3, "notes", add_notes)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(4, "notes", add_notes)])
     with Store(path) as s:
-        assert s.schema_version() == 3 and "notes" in tables(s.con)
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,)]
+        assert s.schema_version() == 4 and "notes" in tables(s.con)
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,)]
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
     with Store(path) as s:
         assert calls == [1]
@@ -66,12 +67,12 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         con.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(3, "broken", broken)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(4, "broken", broken)])
     with pytest.raises(RuntimeError):
         Store(path)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 2 and "half" not in tables(s.con)
+        assert s.schema_version() == 3 and "half" not in tables(s.con)
 
 
 def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
@@ -84,7 +85,8 @@ def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
         assert s.schema_version() == 1 and "school_rolls" not in tables(s.con)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 2 and s.school_rolls() == {}
+        assert s.schema_version() == 3 and s.school_rolls() == {}
+        assert s.settings_changes().empty
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
         assert len(s.uploads()) == 1
 
@@ -104,6 +106,29 @@ def test_school_rolls_are_saved_updated_and_removed(tmp_path):
         assert s.school_rolls() == {"Oak Academy": 950}, "a refused save changes nothing"
     with Store(tmp_path / "ap.duckdb") as s:
         assert s.school_rolls() == {"Oak Academy": 950}, "kept when the file is opened again"
+
+
+def test_every_change_to_a_saved_setting_is_recorded_with_who_and_what(tmp_path):
+    from datetime import date
+    with Store(tmp_path / "ap.duckdb") as s:
+        s.set_school_rolls({"Oak Academy": 1200, "Ash": None}, user="data.team@council.gov.uk")
+        s.set_holidays([date(2025, 10, 27), "2025-10-28", date(2025, 10, 27)], user="data.team@council.gov.uk")
+        s.set_measure_direction(" Reading_Age ", False)
+        s.set_measure_direction("reading_age", None, user="chair@council.gov.uk")
+        s.set_holidays([])
+        with pytest.raises(StoreError):
+            s.set_school_rolls({"Oak Academy": -1}, user="someone@council.gov.uk")
+        log = s.settings_changes()
+        # newest first; the refused save recorded nothing
+        who = [u if isinstance(u, str) else None for u in log["user_name"]]
+        assert list(zip(log["setting"], log["detail"], who)) == [
+            ("holidays", "cleared", None),
+            ("measure direction", "reading_age: the default", "chair@council.gov.uk"),
+            ("measure direction", "reading_age: lower is better", None),
+            ("holidays", "2 dates, 27/10/2025 to 28/10/2025", "data.team@council.gov.uk"),
+            ("school rolls", "Ash: removed; Oak Academy: 1,200", "data.team@council.gov.uk"),
+        ]
+        assert log["changed_at"].is_monotonic_decreasing
 
 
 def test_a_file_from_a_newer_version_is_refused(tmp_path):
