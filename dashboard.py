@@ -52,8 +52,10 @@ try:
     policy = S.access_policy()
 except S._AccessClosed as e:
     S.access_closed_screen(str(e))
+st.session_state["_access_groups"] = None   # sign-in off: every group
 if policy is not None:
     allowed = S.signed_in_groups_or_stop(policy)
+    st.session_state["_access_groups"] = frozenset(allowed)
     PAGES = {title: pages for title, pages in PAGES.items() if GROUP_OF_SECTION[title] in allowed}
 else:
     st.sidebar.caption("Sign-in is off: anyone who can open this address sees everything here. "

@@ -528,6 +528,13 @@ def signed_in_groups_or_stop(policy) -> frozenset[str]:
     return groups
 
 
+def can_open(group: str) -> bool:
+    """Whether this run's user may use a group of pages ('trends', 'panel', 'data'): always
+    when sign-in is off. Set by dashboard.py on every run, before any page draws."""
+    groups = st.session_state.get("_access_groups")
+    return groups is None or group in groups
+
+
 def current_user() -> str | None:
     """The signed-in person's email (recorded with their uploads and withdrawals), or None
     when sign-in is off."""

@@ -90,6 +90,11 @@ def rates() -> None:
     store = S.store()
     rolls = store.school_rolls()
     edit = pd.DataFrame({"school": names, "roll": pd.array([rolls.get(n) for n in names], dtype="Int64")})
+    if not S.can_open("data"):
+        # the rolls are a saved setting: only the Data group may change them
+        st.caption("Numbers on roll are saved settings: the data team can change them.")
+        _rates_table(edit.dropna(subset=["roll"]))
+        return
     edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"], placeholder="",
                             column_config={"school": st.column_config.TextColumn("School"),
                                            "roll": st.column_config.NumberColumn("Pupils on roll", min_value=0,
@@ -101,9 +106,13 @@ def rates() -> None:
             store.set_school_rolls(changed, user=S.current_user())
         st.toast(f"Saved the number on roll of {len(changed)} school{'s' if len(changed) > 1 else ''}.")
     st.caption("Numbers on roll are saved with the data, for everyone who uses this dashboard.")
-    given = edited.dropna(subset=["roll"])
+    _rates_table(edited.dropna(subset=["roll"]))
+
+
+def _rates_table(given: pd.DataFrame) -> None:
     if given.empty:
-        st.caption("Type a school's number on roll to see its exclusion rate.")
+        st.caption("Type a school's number on roll to see its exclusion rate."
+                   if S.can_open("data") else "No school's number on roll has been saved yet.")
         return
     df = S.metric("exclusions", "rates_by_school", rolls=given.reset_index(drop=True))
     df = df.dropna(subset=["roll"]) if "roll" in df.columns else df

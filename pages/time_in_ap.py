@@ -101,7 +101,8 @@ def open_ended() -> None:
                 border=True, help="Open placements whose planned end date is before the 'as of' date.")
     c[2].metric("Long placements", U.fmt_count(S.shared_count(counts.get("long_placement"))), border=True,
                 help=U.ABOUT["long_open"])
-    st.caption("The placements themselves are listed, with their other flags, on the Case list.")
+    if S.can_open("panel"):
+        st.caption("The placements themselves are listed, with their other flags, on the Case list.")
 
 
 def long_open() -> None:
@@ -111,7 +112,8 @@ def long_open() -> None:
         st.subheader(f"Open placements over {settings.long_placement_days} days")
         U.about("long_open")
         st.metric("Long open placements", U.fmt_count(S.shared_count(len(df))))
-        st.caption("The list of placements is hidden in presentation mode; see the Case list.")
+        st.caption("The list of placements is hidden in presentation mode"
+                   + ("; see the Case list." if S.can_open("panel") else "."))
         return
     U.figure(f"Open placements over {settings.long_placement_days} days", "long_open", df, "long_open",
              pupil_level=True, file_stem="long-open-placements",

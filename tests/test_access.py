@@ -184,3 +184,21 @@ def test_a_change_to_a_saved_setting_is_listed_with_who_made_it(sample_db, tmp_p
     assert list(log["By"]) == ["data.team@council.gov.uk"]
     assert list(log["Setting"]) == ["measure direction"]
     assert list(log["Change"]) == [f"{measure}: lower is better"]
+
+
+def test_only_the_data_group_can_change_school_rolls(sample_db, monkeypatch):
+    # The rolls are a saved setting, edited on the Exclusions page (a trends page): a trends
+    # account sees the rates but no editor; a data account gets the editor.
+    trends = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="pages/exclusions.py")
+    assert_healthy(trends)
+    assert trends.title[0].value == "Exclusions"
+    assert not [df for df in trends.dataframe if df.key == "rolls_editor"]
+    assert any("the data team can change them" in c.value for c in trends.caption)
+    data = app(sample_db, monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/exclusions.py")
+    assert_healthy(data)
+    assert [df for df in data.dataframe if df.key == "rolls_editor"]
+    # and a trends account is not pointed at the Case list it cannot open
+    tia = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="pages/time_in_ap.py")
+    assert not any("Case list" in c.value for c in tia.caption)
+    chair = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="pages/time_in_ap.py")
+    assert any("Case list" in c.value for c in chair.caption)
