@@ -192,7 +192,7 @@ def changes() -> None:
         "Setting": log["setting"], "Change": log["detail"]})
     if not shown["By"].any():
         shown = shown.drop(columns=["By"])   # sign-in is off: nobody is known
-    U.table(shown)
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder="")
 
 
 S.run_page(main)
