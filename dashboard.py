@@ -47,14 +47,14 @@ GROUP_OF_SECTION = {"Overview and trends": "trends", "Panel": "panel", "Data": "
 # The sign-in gate comes before anything that reads data: with [access] configured, nobody
 # signed out (or signed in without access) gets past this point, and each signed-in person
 # gets only the groups of pages the rules give them, on every run of every page.
-S.gate_paths([p.url_path or "overview" for pages in PAGES.values() for p in pages])
+PATHS = [p.url_path or "overview" for pages in PAGES.values() for p in pages]
 try:
     policy = S.access_policy()
-except S._AccessClosed as e:
-    S.access_closed_screen(str(e))
+except S.AccessClosed as e:
+    S.access_closed_screen(str(e), PATHS)   # stops the run
 st.session_state["_access_groups"] = None   # sign-in off: every group
 if policy is not None:
-    allowed = S.signed_in_groups_or_stop(policy)
+    allowed = S.signed_in_groups_or_stop(policy, PATHS)
     st.session_state["_access_groups"] = frozenset(allowed)
     PAGES = {title: pages for title, pages in PAGES.items() if GROUP_OF_SECTION[title] in allowed}
 else:

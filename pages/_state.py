@@ -439,7 +439,7 @@ def section(what: str | None = None):
 # Sign-in and access (security.md invariant 8): OIDC proves who someone is (st.login, the
 # [auth] table of .streamlit/secrets.toml); the [access] table decides what they may open.
 
-class _AccessClosed(Exception):
+class AccessClosed(Exception):
     """Sign-in is configured but cannot be used: nothing may be shown."""
 
 
@@ -454,14 +454,14 @@ def access_policy():
         if getattr(e, "error_id", None) == "no-secrets-found":
             return None
         log.error("The secrets file could not be read: %s", e)
-        raise _AccessClosed("The dashboard's settings file (.streamlit/secrets.toml) could not be read, "
+        raise AccessClosed("The dashboard's settings file (.streamlit/secrets.toml) could not be read, "
                             "so sign-in cannot be checked. The details were written to the server log.") from None
     if table is None:
         return None
     try:
         return AccessPolicy.from_mapping(table)
     except APDataError as e:
-        raise _AccessClosed(str(e)) from None
+        raise AccessClosed(str(e)) from None
 
 
 def _claims() -> dict:
@@ -471,22 +471,14 @@ def _claims() -> dict:
         return {}
 
 
-_GATED_PATHS: list[str] = []   # the dashboard's page addresses (set by dashboard.py)
-
-
-def _only(screen) -> None:
+def _only(screen, paths: list[str]) -> None:
     """Show one screen instead of the app, then stop. It is given as a hidden navigation, so
     that Streamlit does not list the files of pages/ in the sidebar (as it does when a run
-    gives no navigation), under every page's address, so that a link to a page opens this
-    screen rather than a "page not found" notice."""
-    paths = _GATED_PATHS or ["home"]
+    gives no navigation), under every page's address (`paths`), so that a link to a page
+    opens this screen rather than a "page not found" notice."""
     st.navigation([st.Page(screen, title="AP oversight", icon=":material/lock:", url_path=path, default=i == 0)
-                   for i, path in enumerate(paths)], position="hidden").run()
+                   for i, path in enumerate(paths or ["home"])], position="hidden").run()
     st.stop()
-
-
-def gate_paths(paths: list[str]) -> None:
-    _GATED_PATHS[:] = paths
 
 
 def _sign_in_screen() -> None:
@@ -507,13 +499,14 @@ def _sign_out_button(where) -> None:
         st.logout()
 
 
-def signed_in_groups_or_stop(policy) -> frozenset[str]:
+def signed_in_groups_or_stop(policy, paths: list[str]) -> frozenset[str]:
     """The page groups the signed-in user may open; when nobody is signed in, or the account
-    may open nothing, a screen that says so (and no data), and the run stops there."""
+    may open nothing, a screen that says so (and no data) at every page address in `paths`,
+    and the run stops there."""
     from analytics.access import signed_in_groups
     claims = _claims()
     if not claims.get("is_logged_in"):
-        _only(_sign_in_screen)
+        _only(_sign_in_screen, paths)
     groups = signed_in_groups(policy, claims)
     who = str(claims.get("email") or claims.get("name") or "this account")
     if not groups:
@@ -522,7 +515,7 @@ def signed_in_groups_or_stop(policy) -> frozenset[str]:
             st.warning(f"You are signed in as {md_escape(who)}, but this account has not been given "
                        "access to the dashboard. Ask the person who runs it to add you.", icon=":material/lock:")
             _sign_out_button(st)
-        _only(no_access)
+        _only(no_access, paths)
     st.sidebar.caption(f"Signed in as {md_escape(who)}")
     _sign_out_button(st.sidebar)
     return groups
@@ -545,11 +538,12 @@ def current_user() -> str | None:
     return str(who) if who else None
 
 
-def access_closed_screen(message: str) -> None:
+def access_closed_screen(message: str, paths: list[str]) -> None:
+    """The sentence saying why sign-in cannot be used, and nothing else; the run stops."""
     def closed() -> None:
         st.title("AP oversight")
         st.error(md_escape(message))
-    _only(closed)
+    _only(closed, paths)
 
 
 _shell = threading.local()
