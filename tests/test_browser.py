@@ -4,6 +4,7 @@ view, and check that presentation mode leaves no sample name on screen. Screensh
 page go to test-artifacts/ (git-ignored)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -31,17 +32,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def server(tmp_path):
-    """`streamlit run dashboard.py` on a free port with an empty temporary database."""
-    port = _free_port()
-    env = {**os.environ, "AP_DB": str(tmp_path / "ap.duckdb")}
+@contextlib.contextmanager
+def streamlit_server(tmp_path: Path, env: dict, extra: tuple[str, ...] = (), host: str = "127.0.0.1",
+                     port: int | None = None, log_name: str = "browser-server.log"):
+    """`streamlit run dashboard.py` (on a free port unless given): waits for /_stcore/health,
+    yields the URL, and always stops the server (its log is copied to test-artifacts/)."""
+    port = port or _free_port()
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+         "--server.headless", "true", "--server.address", host, "--browser.gatherUsageStats", "false", *extra],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -62,9 +64,15 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-        server_log = (tmp_path / "server.log").read_text(errors="replace")
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "browser-server.log").write_text(server_log)
+        (ARTIFACTS / log_name).write_text((tmp_path / "server.log").read_text(errors="replace"))
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """The app with an empty temporary database."""
+    with streamlit_server(tmp_path, {"AP_DB": str(tmp_path / "ap.duckdb")}) as url:
+        yield url
 
 
 @pytest.fixture()

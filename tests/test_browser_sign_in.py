@@ -4,18 +4,13 @@ app shows only a sign-in button; the provider's form signs a person in; the app 
 what [access] gives them, records nothing they may not see, and signs them out again."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from urllib.parse import quote
 
 import httpx
 import oidc_provider_mock
 import pytest
 
-from tests.test_browser import ARTIFACTS, ROOT, _free_port, idle, page  # noqa: F401 - page is a fixture
+from tests.test_browser import ARTIFACTS, _free_port, idle, page, streamlit_server  # noqa: F401 - page is a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +30,9 @@ def provider():
 @pytest.fixture()
 def signed_server(tmp_path, provider, sample_db):
     """The app on the sample data, with sign-in through the mock provider."""
-    port = _free_port()
-    url = f"http://localhost:{port}"
+    port = _free_port()   # chosen here: the provider's redirect address names it
     secrets = tmp_path / "secrets.toml"
+    url = f"http://localhost:{port}"
     secrets.write_text(f'''
 [auth]
 redirect_uri = "{url}/oauth2callback"
@@ -46,35 +41,9 @@ client_id = "ap-dashboard-test"
 client_secret = "not-a-secret"
 server_metadata_url = "{provider}/.well-known/openid-configuration"
 {ACCESS}''')
-    env = {**os.environ, "AP_DB": str(sample_db)}
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "localhost", "--browser.gatherUsageStats", "false",
-         "--secrets.files", str(secrets)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "server.log").read_text())
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "browser-sign-in-server.log").write_text((tmp_path / "server.log").read_text(errors="replace"))
+    with streamlit_server(tmp_path, {"AP_DB": str(sample_db)}, ("--secrets.files", str(secrets)),
+                          host="localhost", port=port, log_name="browser-sign-in-server.log") as served:
+        yield served
 
 
 def sign_in(pg, app_url: str, email: str) -> None:
