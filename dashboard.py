@@ -96,8 +96,18 @@ def _clear_filters() -> None:
 def _sidebar_filters() -> None:
     sb = st.sidebar
     sb.header("Filters")
+    version = S.data_version()
     if "f_as_of" not in ss:
         ss["_default_as_of"] = ss["f_as_of"] = S.default_as_of()
+        ss["_default_as_of_data"] = version
+    elif ss.get("_default_as_of_data") != version:
+        # An upload or withdrawal since the default was worked out: a date the user has not
+        # changed follows the data (a first upload of last year's files shows them, not an
+        # empty year); a date they chose stays.
+        default = S.default_as_of()
+        if ss["f_as_of"] == ss.get("_default_as_of"):
+            ss["f_as_of"] = default
+        ss["_default_as_of"], ss["_default_as_of_data"] = default, version
     sb.date_input("Figures as of", key="f_as_of", format="DD/MM/YYYY",
                   help="The date the figures describe. Nothing dated after it is used.")
     choices = S.period_choices(ss["f_as_of"])

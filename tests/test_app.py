@@ -184,6 +184,39 @@ def test_uploads_to_withdraw_are_named_with_their_sheet_only_when_they_have_one(
     assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", t) for t in history["Uploaded (UTC)"])
 
 
+def test_a_first_upload_of_last_years_files_moves_an_untouched_as_of_date_to_them(tmp_path, monkeypatch):
+    from datetime import date
+
+    import duckdb
+
+    # A session opened on an empty store has today as its 'as of' date. Loading files that
+    # end before this academic year must not leave the figures on an empty year: the date
+    # follows the data (as for a session opened after the upload), unless the user chose one.
+    source = ROOT / "sample_data" / "files" / "2023-24_2_spring_placements.csv"
+    db = tmp_path / "ap.duckdb"
+    at = open_app(db, monkeypatch, "pages/upload.py")
+    chose = open_app(db, monkeypatch, "pages/overview.py")
+    assert at.date_input(key="f_as_of").value == date.today()
+    chose.date_input(key="f_as_of").set_value(date(2024, 1, 31)).run()
+    at.file_uploader[0].set_value((source.name, source.read_bytes(), "text/csv")).run()
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    con = duckdb.connect(str(db))  # as the app's Store opens it (one instance per process)
+    [(last,)] = con.execute("SELECT max(greatest(start_date, COALESCE(end_date, start_date))) "
+                            "FROM placements").fetchall()
+    con.close()
+    assert last < date(date.today().year - (date.today().month < 9), 9, 1), "the file ends before this year"
+    at.switch_page("pages/overview.py").run()
+    assert_healthy(at)
+    assert at.date_input(key="f_as_of").value == last
+    assert any(f"Figures are as of {last:%d %B %Y}" in i.value for i in at.info)
+    assert metric_value(at, "Open placements") != "0"
+    assert at.query_params.get("as_of") is None, "still the default, so not in the URL"
+    chose.run()
+    assert chose.date_input(key="f_as_of").value == date(2024, 1, 31), "a date the user chose stays"
+    assert chose.query_params.get("as_of") == "2024-01-31"
+
+
 def test_the_upload_page_loads_a_file_shows_its_rejects_and_withdraws_it(tmp_path, monkeypatch):
     from tests.conftest import write_synthetic_files
 
