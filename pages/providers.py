@@ -27,12 +27,19 @@ def registration() -> None:
         st.warning(f"{len(unknown)} provider(s) would meet the test but their registration status is not recorded: "
                    "add a URN or UKPRN, or a 'Registered' column, to the placements file.")
     shown = S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
+    if "registered" in shown.columns:
+        shown = shown.assign(registered=_registered(shown["registered"]))
     cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
                         "likely_needs_registration", "reason") if c in shown.columns]
     U.table(shown[cols], rename={
         "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
         "Reason": "Why"})
     U.downloads(df, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
+
+
+def _registered(values: pd.Series) -> pd.Series:
+    """As words: a blank status is "Not recorded", not an empty box that reads as "no"."""
+    return values.map({True: "Registered", False: "Not registered"}).fillna("Not recorded")
 
 
 def scorecard() -> None:
@@ -48,7 +55,7 @@ def scorecard() -> None:
 
     view = df.copy()
     if len(view):
-        view["registered"] = view["registered"].map({True: "Registered", False: "Not registered"}).fillna("Not recorded")
+        view["registered"] = _registered(view["registered"])
         for c in ("part_time_share", "attendance_rate", "return_rate"):
             if c in view.columns:
                 view[c] = view[c].astype(float)

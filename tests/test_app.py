@@ -482,3 +482,16 @@ def test_school_rolls_saved_with_the_data_give_exclusion_rates(sample_db, tmp_pa
     row = rates.set_index("School").loc[school]
     assert row["Suspensions"] == n
     assert row["Suspensions per 100 pupils"] == pytest.approx(n / 800 * 100)
+
+
+def test_registration_status_is_words_in_both_provider_tables(sample_db, monkeypatch):
+    # A blank status used to show as an empty tick box in the registration check, which reads
+    # as "not registered" while the scorecard above said "Not recorded".
+    at = open_app(sample_db, monkeypatch, "pages/providers.py")
+    assert_healthy(at)
+    tables = [df.value for df in at.dataframe if "Registered" in df.value.columns]
+    assert len(tables) == 2, "the scorecard and the registration check"
+    statuses = [dict(zip(t["Provider"], t["Registered"])) for t in tables]
+    assert statuses[0] == statuses[1]
+    assert set(statuses[0].values()) == {"Registered", "Not registered", "Not recorded"}, \
+        "the sample has providers of each kind"
