@@ -8,9 +8,9 @@ baseline [start_date − baseline_days, start_date − 1], during [start_date, m
 Assessments pair the latest value on or before start_date with the latest value in
 (start_date, min(end_date, as_of)], per measure_key (trimmed, case-folded by the store).
 
-A measure is lower-is-better when any of its rows says higher_is_better false, unless the
-store's measure_directions table says otherwise, unless Settings.measure_directions says
-otherwise (settings win).
+A measure is lower-is-better when any of its rows dated by as_of says higher_is_better false,
+unless the store's measure_directions table says otherwise, unless Settings.measure_directions
+says otherwise (settings win).
 
 All work is one SQL statement per function, joined on pupil_id; nothing loops over pupils.
 """
@@ -146,11 +146,13 @@ def _has_table(con, name: str) -> bool:
         [name]).fetchone()[0])
 
 
-def directions_sql(con, settings: Settings) -> tuple[str, list]:
-    """Every measure_key with its display name (newest seen) and direction as applied.
+def directions_sql(con, settings: Settings, as_of: date) -> tuple[str, list]:
+    """Every measure_key assessed by as_of, with its display name (newest seen by as_of) and
+    direction as applied.
 
     Direction: Settings.measure_directions, else the store's measure_directions table, else
-    lower-is-better when any row of the measure says higher_is_better false.
+    lower-is-better when any row of the measure dated by as_of says higher_is_better false
+    (a row dated after as_of is not used, so a later file cannot change an earlier report).
     """
     store = ("SELECT lower(trim(measure_key)) AS measure_key, higher_is_better "
              "FROM measure_directions WHERE higher_is_better IS NOT NULL"
@@ -163,19 +165,19 @@ def directions_sql(con, settings: Settings) -> tuple[str, list]:
                COALESCE(s.higher_is_better, o.higher_is_better, d.higher_is_better) AS higher_is_better
         FROM (SELECT measure_key, arg_max(measure, date) AS measure,
                      NOT bool_or(higher_is_better IS NOT DISTINCT FROM false) AS higher_is_better
-              FROM assessments GROUP BY measure_key) d
+              FROM assessments WHERE date <= ? GROUP BY measure_key) d
         LEFT JOIN (SELECT measure_key, bool_and(higher_is_better) AS higher_is_better
                    FROM ({store}) GROUP BY measure_key) o USING (measure_key)
         LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS measure_key,
                           unnest(?::BOOLEAN[]) AS higher_is_better) s USING (measure_key)
     """
-    return sql, [keys, values]
+    return sql, [as_of, keys, values]
 
 
 def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
                           period: Period) -> tuple[str, list]:
     psql, pparams = overlapping_placements_sql(filters, period)
-    dsql, dparams = directions_sql(con, settings)
+    dsql, dparams = directions_sql(con, settings, period.as_of)
     sql = f"""
         WITH p AS (SELECT row_number() OVER () AS pk, placement_id, pupil_id, start_date,
                           COALESCE(eff_end, ?) AS during_end
