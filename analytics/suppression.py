@@ -165,3 +165,45 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
                 col.iloc[r] = SUPPRESSED
         out[rate_col] = col
     return out
+
+
+TOTAL_LABEL = "Total"
+
+
+def add_total_row(df: pd.DataFrame, count_cols: Sequence[Hashable],
+                  rate_cols: Mapping[Hashable, tuple[Hashable, Hashable]] | None = None,
+                  repeated: Sequence[Hashable] = (), label: str = TOTAL_LABEL,
+                  label_col: Hashable | None = None) -> pd.DataFrame:
+    """df with a last row of totals, for a table whose rows are parts of a whole shown beside it
+    (a headline, a chart's n): with the total in the table, :func:`suppress_table` (given
+    ``total_row_label=label``) hides a second cell wherever one would be found by subtraction.
+
+    - each count column: its sum; a column in ``repeated`` (a total already printed on every
+      row, such as "of N") keeps that value;
+    - each rate column: its numerator total over its denominator total (None when that is 0);
+    - ``label`` in ``label_col`` (default: the first other column); every other cell blank.
+
+    >>> parts = pd.DataFrame({"group": ["a", "b"], "n": [2, 5], "of": [7, 7], "share": [2 / 7, 5 / 7]})
+    >>> [str(v) for v in add_total_row(parts, ["n", "of"], {"share": ("n", "of")}, repeated=["of"]).iloc[-1]]
+    ['Total', '7', '7', '1.0']
+    """
+    rate_cols = dict(rate_cols or {})
+    row: dict = {c: None for c in df.columns}
+    for c in count_cols:
+        values = pd.to_numeric(df[c], errors="coerce")
+        if c in repeated:
+            value = values.iloc[0] if len(values) and values.nunique() == 1 else None
+        else:
+            value = values.sum(min_count=1)
+        row[c] = None if _missing(value) else (int(value) if float(value).is_integer() else float(value))
+    for c, (num, den) in rate_cols.items():
+        n, d = row.get(num), row.get(den)
+        row[c] = None if _missing(n) or _missing(d) or d == 0 else n / d
+    others = [c for c in df.columns if c not in count_cols and c not in rate_cols]
+    if label_col is not None:
+        others = [label_col] + [c for c in others if c != label_col]
+    if others:
+        row[others[0]] = label
+    out = df.astype({others[0]: object}) if others else df.copy()
+    total = pd.DataFrame([row], columns=df.columns, index=[label] if not others else None)
+    return pd.concat([out, total], ignore_index=bool(others))

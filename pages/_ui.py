@@ -245,15 +245,16 @@ def fmt_days(v) -> str:
 # Downloads and figures
 
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
-              count_cols=(), rate_cols=None) -> None:
+              count_cols=(), rate_cols=None, total_row: bool = False) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics).
 
     Aggregate downloads follow the small-number rule (metrics.md §7); pupil-level ones carry
-    case numbers, never UPNs.
+    case numbers, never UPNs. ``total_row``: df's last row is the total of the rows above it.
     """
     if df is None or df.empty:
         return
-    data = S.shared_table(df, count_cols, rate_cols, force=True) if aggregate and count_cols else df
+    kw = {"total_row_label": TOTAL} if total_row else {}
+    data = S.shared_table(df, count_cols, rate_cols, force=True, **kw) if aggregate and count_cols else df
     if not aggregate:
         data = S.protect(data)
     try:
@@ -272,6 +273,7 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
 
 
 PERCENT_COLUMNS = ("rate", "share", "survival")
+TOTAL = "Total"   # the label of a figure's total row
 
 
 def _is_date_column(s: pd.Series) -> bool:
@@ -345,27 +347,43 @@ def numeric_for_chart(df: pd.DataFrame, cols) -> pd.DataFrame:
 def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, chart=None,
            count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
            empty: str = "Nothing to show for these filters.", file_stem: str | None = None,
-           about_extra: str | None = None, table_cols=None, default_view: str = "Chart") -> None:
+           about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
+           total_row: bool = False, repeated_totals=()) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
-    presentation mode) and downloads of the data behind it."""
+    presentation mode) and downloads of the data behind it.
+
+    ``total_row``: the rows are parts of a whole shown with them (a headline, the chart's n), so
+    the table gets a Total row and, in presentation mode, a second cell is hidden wherever one
+    hidden cell could be worked out by subtraction (metrics.md §7). ``repeated_totals``: count
+    columns that already hold that whole on every row (see suppression.add_total_row).
+    """
     st.subheader(title)
     about(about_key, about_extra)
     if df is None or df.empty:
         st.info(empty)
         return
-    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols)
+    kw = {}
+    if total_row and not pupil_level and count_cols:
+        label_col = next((c for c in (table_cols or df.columns) if c in df.columns and c not in count_cols
+                          and c not in (rate_cols or {})), None)
+        df = S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
+                                                   label=TOTAL, label_col=label_col)
+        kw = {"total_row_label": TOTAL}
+    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw)
     if table_cols:
         shown = shown[[c for c in table_cols if c in shown.columns]]
     view = view_toggle(key, default_view) if chart is not None else "Table"
     if view == "Chart":
-        fig = chart(numeric_for_chart(shown, list(count_cols) + list((rate_cols or {}).keys())))
+        parts = shown.iloc[:-1] if kw else shown   # the chart draws the parts, not their total
+        fig = chart(numeric_for_chart(parts, list(count_cols) + list((rate_cols or {}).keys())))
         st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})
         if S.presentation() and (shown.astype(str) == "c").any().any():
             st.caption("Some values are hidden ('c': fewer than "
                        f"{S.threshold()}) and are left out of the chart.")
     else:
         table(shown, group_by)
-    downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols)
+    downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
+              total_row=bool(kw))
 
 
 def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, *, color=None,

@@ -42,9 +42,11 @@ def by_group() -> None:
     df = S.metric("exclusions", "by_group", by=by)
     time_axis = by in ("term", "academic_year")
 
+    # from the figures, not the chart's rows (where hidden cells are gaps)
+    total = int(pd.to_numeric(df["suspensions"], errors="coerce").fillna(0).sum()
+                + pd.to_numeric(df["permanent"], errors="coerce").fillna(0).sum()) if len(df) else 0
+
     def chart(d):
-        total = int(pd.to_numeric(d["suspensions"], errors="coerce").fillna(0).sum()
-                    + pd.to_numeric(d["permanent"], errors="coerce").fillna(0).sum())
         x = [U.safe_label(U.value_label(g)) for g in d["group"]]
         fig = go.Figure()
         fig.add_trace(go.Bar(x=x if time_axis else d["suspensions"], y=d["suspensions"] if time_axis else x,
@@ -62,7 +64,7 @@ def by_group() -> None:
         return fig
 
     U.figure(f"Exclusions by {(label or 'term').lower()}", "exc_group", df, "exclusions_by", chart=chart,
-             count_cols=COUNTS, file_stem=f"exclusions-by-{by}",
+             count_cols=COUNTS, file_stem=f"exclusions-by-{by}", total_row=True,
              empty="No exclusion started in the period with these filters. Upload exclusions to see them.")
 
 
@@ -143,7 +145,7 @@ def sixth_day() -> None:
 
     if S.presentation():
         U.figure("From permanent exclusion to provision", "sixth", counts, "sixth_day_cases",
-                 count_cols=["n"], file_stem="sixth-day-outcomes",
+                 count_cols=["n"], file_stem="sixth-day-outcomes", total_row=True,
                  empty="No permanent exclusion started in the period.")
         return
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,

@@ -1,6 +1,7 @@
 """Outcomes: return to mainstream and destinations, by term and by group; sustained returns."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -38,6 +39,7 @@ def by_term() -> None:
     cols = [c for c in ("label", "period_start", "period_end", "ended", "returned", "return_rate",
                         "sustained_rate") if c in df.columns and not (c == "sustained_rate" and S.presentation())]
     df = df[cols]
+    ended = int(pd.to_numeric(df["ended"], errors="coerce").fillna(0).sum()) if len(df) else 0
 
     def chart(d):
         fig = go.Figure()
@@ -49,7 +51,7 @@ def by_term() -> None:
             fig.add_trace(go.Scatter(x=d["label"], y=d["sustained_rate"], name="Sustained rate",
                                      mode="lines+markers", line=dict(color=U.OKABE_ITO[2], width=3, dash="dash"),
                                      marker=dict(symbol="square")))
-        fig = U.style(fig, f"Return to mainstream by term (n = {U.fmt_count(S.shared_count(int(d['ended'].sum())))} "
+        fig = U.style(fig, f"Return to mainstream by term (n = {U.fmt_count(S.shared_count(ended))} "
                            "placements ended)", "Term", "Rate (%)")
         fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]),
                           yaxis2=dict(title="Placements ended", overlaying="y", side="right", rangemode="tozero",
@@ -58,7 +60,7 @@ def by_term() -> None:
 
     U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
              count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
-             file_stem="returns-by-term")
+             file_stem="returns-by-term", total_row=True)
 
 
 def by_group() -> None:
@@ -85,7 +87,8 @@ def by_group() -> None:
     U.figure(f"Return to mainstream by {(label or 'provider').lower()}", "out_group", df, "returns_by_group",
              chart=chart, count_cols=["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"],
              rate_cols={"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")},
-             file_stem=f"returns-by-{by}", empty="No placement ended in the period with these filters.")
+             file_stem=f"returns-by-{by}", empty="No placement ended in the period with these filters.",
+             total_row=True)
 
 
 def destinations() -> None:
@@ -102,7 +105,7 @@ def destinations() -> None:
                      (label if by else "Destination"), "Placements ended", color="destination" if by else None,
                      horizontal=by != "term", barmode="stack")   # terms run left to right
 
-    U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"],
+    U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"], total_row=True,
              file_stem=f"destinations{'-by-' + by if by else ''}",
              empty="No placement ended in the period with these filters.")
 

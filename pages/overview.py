@@ -178,7 +178,7 @@ def population() -> None:
                      label, "Pupils", horizontal=True, group_by=by)
 
     U.figure(f"Who is in AP now: by {U.lower_label(label)}", "population", df, "population", chart=chart,
-             count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}")
+             count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}", total_row=True)
 
 
 BREAKDOWNS = {"SEN status": "sen_status", "Looked after": "cla", "FSM": "fsm", "Sex": "sex",
@@ -212,6 +212,7 @@ def national() -> None:
     shown = df[["group", "local_n", "local_total", "local_share", "national_share", "national_period"]]
     U.figure(title, "national", shown if n else None, "national", chart=chart,
              count_cols=["local_n", "local_total"], rate_cols={"local_share": ("local_n", "local_total")},
+             total_row=True, repeated_totals=["local_total"],
              file_stem=f"national-comparison-{by}",
              about_extra=f"Here: {local_basis}. England: {national_basis} in {year}, the latest published. "
                          "DfE counts school-arranged AP in the January school census; the local figures include "

@@ -64,7 +64,8 @@ def scorecard() -> None:
              table_cols=["provider", "setting_type", "registered", "pupils_now", "placements_in_period", "median_hours",
                          "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
                          "cost_per_week_median", "needs_registration"],
-             file_stem="provider-scorecard", default_view="Table", empty="No provider has a placement in the period with these filters.")
+             file_stem="provider-scorecard", default_view="Table", total_row=True,
+             empty="No provider has a placement in the period with these filters.")
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week; attendance is during the placements.")

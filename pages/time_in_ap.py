@@ -53,7 +53,7 @@ def distribution() -> None:
         U.figure("How long placements last", "durations", bands, "durations",
                  chart=lambda d: U.bar(d, "band", "n", f"Placements by days in AP (n = {U.fmt_count(S.shared_count(n))})",
                                        "Days in AP (30-day bands)", "Placements"),
-                 count_cols=["n"], file_stem="durations-bands")
+                 count_cols=["n"], file_stem="durations-bands", total_row=True)
         return
     U.figure("How long placements last", "durations", df, "durations", chart=chart, pupil_level=True,
              table_cols=["case", "provider", "setting_type", "reason", "commissioner", "start_date", "end_date",

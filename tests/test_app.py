@@ -491,7 +491,74 @@ def test_registration_status_is_words_in_both_provider_tables(sample_db, monkeyp
     assert_healthy(at)
     tables = [df.value for df in at.dataframe if "Registered" in df.value.columns]
     assert len(tables) == 2, "the scorecard and the registration check"
-    statuses = [dict(zip(t["Provider"], t["Registered"])) for t in tables]
+    statuses = [{p: r for p, r in zip(t["Provider"], t["Registered"]) if p != "Total"} for t in tables]
     assert statuses[0] == statuses[1]
     assert set(statuses[0].values()) == {"Registered", "Not registered", "Not recorded"}, \
         "the sample has providers of each kind"
+
+
+# (page, figure key, segmented control choosing the grouping or None, its choices)
+PARTS_OF_A_TOTAL = [
+    ("pages/overview.py", "population", "pop_by", ["SEN status", "Looked after", "FSM", "Sex", "Year group",
+                                                   "Ethnicity"]),
+    ("pages/overview.py", "national", "nat_by", ["Setting type", "Placement reason"]),
+    ("pages/exclusions.py", "exc_group", "exc_by", None),
+    ("pages/outcomes.py", "out_group", "out_by", None),
+    ("pages/outcomes.py", "out_term", None, [None]),
+    ("pages/outcomes.py", "dest", "dest_by", None),
+    ("pages/providers.py", "scorecard", None, [None]),
+]
+
+
+def _number(v):
+    """A table cell as a number ('c' and blanks as they are): mixed columns arrive as text."""
+    if isinstance(v, str) and v != "c":
+        try:
+            return float(v.replace(",", ""))
+        except ValueError:
+            return v
+    return v
+
+
+def _count_columns(df):
+    """Columns of whole numbers (and 'c'): the counts. Rates and shares are left out."""
+    df = df.map(_number)
+    out = []
+    for col in df.columns:
+        values = [v for v in df[col].tolist() if v != "c" and v is not None and not (isinstance(v, float) and v != v)]
+        if (values and not any(w in str(col).lower() for w in ("rate", "share", "%", "median", "per "))
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
+                        for v in values)):
+            out.append(col)
+    return out
+
+
+def test_in_presentation_mode_no_hidden_count_is_left_to_subtraction_from_its_total(sample_db, monkeypatch):
+    # metrics.md §7: "totals are protected so that a hidden cell cannot be worked out by
+    # subtraction". A figure whose rows are parts of a whole (the chart's n, a headline) has a
+    # Total row; in each count column, hidden cells (parts and total) are never exactly one.
+    from datetime import date
+    checked = hidden_seen = 0
+    for page, key, control, choices in PARTS_OF_A_TOTAL:
+        at = open_app(sample_db, monkeypatch, page)
+        at.date_input(key="f_as_of").set_value(date(2024, 3, 28)).run()  # mid-year: small groups
+        _presentation_on(at, page)
+        at.button_group(key=f"view_{key}").set_value("Table").run()
+        for choice in choices or at.button_group(key=control).options:
+            if control:
+                at.button_group(key=control).set_value(choice).run()
+            assert_healthy(at)
+            with_total = [df.value for df in at.dataframe if len(df.value)
+                          and str(df.value.iloc[-1, 0]) == "Total"]
+            assert with_total, (page, key, choice)
+            for col, table in ((col, t) for t in with_total for col in _count_columns(t)):
+                cells = [_number(v) for v in table[col].tolist()]
+                hidden = sum(1 for v in cells if v == "c")
+                assert hidden != 1, (page, key, choice, col, cells)
+                repeated = len(set(map(str, cells))) == 1       # "of N" beside every part
+                if not hidden and not repeated:
+                    assert sum(cells[:-1]) == cells[-1], (page, key, choice, col, cells)
+                assert not [v for v in cells if v != "c" and 0 < v < 3], (page, key, choice, col, cells)
+                checked += 1
+                hidden_seen += hidden
+    assert checked > 40 and hidden_seen > 10, (checked, hidden_seen)

@@ -156,3 +156,68 @@ def test_table_threshold_and_missing_columns():
     assert suppress_table(df, ["n"], threshold=5)["n"].tolist() == ["c", 9]
     with pytest.raises(KeyError):
         suppress_table(df, ["nope"])
+
+
+# --- no hidden cell can be worked out by subtraction (metrics.md §7) ---------------------------
+
+from hypothesis import given, settings as hyp_settings, strategies as st  # noqa: E402
+
+from analytics.suppression import TOTAL_LABEL, add_total_row  # noqa: E402
+
+_small_counts = st.integers(0, 12).map(lambda n: n if n < 9 else n * 3)  # many 0-8, some large
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(st.lists(_small_counts, min_size=1, max_size=7), st.integers(2, 6))
+def test_parts_of_a_total_never_leave_one_cell_to_subtraction(counts, threshold):
+    df = pd.DataFrame({"group": [f"g{i}" for i in range(len(counts))], "n": counts})
+    out = suppress_table(add_total_row(df, ["n"]), ["n"], threshold=threshold, total_row_label=TOTAL_LABEL)
+    assert out["group"].iloc[-1] == TOTAL_LABEL and len(out) == len(counts) + 1
+    cells = out["n"].tolist()
+    hidden = [i for i, v in enumerate(cells) if v == "c"]
+    # parts and total: sum(parts) - total = 0
+    equation = {i: 1 for i in range(len(counts))} | {len(counts): -1}
+    assert not _determined_by_hand([equation], hidden), (counts, cells)
+    for i, v in enumerate(cells):       # every small non-zero count is hidden; nothing else changes
+        original = counts[i] if i < len(counts) else sum(counts)
+        assert v == "c" or v == original
+        if 0 < original < threshold:
+            assert v == "c"
+
+
+def _determined_by_hand(equations, unknown) -> set:
+    """Independent of analytics.suppression.disclosed: Gaussian elimination in exact fractions;
+    an unknown is determined when some combination of the equations isolates it."""
+    from fractions import Fraction
+    cols = list(unknown)
+    rows = [[Fraction(eq.get(u, 0)) for u in cols] for eq in equations]
+    pivots, r = [], 0
+    for c in range(len(cols)):
+        pivot = next((i for i in range(r, len(rows)) if rows[i][c] != 0), None)
+        if pivot is None:
+            continue
+        rows[r], rows[pivot] = rows[pivot], rows[r]
+        rows[r] = [v / rows[r][c] for v in rows[r]]
+        for i in range(len(rows)):
+            if i != r and rows[i][c] != 0:
+                rows[i] = [a - rows[i][c] * b for a, b in zip(rows[i], rows[r])]
+        pivots.append(c)
+        r += 1
+    # reduced row echelon form: a pivot row with no other non-zero entry pins its unknown
+    out = set()
+    for i, c in enumerate(pivots):
+        if all(v == 0 for j, v in enumerate(rows[i]) if j != c):
+            out.add(cols[c])
+    return out
+
+
+def test_a_total_row_worked_by_hand():
+    # 1 is hidden (primary); with the total 10 shown, 1 = 10 - 4 - 5, so the next smallest (4) goes too.
+    df = pd.DataFrame({"group": ["a", "b", "c"], "n": [1, 4, 5], "ended": [2, 8, 10],
+                       "rate": [0.5, 0.5, 0.5]})
+    with_total = add_total_row(df, ["n", "ended"], {"rate": ("n", "ended")})
+    assert with_total.iloc[-1].tolist() == ["Total", 10, 20, 0.5]
+    out = suppress_table(with_total, ["n", "ended"], {"rate": ("n", "ended")}, total_row_label="Total")
+    assert out["n"].tolist() == ["c", "c", 5, 10]
+    assert out["ended"].tolist() == ["c", "c", 10, 20]   # 2 hidden, then 8 (smaller than 10 and 20)
+    assert out["rate"].tolist() == ["c", "c", 0.5, 0.5]
