@@ -69,10 +69,14 @@ def _is_total_row(df: pd.DataFrame, label_cols: Sequence[Hashable], label) -> pd
 
 
 def _protect(values: dict, hidden: set, cells: list) -> bool:
-    """Within one line of cells that adds up to a total, hide the next smallest cell when
-    exactly one is hidden (so it cannot be found by subtraction). Returns True on a change."""
+    """Within one line of cells that adds up to a total (the last cell), hide the next smallest
+    cell when the hidden ones could be worked out: exactly one is hidden (found by
+    subtraction), or the total is shown and every hidden cell is 1 (a hidden cell is at least 1,
+    since 0 is shown, so k hidden cells adding up to k are all 1). Returns True on a change."""
     hidden_here = [cell for cell in cells if cell in hidden]
-    if len(hidden_here) != 1:
+    all_ones = (bool(hidden_here) and cells[-1] not in hidden
+                and all(values[cell] == 1 for cell in hidden_here))
+    if len(hidden_here) != 1 and not all_ones:
         return False
     candidates = [cell for cell in cells if cell not in hidden and not _missing(values[cell])
                   and values[cell] != 0]
@@ -99,8 +103,9 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
     - ``total_col``: a count column that holds each row's total of the other count columns.
 
     Secondary suppression: in every column (with its total-row cell) and every row (with its
-    total-column cell) where exactly one cell is hidden, the next smallest non-zero cell is hidden too,
-    repeated until nothing changes. Zeros are never used to protect a cell: hiding a 0 beside a
+    total-column cell) where exactly one cell is hidden, or where the total is shown and every
+    hidden cell is a 1 (hidden cells are at least 1, so two hidden cells adding up to 2 are both
+    1), the next smallest non-zero cell is hidden too, repeated until nothing changes. Zeros are never used to protect a cell: hiding a 0 beside a
     1 still tells the reader the pair adds up to 1. A table with no totals needs no secondary
     suppression (the caller must not show a total of the hidden cells elsewhere).
 

@@ -178,6 +178,11 @@ def test_parts_of_a_total_never_leave_one_cell_to_subtraction(counts, threshold)
     # parts and total: sum(parts) - total = 0
     equation = {i: 1 for i in range(len(counts))} | {len(counts): -1}
     assert not _determined_by_hand([equation], hidden), (counts, cells)
+    # A hidden cell is at least 1 (0 is shown), so hidden cells adding up to their number are
+    # all 1: with the total shown, their sum must exceed their number.
+    originals = counts + [sum(counts)]
+    if hidden and cells[-1] != "c":
+        assert sum(originals[i] for i in hidden) > len(hidden), (counts, cells)
     for i, v in enumerate(cells):       # every small non-zero count is hidden; nothing else changes
         original = counts[i] if i < len(counts) else sum(counts)
         assert v == "c" or v == original
