@@ -123,6 +123,21 @@ def sample_db(tmp_path_factory, sample_file_paths) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_db_copy(sample_db, tmp_path_factory) -> Path:
+    """A private copy of sample_db for tests that open it read-only: the app tests leave
+    sample_db open read-write in this process (the app's cached Store), and DuckDB refuses to
+    open one file with two configurations in one process."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("db_copy") / "ap.duckdb"
+    shutil.copyfile(sample_db, path)
+    wal = Path(f"{sample_db}.wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{path}.wal"))
+    return path
+
+
+@pytest.fixture(scope="session")
 def personal_strings(sample_db) -> dict[str, set[str]]:
     """Names, UPNs and dates of birth in the sample database (what presentation mode must hide)."""
     import duckdb

@@ -481,11 +481,11 @@ def _load(db: Path, files) -> Path:
 
 
 @pytest.fixture(scope="module")
-def databases(sample_db, tmp_path_factory):
+def databases(sample_db_copy, tmp_path_factory):
     """label -> (store, data, settings)."""
     from sample_data.bench import write_bench
 
-    paths = {"sample": Path(sample_db)}
+    paths = {"sample": Path(sample_db_copy)}
     for seed in (11, 4242):
         root = tmp_path_factory.mktemp(f"fbench{seed}")
         write_bench(root / "files", pupils=300, seed=seed, xlsx_rows=0)

@@ -388,11 +388,11 @@ def _ingest(db: Path, files) -> None:
 
 
 @pytest.fixture(scope="module")
-def databases(sample_db, tmp_path_factory):
+def databases(sample_db_copy, tmp_path_factory):
     """label -> (read-only connection, reference data)."""
     from sample_data.bench import write_bench
 
-    paths = {"sample": Path(sample_db)}
+    paths = {"sample": Path(sample_db_copy)}
     for seed in (11, 2025, 7331):
         out = tmp_path_factory.mktemp(f"bench{seed}")
         write_bench(out, pupils=300, seed=seed, xlsx_rows=0)

@@ -545,8 +545,8 @@ def corner_filters() -> list[Filters]:
 # =============================================================================================
 # Tests
 
-def test_sample_data(sample_db):
-    with Store(sample_db, read_only=True) as store:
+def test_sample_data(sample_db_copy):
+    with Store(sample_db_copy, read_only=True) as store:
         check(run_all(store.con))
 
 
