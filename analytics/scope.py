@@ -9,9 +9,13 @@ The derived columns apply metrics.md's common terms at as_of:
 - ``eff_destination``: NULL while open; the destination, or 'unknown' when blank, once ended;
 - ``eff_review``: last_review_date when on or before as_of, else NULL.
 
+The stored ``end_date``, ``destination`` and ``last_review_date`` are replaced in the same way
+(blank when dated after as_of), so a page that lists placements as of a past date does not show
+what happened later.
+
 >>> sql, params = placements_sql(Filters(sex=("F",)), Period(date(2025, 3, 1), date(2024, 9, 1), date(2025, 3, 1)))
 >>> len(params), params[-1]
-(8, ['F'])
+(11, ['F'])
 """
 from __future__ import annotations
 
@@ -39,8 +43,12 @@ def placements_sql(filters: Filters, period: Period) -> tuple[str, list]:
     """Placements started by as_of and selected by the filters, with the derived columns."""
     clauses, fparams = _filter_clauses(filters)
     where = " AND ".join(["start_date <= ?"] + clauses)
+    # What is dated after as_of is not shown either (metrics.md): an end date, the destination
+    # that goes with it and a review after as_of read as not there yet.
     sql = f"""
-        SELECT p.*,
+        SELECT p.* REPLACE (CASE WHEN end_date <= ? THEN end_date END AS end_date,
+                            CASE WHEN end_date <= ? THEN destination END AS destination,
+                            CASE WHEN last_review_date <= ? THEN last_review_date END AS last_review_date),
                CASE WHEN end_date <= ? THEN end_date END AS eff_end,
                (end_date IS NULL OR end_date > ?) AS is_open,
                date_diff('day', start_date, LEAST(COALESCE(end_date, ?), ?)) + 1 AS days,
@@ -51,7 +59,7 @@ def placements_sql(filters: Filters, period: Period) -> tuple[str, list]:
         WHERE {where}
     """
     a = period.as_of
-    return sql, [a, a, a, a, a, a, a] + fparams
+    return sql, [a, a, a, a, a, a, a, a, a, a] + fparams
 
 
 def selected_placements_sql(filters: Filters) -> tuple[str, list]:

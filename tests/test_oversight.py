@@ -177,3 +177,16 @@ def test_pupil_view():
     assert view["exclusions"].start_date.dt.date.tolist() == [date(2024, 7, 1)]
     assert view["attendance"].period_start.dt.date.tolist() == [date(2025, 3, 3)]
     assert len(view["assessments"]) == 1
+
+
+def test_pupil_view_shows_nothing_dated_after_as_of():
+    # As of 31 March 2025 the placement is open: its end on 30 June, the destination that goes
+    # with it and a review on 2 April have not happened yet, so none of them is shown.
+    con = make_db(placements=[placement("P1", "2025-01-06", "2025-06-30", destination="mainstream",
+                                        last_review_date="2025-04-02")])
+    row = oversight.pupil_view(con, "P1", Settings(), date(2025, 3, 31))["placements"].iloc[0]
+    assert pd.isna(row["end_date"]) and pd.isna(row["destination"]) and pd.isna(row["last_review_date"])
+    assert bool(row["is_open"]) and row["days"] == 85        # 6 Jan to 31 Mar, both counted
+    later = oversight.pupil_view(con, "P1", Settings(), date(2025, 7, 1))["placements"].iloc[0]
+    assert later["end_date"].date() == date(2025, 6, 30) and later["destination"] == "mainstream"
+    assert later["last_review_date"].date() == date(2025, 4, 2)
