@@ -178,13 +178,14 @@ TOTAL_LABEL = "Total"
 def add_total_row(df: pd.DataFrame, count_cols: Sequence[Hashable],
                   rate_cols: Mapping[Hashable, tuple[Hashable, Hashable]] | None = None,
                   repeated: Sequence[Hashable] = (), label: str = TOTAL_LABEL,
-                  label_col: Hashable | None = None) -> pd.DataFrame:
+                  label_col: Hashable | None = None, blank: Sequence[Hashable] = ()) -> pd.DataFrame:
     """df with a last row of totals, for a table whose rows are parts of a whole shown beside it
     (a headline, a chart's n): with the total in the table, :func:`suppress_table` (given
     ``total_row_label=label``) hides a second cell wherever one would be found by subtraction.
 
     - each count column: its sum; a column in ``repeated`` (a total already printed on every
-      row, such as "of N") keeps that value;
+      row, such as "of N") keeps that value; a column in ``blank`` (counts that do not add up
+      across rows, such as distinct pupils when a pupil can be in two rows) is left blank;
     - each rate column: its numerator total over its denominator total (None when that is 0);
     - ``label`` in ``label_col`` (default: the first other column); every other cell blank.
 
@@ -196,7 +197,9 @@ def add_total_row(df: pd.DataFrame, count_cols: Sequence[Hashable],
     row: dict = {c: None for c in df.columns}
     for c in count_cols:
         values = pd.to_numeric(df[c], errors="coerce")
-        if c in repeated:
+        if c in blank:
+            value = None
+        elif c in repeated:
             value = values.iloc[0] if len(values) and values.nunique() == 1 else None
         else:
             value = values.sum(min_count=1)

@@ -103,6 +103,8 @@ def column_label(c: str) -> str:
 def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
     """Codes as words and columns as headings, for the screen (downloads keep the codes)."""
     out = df.copy()
+    labels = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    total = out[labels].eq(TOTAL).any(axis=1) if labels else pd.Series(False, index=out.index)
     for c in GROUP_COLUMNS:
         if c in out.columns and (out[c].dtype == object or pd.api.types.is_string_dtype(out[c])):
             if c == "group" and group_by == "sen_status":
@@ -111,6 +113,8 @@ def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
                 out[c] = out[c].map(lambda v: SEX_LABELS.get(str(v), value_label(v)))
             else:
                 out[c] = out[c].map(value_label)
+            if total.any():   # a Total row names itself; its other labels are blank, not "Unknown"
+                out[c] = out[c].astype(object).where(~total | df[c].eq(TOTAL), None)
     for c in out.columns:
         if str(out[c].dtype).startswith("datetime"):
             out[c] = out[c].dt.date
@@ -273,6 +277,11 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
 
 
 PERCENT_COLUMNS = ("rate", "share", "survival")
+
+
+def _is_percent(column) -> bool:
+    """A column of fractions shown as percentages, by its name (e.g. return_rate, local_share)."""
+    return any(str(column).endswith(s) or str(column).startswith(s) for s in PERCENT_COLUMNS)
 TOTAL = "Total"   # the label of a figure's total row
 
 
@@ -288,11 +297,13 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
     """A readable table: codes as words, dates as dd/mm/yyyy, rates as percentages, 'c' where
     suppressed. Returns what st.dataframe returns (the selection, when asked for)."""
     shown = readable(df, group_by)
-    for c in shown.columns:
-        if shown[c].dtype == object and (shown[c] == "c").any():
-            shown[c] = shown[c].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v)) else
-                                    (f"{v:.0%}" if isinstance(v, float) and 0 <= v <= 1 and "rate" in str(c).lower()
-                                     else str(v)))
+    for orig, c in zip(df.columns, shown.columns):
+        # A column holding 'c' (or blanks among its numbers) is text: percentages are written out,
+        # as the number format of a numeric column would show them.
+        if shown[c].dtype == object and ((shown[c] == "c").any() or _is_percent(orig)):
+            shown[c] = shown[c].map(lambda v, pct=_is_percent(orig): v if v is None or (
+                isinstance(v, float) and math.isnan(v)) else (
+                f"{v:.2%}" if pct and isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)))
     if rename:
         shown = shown.rename(columns=rename)
     config = {}
@@ -301,7 +312,7 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.DateColumn(col, format="DD/MM/YYYY")
             continue
         numeric = pd.api.types.is_numeric_dtype(df[orig]) and not pd.api.types.is_bool_dtype(df[orig])
-        if numeric and any(str(orig).endswith(s) or str(orig).startswith(s) for s in PERCENT_COLUMNS):
+        if numeric and _is_percent(orig):
             config[col] = st.column_config.NumberColumn(col, format="percent")
         elif numeric and str(orig) in ("change_pp",):
             config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
@@ -348,14 +359,15 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
            empty: str = "Nothing to show for these filters.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
-           total_row: bool = False, repeated_totals=()) -> None:
+           total_row: bool = False, repeated_totals=(), not_additive=()) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
     ``total_row``: the rows are parts of a whole shown with them (a headline, the chart's n), so
     the table gets a Total row and, in presentation mode, a second cell is hidden wherever one
     hidden cell could be worked out by subtraction (metrics.md §7). ``repeated_totals``: count
-    columns that already hold that whole on every row (see suppression.add_total_row).
+    columns that already hold that whole on every row; ``not_additive``: counts that do not add
+    up across rows (distinct pupils), left blank in the Total row (see suppression.add_total_row).
     """
     st.subheader(title)
     about(about_key, about_extra)
@@ -367,7 +379,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         label_col = next((c for c in (table_cols or df.columns) if c in df.columns and c not in count_cols
                           and c not in (rate_cols or {})), None)
         df = S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
-                                                   label=TOTAL, label_col=label_col)
+                                                   label=TOTAL, label_col=label_col, blank=not_additive)
         kw = {"total_row_label": TOTAL}
     shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw)
     if table_cols:

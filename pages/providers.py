@@ -65,6 +65,7 @@ def scorecard() -> None:
                          "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
                          "cost_per_week_median", "needs_registration"],
              file_stem="provider-scorecard", default_view="Table", total_row=True,
+             not_additive=["pupils_now"],   # a pupil can be at two providers
              empty="No provider has a placement in the period with these filters.")
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "

@@ -69,11 +69,19 @@ def km() -> None:
     if len(df) and by == "provider":
         top = df.groupby("group")["at_risk"].max().sort_values(ascending=False).head(8).index
         df = df[df["group"].isin(top)]
+    counts = ["at_risk", "events", "censored"]
+    if S.presentation() and len(df):
+        # The life table's counts give each other away (at risk falls by the endings and
+        # censorings), so a shared screen gets the curves only, and only for groups that
+        # started with enough placements for their steps not to single out a pupil.
+        started = df.groupby("group", dropna=False)["at_risk"].transform("max")
+        df = df.assign(placements=started)[started >= S.threshold()][["group", "days", "survival", "placements"]]
+        counts = ["placements"]
 
     def chart(d):
         fig = go.Figure()
         for i, (g, gd) in enumerate(d.groupby("group", sort=False, dropna=False)):
-            n0 = int(gd["at_risk"].max()) if len(gd) else 0
+            n0 = int(gd["placements" if "placements" in gd else "at_risk"].max()) if len(gd) else 0
             name = U.safe_label(f"{U.value_label(g) if by else 'All placements'} (n = {U.fmt_count(S.shared_count(n0))})")
             fig.add_trace(go.Scatter(x=gd["days"], y=gd["survival"], mode="lines", line_shape="hv", name=name,
                                      line=dict(color=U.OKABE_ITO[i % 8], width=3,
@@ -85,7 +93,7 @@ def km() -> None:
         return fig
 
     U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
-             count_cols=["at_risk", "events", "censored"],
+             count_cols=counts,
              about_extra="With 'Provider', the eight providers with the most placements are drawn.",
              empty="No placement started in the period with these filters, so there is no curve. Choose a "
                    "longer period in the sidebar (for example an earlier academic year or custom dates).",
