@@ -681,6 +681,33 @@ def last_data_date() -> date | None:
     return None if pd.isna(last) else min(last.date(), date.today())
 
 
+def first_data_date() -> date | None:
+    """The earliest start date of any loaded placement (None when nothing is loaded)."""
+    if is_empty():
+        return None
+    placements = call("time_in_ap", "durations", _all_time(), Settings())
+    first = pd.to_datetime(placements["start_date"]).min() if len(placements) else pd.NaT
+    return None if pd.isna(first) else first.date()
+
+
+def empty_reason() -> str:
+    """Why a figure has nothing to show, as a sentence to put after "No ...": a date before the
+    data, the filters that are on, or the period."""
+    try:
+        p = period()
+    except APDataError:
+        return ""
+    first = first_data_date()
+    if first is not None and p.as_of < first:
+        return (f"The 'as of' date ({p.as_of:%d/%m/%Y}) is before the first loaded placement starts "
+                f"({first:%d/%m/%Y}): choose a later date in the sidebar.")
+    n = active_filter_count()
+    if n:
+        return (f"{n} filter{'s are' if n > 1 else ' is'} on in the sidebar: clear "
+                f"{'them' if n > 1 else 'it'} or choose others.")
+    return "Choose another period or 'as of' date in the sidebar."
+
+
 def default_as_of() -> date:
     """Today, unless the loaded placements all end before this academic year began: then the
     last date they cover, so a first look shows the data rather than an empty year."""

@@ -372,7 +372,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     st.subheader(title)
     about(about_key, about_extra)
     if df is None or df.empty:
-        st.info(empty)
+        st.info(f"{empty} {S.empty_reason()}".strip())
         return
     kw = {}
     if total_row and not pupil_level and count_cols:

@@ -23,8 +23,7 @@ def main() -> None:
     flags = S.metric("oversight", "flags")
     U.about("case_list", f"Figures as of {p.as_of:%d %B %Y}.")
     if flags.empty:
-        st.info("No placement is open on the 'as of' date with these filters. Try an earlier 'as of' date or "
-                "clear the filters, or upload this term's placements on the Upload page.")
+        st.info(f"No placement is open on the 'as of' date. {S.empty_reason()}")
         return
 
     present = [f for f in FLAG_ORDER if f in flags.columns]

@@ -66,7 +66,7 @@ def by_group() -> None:
     U.figure(f"Exclusions by {(label or 'term').lower()}", "exc_group", df, "exclusions_by", chart=chart,
              count_cols=COUNTS, file_stem=f"exclusions-by-{by}", total_row=True,
              not_additive=["pupils_suspended"],   # a pupil suspended in two terms is in both rows
-             empty="No exclusion started in the period with these filters. Upload exclusions to see them.")
+             empty="No exclusion started in the period.")
 
 
 def repeats() -> None:

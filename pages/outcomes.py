@@ -87,7 +87,7 @@ def by_group() -> None:
     U.figure(f"Return to mainstream by {(label or 'provider').lower()}", "out_group", df, "returns_by_group",
              chart=chart, count_cols=["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"],
              rate_cols={"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")},
-             file_stem=f"returns-by-{by}", empty="No placement ended in the period with these filters.",
+             file_stem=f"returns-by-{by}", empty="No placement ended in the period.",
              total_row=True)
 
 
@@ -107,7 +107,7 @@ def destinations() -> None:
 
     U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"], total_row=True,
              file_stem=f"destinations{'-by-' + by if by else ''}",
-             empty="No placement ended in the period with these filters.")
+             empty="No placement ended in the period.")
 
 
 def returns() -> None:

@@ -99,7 +99,9 @@ def headline() -> None:
         if kind == "rate":
             n = f"n = {U.fmt_count(S.shared_count(den))}"
         elif key == "km_median":
+            started = h["current"].get("placements_started")
             n = ("Kaplan–Meier, placements started in the period" if value is not None else
+                 "no placement started in the period" if not started else
                  "not reached: fewer than half of the placements started in the period have ended")
         help_text = U.ABOUT.get(key, "") + " " + U.ABOUT["change"]
         delta = _delta(kind, shown, pshown)
@@ -217,7 +219,7 @@ def national() -> None:
              about_extra=f"Here: {local_basis}. England: {national_basis} in {year}, the latest published. "
                          "DfE counts school-arranged AP in the January school census; the local figures include "
                          "LA-commissioned placements unless you filter by who commissioned them.",
-             empty="Nothing is open at the as-of date with these filters, so there is nothing to compare.")
+             empty="Nothing is open on the 'as of' date, so there is nothing to compare.")
     with st.expander("Every bundled national figure, with its source"):
         figures = S.api("national", "figures")()
         U.table(figures)

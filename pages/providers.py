@@ -13,7 +13,7 @@ def registration() -> None:
     st.subheader("Registration check")
     U.about("registration")
     if df.empty:
-        st.info("No provider is listed with these filters.")
+        st.info(f"No provider is listed. {S.empty_reason()}")
         return
     likely = df[df["likely_needs_registration"].fillna(False).astype(bool)]
     if len(likely):
@@ -66,7 +66,7 @@ def scorecard() -> None:
                          "cost_per_week_median", "needs_registration"],
              file_stem="provider-scorecard", default_view="Table", total_row=True,
              not_additive=["pupils_now"],   # a pupil can be at two providers
-             empty="No provider has a placement in the period with these filters.")
+             empty="No provider has a placement in the period.")
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week; attendance is during the placements.")

@@ -134,8 +134,7 @@ def main() -> None:
     if current and current not in options:
         options = [current] + options
     if not options:
-        st.info("No placement is open with these filters, so there is no case to show. Open a case from the "
-                "Case list, or clear the filters.")
+        st.info(f"No placement is open on the 'as of' date, so there is no case to show. {S.empty_reason()}")
         return
     labels = {}
     if len(listed):

@@ -59,7 +59,7 @@ def distribution() -> None:
              table_cols=["case", "provider", "setting_type", "reason", "commissioner", "start_date", "end_date",
                          "days", "is_open"],
              file_stem="placement-durations",
-             empty="No placement overlaps the period with these filters.")
+             empty="No placement overlaps the period.")
 
 
 def km() -> None:
@@ -95,8 +95,7 @@ def km() -> None:
     U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
              count_cols=counts,
              about_extra="With 'Provider', the eight providers with the most placements are drawn.",
-             empty="No placement started in the period with these filters, so there is no curve. Choose a "
-                   "longer period in the sidebar (for example an earlier academic year or custom dates).",
+             empty="No placement started in the period, so there is no curve.",
              file_stem=f"km-curve-{by or 'all'}")
 
 

@@ -608,3 +608,28 @@ def test_presentation_mode_shows_the_km_curves_without_their_life_table_counts(s
         after.columns.tolist()
     starts = pd.to_numeric(after[next(c for c in after.columns if c.lower().startswith("placements"))])
     assert (starts >= 3).all(), "groups that started with fewer than 3 placements are not drawn"
+
+
+def test_an_empty_figure_says_why(sample_db, monkeypatch):
+    from datetime import date
+
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))  # as the app's Store opens it (one instance per process)
+    [(first,)] = con.execute("SELECT min(start_date) FROM placements").fetchall()
+    con.close()
+    # A date before the data: the reason is the date, not the filters (none is on).
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2019-01-01"})
+    assert_healthy(at)
+    said = " ".join(i.value for i in at.info)
+    assert f"before the first loaded placement starts ({first:%d/%m/%Y})" in said, said
+    assert "filter" not in said
+    # A filter that selects nothing: the reason is the filter.
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"sex": "X"})
+    said = " ".join(i.value for i in at.info)
+    assert "1 filter is on in the sidebar" in said, said
+    # The overview's median says there was nothing to measure, not that too few have ended.
+    at = open_app(sample_db, monkeypatch, "pages/overview.py", query={"as_of": "2019-01-01"})
+    assert_healthy(at)
+    assert "no placement started in the period" in page_text(at)
+    assert "not reached: fewer than half" not in page_text(at)
