@@ -93,9 +93,12 @@ def rates() -> None:
     store = S.store()
     rolls = store.school_rolls()
     edit = pd.DataFrame({"school": names, "roll": pd.array([rolls.get(n) for n in names], dtype="Int64")})
-    if not S.can_open("data"):
-        # the rolls are a saved setting: only the Data group may change them
-        st.caption("Numbers on roll are saved settings: the data team can change them.")
+    if not S.can_open("data") or S.presentation():
+        # the rolls are a saved setting: only the Data group may change them, and not from a
+        # shared screen in a meeting, where a stray click would change them for everyone
+        st.caption("Numbers on roll are saved settings: the data team can change them."
+                   if not S.can_open("data") else
+                   "Numbers on roll can be changed here with presentation mode off.")
         _rates_table(edit.dropna(subset=["roll"]))
         return
     edited = st.data_editor(edit, hide_index=True, key="rolls_editor", disabled=["school"], placeholder="",

@@ -633,3 +633,13 @@ def test_an_empty_figure_says_why(sample_db, monkeypatch):
     assert_healthy(at)
     assert "no placement started in the period" in page_text(at)
     assert "not reached: fewer than half" not in page_text(at)
+
+
+def test_presentation_mode_has_no_school_rolls_editor(sample_db, monkeypatch):
+    # a stray click on a shared screen would change a saved setting for everyone
+    at = open_app(sample_db, monkeypatch, "pages/exclusions.py", query={"period": "2023"})
+    assert [df for df in at.dataframe if df.key == "rolls_editor"], "the data team edits them here"
+    _presentation_on(at, "pages/exclusions.py")
+    assert_healthy(at)
+    assert not [df for df in at.dataframe if df.key == "rolls_editor"]
+    assert any("presentation mode off" in c.value for c in at.caption)
