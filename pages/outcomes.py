@@ -39,6 +39,10 @@ def by_term() -> None:
     cols = [c for c in ("label", "period_start", "period_end", "ended", "returned", "return_rate",
                         "sustained_rate") if c in df.columns and not (c == "sustained_rate" and S.presentation())]
     df = df[cols]
+    if "sustained_rate" in df.columns and len(df) and df["sustained_rate"].isna().all():
+        df = df.drop(columns=["sustained_rate"])   # never judged by a term's end: see the caption
+        st.caption(f"Sustained returns are not drawn by term: a return is judged {S.settings().sustain_days} days "
+                   "after it, so no term's returns can be judged by its end. See the sustained returns below.")
     ended = int(pd.to_numeric(df["ended"], errors="coerce").fillna(0).sum()) if len(df) else 0
 
     def chart(d):

@@ -141,6 +141,13 @@ def trends() -> None:
     count_cols = [c for c in ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
                               "returned", "ended", "any_flag") if c in df.columns]
     rate_cols = {"return_rate": ("returned", "ended")} if {"returned", "ended"} <= set(df.columns) else {}
+    if "sustained_rate" in df.columns and len(df) and df["sustained_rate"].isna().all():
+        # Each point is worked out at its term's end, and a return is judged sustain_days after
+        # it: a term's own returns are never old enough by then, so the line would be empty.
+        df = df.drop(columns=["sustained_rate"])
+        st.caption(f"Sustained returns are not drawn by {(unit or 'term').lower()}: a return is judged "
+                   f"{S.settings().sustain_days} days after it, so no {(unit or 'term').lower()}'s returns can be "
+                   "judged by its end. The headline above gives the rate for returns old enough to judge.")
     for key, (title, series, y_title) in TREND_SERIES.items():
         present = [(c, name) for c, name in series if c in df.columns]
 

@@ -2,6 +2,7 @@
 the upload page loads, rejects and withdraws, and presentation mode hides personal data."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -643,3 +644,15 @@ def test_presentation_mode_has_no_school_rolls_editor(sample_db, monkeypatch):
     assert_healthy(at)
     assert not [df for df in at.dataframe if df.key == "rolls_editor"]
     assert any("presentation mode off" in c.value for c in at.caption)
+
+
+def test_an_always_empty_sustained_line_by_term_is_not_drawn_but_explained(sample_db, monkeypatch):
+    # by term, each point is worked out at the term's end, and a return is judged 182 days
+    # after it, so no term's sustained rate exists: its legend entry would promise a line
+    at = open_app(sample_db, monkeypatch, "pages/overview.py")
+    names = [t["name"] for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
+    assert "Sustained returns" not in names and "Return to mainstream" in names
+    assert any("Sustained returns are not drawn by term" in c.value for c in at.caption)
+    at.button_group(key="trend_unit").set_value("Academic year").run()   # a year's early returns can be
+    names = [t["name"] for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
+    assert "Sustained returns" in names
