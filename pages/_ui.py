@@ -320,6 +320,10 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
     kw.setdefault("width", "stretch")
     kw.setdefault("placeholder", "")   # a missing value is a blank cell, not a grey "None"
+    if len(shown) <= 25:
+        # every row in view (the default shows ten and hides the rest, such as the current term
+        # at the end of a trend table, below a scroll bar)
+        kw.setdefault("height", 35 * (len(shown) + 1) + 3)
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
 
 

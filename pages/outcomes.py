@@ -36,7 +36,7 @@ def summary() -> None:
 
 def by_term() -> None:
     df = S.metric("trends", "by_term", unit="term")  # same cache key as the trends
-    cols = [c for c in ("label", "period_start", "period_end", "ended", "returned", "return_rate",
+    cols = [c for c in ("label", "period_start", "as_of", "ended", "returned", "return_rate",
                         "sustained_rate") if c in df.columns and not (c == "sustained_rate" and S.presentation())]
     df = df[cols]
     if "sustained_rate" in df.columns and len(df) and df["sustained_rate"].isna().all():

@@ -169,7 +169,9 @@ def trends() -> None:
 
         U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
                  count_cols=count_cols, rate_cols=rate_cols,
-                 table_cols=["label", "period_start", "period_end"] + [c for c, _ in present]
+                 # "To" is the date the row's figures are as of: the term's end, or the 'as of'
+                 # date for a term still running
+                 table_cols=["label", "period_start", "as_of"] + [c for c, _ in present]
                  + (["returned", "ended"] if key == "rates" else []),
                  file_stem=f"trend-{key}")
 

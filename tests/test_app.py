@@ -656,3 +656,17 @@ def test_an_always_empty_sustained_line_by_term_is_not_drawn_but_explained(sampl
     at.button_group(key="trend_unit").set_value("Academic year").run()   # a year's early returns can be
     names = [t["name"] for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
     assert "Sustained returns" in names
+
+
+def test_trend_tables_date_the_current_term_by_as_of(sample_db, monkeypatch):
+    from datetime import date
+    at = open_app(sample_db, monkeypatch, "pages/overview.py")
+    at.date_input(key="f_as_of").set_value(date(2024, 3, 28)).run()
+    at.button_group(key="view_trend_counts").set_value("Table").run()
+    grid = next(d for d in at.dataframe if "As of" in d.value.columns and "Pupils in AP" in d.value.columns)
+    table = grid.value
+    last = table.iloc[-1]
+    assert last["Term"] == "Spring 2023/24" and pd.Timestamp(last["As of"]).date() == date(2024, 3, 28)
+    assert pd.Timestamp(table.iloc[-2]["As of"]).date() == date(2023, 12, 31)   # autumn: its end
+    # (that every row is in view, not ten and a scroll bar, is checked by eye in the browser
+    # screenshots: AppTest does not expose a table's height)
