@@ -41,6 +41,17 @@ VALUE_LABELS = {
     "school": "School", "la": "Local authority",
     # exclusions
     "permanent": "Permanent exclusion", "lunchtime": "Lunchtime",
+    # exclusion reasons (DfE codes, dfe-codes.md §2.2)
+    "PP": "Physical assault against a pupil", "PA": "Physical assault against an adult",
+    "VP": "Verbal abuse or threats against a pupil", "VA": "Verbal abuse or threats against an adult",
+    "OW": "Offensive weapon or prohibited item", "BU": "Bullying", "RA": "Racist abuse",
+    "LG": "Abuse against sexual orientation or gender identity", "DS": "Abuse relating to disability",
+    "SM": "Sexual misconduct", "DA": "Drug and alcohol related", "DM": "Damage to property", "TH": "Theft",
+    "MT": "Inappropriate use of social media or online technology",
+    "DB": "Persistent or general disruptive behaviour",
+    "PH": "Breaking public-health protective measures", "OT": "Other",
+    # what broke a return to mainstream
+    "placement": "A new AP placement",
 }
 # Destinations keep one colour each in every chart; there are nine, one more than Okabe & Ito,
 # so "unknown" is grey, which also says "not recorded".
@@ -51,7 +62,7 @@ DESTINATION_COLOURS = {
 }
 SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
 SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
-GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category")
+GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category", "broke_down_by")
 
 COLUMN_LABELS = {
     "local_n": "Here", "local_total": "Here (all)", "local_share": "Share here",
@@ -111,6 +122,8 @@ def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
                 out[c] = out[c].map(lambda v: SEN_LABELS.get(str(v), value_label(v)))
             elif c == "group" and group_by == "sex":
                 out[c] = out[c].map(lambda v: SEX_LABELS.get(str(v), value_label(v)))
+            elif c == "broke_down_by":   # blank: nothing broke the return (or too early to say)
+                out[c] = out[c].map(lambda v: None if v is None or v != v else value_label(v))
             else:
                 out[c] = out[c].map(value_label)
             if total.any():   # a Total row names itself; its other labels are blank, not "Unknown"

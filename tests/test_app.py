@@ -670,3 +670,24 @@ def test_trend_tables_date_the_current_term_by_as_of(sample_db, monkeypatch):
     assert pd.Timestamp(table.iloc[-2]["As of"]).date() == date(2023, 12, 31)   # autumn: its end
     # (that every row is in view, not ten and a scroll bar, is checked by eye in the browser
     # screenshots: AppTest does not expose a table's height)
+
+
+def test_exclusion_reasons_and_breakdowns_are_words_not_codes(sample_db, monkeypatch):
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))  # as the app's Store opens it (one instance per process)
+    codes = {r[0] for r in con.execute("SELECT DISTINCT reason FROM exclusions WHERE reason IS NOT NULL "
+                                       "AND start_date BETWEEN DATE '2023-09-01' AND DATE '2024-08-31'").fetchall()}
+    con.close()
+    assert "DB" in codes, "the sample has disruptive behaviour (DfE code DB)"
+    at = open_app(sample_db, monkeypatch, "pages/exclusions.py", query={"period": "2023"})
+    at.button_group(key="exc_by").set_value("Reason").run()
+    at.button_group(key="view_exc_group").set_value("Table").run()
+    assert_healthy(at)
+    groups = set(next(d.value for d in at.dataframe if "Suspensions" in " ".join(d.value.columns)).iloc[:, 0])
+    assert "Persistent or general disruptive behaviour" in groups
+    assert not groups & codes, groups & codes
+    out = open_app(sample_db, monkeypatch, "pages/outcomes.py")
+    broke = [d.value for d in out.dataframe if "Broke down by" in d.value.columns]
+    values = {v for t in broke for v in t["Broke down by"] if isinstance(v, str) and v}
+    assert values and values <= {"A new AP placement", "Permanent exclusion"}, values
