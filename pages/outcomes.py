@@ -67,6 +67,11 @@ def by_term() -> None:
              file_stem="returns-by-term", total_row=True)
 
 
+def _pct(v) -> str:
+    """A bar's label: the rate, or 'no figure' where there is none (hidden, or nothing to judge)."""
+    return "no figure" if v is None or pd.isna(v) else f"{v:.0%}"
+
+
 def by_group() -> None:
     label = st.segmented_control("Compare by", list(GROUPS), default="Provider", key="out_by")
     by = GROUPS[label or "Provider"]
@@ -77,14 +82,18 @@ def by_group() -> None:
         d["group"] = [U.safe_label(f"{U.value_label(g)} (n = {U.fmt_count(S.shared_count(n))})")
                       for g, n in zip(d["group"], d["ended"])]
         fig = go.Figure()
+        # each bar is labelled, so a 0% bar reads as 0% and not as a group with no figure
         fig.add_trace(go.Bar(y=d["group"], x=d["rate"], orientation="h", name="Return rate",
-                             marker_color=U.OKABE_ITO[0]))
+                             marker_color=U.OKABE_ITO[0], text=[_pct(v) for v in d["rate"]],
+                             textposition="outside", cliponaxis=False))
         if "sustained_rate" in d.columns:
             fig.add_trace(go.Bar(y=d["group"], x=d["sustained_rate"], orientation="h", name="Sustained rate",
-                                 marker_color=U.OKABE_ITO[2], marker_pattern_shape="/"))
+                                 marker_color=U.OKABE_ITO[2], marker_pattern_shape="/",
+                                 text=[_pct(v) for v in d["sustained_rate"]], textposition="outside",
+                                 cliponaxis=False))
         fig = U.style(fig, f"Return and sustained rates by {(label or 'provider').lower()}", "Rate (%)",
                       (label or "Provider"), height=max(320, 80 + 50 * len(d)))
-        fig.update_xaxes(tickformat=".0%", range=[0, 1])
+        fig.update_xaxes(tickformat=".0%", range=[0, 1.12], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1])
         fig.update_yaxes(autorange="reversed")
         return fig
 

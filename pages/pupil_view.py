@@ -6,6 +6,7 @@ from datetime import timedelta
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from pages import _state as S
 from pages import _ui as U
@@ -101,9 +102,20 @@ def _timeline(view: dict, as_of) -> go.Figure:
 
 
 def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=pd.to_datetime(att["period_start"]), y=att["rate"], mode="lines+markers",
-                               line=dict(color=U.OKABE_ITO[0], width=2), name="Attendance",
-                               hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
+    # One line per setting: a week at school and the same week at the AP provider are two
+    # records, and joined into one line they would draw a spike between them.
+    fig = go.Figure()
+    key = "setting_key" if "setting_key" in att.columns else None
+    groups = list(att.groupby(key, sort=False, dropna=False)) if key else [(None, att)]
+    for i, (_, d) in enumerate(groups):
+        setting = d["setting"].dropna().iloc[-1] if "setting" in d.columns and d["setting"].notna().any() else None
+        name = U.safe_label(f"Attendance at {setting}" if setting and len(groups) > 1 else
+                            "Attendance" if len(groups) == 1 else "Attendance (setting not recorded)")
+        fig.add_trace(go.Scatter(x=pd.to_datetime(d["period_start"]), y=d["rate"], mode="lines+markers",
+                                 line=dict(color=U.OKABE_ITO[i % 8], width=2,
+                                           dash=["solid", "dash", "dot", "dashdot"][i % 4]),
+                                 name=name, showlegend=len(groups) > 1,
+                                 hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
     for r in pl.itertuples(index=False):
         fig.add_vline(x=pd.Timestamp(r.start_date), line_dash="dash", line_color=U.OKABE_ITO[1])
     fig = U.style(fig, f"Attendance by period (n = {len(att)} periods)",
@@ -113,12 +125,19 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
 
 
 def _assessment_chart(ass: pd.DataFrame) -> go.Figure:
-    fig = go.Figure()
-    for i, (measure, d) in enumerate(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure")):
-        name = U.safe_label(d["measure"].iloc[-1])
-        fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=name, mode="lines+markers",
-                                 line=dict(color=U.OKABE_ITO[i % 8], width=2), showlegend=True))
-    return U.style(fig, f"Assessments (n = {len(ass)} scores)", "Date", "Score (each measure's own scale)")
+    # One panel per measure, each on its own scale: a reading age near 140 and a wellbeing score
+    # near 15 on one axis would flatten the second.
+    groups = list(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure"))
+    names = [U.safe_label(d["measure"].iloc[-1]) for _, d in groups]
+    fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=names,
+                        vertical_spacing=min(0.12, 0.3 / max(1, len(groups))))
+    for i, (_, d) in enumerate(groups):
+        fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=names[i], mode="lines+markers",
+                                 line=dict(color=U.OKABE_ITO[i % 8], width=2), showlegend=False),
+                      row=i + 1, col=1)
+    fig = U.style(fig, f"Assessments (n = {len(ass)} scores)", "", "", height=120 + 170 * len(groups))
+    fig.update_xaxes(title_text="Date", row=len(groups), col=1)
+    return fig
 
 
 def main() -> None:

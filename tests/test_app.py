@@ -691,3 +691,22 @@ def test_exclusion_reasons_and_breakdowns_are_words_not_codes(sample_db, monkeyp
     broke = [d.value for d in out.dataframe if "Broke down by" in d.value.columns]
     values = {v for t in broke for v in t["Broke down by"] if isinstance(v, str) and v}
     assert values and values <= {"A new AP placement", "Permanent exclusion"}, values
+
+
+def test_pupil_view_charts_give_each_measure_its_own_scale_and_each_setting_its_own_line(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py")
+    cases = at.selectbox[0].options[:25]
+    multi = 0
+    for case in cases:
+        at.selectbox[0].set_value(case).run()
+        specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+        for spec in specs.values():
+            title = spec["layout"].get("title", {}).get("text", "")
+            if title.startswith("Assessments"):
+                axes = [t.get("yaxis", "y") for t in spec["data"]]
+                assert len(set(axes)) == len(axes), "one scale per measure"
+                multi += len(axes) > 1
+            if title.startswith("Attendance"):
+                for t in spec["data"]:   # a line never joins two records of the same week
+                    assert len(set(t["x"])) == len(t["x"]), (case, t["name"])
+    assert multi, "some pupil in the sample has two measures"
