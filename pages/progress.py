@@ -72,7 +72,7 @@ def assessments() -> None:
                       for m, dr, n in zip(d["measure"], d["direction"], d["n"])]
         fig = go.Figure(go.Bar(y=d["label"], x=d["improved_rate"], orientation="h", marker_color=U.OKABE_ITO[2],
                                text=[U.fmt_rate(v) for v in d["improved_rate"]], textposition="outside"))
-        fig = U.style(fig, "Share of placements that improved, by measure", "Improved (% of pupils with a "
+        fig = U.style(fig, "Share of placements that improved, by measure", "Improved (% of placements with a "
                       "baseline and a later score)", "Measure (direction)", height=max(300, 100 + 50 * len(d)))
         fig.update_xaxes(tickformat=".0%", range=[0, 1.1])
         fig.update_yaxes(autorange="reversed")
