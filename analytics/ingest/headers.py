@@ -232,6 +232,42 @@ def _complete(dataset: str, cols: dict[str, int]) -> list[str]:
     return need
 
 
+def read_as(dataset: str | None, headers: list[str], mapping: dict[str, str]) -> list[str | None]:
+    """What each heading is read as for a sheet of `dataset`, by the matching ingest uses: its
+    canonical column (or a pseudo-column such as AM), None when it is not loaded (unrecognised,
+    left out, or repeating a column already read). For the upload page's mapping form."""
+    if dataset not in SYNONYMS:
+        return [None] * len(headers)
+    columns = _assign(dataset, headers, mapping).columns
+    by_pos = {pos: canon for canon, pos in columns.items()}
+    return [by_pos.get(i) for i in range(len(headers))]
+
+
+def closest_dataset(headers: list[str], mapping: dict[str, str]) -> str | None:
+    """The dataset whose columns most headings are read as (at least two), as recognise()
+    names it when a sheet is not complete; None when none comes close."""
+    counts = {ds: len(_assign(ds, headers, mapping).columns) for ds in DATASET_ORDER}
+    best = max(DATASET_ORDER, key=lambda ds: counts[ds])
+    return best if counts[best] >= 2 else None
+
+
+def missing_required(dataset: str | None, have: set[str]) -> list[tuple[str, ...]]:
+    """The needs of `dataset` (data-spec.md §1-§4) that the columns in `have` do not meet; each
+    need is a tuple of columns any one of which meets it. Agrees with what recognise() requires
+    (tests/test_ingest_headers_public.py checks every combination)."""
+    if dataset is None:
+        return []
+    needs = [(c.name,) for c in schema.DATASETS[dataset] if c.required]
+    if dataset == "placements":
+        needs.append(("provider", "provider_urn", "provider_ukprn"))
+    if dataset == "attendance":
+        if have & {AM, PM, MARK}:    # register marks give both counts
+            needs = [n for n in needs if n[0] not in ("possible_sessions", "attended_sessions")]
+        elif PCT in have:            # an attendance % with possible sessions gives the attended count
+            needs = [n for n in needs if n[0] != "attended_sessions"]
+    return [n for n in needs if not set(n) & have]
+
+
 def recognise(headers: list[str], mapping: dict[str, str], sheet: str | None
               ) -> tuple[HeaderMatch | None, str | None]:
     """The dataset a header row belongs to, or (None, a sentence saying why not)."""
