@@ -7,17 +7,45 @@ import json
 import os
 
 import pandas as pd
+import pyarrow.compute as pc
 import streamlit as st
 
 from analytics import mappings
 from analytics.errors import APDataError
+from analytics.ingest import headers as H
+from analytics.ingest.headers import AM, DATASET_ORDER, DAYS, MARK, PCT, PM, SESSION, normalise_header
 from analytics.schema import DATASETS
 from pages import _state as S
 from pages import _ui as U
 
 LEAVE_OUT = "(leave this column out)"
-ALL_COLUMNS = sorted({c.name for cols in DATASETS.values() for c in cols})
 PREVIEW_ROWS = 8
+CHECK_LIST_ROWS = 10   # rejected rows and row warnings listed by the check, before Load
+
+# What the mapping form calls each column (the stored value stays the canonical name).
+COLUMN_NAMES = {
+    "pupil_id": "Pupil ID (UPN or local ID)", "first_name": "First name", "last_name": "Last name",
+    "date_of_birth": "Date of birth", "sex": "Sex", "ethnicity": "Ethnicity", "sen_status": "SEN status",
+    "cla": "Child looked after", "fsm": "Free school meals", "nc_year": "NC year group",
+    "home_school": "Home school", "home_school_urn": "Home school URN", "trust": "Academy trust",
+    "provider": "Provider name", "provider_urn": "Provider URN", "provider_ukprn": "Provider UKPRN",
+    "setting_type": "Type of setting", "registered": "Registered provider", "commissioner": "Commissioned by",
+    "reason": "Reason", "start_date": "Start date", "planned_end_date": "Planned end date",
+    "end_date": "End date", "hours_per_week": "Hours per week", "sessions_per_week": "Sessions per week",
+    "objectives": "Objectives", "last_review_date": "Last review date", "destination": "Destination",
+    "out_of_area": "Out of area", "cost_per_week": "Cost per week",
+    "period_start": "Date or week commencing", "period_end": "Period end",
+    "possible_sessions": "Possible sessions", "attended_sessions": "Attended sessions", "setting": "Setting",
+    "category": "Exclusion type", "sessions": "Length in sessions", "school": "School", "school_urn": "School URN",
+    "measure": "Assessment measure", "date": "Assessment date", "value": "Score",
+    "higher_is_better": "Higher is better",
+    # headings ingest reads in another shape (register marks, an attendance %, days)
+    AM: "AM register mark", PM: "PM register mark", MARK: "Register mark", SESSION: "Session (AM/PM)",
+    PCT: "Attendance %", DAYS: "Length in days",
+}
+DATASET_WORD = {"placements": "placement", "attendance": "attendance", "exclusions": "exclusion",
+                "assessments": "assessment"}
+DERIVED = {"ethnicity_group"}   # worked out by ingest, never read from a column
 
 
 def _mappings_file():
@@ -78,11 +106,55 @@ def _forget_unused_reads() -> None:
 
 def _summary(sh) -> dict:
     preview = sh.accepted.slice(0, PREVIEW_ROWS).to_pandas() if sh.accepted.num_columns else pd.DataFrame()
+    rejects = sh.rejected.slice(0, CHECK_LIST_ROWS).select(["row_number", "reason"]).to_pandas()
+    warned, row_warnings = 0, pd.DataFrame(columns=["row_number", "warnings"])
+    if "warnings" in sh.accepted.column_names:
+        warned = sh.accepted.num_rows - sh.accepted["warnings"].null_count
+        if warned:
+            with_warnings = sh.accepted.filter(pc.is_valid(sh.accepted["warnings"]))
+            row_warnings = with_warnings.slice(0, CHECK_LIST_ROWS).select(["row_number", "warnings"]).to_pandas()
     return {"sheet": sh.sheet, "dataset": sh.dataset, "skipped_reason": sh.skipped_reason,
             "header_row": sh.header_row, "mapping": dict(sh.mapping), "unmapped": list(sh.unmapped),
-            "accepted": sh.accepted.num_rows, "rejected": sh.rejected.num_rows,
+            "accepted": sh.accepted.num_rows, "rejected": sh.rejected.num_rows, "warned": warned,
             "summary_rows": sh.summary_rows, "blank_rows": sh.blank_rows,
-            "sheet_warnings": list(sh.sheet_warnings), "preview": preview}
+            "sheet_warnings": list(sh.sheet_warnings), "preview": preview,
+            "rejects": rejects, "row_warnings": row_warnings}
+
+
+def _row_list(rows: pd.DataFrame, text: str, total: int) -> None:
+    """The first rows of a list as 'Row 5: reason' lines (long texts wrap), then how many more."""
+    lines = [f"- {f'Row {int(r)}' if pd.notna(r) else 'A row'}: {S.md_escape(S.mask_upns(t))}"
+             for r, t in zip(rows["row_number"], rows[text])]
+    if total > len(rows):
+        lines.append(f"- … and {total - len(rows):,} more (all of them are listed, and can be downloaded, "
+                     "after **Load**)")
+    st.markdown("\n".join(lines))
+
+
+def _check_rows(sh: dict) -> None:
+    """Before Load: the rows that will be rejected, and the rows that will load with warnings."""
+    if sh["rejected"]:
+        st.markdown(f"**{sh['rejected']:,} row(s) will be rejected** (not loaded). Fix them in the file and "
+                    "check it again, or load the rest now and send these back to be fixed. Row numbers are "
+                    "the file's own (its first line is row 1).")
+        _row_list(sh["rejects"], "reason", sh["rejected"])
+    if sh["warned"]:
+        with st.expander(f"{sh['warned']:,} row(s) will load with warnings — check them"):
+            _row_list(sh["row_warnings"], "warnings", sh["warned"])
+
+
+def _text_table(df: pd.DataFrame, text: str, label: str, text_width: int = 600, **kw) -> None:
+    """Row numbers and long texts (reasons, warnings): the text column takes the width (it grows
+    to fill the table, never past it: `text_width` is its least), and wraps when any text is long
+    (the grid wraps only in rows taller than 4rem)."""
+    shown = pd.DataFrame({"Row": df["row_number"].astype("Int64"),
+                          label: df[text].map(S.mask_upns)})
+    longest = int(shown[label].astype(str).str.len().max()) if len(shown) else 0
+    if longest > 70:
+        kw.setdefault("row_height", 72 if longest <= 220 else 96)
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder="",
+                 column_config={"Row": st.column_config.NumberColumn("Row", width=60, format="%d"),
+                                label: st.column_config.TextColumn(label, width=text_width)}, **kw)
 
 
 def _preview_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -96,17 +168,82 @@ def _preview_table(df: pd.DataFrame) -> pd.DataFrame:
     return out[keep]
 
 
-def _mapping_widgets(digest: str, headers: list[str], remembered: dict[str, str], targets: list[str]) -> dict:
-    """One choice per unrecognised heading; the remembered choice is the default."""
-    chosen = {}
+def _column_name(col: str, dataset: str | None, missing: set[str] = frozenset()) -> str:
+    """A column as the form names it: 'Start date (placement)'; a required column still missing
+    is marked."""
+    if col == LEAVE_OUT:
+        return col
+    name = COLUMN_NAMES.get(col, col.replace("_", " ").capitalize())
+    held_by = [ds for ds, cols in DATASETS.items() if any(c.name == col for c in cols)]
+    if held_by and len(held_by) < len(DATASETS):   # (every dataset has a pupil ID)
+        words = [DATASET_WORD[ds] for ds in ([dataset] if dataset in held_by else held_by)]
+        name += f" ({', '.join(words)})"
+    return name + (" — required, missing" if col in missing else "")
+
+
+def _targets(dataset: str | None, with_others: bool) -> list[str]:
+    """The columns offered: the dataset's own first (in the spec's order), then, when the dataset
+    is only a guess, every other dataset's."""
+    first = [c.name for c in DATASETS[dataset] if c.name not in DERIVED] if dataset else []
+    if not with_others:
+        return first
+    rest = [c.name for ds in DATASET_ORDER for c in DATASETS[ds] if c.name not in DERIVED]
+    return list(dict.fromkeys(first + rest))
+
+
+def _needs_text(needs: list[tuple[str, ...]], dataset: str | None) -> str:
+    return "; ".join(" or ".join(f"**{_column_name(c, dataset)}**" for c in need) for need in needs)
+
+
+def _mapping_form(key: str, headers: list[str], user_map: dict[str, str], dataset: str | None,
+                  guessed: bool) -> dict[str, str | None]:
+    """One choice per heading, pre-set to what the check read it as. The required columns still
+    missing are named above the choices (as they are chosen, before Apply) and marked, first, in
+    them. Returns, per heading, the choice to keep in the mapping: None where it is what the
+    heading is recognised as on its own (so remembered choices stay few), "" where a recognised
+    heading is left out."""
+    current = H.read_as(dataset, headers, user_map)
+    automatic = H.read_as(dataset, headers, {})
+    # The browser sends back a choice as its label, so labels change only with what the check
+    # read (after Apply, when every choice is pre-set afresh): the marks follow the check, and
+    # the sentence above follows the choices as they are made.
+    read_missing = {c for need in H.missing_required(dataset, {c for c in current if c}) for c in need}
+    chosen = [st.session_state.get(f"map_{key}_{i}", cur or LEAVE_OUT) for i, cur in enumerate(current)]
+    missing_now = H.missing_required(dataset, {c for c in chosen if c != LEAVE_OUT})
+    if dataset is not None:
+        what = f"this looks like **{dataset}**" if guessed else f"this sheet holds **{dataset}**"
+        if missing_now:
+            st.markdown(f"Still missing ({what}): {_needs_text(missing_now, dataset)}. Choose it for "
+                        "the column that holds it.")
+        else:
+            st.markdown(f"Every required {DATASET_WORD[dataset]} column is chosen ({what})"
+                        + (". Press **Apply** to check the file again." if read_missing else "."))
+    targets = _targets(dataset, with_others=guessed or dataset is None)
+    targets = [c for c in targets if c in read_missing] + [c for c in targets if c not in read_missing]
+    changes: dict[str, str | None] = {}
+    cells = st.columns(2) if len(headers) > 4 else [st.container()]
     for i, h in enumerate(headers):
         options = [LEAVE_OUT] + targets
-        default = remembered.get(h)
-        index = options.index(default) if default in options else 0
-        v = st.selectbox(f"Column '{S.md_escape(h)}' is", options, index=index, key=f"map_{digest}_{i}")
-        if v != LEAVE_OUT:
-            chosen[h] = v
-    return chosen
+        for extra in (current[i], automatic[i]):
+            if extra and extra not in options:
+                options.append(extra)
+        default = current[i] or LEAVE_OUT
+        v = cells[i % len(cells)].selectbox(
+            f"Column '{S.md_escape(h)}' is", options, index=options.index(default), key=f"map_{key}_{i}",
+            format_func=lambda c, ds=dataset: _column_name(c, ds, read_missing))
+        choice = None if v == LEAVE_OUT else v
+        changes[h] = None if choice == automatic[i] else choice or ""
+    return changes
+
+
+def _with_changes(user_map: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    out = dict(user_map)
+    for h, c in changes.items():
+        for k in [k for k in out if normalise_header(k) == normalise_header(h)]:
+            del out[k]
+        if c is not None:
+            out[h] = c
+    return out
 
 
 def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
@@ -134,15 +271,21 @@ def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
         st.error(S.md_escape(error))
         if all_headers:
             with st.expander("Tell us what the columns are", expanded=True):
-                st.write("Some headings were not recognised. Choose what each column holds, then press "
-                         "**Apply**. Your choices are remembered for the next file with the same headings.")
-                chosen = _mapping_widgets(digest, all_headers, user_map, ALL_COLUMNS)
+                st.write("Each heading is set to what it was recognised as; the ones not recognised are "
+                         "left out. Change any of them, then press **Apply**. Your choices are remembered "
+                         "for the next file with the same headings.")
+                changes: dict[str, str | None] = {}
+                for n, (sheet, hs) in enumerate(headers_by_sheet.items()):
+                    if sheet is not None:
+                        st.markdown(f"**Sheet '{S.md_escape(sheet)}'**")
+                    guess = H.closest_dataset(hs, user_map)
+                    changes.update(_mapping_form(f"{digest}_{n}", hs, user_map, guess, guessed=True))
                 if st.button("Apply", key=f"apply_{digest}"):
-                    st.session_state[f"usermap_{digest}"] = chosen
+                    st.session_state[f"usermap_{digest}"] = _with_changes(user_map, changes)
                     st.rerun()
         return None
     loadable = False
-    for sh in read["summaries"]:
+    for n, sh in enumerate(read["summaries"]):
         label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
@@ -150,24 +293,31 @@ def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
         loadable = True
         st.success(f"{label} holds **{sh['dataset']}** (headings on row {sh['header_row']}): "
                    f"{sh['accepted']:,} row(s) ready, {sh['rejected']:,} to be rejected"
+                   + (f", {sh['warned']:,} with warnings" if sh["warned"] else "")
                    + (f", {sh['summary_rows']} total row(s) ignored" if sh["summary_rows"] else "")
                    + (f", {sh['blank_rows']} blank row(s) ignored" if sh["blank_rows"] else "") + ".")
-        for w in sh["sheet_warnings"]:
-            st.warning(S.md_escape(S.mask_upns(w)))
+        notices = [S.md_escape(S.mask_upns(w)) for w in sh["sheet_warnings"]]
+        if notices:   # about the sheet as a whole, not any one row
+            st.warning(notices[0] if len(notices) == 1 else "\n".join(f"- {w}" for w in notices))
+        _check_rows(sh)
         if len(sh["preview"]):
             with st.expander(f"Preview: the first {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored "
                              "(UPNs masked)"):
                 st.dataframe(_preview_table(sh["preview"]), hide_index=True, width="stretch", placeholder="")
-        if sh["unmapped"]:
-            mapped = set(sh["mapping"].values())
-            targets = [c.name for c in DATASETS[sh["dataset"]] if c.name not in mapped]
-            with st.expander(f"{len(sh['unmapped'])} heading(s) not recognised — choose what they hold"):
-                st.caption("Columns left out are not loaded. Choices are remembered for the next file "
-                           "with the same headings.")
-                chosen = _mapping_widgets(f"{digest}_{sh['sheet']}", sh["unmapped"], user_map, targets)
-                if st.button("Apply", key=f"apply_{digest}_{sh['sheet']}"):
-                    st.session_state[f"usermap_{digest}"] = {**user_map, **chosen}
-                    st.rerun()
+        headers = list(headers_by_sheet.get(sh["sheet"], []))
+        headers += [h for h in [*sh["mapping"], *sh["unmapped"]] if h not in headers]
+        n_out = sum(c is None for c in H.read_as(sh["dataset"], headers, user_map))
+        with st.expander(f"Columns: {len(headers) - n_out} read, {n_out} left out"
+                         + (f" ({len(sh['unmapped'])} not recognised)" if sh["unmapped"] else "")
+                         + " — check or change what they hold",
+                         expanded=st.session_state.get("_upload_form_open") == f"{digest}_s{n}"):
+            st.caption("Columns left out are not loaded. Choices are remembered for the next file "
+                       "with the same headings.")
+            changes = _mapping_form(f"{digest}_s{n}", headers, user_map, sh["dataset"], guessed=False)
+            if st.button("Apply", key=f"apply_{digest}_s{n}"):
+                st.session_state[f"usermap_{digest}"] = _with_changes(user_map, changes)
+                st.session_state["_upload_form_open"] = f"{digest}_s{n}"   # still open after the check
+                st.rerun()
     return (data, name, user_map, read["sheets"], sha256) if loadable else None
 
 
@@ -185,17 +335,19 @@ def _show_result(r: dict) -> None:
     if len(rejects):
         st.markdown(f"**{len(rejects):,} rejected row(s)** — not loaded. Download them, fix them and upload "
                     "them again.")
-        shown = rejects[["row_number", "reason"]].copy()
-        shown["reason"] = shown["reason"].map(S.mask_upns)
-        U.table(shown)
+        _text_table(rejects, "reason", "Reason")
         U.downloads(_rejects_for_download(rejects), f"rej_{r['key']}", f"rejected-rows-{_stem(where)}",
                     aggregate=False)
     warnings: pd.DataFrame = r["warnings"]
-    if len(warnings):
-        with st.expander(f"Warnings on {len(warnings):,} row(s) — loaded, but check them"):
-            shown = warnings.copy()
-            shown["warning"] = shown["warning"].map(S.mask_upns)
-            U.table(shown)
+    # notices about the sheet as a whole (a column not recognised) have no row number
+    notices = warnings[warnings["row_number"].isna()]
+    row_warnings = warnings[warnings["row_number"].notna()]
+    if len(notices):
+        st.markdown("**About the sheet:**\n" + "\n".join(f"- {S.md_escape(S.mask_upns(w))}"
+                                                           for w in notices["warning"]))
+    if len(row_warnings):
+        with st.expander(f"Warnings on {len(row_warnings):,} row(s) — loaded, but check them"):
+            _text_table(row_warnings, "warning", "Warning")
 
 
 def _show_results(results: list[dict]) -> None:
@@ -212,7 +364,8 @@ def _show_results(results: list[dict]) -> None:
                              "status": r["status"], "accepted": r["accepted"], "rejected": r["rejected"],
                              "warnings": r["warned"], "total_rows_ignored": r["summary_rows"]} for r in results])
     U.table(summary, rename={"File": "File", "Total rows ignored": "'Total' rows ignored"})
-    needs_look = [r for r in results if r["status"] != "loaded" or r["rejected"] or r["warned"]]
+    needs_look = [r for r in results if r["status"] != "loaded" or r["rejected"] or r["warned"]
+                  or len(r["warnings"])]
     for r in needs_look:
         with st.container(border=True):
             _show_result(r)
@@ -345,9 +498,7 @@ def _history() -> None:
             uid = st.selectbox("Upload", with_rejects["upload_id"].astype(int).tolist(), key="rejects_pick",
                                format_func=lambda u: labels.get(u, str(u)))
             rej = store.rejected_rows(uid)
-            shown = rej[["row_number", "reason"]].copy()
-            shown["reason"] = shown["reason"].map(S.mask_upns)
-            U.table(shown, height=200)
+            _text_table(rej, "reason", "Reason", text_width=300, **({"height": 200} if len(rej) > 5 else {}))
             U.downloads(_rejects_for_download(rej), f"hist_rej_{uid}", f"rejected-rows-upload-{uid}",
                         aggregate=False)
 
