@@ -33,7 +33,6 @@ tests/test_reference_progress_exclusions.py and feeds them filtered rows.
 """
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from datetime import date, timedelta
@@ -46,6 +45,7 @@ from analytics.providers import registration_check, scorecard
 from analytics.report import build_report
 from analytics.settings import Filters, Settings
 from analytics.store import Store
+from tests.reference_data import bench_store, load_files, write_csvs
 from tests.test_reference_placements import Data, Reference, blank, differences, median, rate, registered
 from tests.test_reference_progress_exclusions import (
     diff, diff_assessments, load_data, ref_exclusions, ref_period, ref_progress, settings_from_db)
@@ -473,24 +473,12 @@ def provider_problems(con, data: dict, f: Filters, settings: Settings,
 # =============================================================================================
 # Databases
 
-def _load(db: Path, files) -> Path:
-    with Store(db) as store:
-        for f in files:
-            store.ingest_file(f)
-    return db
-
-
 @pytest.fixture(scope="module")
 def databases(sample_db_copy, tmp_path_factory):
     """label -> (store, data, settings)."""
-    from sample_data.bench import write_bench
-
     paths = {"sample": Path(sample_db_copy)}
     for seed in (11, 4242):
-        root = tmp_path_factory.mktemp(f"fbench{seed}")
-        write_bench(root / "files", pupils=300, seed=seed, xlsx_rows=0)
-        paths[f"bench{seed}"] = _load(root / "bench.duckdb", [
-            root / "files" / f"{d}.csv" for d in ("placements", "attendance", "exclusions", "assessments")])
+        paths[f"bench{seed}"] = bench_store(tmp_path_factory.mktemp(f"fbench{seed}"), seed)
     opened = {}
     for label, path in paths.items():
         store = Store(path, read_only=True)
@@ -554,19 +542,6 @@ def test_providers_and_breakdowns_match_reference(databases, label):
 # =============================================================================================
 # Hand-made cases
 
-def _write_csvs(folder: Path, tables: dict) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name, (header, rows) in tables.items():
-        path = folder / f"{name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        files.append(path)
-    return files
-
-
 PL_HEADER = ["pupil_id", "provider", "provider_urn", "setting_type", "registered", "start_date",
              "end_date", "destination", "hours_per_week", "sessions_per_week", "cla", "sen_status",
              "sex"]
@@ -625,7 +600,7 @@ def _db(tmp_path: Path, placements: list[list], exclusions=(), assessments=()) -
     if assessments:
         tables["assessments"] = (["pupil_id", "measure", "date", "value", "higher_is_better"],
                                  list(assessments))
-    return _load(tmp_path / "min.duckdb", _write_csvs(tmp_path / "files", tables))
+    return load_files(tmp_path / "min.duckdb", write_csvs(tmp_path / "files", tables))
 
 
 def _pl(pid, provider, start, end="", dest="", hours="", cla="", sen="", sex="", urn="",

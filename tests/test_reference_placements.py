@@ -26,6 +26,7 @@ import pytest
 from analytics.report import build_report
 from analytics.settings import Filters, Settings
 from analytics.store import Store
+from tests.reference_data import bench_store, load_files
 
 SECTIONS = ("population", "time_in_ap", "return_to_mainstream", "oversight")
 UNREGISTERED_TYPES = {"one_to_one_tuition", "online", "work_based", "other_unregistered"}
@@ -381,27 +382,15 @@ def write_messy(folder: Path, pupils: int, seed: int) -> list[Path]:
 # ---------------------------------------------------------------------------------------------
 # Databases
 
-def _ingest(db: Path, files) -> None:
-    with Store(db) as store:
-        for f in files:
-            store.ingest_file(f)
-
-
 @pytest.fixture(scope="module")
 def databases(sample_db_copy, tmp_path_factory):
     """label -> (read-only connection, reference data)."""
-    from sample_data.bench import write_bench
-
     paths = {"sample": Path(sample_db_copy)}
     for seed in (11, 2025, 7331):
-        out = tmp_path_factory.mktemp(f"bench{seed}")
-        write_bench(out, pupils=300, seed=seed, xlsx_rows=0)
-        paths[f"bench{seed}"] = out / "ap.duckdb"
-        _ingest(paths[f"bench{seed}"], [out / f for f in ("placements.csv", "attendance.csv",
-                                                          "exclusions.csv", "assessments.csv")])
+        paths[f"bench{seed}"] = bench_store(tmp_path_factory.mktemp(f"bench{seed}"), seed)
     out = tmp_path_factory.mktemp("messy")
     paths["messy"] = out / "ap.duckdb"
-    _ingest(paths["messy"], write_messy(out / "files", pupils=250, seed=5))
+    load_files(paths["messy"], write_messy(out / "files", pupils=250, seed=5))
     opened = {}
     for label, path in paths.items():
         store = Store(path, read_only=True)

@@ -15,10 +15,8 @@ with and without a holiday calendar and a measure-direction override.
 """
 from __future__ import annotations
 
-import csv
 import math
 import random
-import shutil
 import statistics
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,6 +26,7 @@ import pytest
 from analytics.report import build_report
 from analytics.settings import Filters, Settings
 from analytics.store import Store
+from tests.reference_data import bench_store, copy_db, load_files, write_csvs
 
 DATASETS = ("placements", "attendance", "exclusions", "assessments")
 ONE = timedelta(days=1)
@@ -345,32 +344,12 @@ HOLIDAYS = (
 )
 
 
-def _copy_db(src: Path, dst_dir: Path) -> Path:
-    dst = dst_dir / "copy.duckdb"
-    shutil.copyfile(src, dst)
-    wal = Path(str(src) + ".wal")
-    if wal.exists():
-        shutil.copyfile(wal, Path(str(dst) + ".wal"))
-    return dst
-
-
 # =============================================================================================
 # Synthetic data
 
-def _load(db: Path, files) -> Path:
-    with Store(db) as store:
-        for f in files:
-            store.ingest_file(f)
-    return db
-
-
 @pytest.fixture(scope="module", params=[11, 2024])
 def bench_db(request, tmp_path_factory) -> Path:
-    from sample_data.bench import write_bench
-
-    root = tmp_path_factory.mktemp(f"bench{request.param}")
-    write_bench(root / "files", pupils=300, seed=request.param, xlsx_rows=0)
-    return _load(root / "bench.duckdb", [root / "files" / f"{d}.csv" for d in DATASETS])
+    return bench_store(tmp_path_factory.mktemp(f"bench{request.param}"), request.param)
 
 
 def _upn(i: int) -> str:
@@ -432,39 +411,18 @@ def write_messy(folder: Path, seed: int, pupils: int = 70) -> list[Path]:
                        "boxall": ["", "", "", "N"]}[key]
                 ass.append([u, rng.choice(names), d.isoformat(), str(round(rng.uniform(0, 40), 1)),
                             rng.choice(hib)])
-    files = []
-    for name, header, rows in (
-            ("placements.csv", ["pupil_id", "provider", "start_date", "end_date"], pl),
-            ("exclusions.csv", ["pupil_id", "category", "start_date"], exc),
-            ("attendance.csv", ["pupil_id", "period_start", "possible_sessions", "attended_sessions",
-                                "setting"], att),
-            ("assessments.csv", ["pupil_id", "measure", "date", "value", "higher_is_better"], ass)):
-        path = folder / name
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        files.append(path)
-    return files
+    return write_csvs(folder, {
+        "placements": (["pupil_id", "provider", "start_date", "end_date"], pl),
+        "exclusions": (["pupil_id", "category", "start_date"], exc),
+        "attendance": (["pupil_id", "period_start", "possible_sessions", "attended_sessions", "setting"], att),
+        "assessments": (["pupil_id", "measure", "date", "value", "higher_is_better"], ass),
+    })
 
 
 @pytest.fixture(scope="module", params=[3, 17])
 def messy_db(request, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp(f"messy{request.param}")
-    return _load(root / "messy.duckdb", write_messy(root / "files", request.param))
-
-
-def _write_csvs(folder: Path, tables: dict[str, tuple[list[str], list]]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name, (header, rows) in tables.items():
-        path = folder / f"{name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        files.append(path)
-    return files
+    return load_files(root / "messy.duckdb", write_messy(root / "files", request.param))
 
 
 # Hand-placed boundary cases (pupil number, ...), in the 2023-24 year around the February
@@ -520,7 +478,7 @@ CORNER_AS_OF = ["2024-02-16", "2024-02-26", "2024-03-12", "2024-03-13", "2024-03
 
 def write_corners(folder: Path) -> list[Path]:
     u = [_upn(500 + i) for i in range(20)]
-    return _write_csvs(folder, {
+    return write_csvs(folder, {
         "placements": (["pupil_id", "provider", "start_date", "end_date"],
                        [(u[r[0]],) + r[1:] for r in CORNER_PLACEMENTS]),
         "exclusions": (["pupil_id", "category", "start_date"],
@@ -551,7 +509,7 @@ def test_sample_data(sample_db_copy):
 
 
 def test_sample_data_with_holidays_and_direction_override(sample_db, tmp_path):
-    db = _copy_db(sample_db, tmp_path)
+    db = copy_db(sample_db, tmp_path)
     with Store(db) as store:
         store.set_holidays(HOLIDAYS)
         store.set_measure_direction("reading age", False)
@@ -564,20 +522,20 @@ def test_bench(bench_db):
         check(run_all(store.con))
 
 
-def test_bench_with_holidays(bench_db, tmp_path):
-    db = _copy_db(bench_db, tmp_path)
-    with Store(db) as store:
-        store.set_holidays(HOLIDAYS)
-        check(run_all(store.con, baselines=(91,)))
-
-
 def test_messy(messy_db):
     with Store(messy_db, read_only=True) as store:
         check(run_all(store.con))
 
 
+def test_bench_with_holidays(bench_db, tmp_path):
+    db = copy_db(bench_db, tmp_path)
+    with Store(db) as store:
+        store.set_holidays(HOLIDAYS)
+        check(run_all(store.con, baselines=(91,)))
+
+
 def test_messy_with_holidays_and_direction_override(messy_db, tmp_path):
-    db = _copy_db(messy_db, tmp_path)
+    db = copy_db(messy_db, tmp_path)
     with Store(db) as store:
         store.set_holidays(HOLIDAYS)
         store.set_measure_direction("boxall", True)
@@ -641,7 +599,7 @@ def test_reference_by_hand():
 
 @pytest.mark.parametrize("holidays", [False, True])
 def test_corner_cases(tmp_path, holidays):
-    with Store(_load(tmp_path / "corners.duckdb", write_corners(tmp_path / "files"))) as store:
+    with Store(load_files(tmp_path / "corners.duckdb", write_corners(tmp_path / "files"))) as store:
         if holidays:
             store.set_holidays(HOLIDAYS)
         check(run_all(store.con, baselines=(91, 35), filters=corner_filters()))
@@ -653,13 +611,13 @@ def test_direction_ignores_rows_dated_after_as_of(tmp_path):
     At 2024-03-15: baseline 10 (1 Feb), latest 8 (1 Mar), change -2; the rows dated by then
     say nothing about direction, so higher is better and the pair is not an improvement."""
     u = _upn(900)
-    files = _write_csvs(tmp_path / "files", {
+    files = write_csvs(tmp_path / "files", {
         "placements": (["pupil_id", "provider", "start_date"], [(u, "Oak", "2024-02-05")]),
         "assessments": (["pupil_id", "measure", "date", "value", "higher_is_better"],
                         [(u, "Anxiety", "2024-02-01", 10, ""), (u, "Anxiety", "2024-03-01", 8, ""),
                          (u, "Anxiety", "2024-04-20", 6, "N")]),
     })
-    with Store(_load(tmp_path / "min.duckdb", files)) as store:
+    with Store(load_files(tmp_path / "min.duckdb", files)) as store:
         data = load_data(store.con)
         expected = ref_progress(data, date(2024, 3, 15), date(2023, 9, 1), date(2024, 3, 15), 91)
         assert expected["assessments"] == {"anxiety": {"n": 1, "median_change": -2.0, "improved": 0}}
