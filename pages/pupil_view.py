@@ -112,8 +112,9 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
         name = U.safe_label(f"Attendance at {setting}" if setting and len(groups) > 1 else
                             "Attendance" if len(groups) == 1 else "Attendance (setting not recorded)")
         fig.add_trace(go.Scatter(x=pd.to_datetime(d["period_start"]), y=d["rate"], mode="lines+markers",
-                                 line=dict(color=U.OKABE_ITO[i % 8], width=2,
-                                           dash=["solid", "dash", "dot", "dashdot"][i % 4]),
+                                 # solid lines in blue, green, ...: dashed orange is a placement start
+                                 line=dict(color=U.OKABE_ITO[(2 * i) % 8], width=2),
+                                 marker=dict(symbol=["circle", "square", "diamond", "triangle-up"][i % 4]),
                                  name=name, showlegend=len(groups) > 1,
                                  hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
     for r in pl.itertuples(index=False):
