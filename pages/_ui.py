@@ -63,6 +63,7 @@ DESTINATION_COLOURS = {
 SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
 SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
 GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category", "broke_down_by")
+TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row)
 
 COLUMN_LABELS = {
     "local_n": "Here", "local_total": "Here (all)", "local_share": "Share here",
@@ -295,7 +296,6 @@ PERCENT_COLUMNS = ("rate", "share", "survival")
 def _is_percent(column) -> bool:
     """A column of fractions shown as percentages, by its name (e.g. return_rate, local_share)."""
     return any(str(column).endswith(s) or str(column).startswith(s) for s in PERCENT_COLUMNS)
-TOTAL = "Total"   # the label of a figure's total row
 
 
 def _is_date_column(s: pd.Series) -> bool:
@@ -374,7 +374,7 @@ def numeric_for_chart(df: pd.DataFrame, cols) -> pd.DataFrame:
 
 def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, chart=None,
            count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
-           empty: str = "Nothing to show for these filters.", file_stem: str | None = None,
+           empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=()) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
