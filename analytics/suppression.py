@@ -105,9 +105,10 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
     Secondary suppression: in every column (with its total-row cell) and every row (with its
     total-column cell) where exactly one cell is hidden, or where the total is shown and every
     hidden cell is a 1 (hidden cells are at least 1, so two hidden cells adding up to 2 are both
-    1), the next smallest non-zero cell is hidden too, repeated until nothing changes. Zeros are never used to protect a cell: hiding a 0 beside a
-    1 still tells the reader the pair adds up to 1. A table with no totals needs no secondary
-    suppression (the caller must not show a total of the hidden cells elsewhere).
+    1), the next smallest non-zero cell is hidden too, repeated until nothing changes. Zeros are
+    never used to protect a cell: hiding a 0 beside a 1 still tells the reader the pair adds up
+    to 1. A table with no totals needs no secondary suppression (the caller must not show a
+    total of the hidden cells elsewhere: pages/_ui.figure adds a Total row where it does).
 
     Worked example (threshold 3)::
 
