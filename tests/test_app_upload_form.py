@@ -147,8 +147,8 @@ def test_the_check_lists_the_rows_to_be_rejected_and_why_before_load(checked):
     map_began_ended_setting(at)
     text = markdown_text(at)
     assert "3 row(s) will be rejected" in text
-    assert ("- Row 5: Began '31/02/2025' is not a valid day/month/year date.\n"
-            "- Row 6: Began 'next week' is not a valid day/month/year date.\n"
+    assert ("- Row 5: Began '31/02/2025' is not a valid date (day/month/year, in the years 1900 to 2100).\n"
+            "- Row 6: Began 'next week' is not a valid date (day/month/year, in the years 1900 to 2100).\n"
             "- Row 8: The end date is before the start date.") in text
     assert any(e.label == "2 row(s) will load with warnings — check them" for e in at.expander)
     warned = next(m.value for m in at.markdown if m.value.startswith("- Row 9"))

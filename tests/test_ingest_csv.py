@@ -53,7 +53,9 @@ def test_uk_dates_parse(text, expected):
 
 
 @pytest.mark.parametrize("text", ["03/14/2025", "31/02/2025", "2025-13-01", "14/03/2205",
-                                  "yesterday", "14/03"])
+                                  "yesterday", "14/03",
+                                  # bare numbers too short to be Excel serials: a year, a slip
+                                  "2025", "14", "6", "9999"])
 def test_invalid_start_dates_reject_the_row(text):
     sheet = placements_with_start(text)
     assert sheet.accepted.num_rows == 0
@@ -62,6 +64,15 @@ def test_invalid_start_dates_reject_the_row(text):
     assert "Start Date" in row["reason"] and "not a valid" in row["reason"]
     assert json.loads(row["original"]) == {"UPN": "B801200005001", "Provider": "Oak PRU",
                                            "Start Date": text}
+
+
+def test_a_bare_year_in_an_optional_date_is_blank_with_warning_not_1905():
+    # read as an Excel serial, "2025" would be 17 July 1905 and "14" 13 January 1900
+    sheet = one("UPN,Provider,Start Date,DOB,Last Review\nB801200005001,Oak,14/03/2025,2012,14\n")
+    [row] = sheet.accepted.to_pylist()
+    assert (row["date_of_birth"], row["last_review_date"]) == (None, None)
+    assert "DOB '2012' is not a valid date" in row["warnings"]
+    assert "Last Review '14' is not a valid date" in row["warnings"]
 
 
 def test_invalid_optional_date_is_blank_with_warning():
@@ -266,11 +277,25 @@ def test_exclusions_days_doubled_and_categories():
     sheet = one(text)
     assert sheet.dataset == "exclusions"
     rows = sheet.accepted.to_pylist()
+    # a negative length is an invalid value in an optional column: stored blank with a
+    # warning, the exclusion kept (data-spec §5)
     assert [(r["category"], r["sessions"], r["reason"]) for r in rows] == [
-        ("suspension", 3.0, "PP"), ("permanent", None, "BU")]
+        ("suspension", 3.0, "PP"), ("permanent", None, "BU"), ("lunchtime", None, "Rudeness")]
+    assert "Length (days) '-1' is not a number of 0 or more" in rows[2]["warnings"]
     reasons = {r["row_number"]: r["reason"] for r in sheet.rejected.to_pylist()}
+    assert list(reasons) == [4]
     assert "'Expelled'" in reasons[4] and "exclusion type" in reasons[4]
-    assert "negative" in reasons[5]
+
+
+def test_unreadable_exclusion_length_is_blank_with_a_warning_not_a_reject():
+    sheet = one("UPN,Exclusion Type,Exclusion Date,Number of Sessions\n"
+                "B801200005001,suspension,01/10/2024,two\n"
+                "B801200005001,suspension,08/10/2024,4\n")
+    assert sheet.rejected.num_rows == 0
+    rows = sheet.accepted.to_pylist()
+    assert [(r["start_date"], r["sessions"]) for r in rows] == [(D(2024, 10, 1), None), (D(2024, 10, 8), 4.0)]
+    assert "Number of Sessions 'two' is not a number of 0 or more" in rows[0]["warnings"]
+    assert rows[1]["warnings"] is None
 
 
 def test_assessments():

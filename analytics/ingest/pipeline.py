@@ -25,6 +25,8 @@ _WS = " \t\r\n\u00a0\ufeff"
 # Date strings, tried by shape so that "14/3/25" never reads as the year 25 and month-first
 # ("03/14/2025") fails instead of swapping. Two-digit years: DuckDB's %y, like Python's
 # (00-68 -> 20xx, 69-99 -> 19xx). Years outside 1900-2100 are typos, not dates.
+# An Excel serial has five digits (10000 is 18 May 1927, 73050 is 31 Dec 2099): a bare number of
+# four digits or fewer ("2025", "14") is a year or a slip, not a date, and is reported as invalid.
 # A macro's argument is copied into its body wherever it is named, and every copy of a regular
 # expression is compiled when the query is bound: so a value used more than once is passed
 # through a one-element list_transform lambda (bound once), which keeps the big query's
@@ -46,7 +48,7 @@ CREATE OR REPLACE MACRO _date_ts(d) AS CASE
   WHEN regexp_full_match(d, '\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{2}') THEN
     try_strptime(replace(d, '-', ' '), ['%d %b %y', '%d %B %y'])
   WHEN regexp_full_match(d, '\d{8}') THEN try_strptime(d, '%Y%m%d')
-  WHEN regexp_full_match(d, '\d{1,5}(?:\.\d+)?') THEN
+  WHEN regexp_full_match(d, '\d{5}(?:\.\d+)?') THEN
     TIMESTAMP '1899-12-30' + to_days(CAST(floor(CAST(d AS DOUBLE)) AS INTEGER))
 END;
 CREATE OR REPLACE MACRO _uk_date(s) AS list_transform([_untime(s)], lambda u:
@@ -387,7 +389,7 @@ class _Builder:
             v = f"_uk_date({s})"
             bad = f"{s} IS NOT NULL AND {V} IS NULL"
             self._invalid(name, s, bad, required or name in _REJECT_IF_INVALID,
-                          "is not a valid day/month/year date")
+                          "is not a valid date (day/month/year, in the years 1900 to 2100)")
             return v
         if name in _VOCABS and not (name == "reason" and self.dataset == "exclusions"):
             fallback = _VOCABS[name][1]
@@ -434,7 +436,7 @@ class _Builder:
             if name == "sessions" and "sessions" not in self.m.columns:
                 num = f"(_num({s}) * 2)"   # a "Days" column: 1 day = 2 sessions
                 self.label["sessions"] = self.label[DAYS]
-            if name in ("possible_sessions", "attended_sessions", "sessions"):
+            if name in ("possible_sessions", "attended_sessions"):
                 if name == "attended_sessions" and PCT in self.m.columns:
                     required = False   # the percentage stands in for it
                 self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", True,
