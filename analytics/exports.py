@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+
+from analytics.ingest.headers import REJECTED_REASON_HEADING, REJECTED_ROW_HEADING
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -208,3 +211,24 @@ def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def rejected_rows_table(rejects: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows to send back and fix: the row's number in the file and why it was
+    rejected, then the row as it was in the file (`rejects`: row_number, reason, original
+    as the JSON the store keeps).
+
+    The first two headings are ones the importer skips (headers.OWN_HEADINGS), so the fixed file
+    can be uploaded as it is: a heading "reason" would be read as the placement reason.
+    """
+    originals = []
+    for text in rejects["original"]:
+        try:
+            originals.append(json.loads(text) if isinstance(text, str) else {})
+        except ValueError:
+            originals.append({"original": text})
+    wide = pd.DataFrame(originals, index=rejects.index)
+    base = rejects[["row_number", "reason"]].rename(columns={
+        "row_number": REJECTED_ROW_HEADING, "reason": REJECTED_REASON_HEADING})
+    # a file that was itself such a download carries its old reason: the new one replaces it
+    return pd.concat([base, wide.drop(columns=[c for c in wide.columns if c in base.columns])], axis=1)

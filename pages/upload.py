@@ -353,7 +353,7 @@ def _show_result(r: dict) -> None:
 def _show_results(results: list[dict]) -> None:
     """Totals, one line per sheet, then the details of every sheet that needs a look."""
     st.header("Result of the last upload")
-    c = st.columns(4)
+    c = U.tiles(4)
     c[0].metric("Rows accepted", f"{sum(r['accepted'] for r in results):,}")
     c[1].metric("Rows rejected", f"{sum(r['rejected'] for r in results):,}")
     c[2].metric("Rows with warnings", f"{sum(r['warned'] for r in results):,}")
@@ -378,16 +378,7 @@ def _stem(text: str) -> str:
 
 
 def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
-    """Row number and reason, then the row as it was in the file (to send back and fix)."""
-    originals = []
-    for text in rejects["original"]:
-        try:
-            originals.append(json.loads(text) if isinstance(text, str) else {})
-        except ValueError:
-            originals.append({"original": text})
-    wide = pd.DataFrame(originals, index=rejects.index)
-    base = rejects[["row_number", "reason"]]
-    return pd.concat([base, wide.drop(columns=[c for c in wide.columns if c in base.columns])], axis=1)
+    return S.api("exports", "rejected_rows_table")(rejects)
 
 
 def _load(ready: list[tuple[bytes, str, dict, list | None, str]]) -> None:

@@ -118,6 +118,13 @@ for _ds, _cols in _SYNONYMS.items():
     table.pop(normalise_header("ethnicity_group"), None)  # derived, never read
     SYNONYMS[_ds] = table
 
+# The two leading columns of the upload page's rejected-rows download. A user fixes the rows
+# in that file and uploads it again, so these are never read as data: "Why it was rejected"
+# must not become a placement or exclusion reason.
+REJECTED_ROW_HEADING = "Row in the original file"
+REJECTED_REASON_HEADING = "Why it was rejected"
+OWN_HEADINGS = frozenset(normalise_header(h) for h in (REJECTED_ROW_HEADING, REJECTED_REASON_HEADING))
+
 ALL_KNOWN = frozenset(k for t in SYNONYMS.values() for k in t)
 WEEK_HEADERS = frozenset(normalise_header(h) for h in
                          ("Week Commencing", "Week Beginning", "W/C", "WC", "Week Starting"))
@@ -185,6 +192,9 @@ def _assign(dataset: str, headers: list[str], mapping: dict[str, str]) -> Header
                 warnings.append(f"Column '{text}' was mapped to '{canon}', which is not a "
                                 f"{dataset} column, so it was not loaded.")
                 continue
+        elif n in OWN_HEADINGS:
+            warnings.append(f"Column '{text}' comes from the rejected-rows download, so it was not loaded.")
+            continue
         else:
             canon = table.get(n)
             if canon is None:
