@@ -99,12 +99,30 @@ def _day(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
-def _reason(registered, n18: int, vulnerable: int, as_of: date) -> tuple[bool, str, str]:
-    """(likely_needs_registration, reason sentence, status) for one provider."""
+def _hidden(n: int, suppress_below: int | None) -> bool:
+    return suppress_below is not None and 0 < n < suppress_below
+
+
+def _reason(registered, n18: int, vulnerable: int, as_of: date,
+            suppress_below: int | None = None) -> tuple[bool, str, str]:
+    """(likely_needs_registration, reason sentence, status) for one provider.
+
+    With ``suppress_below``, a count the table shows as 'c' (1 to suppress_below - 1, metrics.md
+    §7) is not given in the sentence either, in words or in grammar ("attends", "who is").
+    """
     meets = n18 >= REGISTRATION_PUPILS or vulnerable > 0
     on = f"on {_day(as_of)}"
     if n18 == 0:
         pupils = f"no pupil attends {REGISTRATION_HOURS} or more hours a week {on}"
+    elif _hidden(n18, suppress_below) or _hidden(vulnerable, suppress_below):
+        few = f"fewer than {suppress_below}"
+        pupils = (f"{few if _hidden(n18, suppress_below) else n18} pupils attend {REGISTRATION_HOURS} "
+                  f"or more hours a week {on}")
+        if vulnerable:
+            pupils += (f", of whom {few if _hidden(vulnerable, suppress_below) else vulnerable} are "
+                       "looked after or have an EHC plan")
+        else:
+            pupils += ", none looked after or with an EHC plan"
     else:
         attend = "attends" if n18 == 1 else "attend"
         pupils = (f"{_plural(n18, 'pupil', 'pupils')} {attend} {REGISTRATION_HOURS} or more "
@@ -132,7 +150,7 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date) -> tuple[bool, s
 
 
 def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
-                       today: date | None = None) -> pd.DataFrame:
+                       today: date | None = None, suppress_below: int | None = None) -> pd.DataFrame:
     """One row per listed provider, most urgent first.
 
     Columns: provider_key, provider, setting_type, registered (True/False/None),
@@ -141,6 +159,8 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
     likely_needs_registration (bool: registered is False and the test is met), reason (a
     sentence), status ('likely_needs_registration' | 'registration_unknown' | 'registered' |
     'below_threshold'; 'registration_unknown' means status null and the test met).
+    With ``suppress_below`` (for shared screens and downloads), the reason gives no count that
+    the small-number rule hides; the count columns are left exact for the caller to suppress.
     """
     period = resolve_period(filters, today)
     keys = _listed_keys(con, filters, period)
@@ -162,7 +182,7 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
         df[c] = df[c].fillna(0).astype(int)
     df["registered"] = [None if pd.isna(v) else bool(v) for v in df["registered"]]
     df["provider"] = [p if isinstance(p, str) else k for p, k in zip(df["provider"], df["provider_key"])]
-    results = [_reason(r, int(n), int(v), period.as_of) for r, n, v in
+    results = [_reason(r, int(n), int(v), period.as_of, suppress_below) for r, n, v in
                zip(df["registered"], df["pupils_18h_plus"], df["cla_or_ehcp_18h_plus"])]
     df["likely_needs_registration"] = [r[0] for r in results]
     df["reason"] = [r[1] for r in results]

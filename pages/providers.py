@@ -9,9 +9,15 @@ from pages import _ui as U
 
 
 def registration() -> None:
-    df = S.metric("providers", "registration_check")
+    # The reasons quote counts: where the table hides a count as 'c', its reason must not give it
+    # (always so for the download, which follows the small-number rule like every aggregate one).
+    shared = S.metric("providers", "registration_check", suppress_below=S.threshold())
+    df = shared if S.presentation() else S.metric("providers", "registration_check")
     st.subheader("Registration check")
     U.about("registration")
+    st.caption("The pupils counted here are every pupil placed with the provider on the 'as of' date, whatever "
+               "the filters: registration depends on the whole provider. The filters choose which providers "
+               "are listed.")
     if df.empty:
         st.info(f"No provider is listed. {S.empty_reason()}")
         return
@@ -34,7 +40,7 @@ def registration() -> None:
     U.table(shown[cols], rename={
         "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
         "Reason": "Why"})
-    U.downloads(df, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
+    U.downloads(shared, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
 
 
 def _registered(values: pd.Series) -> pd.Series:
@@ -53,7 +59,8 @@ def scorecard() -> None:
                      "Return-to-mainstream rate by provider", "Provider (n = placements ended in the period)",
                      "Return rate (%)", horizontal=True, percent=True)
 
-    view = df.copy()
+    # the reasons are the registration check's, given (with small numbers protected) above it
+    view = df.drop(columns=["registration_reason"], errors="ignore")
     if len(view):
         view["registered"] = _registered(view["registered"])
         for c in ("part_time_share", "attendance_rate", "return_rate"):

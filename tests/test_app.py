@@ -499,6 +499,26 @@ def test_registration_status_is_words_in_both_provider_tables(sample_db, monkeyp
         "the sample has providers of each kind"
 
 
+def test_in_presentation_mode_registration_reasons_give_no_hidden_count(sample_db, monkeypatch):
+    # A reviewer saw 'c' in the count columns beside "4 pupils ..., of whom 2 are looked after".
+    at = open_app(sample_db, monkeypatch, "pages/providers.py")
+    _presentation_on(at, "pages/providers.py")
+    assert_healthy(at)
+    [table] = [df.value for df in at.dataframe if "Why" in df.value.columns]
+    counts = ["Pupils at 18+ hours", "Looked-after or EHCP pupils at 18+ hours"]
+    hidden = table[(table[counts].astype(str) == "c").any(axis=1)]
+    assert len(hidden) >= 3, "the sample has providers with small counts to hide"
+    for row in hidden.itertuples(index=False):
+        why = row.Why
+        assert "fewer than 3" in why, why
+        assert not re.search(r"\b[12] (pupil|are|is)\b|\battends\b|, who is looked", why), why
+    # the list of providers likely to need registering says the same sentences
+    for line in (t.value for t in at.text if t.value.startswith("•")):
+        assert not re.search(r"\b[12] (pupil|are|is)\b|\battends\b|, who is looked", line), line
+    # and it says the counts are the whole provider's, whatever the filters
+    assert any("whatever the filters" in c.value for c in at.caption)
+
+
 # (page, figure key, segmented control choosing the grouping or None, its choices)
 PARTS_OF_A_TOTAL = [
     ("pages/overview.py", "population", "pop_by", ["SEN status", "Looked after", "FSM", "Sex", "Year group",

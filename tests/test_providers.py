@@ -237,3 +237,33 @@ def test_scorecard_carries_the_registration_flag():
 def test_registration_check_empty_store():
     df = registration_check(make_db(), F, Settings())
     assert df.empty and list(df.columns) == REGISTRATION_COLUMNS
+
+
+def test_registration_reasons_on_shared_screens_give_no_count_the_table_hides():
+    # A reviewer saw 'c' in the count columns beside "4 pupils ..., of whom 2 are looked after".
+    # With suppress_below=3 the counts 1 and 2 are hidden in the table (metrics.md §7), so the
+    # reason must not give them in figures or in grammar ("attends", "who is"); 0 and 3+ stay.
+    df = registration_check(_registration_db(), F, Settings(), suppress_below=3)
+    got = {r.provider: r.reason for r in df.itertuples()}
+    day = "on 14 March 2025"
+    test = ("(registration is needed for 5 or more such pupils, or any such pupil who is looked after "
+            "or has an EHC plan)")
+    # Hill Tutors: 1 pupil at 18h+, who has an EHC plan: both counts hidden
+    assert got["Hill Tutors"] == ("Not registered, and fewer than 3 pupils attend 18 or more hours a week "
+                                  f"{day}, of whom fewer than 3 are looked after or have an EHC plan: likely "
+                                  f"to need registration as an independent school {test}.")
+    # Mystery Ltd: 1 looked-after pupil at 18h
+    assert got["Mystery Ltd"] == ("Registration status is not recorded, and fewer than 3 pupils attend 18 or "
+                                  f"more hours a week {day}, of whom fewer than 3 are looked after or have an "
+                                  f"EHC plan: check whether the provider is registered {test}.")
+    # Five Ways: 5 pupils, none looked after: nothing to hide, the sentence as before
+    assert got["Five Ways"] == ("Not registered, and 5 pupils attend 18 or more hours a week "
+                                f"{day}, none looked after or with an EHC plan: likely to need registration "
+                                f"as an independent school {test}.")
+    # the exact sentences, for the internal view, still give the counts
+    exact = {r.provider: r.reason for r in registration_check(_registration_db(), F, Settings()).itertuples()}
+    assert exact["Hill Tutors"].startswith("Not registered, and 1 pupil attends 18 or more hours a week "
+                                           f"{day}, who is looked after or has an EHC plan")
+    assert exact["Five Ways"] == got["Five Ways"]
+    # the count columns are left exact for the page to suppress
+    assert df.set_index("provider").loc["Hill Tutors", "pupils_18h_plus"] == 1
