@@ -342,17 +342,16 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     as_of)), pupils_in_ap, open_placements, placements_started, placements_ended,
     km_median_days, return_rate, returned, ended, sustained_rate, sixth_day_rate, any_flag.
     Each row is the report's figures with the period = the term and as_of = its as_of column.
-    The first row is the term containing ``since``; by default the filters' period start when
-    one was chosen, else (and never before) the earliest start of a selected placement; just as_of's term
-    when nothing is selected.
+    The first row is the term containing ``since``: by default the earliest start of a selected
+    placement (just as_of's term when nothing is selected). The chosen period does not move it:
+    the default "this academic year to date" and the same dates picked as "2024/25" must give
+    the same trend, and a trend is history, where the period sets the headline figures.
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
     as_of = resolve_period(filters, today).as_of
     if since is None:
-        earliest = _earliest_start(con, filters, today) or as_of
-        # Not before the first placement: an "all time" period from 1900 is centuries of rows.
-        since = max(filters.period_start or earliest, earliest)
+        since = _earliest_start(con, filters, today) or as_of
     terms = terms_between(min(since, as_of), as_of, unit)
     windows = [(t.start, min(t.end, as_of), min(t.end, as_of)) for t in terms]
     rows = [{"label": term.label, "period_start": term.start, "period_end": term.end,

@@ -164,7 +164,8 @@ ABOUT = {
     "trend": "Each point is the figure worked out at the end of that term (or on the 'as of' date for the "
              "current term), for placements in that term, with the same filters and settings. Terms run "
              "1 September–31 December, 1 January–Easter Sunday and Easter Monday–31 August; "
-             "academic years 1 September–31 August.",
+             "academic years 1 September–31 August. The trend runs from the term of the first placement to "
+             "the 'as of' date whatever the period chosen in the sidebar, which sets the headline figures.",
     "change": "The change is against the same figure worked out one year earlier (the 'as of' date less a "
               "year), with the same filters.",
     "durations": "Days in AP for each placement that overlaps the period: from the start date to the end "
@@ -231,6 +232,20 @@ def about(key: str, extra: str | None = None) -> None:
         st.markdown(text)
         if S.presentation():
             st.caption(f"Presentation mode: counts from 1 to {S.threshold() - 1} show as 'c'.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Headline tiles
+
+TILE_WIDTH = 210   # px: four tiles a row in a 1400 px window with the sidebar open, labels whole
+
+
+def tiles(n: int) -> list:
+    """`n` containers of one width for st.metric tiles (and their captions), side by side and
+    wrapping onto the next line when the window is narrow. Equal columns would instead squeeze
+    each tile until its label and value were cut short ("94 d…")."""
+    row = st.container(horizontal=True, wrap=True, gap="small")
+    return [row.container(width=TILE_WIDTH) for _ in range(n)]
 
 
 # ---------------------------------------------------------------------------------------------

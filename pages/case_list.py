@@ -29,7 +29,7 @@ def main() -> None:
     present = [f for f in FLAG_ORDER if f in flags.columns]
     counts = {f: int(flags[f].fillna(False).astype(bool).sum()) for f in present}
     any_flag = int((flags["n_flags"] > 0).sum()) if "n_flags" in flags.columns else None
-    c = st.columns(5)
+    c = U.tiles(5)
     c[0].metric("Open placements", U.fmt_count(S.shared_count(len(flags))), border=True,
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
     c[1].metric("Flagged", U.fmt_count(S.shared_count(any_flag)), border=True,

@@ -17,7 +17,7 @@ COUNTS = ["suspensions", "permanent", "lunchtime", "pupils_suspended"]
 def summary() -> None:
     s = S.metric("exclusions", "summary")
     six = s.get("sixth_day") or {}
-    c = st.columns(6)
+    c = U.tiles(6)
     c[0].metric("Suspensions", U.fmt_count(S.shared_count(s["suspensions"])), border=True,
                 help=U.ABOUT["exclusions_summary"])
     c[1].metric("Pupils suspended", U.fmt_count(S.shared_count(s["pupils_suspended"])), border=True)

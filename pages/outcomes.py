@@ -15,7 +15,7 @@ GROUPS = {"Provider": "provider", "Reason": "reason", "Commissioned by": "commis
 def summary() -> None:
     s = S.metric("outcomes", "summary")
     sus = s.get("sustained") or {}
-    c = st.columns(4)
+    c = U.tiles(4)
     c[0].metric("Return-to-mainstream rate", U.fmt_rate(S.shared_rate(s["returned"], s["ended"], s["rate"])),
                 border=True, help=U.ABOUT["return_rate"])
     c[0].caption(f"{U.fmt_count(S.shared_count(s['returned']))} of {U.fmt_count(S.shared_count(s['ended']))} "
@@ -65,6 +65,9 @@ def by_term() -> None:
     U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
              count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
              file_stem="returns-by-term", total_row=True)
+    st.caption("Every term from the first placement to the 'as of' date, whatever the period in the sidebar; "
+               "in the table the Total row adds up all the terms shown. The rate for the period is the one at the top "
+               "of the page.")
 
 
 def _pct(v) -> str:

@@ -90,7 +90,7 @@ def headline() -> None:
                     values = [float(v) for v in terms[col].tolist() if v is not None and v == v]
                     if len(values) >= 2:
                         spark[key] = values
-    cols = st.columns(4) + st.columns(4)
+    cols = U.tiles(8)
     for col, (key, label, kind, colour) in zip(cols, HEADLINES):
         value, num, den = now[key]
         pvalue, pnum, pden = before[key]
@@ -133,6 +133,8 @@ TREND_SERIES = {
 def trends() -> None:
     unit = st.segmented_control("Trend by", ["Term", "Academic year"], default="Term", key="trend_unit")
     df = S.metric("trends", "by_term", unit="academic_year" if unit == "Academic year" else "term")
+    st.caption(f"Every {(unit or 'term').lower()} from the first placement to the 'as of' date, whatever the "
+               "period in the sidebar (which sets the headline figures above).")
     if S.presentation():
         # Their denominators are not in the table, so the small-number rule cannot be checked.
         df = df.drop(columns=[c for c in ("sustained_rate", "sixth_day_rate") if c in df.columns])

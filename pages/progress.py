@@ -11,9 +11,9 @@ from pages import _ui as U
 
 def attendance() -> None:
     summary = S.metric("progress", "summary")["attendance"]
-    c = st.columns(4)
+    c = U.tiles(4)
     n = summary.get("n") or 0
-    c[0].metric("Placements with both rates", U.fmt_count(S.shared_count(n)), border=True,
+    c[0].metric("Placements compared", U.fmt_count(S.shared_count(n)), border=True,
                 help=U.ABOUT["attendance"])
     c[1].metric("Median attendance before", U.fmt_rate(summary.get("baseline_rate_median")), border=True)
     c[2].metric("Median attendance during", U.fmt_rate(summary.get("during_rate_median")), border=True,

@@ -14,7 +14,7 @@ SPLITS = {"No split": None, "Reason": "reason", "Setting type": "setting_type",
 
 def summary() -> None:
     s = S.metric("time_in_ap", "summary")
-    c = st.columns(5)
+    c = U.tiles(5)
     comp, op = s["completed"], s["open"]
     c[0].metric("Median time (KM)", U.fmt_days(s.get("km_median_days")), border=True,
                 help=U.ABOUT["km_median"])
@@ -101,8 +101,8 @@ def km() -> None:
 
 def open_ended() -> None:
     counts = S.metric("oversight", "summary")
-    c = st.columns(3)
-    c[0].metric("Open with no planned end date", U.fmt_count(S.shared_count(counts.get("no_planned_end"))),
+    c = U.tiles(3)
+    c[0].metric("No planned end date", U.fmt_count(S.shared_count(counts.get("no_planned_end"))),
                 border=True, help="Open placements with no planned end date recorded: open-ended placements.")
     c[1].metric("Planned end date passed", U.fmt_count(S.shared_count(counts.get("planned_end_passed"))),
                 border=True, help="Open placements whose planned end date is before the 'as of' date.")

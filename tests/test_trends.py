@@ -170,6 +170,18 @@ def test_by_term_never_starts_before_the_first_placement():
     assert trends.by_term(make_db(), Filters(as_of=date(2025, 5, 1)), S)["label"].tolist() == ["Summer 2024/25"]
 
 
+@pytest.mark.parametrize("start, end", [(None, None), (date(2024, 9, 1), date(2025, 8, 31)),
+                                        (date(2024, 10, 1), date(2025, 2, 1))])
+def test_the_chosen_period_does_not_move_the_start_of_the_trend(start, end):
+    # A reviewer found that the default period (this academic year to date) gave six terms and
+    # the same dates picked as "2024/25" gave three, with different totals under one caption.
+    # The trend runs from the first placement's term (Autumn 2023/24, E) to as_of's (Summer
+    # 2024/25) whatever the period: six terms.
+    df = trends.by_term(_db(), Filters(as_of=date(2025, 5, 1), period_start=start, period_end=end), S)
+    assert df["label"].tolist() == ["Autumn 2023/24", "Spring 2023/24", "Summer 2023/24",
+                                    "Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"]
+
+
 # ---------------------------------------------------------------------------------------------
 # by_term and headline compute every window in one statement (trends._figures); these tests hold
 # them to the summaries that define each figure, computed window by window.
