@@ -414,6 +414,10 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
                                                    label=TOTAL, label_col=label_col, blank=not_additive)
         kw = {"total_row_label": TOTAL}
     shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw)
+    if kw and S.presentation() and _total_hidden_for_its_parts(df, shown, count_cols):
+        st.info(f"Not shown in presentation mode: every group here is smaller than {S.threshold()}, and "
+                "their total is shown elsewhere on the page, so the groups could be worked out from it.")
+        return
     if table_cols:
         shown = shown[[c for c in table_cols if c in shown.columns]]
     view = view_toggle(key, default_view) if chart is not None else "Table"
@@ -428,6 +432,20 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         table(shown, group_by)
     downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
               total_row=bool(kw))
+
+
+def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:
+    """True when suppression hid a Total cell that is not itself small: it did so because every
+    non-zero part beside it is a hidden 1 (suppression._protect). But a figure's total is public
+    (a headline tile, the chart's n), and k groups adding up to k are all 1s: hiding the total
+    protects nothing, so the breakdown must not be shown at all."""
+    last, shown_last = df.iloc[-1], shown.iloc[-1]
+    for c in count_cols:
+        if c in df.columns and shown_last[c] == "c":
+            v = pd.to_numeric(pd.Series([last[c]]), errors="coerce").iloc[0]
+            if pd.notna(v) and v >= S.threshold():
+                return True
+    return False
 
 
 def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, *, color=None,

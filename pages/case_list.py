@@ -29,21 +29,23 @@ def main() -> None:
     present = [f for f in FLAG_ORDER if f in flags.columns]
     counts = {f: int(flags[f].fillna(False).astype(bool).sum()) for f in present}
     any_flag = int((flags["n_flags"] > 0).sum()) if "n_flags" in flags.columns else None
+    # Exact counts even in presentation mode: the list below shows each of these placements,
+    # so a 'c' here would hide nothing and only make the panel count rows by hand.
     c = U.tiles(5)
-    c[0].metric("Open placements", U.fmt_count(S.shared_count(len(flags))), border=True,
+    c[0].metric("Open placements", U.fmt_count(len(flags)), border=True,
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
-    c[1].metric("Flagged", U.fmt_count(S.shared_count(any_flag)), border=True,
+    c[1].metric("Flagged", U.fmt_count(any_flag), border=True,
                 help=U.ABOUT["any_flag"])
     short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time too long",
              "unregistered": "Unregistered provider"}
     for col, f in zip(c[2:], short):
         if f in counts:
-            col.metric(short[f], U.fmt_count(S.shared_count(counts[f])), border=True,
+            col.metric(short[f], U.fmt_count(counts[f]), border=True,
                        help=U.FLAG_LABELS[f] + ": see 'About this figure' above.")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})
-        st.dataframe(S.shared_table(table, ["placements"]).rename(columns={"flag": "Flag", "placements": "Placements"}),
+        st.dataframe(table.rename(columns={"flag": "Flag", "placements": "Placements"}),
                      hide_index=True, placeholder="")
 
     f1, f2 = st.columns([3, 1])
@@ -62,7 +64,7 @@ def main() -> None:
                         "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")
             if c in shown.columns]
     shown = shown[cols]
-    st.caption(f"{U.fmt_count(S.shared_count(len(shown)))} placement(s) listed. Click a column heading to sort.")
+    st.caption(f"{U.fmt_count(len(shown))} placement(s) listed. Click a column heading to sort.")
     event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520)
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:

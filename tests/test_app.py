@@ -730,3 +730,37 @@ def test_pupil_view_charts_give_each_measure_its_own_scale_and_each_setting_its_
                 for t in spec["data"]:   # a line never joins two records of the same week
                     assert len(set(t["x"])) == len(t["x"]), (case, t["name"])
     assert multi, "some pupil in the sample has two measures"
+
+
+def test_case_list_tiles_count_the_listed_placements_even_in_presentation_mode(sample_db, monkeypatch):
+    # A 'c' on a tile above a list that shows every one of those placements hid nothing: a
+    # reviewer counted the rows. Girls with an EHC plan: few enough open placements that every
+    # tile used to read 'c'. The tiles must equal what the list shows, counted here by hand.
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py")
+    at.multiselect(key="f_sex").select("F").run()
+    at.multiselect(key="f_sen_status").select("E").run()
+    assert_healthy(at)
+    assert any("Presentation mode is on" in w.value for w in at.warning)
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert 0 < len(listed) < 10
+    flags = listed["Flags raised"].fillna("").astype(str)
+    assert metric_value(at, "Open placements") == str(len(listed))
+    assert metric_value(at, "Flagged") == str(int((listed["Number of flags"] > 0).sum()))
+    assert metric_value(at, "Review overdue") == str(int(flags.str.contains("Review overdue").sum()))
+    assert metric_value(at, "Part-time too long") == str(int(flags.str.contains("Part-time beyond the limit").sum()))
+
+
+def test_a_breakdown_whose_groups_are_all_hidden_is_not_shown_beside_its_public_total(sample_db, monkeypatch):
+    # Girls with an EHC plan at the default date: 3 pupils in AP, in 3 different year groups. The
+    # table used to read c, c, c with its Total hidden too, while the tile above said 3: three
+    # groups adding up to 3 are each 1. By SEN status the one group (E) is the total: shown.
+    at = open_app(sample_db, monkeypatch)
+    at.multiselect(key="f_sex").select("F").run()
+    at.multiselect(key="f_sen_status").select("E").run()
+    _presentation_on(at, "pages/overview.py")
+    assert metric_value(at, "Pupils in AP now") == "3"
+    at.segmented_control(key="pop_by").set_value("Year group").run()
+    assert_healthy(at)
+    assert any("every group here is smaller than 3" in i.value for i in at.info)
+    at.segmented_control(key="pop_by").set_value("SEN status").run()
+    assert not any("every group here is smaller than 3" in i.value for i in at.info)
