@@ -177,3 +177,36 @@ def test_formula_without_cached_value_is_blank_with_warning():
     [sheet] = read_file(xlsx_bytes(wb), "formulas.xlsx")
     assert sheet.accepted["hours_per_week"].to_pylist() == [None]
     assert any("formulas with no saved result" in w for w in sheet.sheet_warnings)
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_is_reported_and_not_loaded(state):
+    # A reviewer's workbook had a hidden "Lookup" sheet of 2024 placements, which loaded like any
+    # other sheet: data the user never sees in Excel changed the figures unseen.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Placements"
+    ws.append(["UPN", "Provider", "Start Date"])
+    ws.append(["D999123400001", "Oak PRU", "01/09/2025"])
+    lookup = wb.create_sheet("Lookup")
+    lookup.append(["UPN", "Provider", "Start Date"])
+    lookup.append(["T999123400002", "Elm", "01/09/2024"])
+    lookup.sheet_state = state
+    sheets = {s.sheet: s for s in read_file(xlsx_bytes(wb), "return.xlsx")}
+    assert list(sheets) == ["Placements", "Lookup"]
+    assert sheets["Placements"].dataset == "placements"
+    assert sheets["Placements"].accepted["pupil_id"].to_pylist() == ["D999123400001"]
+    assert sheets["Lookup"].dataset is None
+    assert sheets["Lookup"].skipped_reason.startswith("This sheet is hidden in the workbook, so it was not loaded.")
+
+
+def test_a_workbook_whose_only_data_is_hidden_says_so():
+    wb = openpyxl.Workbook()
+    wb.active.title = "Read me"
+    wb.active["A1"] = "See the other sheet."
+    data = wb.create_sheet("Placements")
+    data.append(["UPN", "Provider", "Start Date"])
+    data.append(["D999123400001", "Oak PRU", "01/09/2025"])
+    data.sheet_state = "hidden"
+    with pytest.raises(IngestError, match="sheet 'Placements': This sheet is hidden"):
+        read_file(xlsx_bytes(wb), "return.xlsx")

@@ -83,3 +83,14 @@ def test_text_cells_are_trimmed(cell, kept):
         assert sheet.rejected.num_rows == 1
     else:
         assert sheet.accepted["provider"].to_pylist() == [kept]
+
+
+@pytest.mark.parametrize("label", ["FE college", "Further Education College", "sixth-form college"])
+def test_college_destinations_are_post16_without_a_warning(label):
+    # A reviewer's "FE college" was stored as 'other' with a warning; data-spec §1 lists FE and
+    # college as post-16 destinations, and these are the same places named in full.
+    text = ("UPN,Provider,Start Date,End,Exit Destination\n"
+            f"D999123400001,Oak PRU,01/09/2024,18/07/2025,{label}\n")
+    [sheet] = read_file(text.encode(), "leavers.csv")
+    [row] = sheet.accepted.to_pylist()
+    assert (row["destination"], row["warnings"]) == ("post16", None)

@@ -160,8 +160,15 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
                           file=file_name) from None
     out: list[ParsedSheet] = []
     keys = _mapping_keys(mapping)
-    visible = _worksheet_names(wb)
-    for name in visible:
+    for name, hidden in _worksheets(wb):
+        if hidden:
+            # What the user does not see in Excel is not loaded unseen: often a lookup list, and
+            # when it holds data, the user should see it before it changes the figures.
+            out.append(_skipped(file_name, name, "This sheet is hidden in the workbook, so it was not "
+                                                 "loaded. If it holds data to load, unhide it in Excel "
+                                                 "(right-click a sheet tab, Unhide), save and upload the "
+                                                 "file again."))
+            continue
         try:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception:
@@ -205,12 +212,14 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
     return out
 
 
-def _worksheet_names(wb) -> list[str]:
+def _worksheets(wb) -> list[tuple[str, bool]]:
+    """(name, hidden) of each worksheet (not chart sheets), in workbook order."""
     try:
         meta = wb.sheets_metadata
-        return [m.name for m in meta if str(getattr(m, "typ", "WorkSheet")).endswith("WorkSheet")]
+        return [(m.name, not str(getattr(m, "visible", "Visible")).endswith(".Visible"))
+                for m in meta if str(getattr(m, "typ", "WorkSheet")).endswith("WorkSheet")]
     except Exception:
-        return list(wb.sheet_names)
+        return [(name, False) for name in wb.sheet_names]
 
 
 def _skipped(file_name: str, sheet: str | None, reason: str, header_row: int | None = None
