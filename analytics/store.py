@@ -38,6 +38,11 @@ Duplicates: each sheet is recorded under sha256(f"{sha256 of the file's bytes}\0
 Uploads are re-derived in part: only the records an upload can touch (see Store._rebuild);
 `rebuild_all()` re-derives everything (use it after a migration that changes the rules).
 
+Before a load, `preview_changes(sheet)` says what it would change: it applies the sheet with the
+code a load uses, inside a transaction that is always rolled back, and compares the current
+state before and after by key (so an older file loaded after a newer one, which the rules
+above let overwrite it, can be caught before **Load**).
+
 >>> sorted(_key_sql("exclusions"))
 ['category', 'pupil_id', 'start_date']
 """
@@ -96,6 +101,72 @@ class UploadResult:
          "original": pd.Series(dtype=object)}))
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"row_number": pd.Series(dtype="Int64"), "warning": pd.Series(dtype=object)}))
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    """How one column of the records an upload would change changes: `cleared` (a stored value
+    made blank), `filled` (a blank given a value) and `altered` (one value replaced by another)."""
+    column: str
+    cleared: int = 0
+    filled: int = 0
+    altered: int = 0
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One stored record an upload would change: its pupil, date and provider (or setting,
+    category, measure), and (column, stored value, value after the upload) for each change."""
+    pupil_id: str
+    when: date | None
+    what: str | None
+    changes: tuple[tuple[str, object, object], ...]
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """What loading one sheet would do to the current state (Store.preview_changes).
+
+    `added`: records not stored before. `changed`: records already stored whose values would
+    change (a placement whose provider identity changes, say from a name to a URN, counts once
+    here). `merged`: records that would stop existing on their own, folded into another record
+    (a placement stored under a provider name that the upload ties to a URN already stored).
+    `newest_in_file` is the newest event date among the file's rows; `newest_in_changed` the
+    newest among the stored values of the records it would change (placements: start, end and
+    last review dates; attendance: period dates; exclusions: start date; assessments: date).
+    """
+    dataset: str | None
+    duplicate_of: int | None = None
+    added: int = 0
+    changed: int = 0
+    merged: int = 0
+    columns: tuple[ColumnChange, ...] = ()
+    examples: tuple[RecordChange, ...] = ()
+    newest_in_file: date | None = None
+    newest_in_changed: date | None = None
+
+    @property
+    def older_than_stored(self) -> bool:
+        """The records it would change already hold a later date than any in the file."""
+        return (self.newest_in_file is not None and self.newest_in_changed is not None
+                and self.newest_in_file < self.newest_in_changed)
+
+
+# Dates that record something that happened (not a plan), per dataset: what makes one file
+# newer than another.
+_EVENT_DATES = {
+    "placements": ("start_date", "end_date", "last_review_date"),
+    "attendance": ("period_start", "period_end"),
+    "exclusions": ("start_date",),
+    "assessments": ("date",),
+}
+# How a record is named beside its pupil in a preview: (its date, its text).
+_RECORD_LABEL = {
+    "placements": ("start_date", "provider"),
+    "attendance": ("period_start", "setting"),
+    "exclusions": ("start_date", "category"),
+    "assessments": ("date", "measure"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,7 +595,10 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _transaction(self):
+    def _transaction(self, keep: bool = True,
+                     failure: str = "The database could not be updated, so nothing was changed"):
+        """One transaction on the writer cursor, under the lock. It commits on success, unless
+        `keep` is False: then it is always rolled back (a preview)."""
         store = self
 
         class _Tx:
@@ -540,14 +614,14 @@ class Store:
 
             def __exit__(self_, exc_type, exc, tb):
                 try:
-                    if exc_type is None:
+                    if exc_type is None and keep:
                         store._w.commit()
                     else:
                         store._w.rollback()
                 finally:
                     store._lock.release()
                 if isinstance(exc, duckdb.Error):
-                    raise StoreError(f"The database could not be updated, so nothing was changed: {exc}") from None
+                    raise StoreError(f"{failure}: {exc}") from None
                 return False
 
         return _Tx()
@@ -713,6 +787,107 @@ class Store:
             progress(1.0, "Done")
         return results
 
+    def preview_changes(self, sheet, file_hash: str | None = None, examples: int = 5) -> ChangePreview:
+        """What loading `sheet` (a ParsedSheet) now would change in the current state.
+
+        The upload is applied by the same code a load uses, inside a transaction that is always
+        rolled back, so the answer follows the store's own rules (data-spec §6) exactly and
+        nothing is left behind; readers on other cursors never see the uncommitted rows. The
+        current-state rows before and after are compared by key. With `file_hash` (the sha256
+        of the file's bytes), a sheet already live under that content is reported as a
+        duplicate (`duplicate_of`), as a load would.
+
+        >>> Store(":memory:").preview_changes(type("S", (), {"dataset": None})()).changed
+        0
+        """
+        dataset = sheet.dataset
+        if dataset is None:
+            return ChangePreview(None)
+        if dataset not in schema.DATASETS:
+            raise StoreError(f"'{dataset}' is not a dataset this program knows.")
+        content_hash = sheet_hash(file_hash, sheet.sheet) if file_hash else "preview (never stored)"
+        w = self._w
+        with self._lock:
+            # A large append is otherwise written to the database file before commit, and a
+            # rollback only frees those blocks: the file would keep the uploaded rows in them.
+            # The setting is global, so it is put back (the lock keeps loads out meanwhile).
+            optimistic = w.execute("SELECT current_setting('enable_optimistic_write')").fetchall()[0][0]
+            w.execute("SET enable_optimistic_write = false")
+            try:
+                return self._preview(sheet, dataset, content_hash, examples)
+            finally:
+                w.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
+
+    def _preview(self, sheet, dataset: str, content_hash: str, examples: int) -> ChangePreview:
+        keys = list(schema.KEYS[dataset])
+        compared = [c.name for c in _current_columns(dataset)
+                    if c.name not in keys and c.name not in ("upload_id", "placement_id")]
+        cols = ", ".join(keys + compared)
+        on = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
+        w = self._w
+        with self._transaction(keep=False, failure="The changes this file would make could not be worked out"):
+            for t in ("_pv_before", "_pv_old", "_pv_new", "_pv_pairs"):
+                w.execute(f"DROP TABLE IF EXISTS {t}")
+            w.execute(f"CREATE TEMP TABLE _pv_before AS SELECT {cols} FROM {dataset}")
+            written = self._write_sheet(sheet, content_hash, None, with_rejects=False)
+            if isinstance(written, tuple):
+                return ChangePreview(dataset, duplicate_of=written[0])
+            upload_id = written
+            # each side's rows that the other lacks: the stored versions of records that change
+            # or go, and the new versions of records that change or are added
+            w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
+                      f"(SELECT {cols} FROM _pv_before EXCEPT SELECT {cols} FROM {dataset})")
+            w.execute(f"CREATE TEMP TABLE _pv_new AS SELECT *, row_number() OVER () AS _id FROM "
+                      f"(SELECT {cols} FROM {dataset} EXCEPT SELECT {cols} FROM _pv_before)")
+            w.execute(f"CREATE TEMP TABLE _pv_pairs AS SELECT o._id AS oid, n._id AS nid "
+                      f"FROM _pv_old o JOIN _pv_new n ON {on}")
+            if dataset == "placements":
+                # A placement whose provider key changes (a name now tied to a URN) goes from
+                # one key to another: the same pupil and start date, one record on each side.
+                w.execute("""
+                    INSERT INTO _pv_pairs
+                    WITH gone AS (SELECT * FROM _pv_old WHERE _id NOT IN (SELECT oid FROM _pv_pairs)),
+                         fresh AS (SELECT * FROM _pv_new WHERE _id NOT IN (SELECT nid FROM _pv_pairs)),
+                         m AS (SELECT g._id AS oid, f._id AS nid,
+                                      count(*) OVER (PARTITION BY g._id) AS n_o,
+                                      count(*) OVER (PARTITION BY f._id) AS n_n
+                               FROM gone g JOIN fresh f ON g.pupil_id = f.pupil_id AND g.start_date = f.start_date)
+                    SELECT oid, nid FROM m WHERE n_o = 1 AND n_n = 1""")
+            counts = ", ".join(
+                f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NULL), "
+                f"count(*) FILTER (WHERE o.{c} IS NULL AND n.{c} IS NOT NULL), "
+                f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NOT NULL AND o.{c} <> n.{c})"
+                for c in compared)
+            events = _EVENT_DATES[dataset]
+            newest_old = ", ".join(f"max(o.{c})" for c in events)
+            row = w.execute(
+                f"SELECT (SELECT count(*) FROM _pv_old), (SELECT count(*) FROM _pv_new), count(*), "
+                f"{newest_old}, {counts} FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid "
+                "JOIN _pv_new n ON n._id = p.nid").fetchall()[0]
+            n_old, n_new, n_pairs = row[:3]
+            newest_in_changed = max((d for d in row[3:3 + len(events)] if d is not None), default=None)
+            flat = row[3 + len(events):]
+            columns = tuple(ColumnChange(c, *flat[3 * i:3 * i + 3]) for i, c in enumerate(compared)
+                            if any(flat[3 * i:3 * i + 3]))
+            file_dates = w.execute(f"SELECT {', '.join(f'max({c})' for c in events)} FROM ledger_{dataset} "
+                                   "WHERE upload_id = ?", [upload_id]).fetchall()[0]
+            newest_in_file = max((d for d in file_dates if d is not None), default=None)
+            when, what = _RECORD_LABEL[dataset]
+            names = keys + compared
+            cur = w.execute(
+                f"SELECT {', '.join('o.' + c for c in names)}, {', '.join('n.' + c for c in names)} "
+                f"FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid JOIN _pv_new n ON n._id = p.nid "
+                f"ORDER BY n.pupil_id, n.{when}, n.{what}, p.nid LIMIT ?", [int(examples)])
+            shown = []
+            for r in cur.fetchall():
+                before, after = dict(zip(names, r[:len(names)])), dict(zip(names, r[len(names):]))
+                shown.append(RecordChange(
+                    after["pupil_id"], after[when], after[what],
+                    tuple((c, before[c], after[c]) for c in compared if before[c] != after[c])))
+        return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
+                             columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
+                             newest_in_changed=newest_in_changed)
+
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)
         if sheet.dataset is None:
@@ -734,38 +909,13 @@ class Store:
         warnings_df = self._warnings_frame(sheet, accepted if has_warn else None)
 
         with self._transaction():
-            dup = self._w.execute(
-                "SELECT upload_id, uploaded_at FROM uploads WHERE content_hash = ? AND withdrawn_at IS NULL "
-                "ORDER BY upload_id LIMIT 1", [content_hash]).fetchall()
-            dup = dup[0] if dup else None
-            if dup is not None:
-                return UploadResult(dup[0], sheet.file_name, sheet.sheet, dataset, "duplicate",
-                                    message=f"{where}: already loaded as upload {dup[0]} on "
-                                            f"{dup[1]:%d %b %Y %H:%M} UTC, so nothing was changed.")
-            upload_id = self._w.execute("SELECT coalesce(max(upload_id), 0) + 1 FROM uploads").fetchall()[0][0]
-            carried = self._carried(dataset, sheet.carried, accepted)
-            step(0.1, f"Saving {_plural(n_acc, 'row')} of {where}")
-            self._w.execute(
-                "INSERT INTO uploads (upload_id, uploaded_at, user_name, file_name, sheet, dataset, "
-                "content_hash, carried, rows_accepted, rows_rejected, rows_warned, summary_rows, blank_rows, "
-                "header_row, mapping, sheet_warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [upload_id, _now(), user, sheet.file_name, sheet.sheet, dataset, content_hash, carried,
-                 n_acc, n_rej, n_warn, int(sheet.summary_rows or 0), int(getattr(sheet, "blank_rows", 0) or 0),
-                 sheet.header_row, json.dumps(dict(sheet.mapping or {}), ensure_ascii=False),
-                 list(getattr(sheet, "sheet_warnings", None) or [])])
-            if n_acc:
-                self._insert_ledger(dataset, upload_id, accepted)
-            if n_rej:
-                self._w.register("_incoming_rejects", rejected)
-                try:
-                    self._w.execute(
-                        "INSERT INTO rejected_rows SELECT ?, CAST(row_number AS INTEGER), CAST(reason AS VARCHAR), "
-                        "CAST(original AS VARCHAR) FROM _incoming_rejects", [upload_id])
-                finally:
-                    self._w.unregister("_incoming_rejects")
-            step(0.5, f"Updating the current {dataset}")
-            self._rebuild(dataset, upload_id)
-            step(1.0, f"Saved {where}")
+            written = self._write_sheet(sheet, content_hash, user, step)
+            if isinstance(written, tuple):
+                dup_id, dup_at = written
+                return UploadResult(dup_id, sheet.file_name, sheet.sheet, dataset, "duplicate",
+                                    message=f"{where}: already loaded as upload {dup_id} on "
+                                            f"{dup_at:%d %b %Y %H:%M} UTC, so nothing was changed.")
+            upload_id = written
 
         parts = [f"{_plural(n_acc, 'row')} accepted"]
         if n_rej:
@@ -778,6 +928,53 @@ class Store:
                    f"{', '.join(parts)}.")
         return UploadResult(upload_id, sheet.file_name, sheet.sheet, dataset, "loaded", n_acc, n_rej, n_warn,
                             int(sheet.summary_rows or 0), message, rejects_df, warnings_df)
+
+    def _write_sheet(self, sheet, content_hash: str, user: str | None, step: Progress | None = None,
+                     with_rejects: bool = True) -> int | tuple[int, datetime]:
+        """Inside a transaction: record one parsed sheet as an upload and re-derive its dataset.
+
+        Returns the new upload_id, or (upload_id, uploaded_at) of the live upload already holding
+        `content_hash` (a duplicate: nothing written). Loading and previewing both come here, so
+        a preview applies exactly the rules a load does.
+        """
+        step = step or (lambda fraction, message: None)
+        where = _where(sheet.file_name, sheet.sheet)
+        dataset = sheet.dataset
+        accepted: pa.Table = sheet.accepted
+        rejected: pa.Table | None = sheet.rejected
+        n_acc = accepted.num_rows
+        n_rej = rejected.num_rows if rejected is not None else 0
+        n_warn = n_acc - accepted["warnings"].null_count if "warnings" in accepted.column_names else 0
+        dup = self._w.execute(
+            "SELECT upload_id, uploaded_at FROM uploads WHERE content_hash = ? AND withdrawn_at IS NULL "
+            "ORDER BY upload_id LIMIT 1", [content_hash]).fetchall()
+        if dup:
+            return dup[0][0], dup[0][1]
+        upload_id = self._w.execute("SELECT coalesce(max(upload_id), 0) + 1 FROM uploads").fetchall()[0][0]
+        carried = self._carried(dataset, sheet.carried, accepted)
+        step(0.1, f"Saving {_plural(n_acc, 'row')} of {where}")
+        self._w.execute(
+            "INSERT INTO uploads (upload_id, uploaded_at, user_name, file_name, sheet, dataset, "
+            "content_hash, carried, rows_accepted, rows_rejected, rows_warned, summary_rows, blank_rows, "
+            "header_row, mapping, sheet_warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [upload_id, _now(), user, sheet.file_name, sheet.sheet, dataset, content_hash, carried,
+             n_acc, n_rej, n_warn, int(sheet.summary_rows or 0), int(getattr(sheet, "blank_rows", 0) or 0),
+             sheet.header_row, json.dumps(dict(sheet.mapping or {}), ensure_ascii=False),
+             list(getattr(sheet, "sheet_warnings", None) or [])])
+        if n_acc:
+            self._insert_ledger(dataset, upload_id, accepted)
+        if n_rej and with_rejects:
+            self._w.register("_incoming_rejects", rejected)
+            try:
+                self._w.execute(
+                    "INSERT INTO rejected_rows SELECT ?, CAST(row_number AS INTEGER), CAST(reason AS VARCHAR), "
+                    "CAST(original AS VARCHAR) FROM _incoming_rejects", [upload_id])
+            finally:
+                self._w.unregister("_incoming_rejects")
+        step(0.5, f"Updating the current {dataset}")
+        self._rebuild(dataset, upload_id)
+        step(1.0, f"Saved {where}")
+        return upload_id
 
     @staticmethod
     def _warnings_frame(sheet, accepted: pa.Table | None) -> pd.DataFrame:
