@@ -2,6 +2,7 @@
 see what was accepted or rejected and why, and withdraw an upload."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -246,11 +247,9 @@ def _with_changes(user_map: dict[str, str], changes: dict[str, str | None]) -> d
     return out
 
 
-def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
+def _file_step(f, data: bytes, sha256: str) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
     when it can be loaded."""
-    data = f.getvalue()
-    sha256 = hashlib.sha256(data).hexdigest()
     digest = sha256[:16]
     name = f.name
     st.markdown(f"#### {U.md_escape(name)}")
@@ -319,6 +318,18 @@ def _file_step(f) -> tuple[bytes, str, dict, list | None, str] | None:
                 st.session_state["_upload_form_open"] = f"{digest}_s{n}"   # still open after the check
                 st.rerun()
     return (data, name, user_map, read["sheets"], sha256) if loadable else None
+
+
+def _same_bytes_step(name: str, first_name: str, first_step: tuple | None):
+    """A file with the same bytes as one above it in this batch (a second download, renamed by the
+    browser): checked once, above; on Load it is reported as a duplicate (data-spec §6)."""
+    st.markdown(f"#### {U.md_escape(name)}")
+    st.info(f"This file holds exactly the same bytes as {S.md_escape(first_name)}, above, so it is checked "
+            "there. Loading it again changes nothing: after **Load** it is reported as a duplicate.")
+    if first_step is None:
+        return None
+    data, _, mapping, parsed, sha256 = first_step
+    return data, name, mapping, parsed, sha256
 
 
 def _show_result(r: dict) -> None:
@@ -393,6 +404,8 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]]) -> None:
         try:
             with S.write_lock():
                 if parsed is not None:   # the sheets the check above read: not read again
+                    # (held by content: a same-bytes copy under another name shares them)
+                    parsed = [dataclasses.replace(sh, file_name=name) for sh in parsed]
                     out = store.ingest_parsed(parsed, sha256, user=S.current_user(), progress=progress)
                 else:
                     out = store.ingest_file(data, name, mapping=mapping or None, user=S.current_user(),
@@ -517,9 +530,17 @@ def main() -> None:
         st.session_state.pop("_parsed", None)
     else:
         ready = []
+        checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
         for f in files:
             with st.container(border=True), S.section(f"the check of {f.name}"):
-                step = _file_step(f)
+                data = f.getvalue()
+                sha256 = hashlib.sha256(data).hexdigest()
+                if sha256 in checked:
+                    step = _same_bytes_step(f.name, *checked[sha256])
+                else:
+                    checked[sha256] = (f.name, None)   # (its widgets are keyed by content: drawn once)
+                    step = _file_step(f, data, sha256)
+                    checked[sha256] = (f.name, step)
                 if step:
                     ready.append(step)
         _forget_unused_reads()

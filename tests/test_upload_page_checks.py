@@ -1,0 +1,98 @@
+"""AppTest: the upload page with messy batches: the same file twice, a workbook sheet that needs
+a column choice, a withdrawal after a load, and the preview of what a load would change.
+
+Pupils are synthetic: UPNs from LA number 999 (no real LA has it), with check letters worked
+out by hand as in tests/test_app_upload_form.py. For the body 999000000001 the weighted sum is
+2*9 + 3*9 + 4*9 + 13*1 = 94, 94 mod 23 = 2: C (A=0, B=1, C=2). Likewise 999000000002: 81 + 26 =
+107, mod 23 = 15: R; 999000000003: 81 + 39 = 120, mod 23 = 5: F; 999000000005: 81 + 65 = 146,
+mod 23 = 8: J (I and O are not used). Expected values are worked out by hand from data-spec §6
+beside each case.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import re
+from datetime import date
+
+import openpyxl
+
+from tests.test_app import assert_healthy, metric_value, open_app
+
+LEAVE_OUT = "(leave this column out)"
+U1, U2, U3, U5 = "C999000000001", "R999000000002", "F999000000003", "J999000000005"
+
+AUTUMN = (
+    "UPN,Provider Name,Provider URN,Start Date,End Date,Hours per Week,Destination,Last Review\n"
+    f"{U1},Oak PRU,100001,01/09/2025,,25,,14/10/2025\n"
+    f"{U2},Lumen Online,,08/09/2025,,10,,\n"
+    f"{U3},Kestrel Farm,,15/09/2025,,12,,\n").encode()
+# Spring (no URN column: Oak PRU's URN is known from autumn) ends U1 and U3 and leaves U2's
+# hours blank; it adds one placement (no UPN needed for it: a local ID).
+SPRING = (
+    "UPN,Provider Name,Start Date,End Date,Hours per Week,Destination,Last Review\n"
+    f"{U1},Oak PRU,01/09/2025,16/01/2026,25,Returned to home school,10/01/2026\n"
+    f"{U2},Lumen Online,08/09/2025,,,,\n"
+    f"{U3},Kestrel Farm,15/09/2025,19/12/2025,12,Moved out of area,\n"
+    "LA-0004,Oak PRU,12/01/2026,,25,,\n").encode()
+# The autumn file again, corrected: U3's hours 15, and one placement the first file lacked.
+AUTUMN_CORRECTED = AUTUMN.replace(b"Kestrel Farm,,15/09/2025,,12,", b"Kestrel Farm,,15/09/2025,,15,") + \
+    f"{U5},Lumen Online,,03/11/2025,,10,,\n".encode()
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def texts(at, kind: str) -> list[str]:
+    return [_unescape(e.value) for e in getattr(at, kind)]
+
+
+def drop(at, *files) -> None:
+    at.file_uploader[0].set_value([(name, data, "text/csv" if name.endswith(".csv") else
+                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                                   for name, data in files]).run()
+    assert_healthy(at)
+
+
+def load(at) -> None:
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+
+
+def uploads(at) -> list[tuple]:
+    from pages import _state as S
+    return S.store().con.cursor().execute(
+        "SELECT upload_id, file_name, sheet, dataset, rows_accepted, withdrawn_at IS NOT NULL "
+        "FROM uploads ORDER BY upload_id").fetchall()
+
+
+def result_table(at):
+    """The table under "Result of the last upload" (the upload history has an Upload column)."""
+    [table] = [d.value for d in at.dataframe if "Status" in d.value.columns and "Upload" not in d.value.columns]
+    return table
+
+
+# --- 1. the same bytes twice in one batch ----------------------------------------------------
+
+
+def test_the_same_file_twice_in_one_batch_is_checked_once_and_loaded_once(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    # a browser names a second download "name (1).csv"
+    drop(at, ("autumn.csv", AUTUMN), ("autumn (1).csv", AUTUMN))
+    assert not texts(at, "error")
+    [ready] = [s for s in texts(at, "success") if "holds **placements**" in s]
+    assert "3 row(s) ready, 0 to be rejected" in ready
+    assert any("autumn (1).csv" not in i and "holds exactly the same bytes as autumn.csv, above" in i
+               for i in texts(at, "info"))
+    assert at.button(key="load_files").label == "Load 2 files"
+    load(at)
+    # data-spec §6: the same bytes again change nothing and say so, under the second file's name
+    assert [(u[1], u[4]) for u in uploads(at)] == [("autumn.csv", 3)]
+    [dup] = [i for i in texts(at, "info") if "already loaded" in i]
+    assert re.match(r"autumn \(1\)\.csv: already loaded as upload 1 on .* so nothing was changed\.", dup)
+    assert metric_value(at, "Rows accepted") == "3"
+    assert metric_value(at, "Sheets not loaded") == "1"
+    assert list(zip(result_table(at)["File"], result_table(at)["Status"])) == [
+        ("autumn.csv", "loaded"), ("autumn (1).csv", "duplicate")]
