@@ -332,7 +332,7 @@ def _same_bytes_step(name: str, first_name: str, first_step: tuple | None):
     return data, name, mapping, parsed, sha256
 
 
-def _show_result(r: dict) -> None:
+def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
     """One sheet's outcome: its sentence, then its rejected rows (to download) and warnings."""
     where = r["file_name"] + (f", sheet '{r['sheet']}'" if r["sheet"] else "")
     if r["status"] == "loaded":
@@ -341,7 +341,13 @@ def _show_result(r: dict) -> None:
         box = st.info
     else:
         box = st.warning if r["status"] == "skipped" else st.error
-    box(S.md_escape(S.mask_upns(r["message"]) or f"{where}: {r['status']}"))
+    text = S.md_escape(S.mask_upns(r["message"]) or f"{where}: {r['status']}")
+    if r.get("upload_id") in withdrawn:   # since this result: the history below says so too
+        box = st.warning
+        text += (f"\n\n**Upload {r['upload_id']} has since been withdrawn**: " +
+                 ("its rows are no longer in the stored data." if r["status"] == "loaded" else
+                  "the data this file repeats are no longer stored, so loading it again would now load it."))
+    box(text)
     rejects: pd.DataFrame = r["rejects"]
     if len(rejects):
         st.markdown(f"**{len(rejects):,} rejected row(s)** — not loaded. Download them, fix them and upload "
@@ -361,9 +367,25 @@ def _show_result(r: dict) -> None:
             _text_table(row_warnings, "warning", "Warning")
 
 
+def _withdrawn_since(results: list[dict]) -> set[int]:
+    """The uploads named in these results that have been withdrawn since (here or elsewhere)."""
+    named = {int(r["upload_id"]) for r in results if r.get("upload_id") is not None}
+    if not named:
+        return set()
+    ledger = S.store().uploads()
+    gone = ledger.loc[ledger["withdrawn_at"].notna(), "upload_id"].astype(int)
+    return named & set(gone.tolist())
+
+
 def _show_results(results: list[dict]) -> None:
     """Totals, one line per sheet, then the details of every sheet that needs a look."""
     st.header("Result of the last upload")
+    withdrawn = _withdrawn_since(results)
+    if withdrawn:
+        ids = sorted(withdrawn)
+        st.warning(f"Since this upload, upload{'s' if len(ids) > 1 else ''} "
+                   f"{', '.join(str(i) for i in ids)} {'have' if len(ids) > 1 else 'has'} been withdrawn "
+                   "(see the upload history below): the rows counted here are no longer all in the stored data.")
     c = U.tiles(4)
     c[0].metric("Rows accepted", f"{sum(r['accepted'] for r in results):,}")
     c[1].metric("Rows rejected", f"{sum(r['rejected'] for r in results):,}")
@@ -372,14 +394,15 @@ def _show_results(results: list[dict]) -> None:
                 help="Sheets skipped (no data recognised), files that could not be read, and files already "
                      "loaded before (duplicates change nothing).")
     summary = pd.DataFrame([{"file": r["file_name"], "sheet": r["sheet"], "dataset": r.get("dataset"),
-                             "status": r["status"], "accepted": r["accepted"], "rejected": r["rejected"],
+                             "status": r["status"] + (", since withdrawn" if r.get("upload_id") in withdrawn
+                                                      else ""), "accepted": r["accepted"], "rejected": r["rejected"],
                              "warnings": r["warned"], "total_rows_ignored": r["summary_rows"]} for r in results])
     U.table(summary, rename={"File": "File", "Total rows ignored": "'Total' rows ignored"})
     needs_look = [r for r in results if r["status"] != "loaded" or r["rejected"] or r["warned"]
-                  or len(r["warnings"])]
+                  or len(r["warnings"]) or r.get("upload_id") in withdrawn]
     for r in needs_look:
         with st.container(border=True):
-            _show_result(r)
+            _show_result(r, withdrawn)
     if not needs_look:
         st.success("Every sheet loaded with no rejected rows and no warnings.")
 

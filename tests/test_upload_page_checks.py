@@ -96,3 +96,24 @@ def test_the_same_file_twice_in_one_batch_is_checked_once_and_loaded_once(tmp_pa
     assert metric_value(at, "Sheets not loaded") == "1"
     assert list(zip(result_table(at)["File"], result_table(at)["Status"])) == [
         ("autumn.csv", "loaded"), ("autumn (1).csv", "duplicate")]
+
+
+# --- 2. the result box after a withdrawal -----------------------------------------------------
+
+
+def test_the_result_box_says_when_its_upload_has_since_been_withdrawn(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN))
+    load(at)
+    assert texts(at, "success")[0].startswith("Every sheet loaded")
+    at.selectbox(key="withdraw_pick").set_value(1).run()
+    at.button(key="withdraw_start").click().run()
+    at.button(key="withdraw_yes").click().run()
+    assert_healthy(at)
+    assert uploads(at)[0][5], "withdrawn in the store"
+    warnings = texts(at, "warning")
+    assert any(w.startswith("Since this upload, upload 1 has been withdrawn") for w in warnings)
+    assert any("autumn.csv: loaded as placements (upload 1)" in w and "Upload 1 has since been withdrawn" in w
+               for w in warnings)
+    assert not any(s.startswith("Every sheet loaded") for s in texts(at, "success"))
+    assert list(result_table(at)["Status"]) == ["loaded, since withdrawn"]
