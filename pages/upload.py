@@ -247,6 +247,25 @@ def _with_changes(user_map: dict[str, str], changes: dict[str, str | None]) -> d
     return out
 
 
+def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_map: dict[str, str]) -> None:
+    """A workbook sheet skipped for want of a column gets the form a single-sheet file gets, so it
+    can be mapped instead of split out (data-spec: unrecognised headings are offered to the user)."""
+    if not headers:
+        return   # no header row found: nothing to map (a "Read me" sheet, say)
+    guess = H.closest_dataset(headers, user_map)
+    key = f"{digest}_s{n}"
+    with st.expander(f"Tell us what the columns of sheet '{S.md_escape(sh['sheet'])}' are",
+                     expanded=guess is not None or st.session_state.get("_upload_form_open") == key):
+        st.write("Each heading is set to what it was recognised as; the ones not recognised are left out. "
+                 "Change any of them, then press **Apply**. Your choices are remembered for the next file "
+                 "with the same headings.")
+        changes = _mapping_form(key, headers, user_map, guess, guessed=True)
+        if st.button("Apply", key=f"apply_{key}"):
+            st.session_state[f"usermap_{digest}"] = _with_changes(user_map, changes)
+            st.session_state["_upload_form_open"] = key
+            st.rerun()
+
+
 def _file_step(f, data: bytes, sha256: str) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
     when it can be loaded."""
@@ -288,6 +307,7 @@ def _file_step(f, data: bytes, sha256: str) -> tuple[bytes, str, dict, list | No
         label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
+            _skipped_sheet_form(digest, n, sh, headers_by_sheet.get(sh["sheet"], []), user_map)
             continue
         loadable = True
         st.success(f"{label} holds **{sh['dataset']}** (headings on row {sh['header_row']}): "

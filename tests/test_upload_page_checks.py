@@ -117,3 +117,54 @@ def test_the_result_box_says_when_its_upload_has_since_been_withdrawn(tmp_path, 
                for w in warnings)
     assert not any(s.startswith("Every sheet loaded") for s in texts(at, "success"))
     assert list(result_table(at)["Status"]) == ["loaded, since withdrawn"]
+
+
+# --- 3. a workbook sheet that needs a column choice -------------------------------------------
+
+
+def _workbook() -> bytes:
+    wb = openpyxl.Workbook()
+    pl = wb.active
+    pl.title = "Placements"
+    pl.append(["UPN", "AP Provider", "Provider URN", "Began", "Finished"])
+    pl.append([U1, "Oak PRU", "100001", date(2025, 9, 1), None])
+    pl.append([U2, "Oak PRU", "100001", date(2025, 9, 8), date(2025, 12, 12)])
+    att = wb.create_sheet("Attendance")
+    att.append(["UPN", "Week Commencing", "Possible Sessions", "Present", "Provider"])
+    att.append([U1, date(2025, 9, 15), 10, 8, "Oak PRU"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_a_workbook_sheet_skipped_for_want_of_a_column_can_be_mapped(tmp_path, monkeypatch):
+    data = _workbook()
+    form = f"map_{hashlib.sha256(data).hexdigest()[:16]}_s0_"   # the Placements sheet's choices
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("returns.xlsx", data))
+    [skipped] = [w for w in texts(at, "warning") if "Placements" in w]
+    assert "Sheet 'Placements' was skipped" in skipped and "no column for a placement start date" in skipped
+    # the form a single-sheet file gets: each heading pre-set to what it is read as ('Began' and
+    # 'Finished' are no synonyms: data-spec §1), the missing column named and offered first
+    choices = {_unescape(sb.label): sb for sb in at.selectbox if sb.key and sb.key.startswith(form)}
+    assert {label: sb.value for label, sb in choices.items()} == {
+        "Column 'UPN' is": "pupil_id", "Column 'AP Provider' is": "provider",
+        "Column 'Provider URN' is": "provider_urn", "Column 'Began' is": LEAVE_OUT,
+        "Column 'Finished' is": LEAVE_OUT}
+    began = choices["Column 'Began' is"]
+    assert began.options[:2] == [LEAVE_OUT, "Start date (placement) — required, missing"]
+    assert any("Still missing (this looks like placements): Start date (placement)" in _unescape(m.value).replace("*", "")
+               for m in at.markdown)
+    began.set_value("start_date").run()
+    [apply] = [b for b in at.button if b.label == "Apply" and b.key.endswith("_s0")]
+    apply.click().run()
+    assert_healthy(at)
+    ready = [s for s in texts(at, "success") if "holds" in s]
+    assert ready == ["Sheet 'Placements' holds **placements** (headings on row 1): 2 row(s) ready, 0 to be rejected.",
+                     "Sheet 'Attendance' holds **attendance** (headings on row 1): 1 row(s) ready, 0 to be rejected."]
+    load(at)
+    assert [u[2:5] for u in uploads(at)] == [("Placements", "placements", 2), ("Attendance", "attendance", 1)]
+    from pages import _state as S
+    assert S.store().con.cursor().execute(
+        "SELECT pupil_id, start_date FROM placements ORDER BY start_date").fetchall() == [
+        (U1, date(2025, 9, 1)), (U2, date(2025, 9, 8))]
