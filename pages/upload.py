@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from datetime import date
 
 import pandas as pd
 import pyarrow.compute as pc
@@ -47,6 +48,13 @@ COLUMN_NAMES = {
 DATASET_WORD = {"placements": "placement", "attendance": "attendance", "exclusions": "exclusion",
                 "assessments": "assessment"}
 DERIVED = {"ethnicity_group"}   # worked out by ingest, never read from a column
+# What the change preview calls a dataset's records (one, many).
+RECORD_WORDS = {"placements": ("placement", "placements"),
+                "attendance": ("attendance record", "attendance records"),
+                "exclusions": ("exclusion", "exclusions"),
+                "assessments": ("assessment result", "assessment results")}
+PREVIEW_EXAMPLES = 5
+PERSONAL_VALUES = {"first_name", "last_name", "date_of_birth"}   # a change is named, its values never shown
 
 
 def _mappings_file():
@@ -99,10 +107,11 @@ def _read(digest: str, data: bytes, file_name: str, mapping_json: str) -> dict:
 
 def _forget_unused_reads() -> None:
     """Drop the sheets of files no longer in the uploader (or read with an old mapping)."""
-    used = st.session_state.pop("_parsed_used", set())
-    held = st.session_state.get("_parsed", {})
-    for key in [k for k in held if k not in used]:
-        del held[key]
+    for name in ("_parsed", "_previews"):
+        used = st.session_state.pop(f"{name}_used", set())
+        held = st.session_state.get(name, {})
+        for key in [k for k in held if k not in used]:
+            del held[key]
 
 
 def _summary(sh) -> dict:
@@ -266,7 +275,116 @@ def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_
             st.rerun()
 
 
-def _file_step(f, data: bytes, sha256: str) -> tuple[bytes, str, dict, list | None, str] | None:
+def _preview_for(parsed, sha256: str, digest: str, mapping_json: str, n: int):
+    """Store.preview_changes for one sheet, kept in this browser session until the file, its
+    mapping or the stored data change (the check is drawn again on every click)."""
+    key = (digest, mapping_json, n, S.data_version())
+    held = st.session_state.setdefault("_previews", {})
+    st.session_state.setdefault("_previews_used", set()).add(key)
+    if key not in held:
+        held[key] = S.store().preview_changes(parsed, sha256, examples=PREVIEW_EXAMPLES)
+    return held[key]
+
+
+def _n(count: int, words: tuple[str, str]) -> str:
+    return f"{count:,} {words[0] if count == 1 else words[1]}"
+
+
+def _value_text(v) -> str:
+    """A stored value as the preview shows it (text from the file masked and escaped)."""
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "blank"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, date):
+        return v.strftime("%d/%m/%Y")
+    if isinstance(v, float):
+        return f"{v:,.2f}".rstrip("0").rstrip(".") if v != int(v) else f"{int(v):,}"
+    return S.md_escape(S.mask_upns(U.value_label(v)))
+
+
+def _change_phrases(pv, most: int = 6) -> list[str]:
+    """'end date cleared on 3', ...: values lost first, then values replaced, then blanks filled
+    in, the most records first within each; past `most`, how many more."""
+    phrases = []
+    for c in pv.columns:
+        name = U.lower_label(COLUMN_NAMES.get(c.column, c.column.replace("_", " ")))
+        for rank, count, verb in ((0, c.cleared, "cleared"), (1, c.altered, "changed"), (2, c.filled, "filled in")):
+            if count:
+                phrases.append((rank, -count, f"{name} {verb} on {count:,}"))
+    phrases.sort(key=lambda p: p[:2])
+    out = [p[2] for p in phrases[:most]]
+    if len(phrases) > most:
+        rest = phrases[most:]
+        out.append(f"and {len(rest)} more change{'s' if len(rest) != 1 else ''} to other columns"
+                   + (" (blanks filled in)" if all(p[0] == 2 for p in rest) else ""))
+    return out
+
+
+def _example_line(dataset: str, r) -> str:
+    """One changed record: its case number (never the UPN or a name), what and when, and how."""
+    when = r.when.strftime("%d/%m/%Y") if r.when else "no date"
+    what = S.md_escape(S.mask_upns(U.value_label(r.what))) if r.what else None
+    label = {"placements": f"{what or 'a provider'}, from {when}",
+             "attendance": f"{what + ', ' if what else ''}period from {when}",
+             "exclusions": f"{what or 'exclusion'} on {when}",
+             "assessments": f"{what or 'assessment'} on {when}"}[dataset]
+    how = "; ".join(
+        f"{U.lower_label(COLUMN_NAMES.get(c, c.replace('_', ' ')))} changed" if c in PERSONAL_VALUES else
+        f"{U.lower_label(COLUMN_NAMES.get(c, c.replace('_', ' ')))} {_value_text(a)} → {_value_text(b)}"
+        for c, a, b in r.changes) or "its provider is now identified differently"
+    return f"- {S.case_number(r.pupil_id)}, {label}: {how}"
+
+
+def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int, batch_size: int) -> None:
+    """Before Load: how many stored records this sheet would change, and how (data-spec §6: the
+    newest upload wins for every column it carries, blanks included, whatever its dates)."""
+    try:
+        pv = _preview_for(parsed, sha256, digest, mapping_json, n)
+    except APDataError as e:
+        st.caption(f"What loading this would change could not be worked out: {S.md_escape(e)}")
+        return
+    words = RECORD_WORDS[pv.dataset]
+    if pv.duplicate_of is not None:
+        st.info(f"This is already loaded (upload {pv.duplicate_of}): loading it again changes nothing.")
+        return
+    also = f" ({batch_size} files are being checked: each is compared with what is stored now, not with the " \
+           "others)" if batch_size > 1 else ""
+    if not pv.changed and not pv.merged:
+        if pv.added:
+            st.info(f"Loading this will add {_n(pv.added, words)} and change none already stored{also}.")
+        else:
+            st.info(f"Loading this changes nothing: every row repeats what is already stored{also}.")
+        return
+    text = (f"**Loading this will change {_n(pv.changed, words)} already stored**: "
+            f"{', '.join(_change_phrases(pv)) or 'their provider is identified differently'}.")
+    if pv.merged:
+        text += (f" {_n(pv.merged, words)} stored now will be merged into another with the same pupil and "
+                 "start date.")
+    if pv.added:
+        text += f" It will also add {_n(pv.added, words)}."
+    text += (" A newer upload replaces what is stored for every column it has, blank cells included"
+             f"{also}.")
+    st.warning(text)
+    if pv.older_than_stored:
+        st.warning(f"**This file looks older than what it would change.** Its newest date is "
+                   f"{pv.newest_in_file:%d/%m/%Y}, but the {words[1]} it would change already hold dates up to "
+                   f"{pv.newest_in_changed:%d/%m/%Y}. Loading it puts this file's values back over the newer "
+                   "ones (reopening placements whose end date it leaves blank, say). If it is an older "
+                   "term's file, load only its new rows, or correct the newer file instead.")
+    shown = pv.examples
+    if not shown:
+        return
+    lines = [_example_line(pv.dataset, r) for r in shown]
+    if pv.changed > len(shown):
+        lines.append(f"- … and {pv.changed - len(shown):,} more")
+    which = (f"The {words[1] if len(shown) != 1 else words[0]}" if pv.changed <= len(shown)
+             else f"The first {len(shown)}")
+    st.markdown(f"{which} it would change (case numbers, not UPNs):\n" + "\n".join(lines))
+
+
+def _file_step(f, data: bytes, sha256: str, batch_size: int = 1
+               ) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
     when it can be loaded."""
     digest = sha256[:16]
@@ -318,6 +436,11 @@ def _file_step(f, data: bytes, sha256: str) -> tuple[bytes, str, dict, list | No
         notices = [S.md_escape(S.mask_upns(w)) for w in sh["sheet_warnings"]]
         if notices:   # about the sheet as a whole, not any one row
             st.warning(notices[0] if len(notices) == 1 else "\n".join(f"- {w}" for w in notices))
+        if read["sheets"] is not None:
+            _change_preview(read["sheets"][n], sha256, digest, json.dumps(user_map, sort_keys=True), n, batch_size)
+        else:
+            st.caption("What loading this would change in the stored data is not worked out for a file "
+                       "this large.")
         _check_rows(sh)
         if len(sh["preview"]):
             with st.expander(f"Preview: the first {min(PREVIEW_ROWS, sh['accepted'])} rows as they will be stored "
@@ -571,6 +694,7 @@ def main() -> None:
                                   "mapped below.")
     if not files:
         st.session_state.pop("_parsed", None)
+        st.session_state.pop("_previews", None)
     else:
         ready = []
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
@@ -582,7 +706,7 @@ def main() -> None:
                     step = _same_bytes_step(f.name, *checked[sha256])
                 else:
                     checked[sha256] = (f.name, None)   # (its widgets are keyed by content: drawn once)
-                    step = _file_step(f, data, sha256)
+                    step = _file_step(f, data, sha256, batch_size=len(files))
                     checked[sha256] = (f.name, step)
                 if step:
                     ready.append(step)

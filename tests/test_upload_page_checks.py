@@ -168,3 +168,68 @@ def test_a_workbook_sheet_skipped_for_want_of_a_column_can_be_mapped(tmp_path, m
     assert S.store().con.cursor().execute(
         "SELECT pupil_id, start_date FROM placements ORDER BY start_date").fetchall() == [
         (U1, date(2025, 9, 1)), (U2, date(2025, 9, 8))]
+
+
+# --- 4. the preview of what a load would change -----------------------------------------------
+
+
+def case_number(db_folder, pupil_id: str) -> str:
+    """The case number as the data-spec's presentation rule makes it, worked out here from the
+    installation's key: HMAC-SHA256 of the pupil ID, its first 35 bits in Crockford base 32."""
+    key = (db_folder / "case_key").read_bytes()
+    n = int.from_bytes(hmac.new(key, pupil_id.encode(), hashlib.sha256).digest()[:5], "big") >> 5
+    return "C-" + "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(n >> (5 * i)) & 31] for i in range(6, -1, -1))
+
+
+def test_before_load_the_check_says_what_an_older_file_would_undo(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN))
+    assert "Loading this will add 3 placements and change none already stored." in texts(at, "info")
+    load(at)
+    drop(at, ("spring.csv", SPRING))
+    load(at)
+    drop(at, ("autumn corrected.csv", AUTUMN_CORRECTED))
+    # Stored after spring: U1 ended 16/01/2026 (mainstream, reviewed 10/01/2026), U2 open with
+    # hours blank, U3 ended 19/12/2025 (moved away, 12 hours). The corrected autumn file carries
+    # every one of those columns: U1 end date and destination cleared, last review back to
+    # 14/10/2025; U2 hours filled in (10); U3 end date and destination cleared, hours 12 -> 15.
+    # U5 is new; LA-0004 is not in the file and stays as it is.
+    [change] = [w for w in texts(at, "warning") if w.startswith("**Loading this will change")]
+    assert change.startswith(
+        "**Loading this will change 3 placements already stored**: end date cleared on 2, destination cleared "
+        "on 2, hours per week changed on 1, last review date changed on 1, hours per week filled in on 1. "
+        "It will also add 1 placement.")
+    # newest date in the file: U5's start, 03/11/2025; in what it changes: U1's end, 16/01/2026
+    [older] = [w for w in texts(at, "warning") if "looks older" in w]
+    assert "Its newest date is 03/11/2025, but the placements it would change already hold dates up to 16/01/2026" in older
+    [listing] = [_unescape(m.value) for m in at.markdown if "case numbers, not UPNs" in m.value]
+    lines = listing.splitlines()[1:]
+    expected = {
+        case_number(tmp_path, U1): ["Oak PRU, from 01/09/2025", "end date 16/01/2026 → blank",
+                                    "last review date 10/01/2026 → 14/10/2025", "→ blank"],
+        case_number(tmp_path, U2): ["Lumen Online, from 08/09/2025", "hours per week blank → 10"],
+        case_number(tmp_path, U3): ["Kestrel Farm, from 15/09/2025", "end date 19/12/2025 → blank",
+                                    "hours per week 12 → 15"],
+    }
+    assert len(lines) == 3
+    for line in lines:
+        case = line[2:11]
+        assert all(part in line for part in expected[case]), line
+    assert {line[2:11] for line in lines} == set(expected)
+    page = "\n".join(texts(at, "warning") + texts(at, "info") + [m.value for m in at.markdown])
+    assert not any(u in page for u in (U1, U2, U3, U5)), "UPNs are never shown"
+    # nothing was stored by the check
+    assert [u[1] for u in uploads(at)] == ["autumn.csv", "spring.csv"]
+
+
+def test_the_check_says_when_a_file_changes_nothing(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN))
+    load(at)
+    # the same rows, in another order, in another file (other bytes)
+    lines = AUTUMN.decode().splitlines(keepends=True)
+    drop(at, ("autumn reordered.csv", (lines[0] + "".join(reversed(lines[1:]))).encode()))
+    assert "Loading this changes nothing: every row repeats what is already stored." in texts(at, "info")
+    # the same bytes: already loaded
+    drop(at, ("autumn.csv", AUTUMN))
+    assert "This is already loaded (upload 1): loading it again changes nothing." in texts(at, "info")
