@@ -174,6 +174,18 @@ def directions_sql(con, settings: Settings, as_of: date) -> tuple[str, list]:
     return sql, [as_of, keys, values]
 
 
+def data_directions(con, filters: Filters | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Every measure loaded, with the direction its rows give, before any override: measure_key,
+    measure (newest name), higher_is_better (False when any row says higher_is_better false,
+    else True). For the settings page, which must say what the data says beside the override.
+    ``filters`` and ``settings`` are accepted for the dashboard's calling convention, not used."""
+    return con.execute("""
+        SELECT measure_key, arg_max(measure, date) AS measure,
+               NOT bool_or(higher_is_better IS NOT DISTINCT FROM false) AS higher_is_better
+        FROM assessments GROUP BY measure_key ORDER BY lower(arg_max(measure, date)), measure_key
+    """).df()
+
+
 def _assessment_pairs_sql(con, filters: Filters, settings: Settings,
                           period: Period) -> tuple[str, list]:
     psql, pparams = overlapping_placements_sql(filters, period)

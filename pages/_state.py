@@ -251,7 +251,7 @@ def period():
     return resolve_period(filters())
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@st.cache_data(show_spinner=False, max_entries=100)
 def _stored_settings(version: str, path: str) -> tuple[tuple, tuple]:
     s = store()
     holidays = tuple(sorted(s.holidays()))
@@ -259,12 +259,14 @@ def _stored_settings(version: str, path: str) -> tuple[tuple, tuple]:
     return holidays, directions
 
 
-def settings_version() -> int:
-    return st.session_state.get("_settings_version", 0)
-
-
-def bump_settings_version() -> None:
-    st.session_state["_settings_version"] = settings_version() + 1
+def settings_version() -> str:
+    """Changes with every saved holiday calendar or measure direction, whoever saved it: the store
+    records each change (settings_changes), so every session's cache sees it at once. (A counter
+    kept per session let two sessions share a key and read each other's calendar.)"""
+    changes = store().settings_changes()
+    if changes.empty:
+        return "0"
+    return f"{len(changes)}:{changes['changed_at'].max()}"
 
 
 def settings() -> Settings:

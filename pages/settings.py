@@ -2,7 +2,6 @@
 calendar used to count school days."""
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import pandas as pd
@@ -71,22 +70,19 @@ def directions() -> None:
     if S.is_empty():
         st.info("No assessments are loaded yet. Upload assessments to set their directions.")
         return
-    pairs = S.call("progress", "assessments_by_placement", S._all_time(), Settings())
-    if pairs.empty:
-        st.info("No assessments are loaded yet (or none falls within a placement). Upload assessments to set "
-                "their directions.")
+    measures = S.call("progress", "data_directions", S._all_time(), Settings())
+    if measures.empty:
+        st.info("No assessments are loaded yet. Upload assessments to set their directions.")
         return
     store = S.store()
     overrides = store.measure_directions()
-    measures = pairs.drop_duplicates("measure_key")[["measure_key", "measure"]]
-    applied = {r.measure_key: r.higher_is_better for r in pairs.drop_duplicates("measure_key").itertuples(index=False)}
     choices = ["As the data says", "Higher is better", "Lower is better"]
     for r in measures.itertuples(index=False):
         key = r.measure_key
         current = overrides.get(key)
         index = 0 if current is None else (1 if current else 2)
-        said = ("higher is better" if applied.get(key, True) is not False else "lower is better"
-                if current is None else "see the upload")
+        # what the loaded rows say, whatever is chosen here (a row saying "no" makes it lower)
+        said = "higher is better" if bool(r.higher_is_better) else "lower is better"
         c1, c2 = st.columns([2, 3])
         c1.text(str(r.measure))
         choice = c2.radio(f"Direction for {S.md_escape(r.measure)}", choices, index=index, horizontal=True,
@@ -97,29 +93,9 @@ def directions() -> None:
             try:
                 with S.write_lock():
                     store.set_measure_direction(key, wanted, user=S.current_user())
-                S.bump_settings_version()
                 st.toast(f"Saved: {S.md_escape(r.measure)} — {choice.lower()}.")
             except APDataError as e:
                 st.error(str(e))
-
-
-def _dates_from(df: pd.DataFrame) -> list[date]:
-    """Every date in the file: single dates, or from–to ranges in two date columns (inclusive)."""
-    parsed = {c: pd.to_datetime(df[c], errors="coerce", dayfirst=True) for c in df.columns}
-    date_cols = [c for c, v in parsed.items() if v.notna().sum() >= max(1, 0.5 * len(df))]
-    out: set[date] = set()
-    if len(date_cols) >= 2:
-        start, end = parsed[date_cols[0]], parsed[date_cols[1]]
-        for a, b in zip(start, end):
-            if pd.isna(a):
-                continue
-            b = a if pd.isna(b) or b < a else b
-            if (b - a).days > 366:
-                continue
-            out.update(d.date() for d in pd.date_range(a, b, freq="D"))
-    elif date_cols:
-        out.update(d.date() for d in parsed[date_cols[0]].dropna())
-    return sorted(out)
 
 
 def holidays() -> None:
@@ -137,11 +113,18 @@ def holidays() -> None:
     if f is not None:
         try:
             data = f.getvalue()
-            df = (pd.read_excel(io.BytesIO(data), dtype=str) if f.name.lower().endswith(".xlsx")
-                  else pd.read_csv(io.BytesIO(data), dtype=str, sep=None, engine="python"))
-            dates = _dates_from(df)
+            found = S.api("holidays", "read_calendar")(data, f.name)
+            dates, problems = found.dates, found.problems
+        except APDataError as e:
+            st.error(str(e))
+            dates, problems = [], []
         except Exception:  # noqa: BLE001 - any unreadable file is one sentence
-            dates = []
+            S.log.exception("reading a holiday calendar")
+            dates, problems = [], []
+        if problems:
+            st.warning(f"{len(problems)} row(s) of {S.md_escape(f.name)} were left out:\n\n"
+                       + "\n".join(f"- {S.md_escape(p)}" for p in problems[:20])
+                       + (f"\n- … and {len(problems) - 20} more" if len(problems) > 20 else ""))
         if not dates:
             st.error(f"{S.md_escape(f.name)}: no dates were found. The file needs a column of dates (dd/mm/yyyy), or two "
                      "columns giving each holiday's first and last day.")
@@ -152,12 +135,10 @@ def holidays() -> None:
             if st.button("Use this calendar (replaces the current one)", type="primary", key="holiday_save"):
                 with S.write_lock():
                     store.set_holidays(dates, user=S.current_user())
-                S.bump_settings_version()
                 st.success("Saved. School days now leave out these dates.")
     if current and st.button("Remove the holiday calendar", key="holiday_clear"):
         with S.write_lock():
             store.set_holidays([], user=S.current_user())
-        S.bump_settings_version()
         st.rerun()
     if current:
         with st.expander("Loaded holiday dates"):

@@ -255,3 +255,20 @@ def _parse(con, ncols: int, headers: list[str], match: HeaderMatch, file_name: s
         header_row=idx + 1, mapping=dict(match.mapping), unmapped=list(match.unmapped),
         carried=_carried(match), accepted=result.accepted, rejected=result.rejected,
         summary_rows=result.summary_rows, blank_rows=result.blank_rows, sheet_warnings=warnings)
+
+
+def uk_dates(values: list[str | None]) -> list:
+    """Each text as a date by the importer's own rules (data-spec §5: ISO, UK day-first, Excel
+    serials of five digits, two-digit years, a time part dropped; never month-first), or None.
+
+    >>> uk_dates(["2025-02-17", "17/02/2025", "2025-02-17 00:00:00", "02/17/2025", "", None])
+    [datetime.date(2025, 2, 17), datetime.date(2025, 2, 17), datetime.date(2025, 2, 17), None, None, None]
+    """
+    con = pipeline.database().cursor()
+    try:
+        texts = [None if v is None else str(v).strip() or None for v in values]
+        return [r[0] for r in con.execute(
+            "SELECT _uk_date(v) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(v, i) ORDER BY i",
+            [texts]).fetchall()]
+    finally:
+        con.close()
