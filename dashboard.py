@@ -66,6 +66,8 @@ if page.url_path not in {p.url_path for pages in PAGES.values() for p in pages}:
     st.stop()   # never a page outside the user's groups, whatever Streamlit falls back to
 S.init_from_url()
 ss = st.session_state
+for notice in ss.pop("_url_notices", []):
+    st.warning(S.md_escape(notice), icon=":material/link_off:")
 
 
 def _presentation_switch(section: str) -> bool:

@@ -10,7 +10,7 @@ import importlib
 import json
 import sys
 import uuid
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import duckdb
 
 from analytics import outcomes, population, progress, time_in_ap
 from analytics.errors import APDataError
-from analytics.settings import REPORT_SETTINGS, Filters, Settings, resolve_period
+from analytics.settings import REPORT_SETTINGS, SETTING_LIMITS, Filters, Settings, check_setting, resolve_period
 
 # Sections written by other modules, each `summary(con, filters, settings, today=None) -> dict`.
 SECTIONS = ("population", "time_in_ap", "return_to_mainstream", "progress", "exclusions", "oversight")
@@ -86,15 +86,13 @@ def _iso_date(text: str) -> date:
             f"'{text}' is not a date; write it as YYYY-MM-DD, for example 2025-03-14.") from None
 
 
-def _non_negative(kind):
+def _setting(name: str):
+    """argparse type: the setting within the limits the Settings page and shared links use."""
     def parse(text: str):
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"'{text}' is not {'a whole number' if kind is int else 'a number'}.") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"'{text}' cannot be negative.")
+            value = check_setting(name, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         # 18 rather than 18.0 in the report, like the defaults.
         return int(value) if isinstance(value, float) and value.is_integer() else value
     return parse
@@ -121,11 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--to", dest="period_end", type=_iso_date, metavar="YYYY-MM-DD",
                         help="end of the reporting period (default and at most as-of)")
     defaults = Settings()
-    types = {f.name: f.type for f in fields(Settings)}
     for name in REPORT_SETTINGS:
-        kind = int if types[name] in ("int", int) else float
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_non_negative(kind),
-                            metavar="N", help=f"default {getattr(defaults, name)}")
+        lo, hi, _ = SETTING_LIMITS[name]
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_setting(name),
+                            metavar="N", help=f"default {getattr(defaults, name)}, from {lo:g} to {hi:g}")
     return parser
 
 
@@ -133,8 +130,6 @@ def _settings_from(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> 
     """The command line's settings, with the holiday calendar and measure directions the user
     saved in the database."""
     settings = Settings().with_overrides(**{k: getattr(args, k) for k in REPORT_SETTINGS})
-    if settings.low_attendance > 1:
-        raise _UserError("--low-attendance is a fraction between 0 and 1 (0.5 means 50%).")
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     holidays = directions = ()

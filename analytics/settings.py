@@ -17,6 +17,52 @@ REPORT_SETTINGS = ("full_time_hours", "review_interval_days", "long_placement_da
                    "low_attendance", "suppress_below")
 
 
+# The range and step each setting may take, wherever it is set: the Settings page, a shared
+# link, the command line. (lowest, highest, step); a step of 1 means a whole number.
+SETTING_LIMITS: dict[str, tuple[float, float, float]] = {
+    "full_time_hours": (1.0, 40.0, 0.5),
+    "review_interval_days": (7, 365, 1),
+    "long_placement_days": (14, 1000, 1),
+    "part_time_limit_days": (1, 365, 1),
+    "low_attendance": (0.05, 1.0, 0.05),
+    "baseline_days": (7, 365, 1),
+    "sustain_days": (28, 730, 1),
+    "suppress_below": (1, 20, 1),
+}
+
+
+def check_setting(name: str, value) -> float | int:
+    """The value as the setting's type when it is within SETTING_LIMITS, else ValueError with a
+    sentence. Whole-number settings take whole numbers only; nothing infinite or not a number.
+
+    >>> check_setting("full_time_hours", "25.5"), check_setting("sustain_days", "91")
+    (25.5, 91)
+    >>> check_setting("review_interval_days", "-5")
+    Traceback (most recent call last):
+    ...
+    ValueError: review interval days must be from 7 to 365, not -5.
+    """
+    lo, hi, step = SETTING_LIMITS[name]
+    words = name.replace("_", " ")
+    whole = step == 1
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{words} must be {'a whole number' if whole else 'a number'}, "
+                         f"not '{value}'.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{words} must be a number, not '{value}'.")
+    if whole and not number.is_integer():
+        raise ValueError(f"{words} must be a whole number, not {value}.")
+    if not lo <= number <= hi:
+        extra = " (a fraction: 0.5 means 50%)" if name == "low_attendance" else ""
+        shown = int(number) if number.is_integer() else number
+        raise ValueError(f"{words} must be from {lo:g} to {hi:g}{extra}, not {shown}.")
+    if whole:
+        return int(number)
+    return int(number) if number.is_integer() and isinstance(getattr(Settings(), name), int) else number
+
+
 @dataclass(frozen=True)
 class Settings:
     full_time_hours: float = 25

@@ -26,7 +26,8 @@ import pandas as pd
 import streamlit as st
 
 from analytics.errors import APDataError
-from analytics.settings import REPORT_SETTINGS, Filters, Settings, academic_year_start, resolve_period
+from analytics.settings import (REPORT_SETTINGS, Filters, Settings, academic_year_start, check_setting,
+                                resolve_period)
 
 log = logging.getLogger("ap_dashboard")
 DEFAULT_DB = "data/ap.duckdb"
@@ -169,14 +170,17 @@ def init_from_url() -> None:
         v = qp.get(name)
         if v in ("yes", "no"):
             ss[f"f_{name}"] = v.capitalize()
+    ignored = []
     for name in SETTING_KEYS:
         v = qp.get(f"s_{name}")
         if v is not None:
             try:
-                kind = type(getattr(_DEFAULT_SETTINGS, name))
-                ss[f"s_{name}"] = kind(float(v)) if kind is int else float(v)
-            except ValueError:
-                pass
+                ss[f"s_{name}"] = check_setting(name, v)   # the Settings page's ranges
+            except ValueError as e:
+                ignored.append(str(e))
+    if ignored:
+        ss["_url_notices"] = [f"A setting in this link was not used, so its default applies: {m}"
+                              for m in ignored]
     if qp.get("case"):
         ss["case"] = qp.get("case")
 

@@ -8,32 +8,31 @@ import pandas as pd
 import streamlit as st
 
 from analytics.errors import APDataError
-from analytics.settings import Settings
+from analytics.settings import SETTING_LIMITS, Settings
 from pages import _state as S
 from pages import _ui as U
 
 DEFAULTS = Settings()
-THRESHOLDS = [  # name, label, help, step, min, max
+THRESHOLDS = [  # name, label, help; the range and step are analytics.settings.SETTING_LIMITS
     ("full_time_hours", "Full-time hours a week",
      "A placement with fewer hours a week is part-time. 25 hours is the Local Government Ombudsman's full-time "
-     "benchmark.", 0.5, 1.0, 40.0),
+     "benchmark."),
     ("review_interval_days", "Review interval (days)",
      "A placement whose last review (or start) is more days ago than this is 'review overdue'. 42 days is "
-     "half-termly.", 1, 7, 365),
+     "half-termly."),
     ("long_placement_days", "Long placement (days)",
-     "An open placement longer than this is a 'long placement'. 182 days is two terms.", 1, 14, 1000),
+     "An open placement longer than this is a 'long placement'. 182 days is two terms."),
     ("part_time_limit_days", "Part-time limit (days)",
-     "A part-time placement that has run longer than this is 'part-time beyond the limit'.", 1, 1, 365),
+     "A part-time placement that has run longer than this is 'part-time beyond the limit'."),
     ("low_attendance", "Low attendance (share of sessions)",
-     "A placement whose attendance during it is below this share is flagged 'low attendance' (0.5 = 50%).",
-     0.05, 0.05, 1.0),
+     "A placement whose attendance during it is below this share is flagged 'low attendance' (0.5 = 50%)."),
     ("baseline_days", "Baseline window (days before the start)",
-     "Attendance in this many days before a placement starts is its baseline.", 1, 7, 365),
+     "Attendance in this many days before a placement starts is its baseline."),
     ("sustain_days", "Sustained return (days)",
      "A return to mainstream is sustained when no new AP placement or permanent exclusion follows within this "
-     "many days. 182 days is six months, as DfE uses.", 1, 28, 730),
+     "many days. 182 days is six months, as DfE uses."),
     ("suppress_below", "Small-number threshold",
-     "In presentation mode and aggregate downloads, counts from 1 to this number less one show as 'c'.", 1, 1, 20),
+     "In presentation mode and aggregate downloads, counts from 1 to this number less one show as 'c'."),
 ]
 
 
@@ -52,10 +51,13 @@ def thresholds() -> None:
     st.write("These decide the oversight flags and some figures (see 'About this figure' on each page). Changes "
              "apply to every page for you, and are kept in the page address so a shared link uses them too.")
     cols = st.columns(2)
-    for i, (name, label, help_text, step, lo, hi) in enumerate(THRESHOLDS):
+    for i, (name, label, help_text) in enumerate(THRESHOLDS):
         default = getattr(DEFAULTS, name)
+        lo, hi, step = SETTING_LIMITS[name]
         current = st.session_state.get(f"s_{name}", default)
         kind = float if isinstance(default, float) or isinstance(step, float) else int
+        if not lo <= current <= hi:   # never from the page; guard so Reset is always drawn
+            current = default
         cols[i % 2].number_input(f"{label} (default {default})", min_value=kind(lo), max_value=kind(hi),
                                  value=kind(current), step=kind(step), key=f"w_s_{name}", help=help_text,
                                  on_change=_keep, args=(name,))

@@ -764,3 +764,39 @@ def test_a_breakdown_whose_groups_are_all_hidden_is_not_shown_beside_its_public_
     assert any("every group here is smaller than 3" in i.value for i in at.info)
     at.segmented_control(key="pop_by").set_value("SEN status").run()
     assert not any("every group here is smaller than 3" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"s_review_interval_days": "-5"}, "review interval days must be from 7 to 365, not -5"),
+    ({"s_low_attendance": "50"}, "low attendance must be from 0.05 to 1 (a fraction: 0.5 means 50%), not 50"),
+    ({"s_full_time_hours": "inf"}, "full time hours must be a number, not 'inf'"),
+    ({"s_suppress_below": "0"}, "suppress below must be from 1 to 20, not 0"),
+])
+def test_a_setting_out_of_range_in_a_link_is_not_used_and_says_so(sample_db, monkeypatch, query, words):
+    # A reviewer's link with s_review_interval_days=-5 flagged every placement as overdue and
+    # broke the Settings page (its Reset button was never drawn); 'inf' raised a traceback.
+    plain = open_app(sample_db, monkeypatch, "pages/case_list.py")
+    linked = open_app(sample_db, monkeypatch, query=query)   # the link's page is its first run
+    assert_healthy(linked)
+    assert any(words in w.value.replace("\\", "") for w in linked.warning), [w.value for w in linked.warning]
+    assert not any(k.startswith("s_") for k in linked.query_params), "the link is corrected at once"
+    linked.switch_page("pages/case_list.py").run()
+    for label in ("Open placements", "Flagged", "Review overdue", "Part-time too long"):
+        assert metric_value(linked, label) == metric_value(plain, label), label
+    linked.switch_page("pages/settings.py").run()
+    assert_healthy(linked)
+    assert any(b.label == "Reset to the defaults" for b in linked.button)
+
+
+def test_a_fractional_full_time_hours_setting_survives_a_shared_link(sample_db, monkeypatch):
+    # int(float("25.5")) made a link's 25.5 hours 25, so the receiver saw other flags.
+    at = open_app(sample_db, monkeypatch, "pages/settings.py")
+    at.number_input(key="w_s_full_time_hours").set_value(25.5).run()
+    assert at.query_params.get("s_full_time_hours") in ("25.5", ["25.5"])
+    at.switch_page("pages/case_list.py").run()
+    sender = {m.label: m.value for m in at.metric}
+    receiver = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"s_full_time_hours": "25.5"})
+    assert_healthy(receiver)
+    assert {m.label: m.value for m in receiver.metric} == sender
+    receiver.switch_page("pages/settings.py").run()
+    assert receiver.number_input(key="w_s_full_time_hours").value == 25.5

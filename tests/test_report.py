@@ -158,9 +158,12 @@ def test_main_settings_flags(db_path, capsys):
     (["--as-of", "2025-02-30"], "not a date"),
     (["--as-of", "2025-03-14", "--from", "2025-04-01"], "starts on"),
     (["--from", "2025-03-01", "--to", "2025-02-01", "--as-of", "2025-03-14"], "starts on"),
-    (["--sustain-days", "-3"], "negative"),
+    (["--sustain-days", "-3"], "sustain days must be from 28 to 730, not -3"),
     (["--sustain-days", "six"], "whole number"),
+    (["--sustain-days", "91.5"], "whole number"),
     (["--low-attendance", "50"], "fraction"),
+    (["--full-time-hours", "inf"], "must be a number"),
+    (["--suppress-below", "0"], "from 1 to 20"),   # the Settings page's range
 ])
 def test_user_errors_exit_2_with_a_sentence(db_path, capsys, args, words):
     assert report.main(["--db", str(db_path)] + args) == 2
