@@ -59,6 +59,35 @@ def suppress_rate(numerator, denominator, threshold: int = 3):
     return numerator / denominator
 
 
+def suppress_part(part, whole, threshold: int = 3):
+    """A count shown as "part of whole" beside its whole: 'c' when it is small, or when the rest
+    (whole − part) is, since the reader subtracts. The whole is suppressed on its own.
+
+    >>> suppress_part(15, 21, 10), suppress_part(33, 35), suppress_part(20, 35), suppress_part(0, 2)
+    ('c', 'c', 20, 0)
+    """
+    if _missing(part) or _missing(whole) or part == SUPPRESSED or whole == SUPPRESSED:
+        return suppress_count(part, threshold)
+    if part == 0:
+        return 0   # "0 of n": the rest is the whole, which is shown or hidden on its own
+    if _is_small(part, threshold) or _is_small(whole - part, threshold):
+        return SUPPRESSED
+    return part
+
+
+def suppress_share(part, whole, threshold: int = 3):
+    """part / whole shown beside the whole ("94%, n = 35"): as suppress_rate, and also 'c' when
+    the rest (whole − part) is small, which the rate and the whole give back.
+
+    >>> suppress_share(33, 35), suppress_share(20, 35), suppress_share(35, 35), suppress_share(0, 0)
+    ('c', 0.5714285714285714, 1.0, None)
+    """
+    rate = suppress_rate(part, whole, threshold)
+    if rate is None or rate == SUPPRESSED or _missing(part):
+        return rate
+    return SUPPRESSED if _is_small(whole - part, threshold) else rate
+
+
 def _is_total_row(df: pd.DataFrame, label_cols: Sequence[Hashable], label) -> pd.Series:
     mask = pd.Series(df.index == label, index=df.index) if label is not None else \
         pd.Series(False, index=df.index)

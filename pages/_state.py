@@ -388,12 +388,24 @@ def shared_count(n):
 
 
 def shared_rate(numerator, denominator, value=None):
+    """A rate shown beside its denominator: in presentation mode 'c' when the numerator, the
+    denominator or the rest (denominator − numerator) is small (suppression.suppress_share)."""
     if not presentation():
         return value if value is not None else (numerator / denominator if denominator else None)
     try:
-        return api("suppression", "suppress_rate")(numerator, denominator, threshold())
+        return api("suppression", "suppress_share")(numerator, denominator, threshold())
     except NotAvailable:
         return value
+
+
+def shared_part(part, whole):
+    """A count shown as "part of whole": in presentation mode 'c' when it or the rest is small."""
+    if not presentation() or part is None:
+        return part
+    try:
+        return api("suppression", "suppress_part")(part, whole, threshold())
+    except NotAvailable:
+        return part
 
 
 def shared_table(df: pd.DataFrame, count_cols, rate_cols=None, force: bool = False, **kw) -> pd.DataFrame:

@@ -138,7 +138,27 @@ def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # "About this figure": metrics.md in plain words.
 
-ABOUT = {
+class _About(dict):
+    """The notes, with each setting they quote ("{sustain_days}") filled in from the settings in
+    force, so a changed threshold is never described by its default."""
+
+    def __getitem__(self, key):
+        return _with_settings(super().__getitem__(key))
+
+    def get(self, key, default=""):
+        return _with_settings(super().get(key, default))
+
+
+def _with_settings(text: str) -> str:
+    if "{" not in text:
+        return text
+    s = S.settings()
+    values = {**s.report_dict(), "low_attendance_pct": f"{100 * s.low_attendance:g}%",
+              "full_time_hours": f"{s.full_time_hours:g}"}
+    return text.format_map(values)
+
+
+ABOUT = _About({
     "pupils_in_ap": "Distinct pupils with a placement open on the 'as of' date. A placement is open when it "
                     "has started by that date and has no end date, or ends after it. A pupil with two open "
                     "placements counts once.",
@@ -151,9 +171,9 @@ ABOUT = {
                    "school. Moves to another AP placement are left out (they are not a way out of AP). "
                    "Placements that ended with no destination recorded stay in the count, so a missing "
                    "destination lowers the rate.",
-    "sustained_rate": "Of the returns to mainstream that ended long enough ago to judge (182 days by default), "
+    "sustained_rate": "Of the returns to mainstream that ended long enough ago to judge ({sustain_days} days), "
                       "the share where the pupil had no new AP placement and no permanent exclusion in the "
-                      "182 days after returning.",
+                      "{sustain_days} days after returning.",
     "sixth_day_rate": "Schools and the LA must arrange full-time education from the sixth school day of a "
                       "permanent exclusion. Of the permanent exclusions in the period whose sixth school day "
                       "has passed, the share where the pupil had a placement in place on that day. School "
@@ -175,8 +195,8 @@ ABOUT = {
                 "starts at 100% and steps down when placements end; placements still open are counted "
                 "while they run and then drop out of the count without a step (censored). Where a line "
                 "crosses 50% is its median time in AP. Only placements that started in the period count.",
-    "long_open": "Open placements that have run for more than the long-placement threshold (182 days, two "
-                 "terms, by default — see Settings).",
+    "long_open": "Open placements that have run for more than the long-placement threshold ({long_placement_days} "
+                 "days; 182, two terms, by default — see Settings).",
     "time_summary": "Completed: placements that ended in the period (mean and median days). Open: placements "
                     "open on the 'as of' date, days so far. Per pupil: the median of each pupil's distinct "
                     "days in AP over all their placements (overlaps counted once).",
@@ -185,10 +205,10 @@ ABOUT = {
                         "stays in the denominator.",
     "destinations": "Every placement that ended in the period, by where the pupil went next (moves to "
                     "another AP placement included here). A blank destination counts as 'unknown'.",
-    "returns": "Each return to mainstream in the period. A return is sustained when, for 182 days after it, "
-               "the pupil had no new AP placement and no permanent exclusion; it is judged only once 182 "
-               "days have passed. 'Broke down by' says what ended it.",
-    "attendance": "For each placement in the period: attendance in the 91 days before it started (baseline) "
+    "returns": "Each return to mainstream in the period. A return is sustained when, for {sustain_days} days "
+               "after it, the pupil had no new AP placement and no permanent exclusion; it is judged only once "
+               "{sustain_days} days have passed. 'Broke down by' says what ended it.",
+    "attendance": "For each placement in the period: attendance in the {baseline_days} days before it started (baseline) "
                   "and attendance during it (to the end date or the 'as of' date). A rate is attended "
                   "sessions divided by possible sessions. Only placements with attendance recorded in "
                   "both windows count. 'Improved' means the rate during is above the baseline.",
@@ -213,14 +233,15 @@ ABOUT = {
                     "plan — is likely to need registering as an independent school.",
     "case_list": "Every placement open on the 'as of' date, with the oversight flags that apply, most urgent "
                  "first. Flags: no planned end date; planned end passed; no objectives; review overdue "
-                 "(42 days by default since the last review, or the start); part-time (under 25 hours); "
-                 "part-time for more than 42 days; unregistered provider; long placement (over 182 days); "
-                 "low attendance (under 50% during the placement).",
+                 "(more than {review_interval_days} days since the last review, or the start); part-time "
+                 "(under {full_time_hours} hours a week); part-time for more than {part_time_limit_days} days; "
+                 "unregistered provider; long placement (over {long_placement_days} days); low attendance "
+                 "(under {low_attendance_pct} during the placement). The numbers are the current settings.",
     "population": "Pupils in AP on the 'as of' date by a characteristic. A pupil with more than one open "
                   "placement counts once, with the details of the latest placement.",
     "national": "Published national figures (DfE statistics) for comparison. They may cover a different "
                 "year and definition; the source and period are given for each.",
-}
+})
 
 
 def about(key: str, extra: str | None = None) -> None:
@@ -269,9 +290,12 @@ def fmt_rate(v) -> str:
 
 
 def fmt_days(v) -> str:
+    """Whole days as they are; a median between two days keeps its half ("64.5 days"): rounded,
+    64.5 read as 64 and 91.5 as 92 (halves to even), and 5.5 school days as 6, within the duty."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    return f"{float(v):,.0f} days"
+    v = float(v)
+    return f"{v:,.0f} days" if v.is_integer() else f"{v:,.1f} days"
 
 
 # ---------------------------------------------------------------------------------------------

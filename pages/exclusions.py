@@ -26,10 +26,10 @@ def summary() -> None:
     c[3].metric("Permanent", U.fmt_count(S.shared_count(s["permanent_exclusions"])), border=True)
     c[4].metric("Sixth day met", U.fmt_rate(S.shared_rate(six.get("met"), six.get("eligible"), six.get("rate"))),
                 border=True, help=U.ABOUT["sixth_day_rate"])
-    c[4].caption(f"{U.fmt_count(S.shared_count(six.get('met')))} of {U.fmt_count(S.shared_count(six.get('eligible')))} "
+    c[4].caption(f"{U.fmt_count(S.shared_part(six.get('met'), six.get('eligible')))} of {U.fmt_count(S.shared_count(six.get('eligible')))} "
                  "whose sixth school day has passed")
     med = six.get("median_school_days_to_provision")
-    c[5].metric("Days to provision", "—" if med is None else f"{med:.0f}", border=True,
+    c[5].metric("Days to provision", "—" if med is None else f"{med:g}", border=True,
                 help="For permanent exclusions followed by a placement: the school-day number (the exclusion "
                      "day is day one) on which the first placement started. 6 or less meets the duty.")
     c[5].caption(f"Lunchtime exclusions (not suspensions): {U.fmt_count(S.shared_count(s['lunchtime']))}")
@@ -124,8 +124,13 @@ def _rates_table(given: pd.DataFrame) -> None:
     df = df.dropna(subset=["roll"]) if "roll" in df.columns else df
     view = df.assign(**{"Suspensions per 100 pupils": df["suspension_rate"] * 100,
                         "Permanent exclusions per 100 pupils": df["permanent_rate"] * 100})
-    U.table(S.shared_table(view, ["suspensions", "permanent"]).drop(columns=["suspension_rate", "permanent_rate"]))
-    U.downloads(df, "exc_rates", "exclusion-rates-by-school", count_cols=["suspensions", "permanent"])
+    # a rate beside its roll gives its count back (1.0 per 100 of 900 is 9): hidden with it
+    rate_cols = {"Suspensions per 100 pupils": ("suspensions", "roll"),
+                 "Permanent exclusions per 100 pupils": ("permanent", "roll")}
+    U.table(S.shared_table(view, ["suspensions", "permanent"], rate_cols)
+            .drop(columns=["suspension_rate", "permanent_rate"]))
+    U.downloads(df, "exc_rates", "exclusion-rates-by-school", count_cols=["suspensions", "permanent"],
+                rate_cols={"suspension_rate": ("suspensions", "roll"), "permanent_rate": ("permanent", "roll")})
 
 
 def sixth_day() -> None:

@@ -18,7 +18,7 @@ def summary() -> None:
     c = U.tiles(4)
     c[0].metric("Return-to-mainstream rate", U.fmt_rate(S.shared_rate(s["returned"], s["ended"], s["rate"])),
                 border=True, help=U.ABOUT["return_rate"])
-    c[0].caption(f"{U.fmt_count(S.shared_count(s['returned']))} of {U.fmt_count(S.shared_count(s['ended']))} "
+    c[0].caption(f"{U.fmt_count(S.shared_part(s['returned'], s['ended']))} of {U.fmt_count(S.shared_count(s['ended']))} "
                  "placements that ended")
     c[1].metric("Destination not recorded", U.fmt_count(S.shared_count(s.get("unknown_destination"))), border=True,
                 help="Placements that ended in the period with no destination recorded. They count as not "
@@ -26,10 +26,11 @@ def summary() -> None:
     c[2].metric("Sustained returns", U.fmt_rate(S.shared_rate(sus.get("sustained"), sus.get("eligible"),
                                                               sus.get("rate"))),
                 border=True, help=U.ABOUT["sustained_rate"])
-    c[2].caption(f"{U.fmt_count(S.shared_count(sus.get('sustained')))} of "
+    c[2].caption(f"{U.fmt_count(S.shared_part(sus.get('sustained'), sus.get('eligible')))} of "
                  f"{U.fmt_count(S.shared_count(sus.get('eligible')))} returns old enough to judge")
-    c[3].metric("Broke down", U.fmt_count(S.shared_count((sus.get("eligible") or 0) - (sus.get("sustained") or 0))),
-                border=True, help="Returns old enough to judge that were followed, within 182 days, by a new AP "
+    broke = (sus.get("eligible") or 0) - (sus.get("sustained") or 0)
+    c[3].metric("Broke down", U.fmt_count(S.shared_part(broke, sus.get("eligible"))),
+                border=True, help=f"Returns old enough to judge that were followed, within {S.settings().sustain_days} days, by a new AP "
                                   "placement or a permanent exclusion.")
     U.about("return_rate", U.ABOUT["sustained_rate"])
 

@@ -66,7 +66,8 @@ def _delta(kind: str, now, before) -> str | None:
     if kind == "rate":
         return f"{100 * (now - before):+.0f} pp on last year"
     if kind == "days":
-        return f"{now - before:+.0f} days on last year"
+        change = now - before
+        return f"{change:+.0f} days on last year" if float(change).is_integer() else f"{change:+.1f} days on last year"
     return f"{int(now) - int(before):+,} on last year"
 
 

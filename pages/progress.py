@@ -21,7 +21,7 @@ def attendance() -> None:
                        if summary.get("median_change_pp") is not None else None))
     c[3].metric("Improved", U.fmt_rate(S.shared_rate(summary.get("improved"), n)), border=True,
                 help="Placements whose attendance during the placement is above the baseline.")
-    c[3].caption(f"{U.fmt_count(S.shared_count(summary.get('improved')))} of {U.fmt_count(S.shared_count(n))}")
+    c[3].caption(f"{U.fmt_count(S.shared_part(summary.get('improved'), n))} of {U.fmt_count(S.shared_count(n))}")
 
     df = S.metric("progress", "attendance_by_placement")
     both = df.dropna(subset=["baseline_rate", "during_rate"]) if len(df) else df
