@@ -29,16 +29,23 @@ def store(tmp_path):
 
 
 _LOADS = itertools.count()
+_HASHES: dict[int, tuple[object, str]] = {}   # id -> (the sheet, kept alive; its hash)
+
+
+def _hash_of(sheet) -> str:
+    """One content hash per sheet object: the same sheet loaded again is the same file. The
+    sheet is kept alive here, because Python reuses the id of a freed object: a new sheet could
+    otherwise get an old one's hash and be reported as a duplicate (a flaky test)."""
+    if id(sheet) not in _HASHES:
+        _HASHES[id(sheet)] = (sheet, hashlib.sha256(f"load {next(_LOADS)}".encode()).hexdigest())
+    return _HASHES[id(sheet)][1]
 
 
 def load(store, *sheets, h=None):
-    """Load each sheet as its own file (a content hash never used before, unless given).
-
-    The hash once came from id(sheet), which Python reuses once a sheet is freed: a second load
-    could then look like the same file again and be reported as a duplicate (a flaky test)."""
+    """Load each sheet as its own file (content hash per sheet object unless given)."""
     out = []
     for sh in sheets:
-        out.extend(store.ingest_parsed([sh], h or hashlib.sha256(f"load {next(_LOADS)}".encode()).hexdigest()))
+        out.extend(store.ingest_parsed([sh], h or _hash_of(sh)))
     return out
 
 
