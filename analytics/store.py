@@ -144,6 +144,9 @@ class ChangePreview:
     examples: tuple[RecordChange, ...] = ()
     newest_in_file: date | None = None
     newest_in_changed: date | None = None
+    # (row, the earlier row it repeats) for rows of the sheet that are the same record as an
+    # earlier row of it: only the later row's values are kept (Store._repeated_rows)
+    repeated: tuple[tuple[int, int], ...] = ()
 
     @property
     def older_than_stored(self) -> bool:
@@ -160,6 +163,32 @@ _EVENT_DATES = {
     "exclusions": ("start_date",),
     "assessments": ("date",),
 }
+# What makes two rows the same record, in words (data-spec §6), for the repeated-rows notice.
+_SAME_RECORD = {
+    "placements": ("placement", "pupil, provider and start date"),
+    "attendance": ("attendance period", "pupil, dates and setting"),
+    "exclusions": ("exclusion", "pupil, start date and type"),
+    "assessments": ("assessment", "pupil, measure and date"),
+}
+
+
+def repeated_rows_notice(dataset: str, pairs: Sequence[tuple[int, int]], shown: int = 10) -> str:
+    """A sentence about rows of one sheet that repeat an earlier row's record.
+
+    >>> repeated_rows_notice("placements", [(3, 2), (9, 4)])
+    'Rows 3 (as row 2) and 9 (as row 4) repeat a placement given earlier in this sheet (same pupil, provider and start date): only the later row of each is kept.'
+    """
+    thing, words = _SAME_RECORD[dataset]
+    items = [f"{r} (as row {f})" for r, f in pairs[:shown]]
+    if len(pairs) > shown:
+        items.append(f"{len(pairs) - shown} more")
+    listed = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    verb = "repeats" if len(pairs) == 1 else "repeat"
+    article = "an" if thing[0] in "aeiou" else "a"
+    return (f"Row{'s' if len(pairs) > 1 else ''} {listed} {verb} {article} {thing} given earlier in this sheet "
+            f"(same {words}): only the later row{' of each' if len(pairs) > 1 else ''} is kept.")
+
+
 # How a record is named beside its pupil in a preview: (its date, its text).
 _RECORD_LABEL = {
     "placements": ("start_date", "provider"),
@@ -403,6 +432,8 @@ class Store:
         self.path = Path(path) if path is not None else self.default_path()
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._keys_distinct: bool | None = None   # set by _rebuild when it learns it
+        self.last_repeated: list[tuple[int, int]] = []   # of the last sheet written (under the lock)
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
         if not read_only:
@@ -691,6 +722,7 @@ class Store:
                     f"SELECT count(*), count(DISTINCT {key_hash}) FROM ledger_{dataset} "
                     "WHERE upload_id = ?", [upload_id]).fetchall()[0]
                 if n_rows == n_hashes:
+                    self._keys_distinct = True
                     sql, params = current_state_sql(dataset, single_upload=upload_id)
                     w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
                     return
@@ -700,16 +732,37 @@ class Store:
             on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM {dataset}.{k}" for k in keys)
             deleted = w.execute(f"DELETE FROM {dataset} WHERE EXISTS (SELECT 1 FROM _affected a "
                                 f"WHERE {on})").fetchall()[0][0]
+            n_rows, n_keys = w.execute(
+                f"SELECT (SELECT count(*) FROM ledger_{dataset} WHERE upload_id = ?), "
+                "(SELECT count(*) FROM _affected)", [upload_id]).fetchall()[0]
+            self._keys_distinct = n_rows == n_keys
             if deleted == 0:
                 # No live record shares a key with the upload (each live row has a record),
                 # so if its keys are all distinct every record is one of its rows, as it is.
-                n_rows, n_keys = w.execute(
-                    f"SELECT (SELECT count(*) FROM ledger_{dataset} WHERE upload_id = ?), "
-                    "(SELECT count(*) FROM _affected)", [upload_id]).fetchall()[0]
                 if n_rows == n_keys:
                     sql, params = current_state_sql(dataset, single_upload=upload_id)
         w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
         w.execute("DROP TABLE _affected")
+
+    def _repeated_rows(self, dataset: str, upload_id: int) -> list[tuple[int, int]]:
+        """(row, the first row of its record) for each row of an upload after the first of its
+        record: the store keeps only the later row's values (data-spec §6), which a user should
+        be told. Other datasets use the store's own key; placements' provider key depends on
+        other uploads (a name can stand for a URN), so within the sheet it is the URN, else the
+        UKPRN, else the name (trimmed, case-folded): a pair joined only through another file's
+        URN goes unreported rather than a distinct pair being reported."""
+        if dataset == "placements":
+            parts = ["pupil_id", "coalesce(nullif(trim(provider_urn), ''), nullif(trim(provider_ukprn), ''), "
+                                 "lower(trim(provider)))", "start_date"]
+        else:
+            parts = list(_key_sql(dataset).values())
+        by = ", ".join(parts)
+        return [tuple(r) for r in self._w.execute(f"""
+            SELECT row_number, first_row FROM (
+                SELECT row_number, min(row_number) OVER (PARTITION BY {by}) AS first_row,
+                       count(*) OVER (PARTITION BY {by}) AS n
+                FROM ledger_{dataset} WHERE upload_id = ?)
+            WHERE n > 1 AND row_number <> first_row ORDER BY row_number""", [upload_id]).fetchall()]
 
     def _first_placements(self, upload_id: int, cols: str) -> bool:
         """An upload into an empty placements table: its rows go in one per record, unless two
@@ -833,6 +886,7 @@ class Store:
             if isinstance(written, tuple):
                 return ChangePreview(dataset, duplicate_of=written[0])
             upload_id = written
+            repeated = tuple(self.last_repeated)
             # each side's rows that the other lacks: the stored versions of records that change
             # or go, and the new versions of records that change or are added
             w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
@@ -886,7 +940,7 @@ class Store:
                     tuple((c, before[c], after[c]) for c in compared if before[c] != after[c])))
         return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
-                             newest_in_changed=newest_in_changed)
+                             newest_in_changed=newest_in_changed, repeated=repeated)
 
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)
@@ -916,6 +970,10 @@ class Store:
                                     message=f"{where}: already loaded as upload {dup_id} on "
                                             f"{dup_at:%d %b %Y %H:%M} UTC, so nothing was changed.")
             upload_id = written
+            if self.last_repeated:
+                notice = pd.DataFrame({"row_number": pd.array([None], dtype="Int64"),
+                                       "warning": [repeated_rows_notice(dataset, self.last_repeated)]})
+                warnings_df = pd.concat([notice, warnings_df], ignore_index=True)
 
         parts = [f"{_plural(n_acc, 'row')} accepted"]
         if n_rej:
@@ -972,7 +1030,15 @@ class Store:
             finally:
                 self._w.unregister("_incoming_rejects")
         step(0.5, f"Updating the current {dataset}")
+        self._keys_distinct = None
         self._rebuild(dataset, upload_id)
+        # rows of the sheet that are one record: the rebuild has usually counted its distinct
+        # keys already (free); placements, and an unknown answer, are looked at directly
+        self.last_repeated = ([] if self._keys_distinct and dataset != "placements"
+                              else self._repeated_rows(dataset, upload_id) if n_acc > 1 else [])
+        if self.last_repeated:
+            self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
+                            "WHERE upload_id = ?", [repeated_rows_notice(dataset, self.last_repeated), upload_id])
         step(1.0, f"Saved {where}")
         return upload_id
 

@@ -348,6 +348,9 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
     if pv.duplicate_of is not None:
         st.info(f"This is already loaded (upload {pv.duplicate_of}): loading it again changes nothing.")
         return
+    if pv.repeated:
+        # rows of the sheet that are one record: the later row's values replace the earlier's
+        st.warning(S.api("store", "repeated_rows_notice")(pv.dataset, list(pv.repeated)))
     also = f" ({batch_size} files are being checked: each is compared with what is stored now, not with the " \
            "others)" if batch_size > 1 else ""
     if not pv.changed and not pv.merged:
