@@ -147,6 +147,9 @@ class ChangePreview:
     # (row, the earlier row it repeats) for rows of the sheet that are the same record as an
     # earlier row of it: only the later row's values are kept (Store._repeated_rows)
     repeated: tuple[tuple[int, int], ...] = ()
+    # attendance: records it would add for a pupil's period already stored under another
+    # setting (or none): both count, so that period's possible sessions add up twice
+    other_setting: int = 0
 
     @property
     def older_than_stored(self) -> bool:
@@ -923,6 +926,15 @@ class Store:
             flat = row[3 + len(events):]
             columns = tuple(ColumnChange(c, *flat[3 * i:3 * i + 3]) for i, c in enumerate(compared)
                             if any(flat[3 * i:3 * i + 3]))
+            other_setting = 0
+            if dataset == "attendance":
+                other_setting = w.execute("""
+                    SELECT count(*) FROM _pv_new n
+                    WHERE n._id NOT IN (SELECT nid FROM _pv_pairs)
+                      AND EXISTS (SELECT 1 FROM _pv_before b WHERE b.pupil_id = n.pupil_id
+                                  AND b.period_start = n.period_start
+                                  AND b.period_end IS NOT DISTINCT FROM n.period_end
+                                  AND b.setting_key IS DISTINCT FROM n.setting_key)""").fetchall()[0][0]
             file_dates = w.execute(f"SELECT {', '.join(f'max({c})' for c in events)} FROM ledger_{dataset} "
                                    "WHERE upload_id = ?", [upload_id]).fetchall()[0]
             newest_in_file = max((d for d in file_dates if d is not None), default=None)
@@ -940,7 +952,8 @@ class Store:
                     tuple((c, before[c], after[c]) for c in compared if before[c] != after[c])))
         return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
-                             newest_in_changed=newest_in_changed, repeated=repeated)
+                             newest_in_changed=newest_in_changed, repeated=repeated,
+                             other_setting=other_setting)
 
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)

@@ -351,6 +351,11 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
     if pv.repeated:
         # rows of the sheet that are one record: the later row's values replace the earlier's
         st.warning(S.api("store", "repeated_rows_notice")(pv.dataset, list(pv.repeated)))
+    if getattr(pv, "other_setting", 0):
+        st.warning(f"**{pv.other_setting:,} attendance row(s) are for weeks already stored for the same pupil "
+                   "under another setting** (or with none). Both will count, so those weeks will have their "
+                   "possible sessions twice. If this file sends the same weeks again, give them the setting "
+                   "they were stored with.")
     also = f" ({batch_size} files are being checked: each is compared with what is stored now, not with the " \
            "others)" if batch_size > 1 else ""
     if not pv.changed and not pv.merged:

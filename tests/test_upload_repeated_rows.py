@@ -91,3 +91,22 @@ def test_a_sheet_without_repeats_has_no_notice(store):
     [res] = store.ingest_file(b"UPN,Provider,Start Date\nD999123400001,Oak,01/09/2025\n"
                               b"D999123400001,Elm,01/09/2025\n", "two.csv")
     assert res.warnings.empty
+
+
+def test_the_check_warns_when_attendance_weeks_come_back_under_another_setting(store):
+    # A reviewer's re-export without the setting column stored each week twice (Oak PRU with 8
+    # attended, blank with 9): 20 possible sessions a week. The setting is part of the key
+    # (data-spec §6), so this is by the rules, but the user must be told before Load.
+    store.ingest_file(b"UPN,Week Commencing,Possible,Attended,Setting\n"
+                      b"D999123400001,15/09/2025,10,8,Oak PRU\n"
+                      b"D999123400001,22/09/2025,10,7,Oak PRU\n", "autumn.csv")
+    [no_setting] = read_file(b"UPN,Week Commencing,Possible,Attended\n"
+                             b"D999123400001,15/09/2025,10,9\n"       # stored under Oak PRU
+                             b"D999123400001,22/09/2025,10,9\n"       # stored under Oak PRU
+                             b"D999123400001,29/09/2025,10,9\n", "again.csv")   # new week
+    assert store.preview_changes(no_setting).other_setting == 2
+    [same_setting] = read_file(b"UPN,Week Commencing,Possible,Attended,Setting\n"
+                               b"D999123400001,15/09/2025,10,9,oak pru\n"
+                               b"D999123400001,29/09/2025,10,9,Oak PRU\n", "fixed.csv")
+    pv = store.preview_changes(same_setting)
+    assert (pv.other_setting, pv.changed, pv.added) == (0, 1, 1)
