@@ -51,15 +51,18 @@ def _valid_columns() -> set[str]:
 def lookup(path: str | os.PathLike, headers) -> dict[str, str]:
     """The mapping remembered for exactly these headers ({} when none).
 
-    Only canonical column names survive, so a hand-edited file cannot smuggle anything in.
+    Only canonical column names survive, so a hand-edited file cannot smuggle anything in, and
+    "" (a heading the user chose to leave out, recognised or not: not loaded next time either).
     """
-    valid = _valid_columns()
+    valid = _valid_columns() | {""}
     return {h: c for h, c in load_all(path).get(header_key(headers), {}).items() if c in valid}
 
 
 def remember(path: str | os.PathLike, headers, mapping: dict[str, str]) -> None:
-    """Store the user's mapping for these headers (replacing an earlier one); atomic write."""
-    valid = _valid_columns()
+    """Store the user's mapping for these headers (replacing an earlier one); atomic write.
+    A heading mapped to "" was left out on purpose (names a panel does not need, say): kept, so
+    the next file with these headings leaves it out too."""
+    valid = _valid_columns() | {""}
     clean = {str(h): c for h, c in mapping.items() if c in valid}
     data = load_all(path)
     key = header_key(headers)

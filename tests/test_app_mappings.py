@@ -45,3 +45,9 @@ def test_peek_headers_never_raises():
     assert mappings.peek_headers(b"%PDF-1.4 ...", "x.pdf") == {}
     assert mappings.peek_headers(b"UPN,Start Date,Provider\nA1,01/09/2024,Oak\n", "p.csv") == {
         None: ["UPN", "Start Date", "Provider"]}
+
+
+def test_a_heading_left_out_on_purpose_is_remembered_as_left_out(tmp_path):
+    path = tmp_path / "mappings.json"
+    mappings.remember(path, ["UPN", "Surname", "Began"], {"Surname": "", "Began": "start_date"})
+    assert mappings.lookup(path, ["Began", "UPN", "Surname"]) == {"Surname": "", "Began": "start_date"}

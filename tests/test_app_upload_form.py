@@ -198,7 +198,8 @@ def test_the_result_counts_rows_with_warnings_apart_from_notices_about_the_sheet
     assert list(rejects.value["Row"]) == [5, 6, 8]
 
 
-def test_recognised_columns_load_and_only_changed_choices_are_remembered(checked, tmp_path):
+def test_recognised_columns_load_and_only_changed_choices_are_remembered(checked, tmp_path, monkeypatch):
+    at_monkeypatch = monkeypatch
     at = checked
     choice(at, "Began").set_value("start_date")
     choice(at, "SURNAME").set_value(LEAVE_OUT)   # a recognised heading can be left out too
@@ -218,10 +219,16 @@ def test_recognised_columns_load_and_only_changed_choices_are_remembered(checked
         ("Ann", None, "F", "100001"), ("Dan", None, "M", "100001"), ("Eve", None, "F", None),
         ("Finn", None, "M", None), ("Gus", None, "M", None)]
     assert str(rows[0][2]) == "2012-04-03"
-    # remembered for the next file with these headings: the choice made, not the headings the
-    # importer knows anyway (a left-out column is not remembered: only columns are)
+    # remembered for the next file with these headings: the choices made, not the headings the
+    # importer knows anyway. Leaving SURNAME out is a choice too: the next term's file must not
+    # bring the surnames back unasked.
     remembered = json.loads((tmp_path / "mappings.json").read_text())
-    assert list(remembered.values()) == [{"Began": "start_date"}]
+    assert list(remembered.values()) == [{"Began": "start_date", "SURNAME": ""}]
+    again = open_app(tmp_path / "ap.duckdb", at_monkeypatch, "pages/upload.py")
+    again.file_uploader[0].set_value(("next_term.csv", MESSY.replace(b"2025,", b"2026,"), "text/csv")).run()
+    assert_healthy(again)
+    assert column_choices(again)["SURNAME"] == LEAVE_OUT
+    assert column_choices(again)["Began"] == "start_date"
 
 
 def test_register_marks_keep_their_meaning_when_apply_is_pressed(tmp_path, monkeypatch):
