@@ -119,8 +119,14 @@ def _protect(values: dict, hidden: set, cells: list) -> bool:
 def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
                    rate_cols: Mapping[Hashable, tuple[Hashable, Hashable]] | None = None,
                    threshold: int = 3, total_row_label=None,
-                   total_col: Hashable | None = None) -> pd.DataFrame:
+                   total_col: Hashable | None = None,
+                   stat_cols: Mapping[Hashable, Hashable] | None = None) -> pd.DataFrame:
     """A copy of df with small counts, and the rates and totals that would reveal them, as 'c'.
+
+    - ``stat_cols``: {statistic column: count column of the group it describes} for medians,
+      shares and averages with no numerator of their own (a median cost, an attendance rate over
+      sessions): the statistic is hidden wherever its group's count is (a median of two
+      placements is their average; metrics.md §7 hides what is built on a small count).
 
     - ``count_cols``: columns of counts. Cells with 1 ≤ n < threshold become 'c' (primary).
     - ``rate_cols``: {rate column: (numerator column, denominator column)}; a rate cell keeps
@@ -199,6 +205,15 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
                     check is not None and ((r, num_col) in hidden or (r, den_col) in hidden)):
                 col.iloc[r] = SUPPRESSED
         out[rate_col] = col
+    for stat_col, base_col in (stat_cols or {}).items():
+        if stat_col not in out.columns or base_col not in df.columns:
+            continue
+        col = out[stat_col].astype(object)
+        for r in rows:
+            base = df[base_col].iloc[r]
+            if ((r, base_col) in hidden or _is_small(base, threshold)) and not _missing(col.iloc[r]):
+                col.iloc[r] = SUPPRESSED
+        out[stat_col] = col
     return out
 
 

@@ -333,6 +333,10 @@ def case_number(pupil_id) -> str:
 
 
 PERSONAL = ("pupil_id", "first_name", "last_name", "date_of_birth", "upn")
+# Columns derived from the UPN without a key: placement_id is md5(pupil_id|provider_key|start),
+# and provider and start sit in the same row, so a UPN could be found by trying the few
+# thousand UPNs an LA issues in a year. Never shown or downloaded; the case number (keyed) is.
+DERIVED_FROM_UPN = ("placement_id",)
 
 
 def initials(first, last) -> str:
@@ -371,7 +375,7 @@ def protect(df: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     if "date_of_birth" in out.columns:
         out.insert(min(len(out.columns), len(front) + 1), "age",
                    [age_on(d, as_of) for d in out["date_of_birth"]])
-    return out.drop(columns=[c for c in PERSONAL if c in out.columns])
+    return out.drop(columns=[c for c in PERSONAL + DERIVED_FROM_UPN if c in out.columns])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -301,31 +301,51 @@ def fmt_days(v) -> str:
 # ---------------------------------------------------------------------------------------------
 # Downloads and figures
 
-def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
-              count_cols=(), rate_cols=None, total_row: bool = False) -> None:
-    """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics).
-
-    Aggregate downloads follow the small-number rule (metrics.md §7); pupil-level ones carry
-    case numbers, never UPNs. ``total_row``: df's last row is the total of the rows above it.
-    """
-    if df is None or df.empty:
-        return
+def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_cols=None,
+                  total_row: bool = False, stat_cols=None, columns=None) -> pd.DataFrame:
+    """The frame a download holds. Aggregate downloads always follow the small-number rule
+    (metrics.md §7), presentation mode or not: a file travels. Pupil-level ones carry case
+    numbers, never UPNs or anything derived from them (S.protect). ``columns``: the figure's
+    own columns, in its order (a figure drawn from a wider table downloads what it shows)."""
     kw = {"total_row_label": TOTAL} if total_row else {}
+    if stat_cols:
+        kw["stat_cols"] = stat_cols
     data = S.shared_table(df, count_cols, rate_cols, force=True, **kw) if aggregate and count_cols else df
     if not aggregate:
         data = S.protect(data)
+    if columns:
+        front = [c for c in ("case", "pupil", "age") if c in data.columns and not aggregate]
+        data = data[front + [c for c in columns if c in data.columns and c not in front]]
+    return data
+
+
+def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
+              count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None) -> None:
+    """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
+    what they hold is download_data's. ``total_row``: df's last row is the total of the rows
+    above it."""
+    if df is None or df.empty:
+        return
+    data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns)
     try:
         to_csv = S.api("exports", "to_csv_bytes")
         to_xlsx = S.api("exports", "to_xlsx_bytes")
     except S.NotAvailable:
         st.caption("Downloads are not available yet.")
         return
+    note = (f"Counts from 1 to {S.threshold() - 1} show as 'c' in this file, and figures built on them too, "
+            "as in published statistics, whether presentation mode is on or not."
+            if aggregate and count_cols else
+            "One row per pupil's placement, with case numbers instead of UPNs."
+            if not aggregate else None)
     row = st.container(horizontal=True)
     c1 = c2 = row
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
-                       mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:")
+                       mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
+                       help=note)
     c2.download_button("Download Excel", data=lambda: to_xlsx(data), file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       help=note,
                        key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:")
 
 
@@ -415,7 +435,8 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            count_cols=(), rate_cols=None, pupil_level: bool = False, group_by: str | None = None,
            empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
-           total_row: bool = False, repeated_totals=(), not_additive=()) -> None:
+           total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
+           download_df: pd.DataFrame | None = None) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -424,6 +445,9 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     hidden cell could be worked out by subtraction (metrics.md §7). ``repeated_totals``: count
     columns that already hold that whole on every row; ``not_additive``: counts that do not add
     up across rows (distinct pupils), left blank in the Total row (see suppression.add_total_row).
+    ``stat_cols``: {median or share column: count column of its group}, hidden with that count.
+    ``download_df``: what the downloads hold when it is not the table (always shared: a file
+    travels; the Kaplan–Meier life table, say, gives its hidden counts back).
     """
     st.subheader(title)
     about(about_key, about_extra)
@@ -437,7 +461,8 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         df = S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
                                                    label=TOTAL, label_col=label_col, blank=not_additive)
         kw = {"total_row_label": TOTAL}
-    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw)
+    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw,
+                                                             **({"stat_cols": stat_cols} if stat_cols else {}))
     if kw and S.presentation() and _total_hidden_for_its_parts(df, shown, count_cols):
         st.info(f"Not shown in presentation mode: every group here is smaller than {S.threshold()}, and "
                 "their total is shown elsewhere on the page, so the groups could be worked out from it.")
@@ -454,8 +479,12 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
                        f"{S.threshold()}) and are left out of the chart.")
     else:
         table(shown, group_by)
-    downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
-              total_row=bool(kw))
+    if download_df is not None:
+        downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
+                  rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols)
+    else:
+        downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
+                  total_row=bool(kw), stat_cols=stat_cols, columns=table_cols)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

@@ -79,7 +79,9 @@ def main() -> None:
         st.session_state["case"] = chosen
         st.switch_page("pages/pupil_view.py")
 
-    U.downloads(rows.drop(columns=["flags"]), "case_list", "case-list", aggregate=False)
+    # in a meeting the file holds what the screen does (no sex, SEN, care status or attendance)
+    U.downloads(rows if S.presentation() else rows.drop(columns=["flags"]), "case_list", "case-list",
+                aggregate=False, columns=cols if S.presentation() else None)
     st.caption("The download lists case numbers, never UPNs"
                + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
 

@@ -129,8 +129,9 @@ def _rates_table(given: pd.DataFrame) -> None:
                  "Permanent exclusions per 100 pupils": ("permanent", "roll")}
     U.table(S.shared_table(view, ["suspensions", "permanent"], rate_cols)
             .drop(columns=["suspension_rate", "permanent_rate"]))
-    U.downloads(df, "exc_rates", "exclusion-rates-by-school", count_cols=["suspensions", "permanent"],
-                rate_cols={"suspension_rate": ("suspensions", "roll"), "permanent_rate": ("permanent", "roll")})
+    # the file holds what the screen shows: rates per 100 pupils, not fractions
+    U.downloads(view.drop(columns=["suspension_rate", "permanent_rate"]), "exc_rates", "exclusion-rates-by-school",
+                count_cols=["suspensions", "permanent"], rate_cols=rate_cols)
 
 
 def sixth_day() -> None:

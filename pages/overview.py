@@ -172,6 +172,9 @@ def trends() -> None:
 
         U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
                  count_cols=count_cols, rate_cols=rate_cols,
+                 stat_cols={"km_median_days": "placements_started"},
+                 # a file travels: like presentation mode, no rate whose denominator is not in it
+                 download_df=df.drop(columns=[c for c in ("sustained_rate", "sixth_day_rate") if c in df.columns]),
                  # "To" is the date the row's figures are as of: the term's end, or the 'as of'
                  # date for a term still running
                  table_cols=["label", "period_start", "as_of"] + [c for c, _ in present]

@@ -80,6 +80,7 @@ def assessments() -> None:
 
     U.figure("Assessments against baseline, by measure", "assess", df, "assessments", chart=chart,
              count_cols=["n", "improved"], rate_cols={"improved_rate": ("improved", "n")},
+             stat_cols={"median_change": "n"},
              about_extra="Each measure's direction is shown beside it; change it in Settings.",
              file_stem="assessments-by-measure",
              empty="No placement has both a baseline and a later score. Upload assessments dated on or before "

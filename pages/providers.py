@@ -73,6 +73,10 @@ def scorecard() -> None:
                          "cost_per_week_median", "needs_registration"],
              file_stem="provider-scorecard", default_view="Table", total_row=True,
              not_additive=["pupils_now"],   # a pupil can be at two providers
+             # a median or share of a handful of placements is as telling as their count
+             stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
+                        "attendance_rate": "placements_in_period", "median_days": "placements_in_period",
+                        "cost_per_week_median": "placements_in_period"},
              empty="No provider has a placement in the period.")
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "

@@ -70,13 +70,15 @@ def km() -> None:
         top = df.groupby("group")["at_risk"].max().sort_values(ascending=False).head(8).index
         df = df[df["group"].isin(top)]
     counts = ["at_risk", "events", "censored"]
-    if S.presentation() and len(df):
-        # The life table's counts give each other away (at risk falls by the endings and
-        # censorings), so a shared screen gets the curves only, and only for groups that
-        # started with enough placements for their steps not to single out a pupil.
+    # The life table's counts give each other away (at risk falls by the endings and
+    # censorings), so a shared screen, and every download, gets the curves only, and only for
+    # groups that started with enough placements for their steps not to single out a pupil.
+    shared = df
+    if len(df):
         started = df.groupby("group", dropna=False)["at_risk"].transform("max")
-        df = df.assign(placements=started)[started >= S.threshold()][["group", "days", "survival", "placements"]]
-        counts = ["placements"]
+        shared = df.assign(placements=started)[started >= S.threshold()][["group", "days", "survival", "placements"]]
+    if S.presentation() and len(df):
+        df, counts = shared, ["placements"]
 
     def chart(d):
         fig = go.Figure()
@@ -96,7 +98,7 @@ def km() -> None:
              count_cols=counts,
              about_extra="With 'Provider', the eight providers with the most placements are drawn.",
              empty="No placement started in the period, so there is no curve.",
-             file_stem=f"km-curve-{by or 'all'}")
+             file_stem=f"km-curve-{by or 'all'}", download_df=shared)
 
 
 def open_ended() -> None:

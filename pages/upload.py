@@ -504,8 +504,7 @@ def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
         st.markdown(f"**{len(rejects):,} rejected row(s)** — not loaded. Download them, fix them and upload "
                     "them again.")
         _text_table(rejects, "reason", "Reason")
-        U.downloads(_rejects_for_download(rejects), f"rej_{r['key']}", f"rejected-rows-{_stem(where)}",
-                    aggregate=False)
+        _rejects_downloads(rejects, f"rej_{r['key']}", f"rejected-rows-{_stem(where)}")
     warnings: pd.DataFrame = r["warnings"]
     # notices about the sheet as a whole (a column not recognised) have no row number
     notices = warnings[warnings["row_number"].isna()]
@@ -560,6 +559,16 @@ def _show_results(results: list[dict]) -> None:
 
 def _stem(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:60] or "upload"
+
+
+def _rejects_downloads(rejects: pd.DataFrame, key: str, stem: str) -> None:
+    """The rejected rows as they were in the file, to fix and send again: UPNs, names and dates
+    of birth included, so not offered in presentation mode (a shared screen)."""
+    if S.presentation():
+        st.caption("Turn presentation mode off to download these rows: they are the rows as they were "
+                   "in the file, UPNs and names included.")
+        return
+    U.downloads(_rejects_for_download(rejects), key, stem, aggregate=False)
 
 
 def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -677,8 +686,7 @@ def _history() -> None:
                                format_func=lambda u: labels.get(u, str(u)))
             rej = store.rejected_rows(uid)
             _text_table(rej, "reason", "Reason", text_width=300, **({"height": 200} if len(rej) > 5 else {}))
-            U.downloads(_rejects_for_download(rej), f"hist_rej_{uid}", f"rejected-rows-upload-{uid}",
-                        aggregate=False)
+            _rejects_downloads(rej, f"hist_rej_{uid}", f"rejected-rows-upload-{uid}")
 
 
 def main() -> None:

@@ -226,3 +226,16 @@ def test_a_total_row_worked_by_hand():
     assert out["n"].tolist() == ["c", "c", 5, 10]
     assert out["ended"].tolist() == ["c", "c", 10, 20]   # 2 hidden, then 8 (smaller than 10 and 20)
     assert out["rate"].tolist() == ["c", "c", 0.5, 0.5]
+
+
+def test_a_statistic_is_hidden_with_the_count_of_its_group():
+    # provider X: 2 placements (hidden), so its median cost (the average of two) is hidden too;
+    # Y: 9 placements, shown. A blank statistic stays blank.
+    df = pd.DataFrame({"provider": ["X", "Y", "Z"], "placements": [2, 9, 0],
+                       "median_cost": [1282.5, 300.0, None], "attendance": [0.908, 0.75, None]})
+    out = suppress_table(df, ["placements"], threshold=3,
+                         stat_cols={"median_cost": "placements", "attendance": "placements"})
+    assert out["placements"].tolist() == ["c", 9, 0]
+    assert out["median_cost"].tolist()[:2] == ["c", 300.0]
+    assert out["attendance"].tolist()[:2] == ["c", 0.75]
+    assert pd.isna(out["median_cost"].iloc[2])

@@ -1,0 +1,136 @@
+"""What the dashboard's downloads hold (pages/_ui.download_data), page by page.
+
+A reviewer downloading every file found: placement_id (an unkeyed md5 of the UPN, provider and
+start date, the other two in the same row) in pupil-level files, from which a UPN can be found
+by trying the few thousand an LA issues; the Kaplan–Meier life table giving its hidden counts
+back; medians and shares of two placements beside a hidden count; rates with no denominator in
+the trend files; exclusion rates as fractions under a 'per 100 pupils' heading; a case-list file
+in presentation mode carrying sex, SEN and care status the screen does not show.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app import PAGES, _presentation_on, assert_healthy, open_app
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    from pages import _ui as U
+    frames: dict[str, object] = {}
+    original = U.download_data
+
+    def recording(df, *args, **kwargs):
+        out = original(df, *args, **kwargs)
+        frames[len(frames)] = out
+        return out
+    monkeypatch.setattr(U, "download_data", recording)
+    return frames
+
+
+def _placement_ids(db) -> set[str]:
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT placement_id FROM placements").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_no_download_carries_placement_ids(sample_db, sample_db_copy, monkeypatch, captured, present):
+    ids = _placement_ids(sample_db_copy)
+    for page in PAGES:
+        at = open_app(sample_db, monkeypatch, page)
+        if present:
+            _presentation_on(at, page)
+        elif page in ("pages/case_list.py", "pages/pupil_view.py"):
+            at.toggle(key="present_toggle_panel").set_value(False).run()
+        assert_healthy(at)
+    assert len(captured) >= 10
+    for frame in captured.values():
+        assert "placement_id" not in frame.columns
+        values = {str(v) for c in frame.columns for v in frame[c].tolist()}
+        assert not values & ids
+
+
+def test_the_km_download_is_the_curves_of_groups_large_enough(sample_db, monkeypatch, captured):
+    at = open_app(sample_db, monkeypatch, "pages/time_in_ap.py")   # presentation mode off
+    assert_healthy(at)
+    [km] = [f for f in captured.values() if "survival" in f.columns]
+    assert list(km.columns) == ["group", "days", "survival", "placements"]
+    assert (km["placements"].astype(int) >= 3).all()
+
+
+def test_scorecard_statistics_are_hidden_with_the_count_of_their_group(sample_db, monkeypatch, captured):
+    at = open_app(sample_db, monkeypatch, "pages/providers.py")
+    assert_healthy(at)
+    [card] = [f for f in captured.values() if "median_days" in f.columns]
+    small = card[card["placements_in_period"].astype(str) == "c"]
+    assert len(small), "the sample has providers with one or two placements in the period"
+    for col in ("attendance_rate", "median_days", "cost_per_week_median"):
+        assert set(small[col].dropna().astype(str)) <= {"c"}, col
+    few_now = card[card["pupils_now"].astype(str) == "c"]
+    for col in ("part_time_share", "median_hours"):
+        assert set(few_now[col].dropna().astype(str)) <= {"c"}, col
+
+
+def test_trend_downloads_hold_their_own_columns_and_no_rate_without_its_denominator(sample_db, monkeypatch, captured):
+    at = open_app(sample_db, monkeypatch)   # overview, presentation mode off
+    assert_healthy(at)
+    trends = [f for f in captured.values() if "label" in f.columns and "as_of" in f.columns]
+    assert len(trends) == 3
+    assert len({tuple(f.columns) for f in trends}) == 3, "each figure downloads its own columns"
+    for f in trends:
+        assert "sixth_day_rate" not in f.columns and "sustained_rate" not in f.columns
+    [days] = [f for f in trends if "km_median_days" in f.columns]
+    assert list(days.columns) == ["label", "period_start", "as_of", "km_median_days"]
+
+
+def test_presentation_mode_case_list_download_is_what_the_screen_shows(sample_db, monkeypatch, captured):
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py")   # presentation mode on by default
+    assert_healthy(at)
+    [screen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    [file] = [f for f in captured.values() if "flags" in f.columns]
+    assert len(file.columns) == len(screen.columns)
+    for hidden in ("sex", "sen_status", "cla", "fsm", "ethnicity", "first_name", "date_of_birth"):
+        assert hidden not in file.columns
+
+
+def test_rejected_rows_are_not_offered_for_download_in_presentation_mode(tmp_path, monkeypatch):
+    body = b"UPN,Provider Name,Start Date\nD999123400001,Oak PRU,31/02/2025\nT999123400002,Oak PRU,01/09/2025\n"
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("bad.csv", body, "text/csv")).run()
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert any(b.key.startswith("dl_csv_rej_") for b in at.get("download_button"))
+    at.toggle(key="present_toggle_other").set_value(True).run()
+    assert_healthy(at)
+    assert not any((b.key or "").startswith(("dl_csv_rej_", "dl_csv_hist_rej_")) for b in at.get("download_button"))
+    assert any("Turn presentation mode off to download these rows" in c.value for c in at.caption)
+
+
+def test_the_exclusion_rates_file_holds_rates_per_100_as_the_screen_does(sample_db_copy, tmp_path, monkeypatch,
+                                                                          captured):
+    import shutil
+
+    from analytics.store import Store
+    db = tmp_path / "ap.duckdb"
+    shutil.copyfile(sample_db_copy, db)
+    if sample_db_copy.with_name(sample_db_copy.name + ".wal").exists():
+        shutil.copyfile(sample_db_copy.with_name(sample_db_copy.name + ".wal"), db.with_name(db.name + ".wal"))
+    st = Store(db)
+    [school] = st.con.cursor().execute(
+        "SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()[0:1]
+    st.set_school_rolls({school[0]: 1000})
+    st.close()
+    at = open_app(db, monkeypatch, "pages/exclusions.py")
+    assert_healthy(at)
+    [screen] = [df.value for df in at.dataframe if "Suspensions per 100 pupils" in df.value.columns]
+    [file] = [f for f in captured.values() if "Suspensions per 100 pupils" in f.columns]
+    assert "suspension_rate" not in file.columns
+    n = int(file["suspensions"].iloc[0])
+    # per 100 pupils on a roll of 1,000: the count divided by 10
+    assert float(file["Suspensions per 100 pupils"].iloc[0]) == pytest.approx(n / 10)
+    assert float(screen["Suspensions per 100 pupils"].iloc[0]) == pytest.approx(n / 10)
