@@ -113,7 +113,7 @@ def column_label(c: str) -> str:
 
 
 def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
-    """Codes as words and columns as headings, for the screen (downloads keep the codes)."""
+    """Codes as words and columns as headings, for the screen and the downloads."""
     out = df.copy()
     labels = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
     total = out[labels].eq(TOTAL).any(axis=1) if labels else pd.Series(False, index=out.index)
@@ -302,11 +302,14 @@ def fmt_days(v) -> str:
 # Downloads and figures
 
 def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_cols=None,
-                  total_row: bool = False, stat_cols=None, columns=None) -> pd.DataFrame:
+                  total_row: bool = False, stat_cols=None, columns=None, group_by: str | None = None,
+                  codes: bool = False) -> pd.DataFrame:
     """The frame a download holds. Aggregate downloads always follow the small-number rule
     (metrics.md §7), presentation mode or not: a file travels. Pupil-level ones carry case
     numbers, never UPNs or anything derived from them (S.protect). ``columns``: the figure's
-    own columns, in its order (a figure drawn from a wider table downloads what it shows)."""
+    own columns, in its order (a figure drawn from a wider table downloads what it shows).
+    Headings and codes are the screen's words ("Return rate", "One-to-one tuition"), unless
+    ``codes`` (a file meant to be uploaded again keeps its own headings)."""
     kw = {"total_row_label": TOTAL} if total_row else {}
     if stat_cols:
         kw["stat_cols"] = stat_cols
@@ -316,17 +319,18 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
     if columns:
         front = [c for c in ("case", "pupil", "age") if c in data.columns and not aggregate]
         data = data[front + [c for c in columns if c in data.columns and c not in front]]
-    return data
+    return data if codes else readable(data, group_by)
 
 
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
-              count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None) -> None:
+              count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
+              group_by: str | None = None, codes: bool = False) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
     above it."""
     if df is None or df.empty:
         return
-    data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns)
+    data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes)
     try:
         to_csv = S.api("exports", "to_csv_bytes")
         to_xlsx = S.api("exports", "to_xlsx_bytes")
@@ -481,10 +485,10 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         table(shown, group_by)
     if download_df is not None:
         downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
-                  rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols)
+                  rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by)
     else:
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
-                  total_row=bool(kw), stat_cols=stat_cols, columns=table_cols)
+                  total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

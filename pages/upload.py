@@ -568,7 +568,7 @@ def _rejects_downloads(rejects: pd.DataFrame, key: str, stem: str) -> None:
         st.caption("Turn presentation mode off to download these rows: they are the rows as they were "
                    "in the file, UPNs and names included.")
         return
-    U.downloads(_rejects_for_download(rejects), key, stem, aggregate=False)
+    U.downloads(_rejects_for_download(rejects), key, stem, aggregate=False, codes=True)
 
 
 def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
