@@ -95,9 +95,19 @@ def _clear_filters() -> None:
     ss["f_as_of"] = ss.get("_default_as_of") or S.default_as_of()
 
 
+FILTER_KEYS = (["f_as_of", "f_period", "f_from", "f_to"] + [f"f_{n}" for n in S.MULTI_FILTERS]
+               + [f"f_{n}" for n in S.BOOL_FILTERS])
+
+
 def _sidebar_filters() -> None:
     sb = st.sidebar
     sb.header("Filters")
+    # Streamlit drops a widget's value when a run is cut short by st.switch_page (opening a
+    # case from the Case list): the 'as of' date went back to its default and the filters went
+    # with it. A copy kept outside the widgets puts them back.
+    for k, v in ss.get("_filters_kept", {}).items():
+        if k not in ss:
+            ss[k] = v
     version = S.data_version()
     if "f_as_of" not in ss:
         ss["_default_as_of"] = ss["f_as_of"] = S.default_as_of()
@@ -149,6 +159,7 @@ def _sidebar_filters() -> None:
                 ss[key] = "Any"
             st.radio(label, S.BOOL_CHOICES, key=key, horizontal=True)
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
+    ss["_filters_kept"] = {k: ss[k] for k in FILTER_KEYS if k in ss}
 
 
 try:

@@ -174,6 +174,13 @@ def directions_sql(con, settings: Settings, as_of: date) -> tuple[str, list]:
     return sql, [as_of, keys, values]
 
 
+def measure_directions(con, settings: Settings, as_of: date) -> dict[str, bool]:
+    """{measure_key: higher_is_better} as applied on as_of (directions_sql): for labelling."""
+    sql, params = directions_sql(con, settings, as_of)
+    return {k: bool(v) for k, _, v in con.execute(f"SELECT measure_key, measure, higher_is_better FROM ({sql})",
+                                                  params).fetchall()}
+
+
 def data_directions(con, filters: Filters | None = None, settings: Settings | None = None) -> pd.DataFrame:
     """Every measure loaded, with the direction its rows give, before any override: measure_key,
     measure (newest name), higher_is_better (False when any row says higher_is_better false,

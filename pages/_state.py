@@ -14,6 +14,7 @@ import hmac
 import importlib
 import logging
 import os
+import re
 import runpy
 import secrets
 import threading
@@ -181,8 +182,9 @@ def init_from_url() -> None:
     if ignored:
         ss["_url_notices"] = [f"A setting in this link was not used, so its default applies: {m}"
                               for m in ignored]
-    if qp.get("case"):
-        ss["case"] = qp.get("case")
+    case = qp.get("case")
+    if case and re.fullmatch(r"C-[0-9A-Z]{4,12}", case):   # a case number, never other text
+        ss["case"] = case
 
 
 def _url_state() -> dict[str, list[str] | str]:
@@ -343,6 +345,16 @@ def initials(first, last) -> str:
     parts = [str(x).strip()[:1].upper() for x in (first, last)
              if x is not None and not (isinstance(x, float) and pd.isna(x)) and str(x).strip()]
     return ".".join(parts) + "." if parts else "—"
+
+
+def year_group_on(dob, on: date) -> str | None:
+    """The national curriculum year on a date from the date of birth (data-spec §5: the age on
+    31 August before that academic year; 4 -> R, 5 -> 1, ... 18 -> 14), or None."""
+    start = academic_year_start(on)
+    age = age_on(dob, start - timedelta(days=1))
+    if age is None or not 4 <= age <= 18:
+        return None
+    return "R" if age == 4 else str(age - 4)
 
 
 def age_on(dob, on: date) -> int | None:

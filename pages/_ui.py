@@ -64,6 +64,8 @@ SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
 SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
 GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category", "broke_down_by")
 TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row)
+# A data-quality note beside the flags: an open placement with no attendance recorded in it
+NO_ATTENDANCE = "No attendance recorded (data to check)"
 
 COLUMN_LABELS = {
     "local_n": "Here", "local_total": "Here (all)", "local_share": "Share here",
@@ -554,3 +556,40 @@ def safe_label(v) -> str:
 
 
 md_escape = S.md_escape
+
+
+# ---------------------------------------------------------------------------------------------
+# The pupil view's pieces that are not drawing
+
+def with_gaps(d: pd.DataFrame, days: int = 21) -> pd.DataFrame:
+    """The periods in date order, with an empty point wherever more than `days` pass between
+    two: a line drawn across months with no record reads as attendance all along."""
+    d = d.sort_values("period_start")
+    starts = pd.to_datetime(d["period_start"])
+    gaps = starts.diff().dt.days > days
+    if not gaps.any():
+        return d
+    parts, previous = [], None
+    for (_, row), gap, start in zip(d.iterrows(), gaps, starts):
+        if gap:   # an empty point between the two, where the line breaks
+            parts.append({"period_start": previous + (start - previous) / 2, "rate": None})
+        parts.append(row.to_dict())
+        previous = start
+    return pd.DataFrame(parts)
+
+
+
+def pupil_file(view: dict, placement_cols: list[str], as_of) -> dict:
+    """The pupil view's Excel file: the screen's tables and columns, no more. Not the stored
+    record's other columns (ethnicity, cost, internal ids), which a file carries out of the
+    meeting; case number, initials or name, and age as the screen has them (S.protect)."""
+    shown = {"placements": ["case", "pupil", "age"] + list(placement_cols),
+             "attendance": ["case", "period_start", "period_end", "setting", "possible_sessions",
+                            "attended_sessions", "rate"],
+             "assessments": ["case", "measure", "date", "value"],
+             "exclusions": ["case", "start_date", "category", "sessions", "reason", "school"]}
+    out = {}
+    for name, table_ in view.items():
+        t = S.protect(table_, as_of)
+        out[name] = readable(t[[c for c in shown.get(name, t.columns) if c in t.columns]])
+    return out

@@ -11,7 +11,11 @@ FLAG_ORDER = list(U.FLAG_LABELS)
 
 
 def _flag_text(row) -> str:
-    return "; ".join(U.FLAG_LABELS[f] for f in FLAG_ORDER if f in row and bool(row[f]))
+    flags = [U.FLAG_LABELS[f] for f in FLAG_ORDER if f in row and bool(row[f])]
+    if "missing_attendance" in row and row["missing_attendance"] is True:
+        # not a flag (metrics.md §5) but a data-quality matter, shown as such
+        flags.append(U.NO_ATTENDANCE)
+    return "; ".join(flags)
 
 
 def main() -> None:
@@ -59,6 +63,10 @@ def main() -> None:
         rows = rows[rows["n_flags"] > 0]
 
     rows["flags"] = rows.apply(_flag_text, axis=1)
+    if "date_of_birth" in rows.columns and "nc_year" in rows.columns:
+        # the year group on the 'as of' date, beside the age on it (the stored one is the year
+        # at the placement's start: "Age 15, Year 9")
+        rows["nc_year"] = [S.year_group_on(d, p.as_of) or y for d, y in zip(rows["date_of_birth"], rows["nc_year"])]
     shown = S.protect(rows, p.as_of)
     cols = [c for c in ("case", "pupil", "age", "nc_year", "n_flags", "flags", "provider", "setting_type",
                         "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")

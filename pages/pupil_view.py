@@ -21,7 +21,9 @@ def _first(df: pd.DataFrame, col: str):
 
 def _header(case: str, pl: pd.DataFrame, as_of) -> None:
     first, last, dob = _first(pl, "first_name"), _first(pl, "last_name"), _first(pl, "date_of_birth")
-    year = _first(pl, "nc_year")
+    # the year group on the 'as of' date when the date of birth is known (the stored one is the
+    # year at the placement's start, which beside today's age read "Age 15, Year 9")
+    year = S.year_group_on(dob, as_of) or _first(pl, "nc_year")
     age = S.age_on(dob, as_of)
     if S.presentation():
         who = S.initials(first, last)
@@ -108,10 +110,12 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
     key = "setting_key" if "setting_key" in att.columns else None
     groups = list(att.groupby(key, sort=False, dropna=False)) if key else [(None, att)]
     for i, (_, d) in enumerate(groups):
+        d = U.with_gaps(d)
         setting = d["setting"].dropna().iloc[-1] if "setting" in d.columns and d["setting"].notna().any() else None
         name = U.safe_label(f"Attendance at {setting}" if setting and len(groups) > 1 else
                             "Attendance" if len(groups) == 1 else "Attendance (setting not recorded)")
         fig.add_trace(go.Scatter(x=pd.to_datetime(d["period_start"]), y=d["rate"], mode="lines+markers",
+                                 connectgaps=False,
                                  # solid lines in blue, green, ...: dashed orange is a placement start
                                  line=dict(color=U.OKABE_ITO[(2 * i) % 8], width=2),
                                  marker=dict(symbol=["circle", "square", "diamond", "triangle-up"][i % 4]),
@@ -125,11 +129,14 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _assessment_chart(ass: pd.DataFrame) -> go.Figure:
+def _assessment_chart(ass: pd.DataFrame, directions: dict[str, bool]) -> go.Figure:
     # One panel per measure, each on its own scale: a reading age near 140 and a wellbeing score
-    # near 15 on one axis would flatten the second.
+    # near 15 on one axis would flatten the second. Each says which way is better: an SDQ score
+    # rising from 8 to 21 is drawn like a reading age rising.
     groups = list(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure"))
-    names = [U.safe_label(d["measure"].iloc[-1]) for _, d in groups]
+    names = [U.safe_label(f"{d['measure'].iloc[-1]} "
+                          f"({'higher' if directions.get(k, True) else 'lower'} is better)")
+             for k, d in groups]
     fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=names,
                         vertical_spacing=min(0.12, 0.3 / max(1, len(groups))))
     for i, (_, d) in enumerate(groups):
@@ -162,11 +169,18 @@ def main() -> None:
             labels[r.case] = f"{r.case} — {getattr(r, 'pupil', '')}".rstrip(" —")
     if ss.get("case") not in options:
         ss["case"] = options[0]
-    st.selectbox("Case", options, key="case", format_func=lambda c: labels.get(c, c))
+
+    def _pick() -> None:
+        ss["case"] = ss["case_view_pick"]
+
+    # The chosen case lives in ss["case"], not in the widget: Streamlit forgets a widget's value
+    # on a page that does not draw it, and going to the Case list and back showed the first case.
+    st.selectbox("Case", options, index=options.index(ss["case"]), key="case_view_pick", on_change=_pick,
+                 format_func=lambda c: labels.get(c, c))
     st.query_params["case"] = ss["case"]
     pupil_id = S.pupil_for_case(ss["case"])
     if pupil_id is None:
-        st.warning(f"Case {ss['case']} is not in the loaded data (it may have been withdrawn).")
+        st.warning(f"Case {S.md_escape(ss['case'])} is not in the loaded data (it may have been withdrawn).")
         return
     view = S.call("oversight", "pupil_view", pupil_id, S.settings(), p.as_of)
     pl = view["placements"]
@@ -185,12 +199,25 @@ def main() -> None:
             base = pd.to_datetime(rows["last_review_date"]).fillna(pd.to_datetime(rows["start_date"]))
             rows["next_review_due"] = (base + timedelta(days=settings.review_interval_days)).dt.date
             rows.loc[~rows["is_open"].fillna(False).astype(bool), "next_review_due"] = None
-            rows["flags"] = rows.apply(lambda r: "; ".join(U.FLAG_LABELS[f] for f in U.FLAG_LABELS
-                                                           if f in r and r[f] is True), axis=1)
-        cols = [c for c in ("provider", "setting_type", "reason", "start_date", "planned_end_date", "end_date",
-                            "days", "hours_per_week", "objectives", "last_review_date", "next_review_due",
-                            "flags", "destination") if c in rows.columns]
-        U.table(rows[cols])
+            rows["flags"] = rows.apply(lambda r: "; ".join(
+                [U.FLAG_LABELS[f] for f in U.FLAG_LABELS if f in r and r[f] is True]
+                + ([U.NO_ATTENDANCE] if r.get("missing_attendance") is True else [])), axis=1)
+            # a destination belongs to an ended placement: blank while open, not "Unknown"
+            if "destination" in rows.columns:
+                open_ = rows["is_open"].fillna(False).astype(bool)
+                rows["destination"] = rows["destination"].astype(object).where(~open_, "")
+            if S.presentation() and "objectives" in rows.columns:
+                rows["objectives"] = rows["objectives"].map(lambda t: S.mask_upns(t) if isinstance(t, str) else t)
+        # the flags first, where a panel looks: wide text columns last
+        placement_cols = [c for c in ("provider", "setting_type", "start_date", "end_date", "days", "flags",
+                                      "hours_per_week", "sessions_per_week", "planned_end_date", "last_review_date",
+                                      "next_review_due", "reason", "destination", "objectives") if c in rows.columns]
+        U.table(rows[placement_cols])
+        hours = pd.to_numeric(rows.loc[rows["is_open"].fillna(False).astype(bool), "hours_per_week"],
+                              errors="coerce").dropna() if len(rows) else pd.Series(dtype=float)
+        if len(hours) > 1:
+            st.caption(f"The {len(hours)} open placements add up to {hours.sum():g} hours a week "
+                       f"(full time is {settings.full_time_hours:g}); each is flagged on its own hours.")
         U.about("case_list")
 
     c1, c2 = st.columns(2)
@@ -208,7 +235,8 @@ def main() -> None:
         if ass.empty:
             st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
         else:
-            st.plotly_chart(_assessment_chart(ass), key="pupil_ass", config={"displaylogo": False})
+            directions = S.call("progress", "measure_directions", S.settings(), p.as_of)
+            st.plotly_chart(_assessment_chart(ass, directions), key="pupil_ass", config={"displaylogo": False})
 
     with S.section("exclusions"):
         st.subheader("Exclusions")
@@ -220,7 +248,7 @@ def main() -> None:
             U.table(ex[cols])
 
     with S.section("the downloads"):
-        bundle = {k: S.protect(v, p.as_of) for k, v in view.items()}
+        bundle = U.pupil_file({**view, "placements": rows}, placement_cols, p.as_of)
         try:
             to_xlsx = S.api("exports", "to_xlsx_bytes")
             st.download_button("Download this pupil's records (Excel)", data=lambda: to_xlsx(bundle),

@@ -1,0 +1,141 @@
+"""The Panel pages in a meeting: findings of a reviewer playing an inclusion panel.
+
+Expected values come from the store (read-only copy) and the definitions, worked out here.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+import pytest
+
+from tests.test_app import assert_healthy, open_app
+
+AS_OF = "2025-03-14"
+
+
+def _pick_case(at, index: int = 1) -> str:
+    sb = at.selectbox(key="case_pick")
+    case = sb.options[index]
+    sb.set_value(case).run()
+    [b for b in at.button if b.label == "Open pupil view"][0].click().run()
+    return case
+
+
+def test_opening_a_case_keeps_the_as_of_date_and_the_filters(sample_db, monkeypatch):
+    # st.switch_page cut the run short and Streamlit dropped the sidebar's values: the pupil
+    # view opened at the default date, a placement open on 14 March shown as ended.
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF, "sex": "F"})
+    assert at.date_input(key="f_as_of").value == date(2025, 3, 14)
+    case = _pick_case(at)
+    assert_healthy(at)
+    assert at.session_state["case"] == case
+    assert at.date_input(key="f_as_of").value == date(2025, 3, 14)
+    assert at.multiselect(key="f_sex").value == ["F"]
+    assert at.query_params.get("as_of") in (AS_OF, [AS_OF])
+
+
+def test_going_back_to_the_pupil_view_shows_the_same_pupil(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    options = at.selectbox(key="case_view_pick").options
+    chosen = options[3].split(" — ")[0]   # AppTest lists the options as shown: "C-… — R.R."
+    at.selectbox(key="case_view_pick").set_value(options[3]).run()
+    at.switch_page("pages/case_list.py").run()
+    at.switch_page("pages/pupil_view.py").run()
+    assert_healthy(at)
+    assert at.selectbox(key="case_view_pick").value.split(" — ")[0] == chosen
+    assert any(h.value == f"Case {chosen}" for h in at.header)
+
+
+def test_a_case_in_a_link_is_a_case_number_or_nothing(sample_db, monkeypatch):
+    bogus = "[Open the secure portal](https://evil.example) **UPN A123**"
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"case": bogus})
+    assert_healthy(at)
+    assert bogus not in at.selectbox(key="case_view_pick").options
+    text = " ".join(str(e.value) for e in list(at.warning) + list(at.markdown) + list(at.header))
+    assert "evil.example" not in text
+
+
+@pytest.fixture
+def store_rows(sample_db_copy):
+    con = duckdb.connect(str(sample_db_copy), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_pupil_view_file_holds_what_the_screen_shows(sample_db, monkeypatch):
+    # It held ethnicity, sex, home school URN, cost, upload ids, the eff_* working columns and
+    # placement_id, none of them on screen.
+    from pages import _ui as U
+    files = []
+    original = U.pupil_file
+    monkeypatch.setattr(U, "pupil_file", lambda *a, **k: files.append(original(*a, **k)) or files[-1])
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    assert_healthy(at)
+    [screen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    placements = files[-1]["placements"]
+    assert list(placements.columns)[:1] == ["Case"]
+    assert set(screen.columns) <= set(placements.columns)
+    for other in ("Ethnicity", "Sex", "Home school urn", "Cost per week", "Upload id", "Placement id"):
+        assert other not in placements.columns
+    assert not [c for t in files[-1].values() for c in t.columns if str(c).lower().startswith("eff")]
+
+
+def test_open_placements_show_no_destination_and_flag_missing_attendance(sample_db, store_rows, monkeypatch):
+    from pages import _state as S
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF})
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    # placements open on 14 March 2025 with no possible session recorded from their start to then
+    missing = store_rows.execute("""
+        SELECT count(*) FROM placements p
+        WHERE p.start_date <= DATE '2025-03-14' AND (p.end_date IS NULL OR p.end_date > DATE '2025-03-14')
+          AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.pupil_id = p.pupil_id
+                          AND a.period_start BETWEEN p.start_date AND DATE '2025-03-14'
+                          AND a.possible_sessions > 0)""").fetchone()[0]
+    assert missing > 0
+    noted = listed["Flags raised"].fillna("").str.contains("No attendance recorded").sum()
+    assert noted == missing
+    del S
+
+
+def test_the_year_group_is_the_one_on_the_as_of_date(sample_db, store_rows, monkeypatch):
+    # data-spec §5: the age on 31 August before the academic year; on 14 March 2025 that is the
+    # age on 31 August 2024: born 2 May 2009 -> 15 -> Year 11.
+    from pages import _state as S
+    assert S.year_group_on(date(2009, 5, 2), date(2025, 3, 14)) == "11"
+    assert S.year_group_on(date(2020, 8, 31), date(2025, 3, 14)) == "R"     # 4 on 31 August 2024
+    assert S.year_group_on(date(2020, 9, 1), date(2025, 3, 14)) is None     # 3: not yet at school
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF})
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    ages = dict(zip(listed["Case"], listed["Age"]))
+    years = dict(zip(listed["Case"], listed["Year group"]))
+    for case, age in ages.items():
+        if age is None or years[case] in (None, "", "X"):
+            continue
+        # a pupil aged a on 14 March is a or a - 1 on 31 August before: year a - 4 or a - 5
+        assert int(years[case] if years[case] != "R" else 0) in (int(age) - 4, int(age) - 5), (case, age, years[case])
+
+
+def test_the_assessment_panels_say_which_way_is_better(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    titles = set()
+    for case in at.selectbox(key="case_view_pick").options[:30]:
+        at.selectbox(key="case_view_pick").set_value(case).run()
+        for c in at.get("plotly_chart"):
+            spec = json.loads(c.proto.spec)
+            if spec["layout"].get("title", {}).get("text", "").startswith("Assessments"):
+                titles |= {a["text"] for a in spec["layout"].get("annotations", [])}
+    assert "SDQ total (lower is better)" in titles     # the sample's SDQ rows say higher_is_better = false
+    assert "Reading age (higher is better)" in titles
+
+
+def test_the_attendance_line_breaks_where_no_week_is_recorded():
+    import pandas as pd
+
+    from pages._ui import with_gaps as _with_gaps
+    d = pd.DataFrame({"period_start": [date(2023, 3, 20), date(2023, 3, 27), date(2024, 2, 19)],
+                      "rate": [0.8, 0.9, 0.5]})
+    out = _with_gaps(d)
+    assert out["rate"].tolist()[:2] == [0.8, 0.9] and pd.isna(out["rate"].iloc[2]) and out["rate"].iloc[3] == 0.5
+    assert len(_with_gaps(d.iloc[:2])) == 2
