@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.reference_data import copy_db
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/overview.py", "pages/time_in_ap.py", "pages/outcomes.py", "pages/progress.py",
          "pages/exclusions.py", "pages/providers.py", "pages/case_list.py", "pages/pupil_view.py",
@@ -825,13 +827,8 @@ def test_in_presentation_mode_an_x_of_n_tile_hides_x_when_the_rest_is_small(samp
 
 def test_in_presentation_mode_an_exclusion_rate_is_hidden_with_its_count(sample_db_copy, tmp_path, monkeypatch):
     # With the roll beside it, 1.0 per 100 of a roll of 900 gives back 9 suspensions hidden as 'c'.
-    import shutil
-
     from analytics.store import Store
-    db = tmp_path / "ap.duckdb"
-    shutil.copyfile(sample_db_copy, db)
-    if sample_db_copy.with_name(sample_db_copy.name + ".wal").exists():
-        shutil.copyfile(sample_db_copy.with_name(sample_db_copy.name + ".wal"), db.with_name(db.name + ".wal"))
+    db = copy_db(sample_db_copy, tmp_path)
     st = Store(db)
     con = st.con.cursor()
     rows = con.execute("SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school").fetchall()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.reference_data import copy_db
 from tests.test_app import PAGES, _presentation_on, assert_healthy, open_app
 
 
@@ -116,13 +117,8 @@ def test_rejected_rows_are_not_offered_for_download_in_presentation_mode(tmp_pat
 
 def test_the_exclusion_rates_file_holds_rates_per_100_as_the_screen_does(sample_db_copy, tmp_path, monkeypatch,
                                                                           captured):
-    import shutil
-
     from analytics.store import Store
-    db = tmp_path / "ap.duckdb"
-    shutil.copyfile(sample_db_copy, db)
-    if sample_db_copy.with_name(sample_db_copy.name + ".wal").exists():
-        shutil.copyfile(sample_db_copy.with_name(sample_db_copy.name + ".wal"), db.with_name(db.name + ".wal"))
+    db = copy_db(sample_db_copy, tmp_path)
     st = Store(db)
     [school] = st.con.cursor().execute(
         "SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school ORDER BY count(*) DESC LIMIT 1"

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from analytics.holidays import holiday_dates, read_calendar
+from tests.reference_data import copy_db
 
 D = dt.date
 
@@ -114,13 +115,8 @@ def _expected(sample_db_copy, calendar: list[D]) -> str:
 def test_a_calendar_saved_in_one_session_is_the_one_every_session_uses(sample_db_copy, tmp_path, monkeypatch):
     # Each session counted its own saves, so two sessions could share a cache key: B, having
     # saved its calendar, was shown figures worked out with A's.
-    import shutil
-
     from tests.test_app import assert_healthy, open_app
-    db = tmp_path / "ap.duckdb"   # a calendar is saved: not in the shared sample store
-    shutil.copyfile(sample_db_copy, db)
-    if sample_db_copy.with_name(sample_db_copy.name + ".wal").exists():
-        shutil.copyfile(sample_db_copy.with_name(sample_db_copy.name + ".wal"), db.with_name(db.name + ".wal"))
+    db = copy_db(sample_db_copy, tmp_path)   # a calendar is saved: not in the shared sample store
     a = open_app(db, monkeypatch, "pages/settings.py", query={"as_of": AS_OF})
     b = open_app(db, monkeypatch, "pages/settings.py", query={"as_of": AS_OF})
     _save_calendar(a, NOVEMBER)
@@ -142,13 +138,8 @@ def test_the_settings_page_says_what_the_data_says_beside_an_override(sample_db_
     # The caption under each measure read the direction in force, so after choosing "Higher is
     # better" for SDQ total it said "(the data: higher is better)", though 487 of its rows in the
     # sample say higher_is_better = false; reading age, whose rows say true, read "see the upload".
-    import shutil
-
     from tests.test_app import assert_healthy, open_app
-    db = tmp_path / "ap.duckdb"
-    shutil.copyfile(sample_db_copy, db)
-    if sample_db_copy.with_name(sample_db_copy.name + ".wal").exists():
-        shutil.copyfile(sample_db_copy.with_name(sample_db_copy.name + ".wal"), db.with_name(db.name + ".wal"))
+    db = copy_db(sample_db_copy, tmp_path)
     at = open_app(db, monkeypatch, "pages/settings.py")
     at.radio(key="dir_sdq total").set_value("Higher is better").run()
     at.radio(key="dir_reading age").set_value("Lower is better").run()
