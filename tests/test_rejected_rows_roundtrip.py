@@ -8,6 +8,7 @@ come from the file itself: Finn's reason is PEX (permanent_exclusion), Gus's "Me
 """
 from __future__ import annotations
 
+import io
 
 import pandas as pd
 import pytest
@@ -90,3 +91,64 @@ def test_a_download_of_a_download_carries_the_new_reason_only(store):
     assert download[REJECTED_ROW_HEADING].tolist() == [2]
     assert "'31/04/2025'" in download[REJECTED_REASON_HEADING].iloc[0]
     assert "old reason" not in download.to_csv()
+
+
+# A reviewer fixed a bad date in the CSV download and uploaded it again: the download had put an
+# apostrophe before text Excel would run as a formula (security.md invariant 6), and the store
+# then held the provider "'=HYPERLINK(...)" beside "=HYPERLINK(...)", one provider split in two.
+HYPERLINK = '=HYPERLINK("http://x","y")'
+FORMULA_TEXT = (
+    "UPN,Forename,Surname,Provider Name,Placement Start\n"
+    'D999123400001,Ann,Smith,"=HYPERLINK(""http://x"",""y"")",01/09/2025\n'
+    'T999123400002,Finn,-x,"=HYPERLINK(""http://x"",""y"")",31/02/2025\n'   # row 3: no such date
+).encode()
+
+
+def _as_excel_saves_it(frame: pd.DataFrame) -> bytes:
+    """The CSV download opened in Excel and saved as .xlsx: Excel keeps a CSV's leading
+    apostrophe as text, so the cells hold "'=HYPERLINK(...)" and "'-x" as plain strings."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        ws.append(["" if pd.isna(v) else str(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "csv saved as xlsx"])
+def test_formula_text_comes_back_as_itself_and_one_provider(store, fmt):
+    [first] = store.ingest_file(FORMULA_TEXT, "autumn.csv")
+    assert (first.accepted, first.rejected) == (1, 1)
+    download = rejected_rows_table(store.rejected_rows(first.upload_id))
+    assert download["Provider Name"].tolist() == [HYPERLINK]
+    assert download["Surname"].tolist() == ["-x"]
+    fixed = download.copy()
+    fixed["Placement Start"] = "03/09/2025"
+
+    if fmt == "csv":
+        data = to_csv_bytes(fixed)
+        # the download itself is neutralised, as invariant 6 asks
+        lines = data.decode("utf-8-sig").split("\r\n")
+        assert lines[1].endswith(",T999123400002,Finn,'-x,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","
+                                 "03/09/2025")
+        name = "rejected-rows.csv"
+    elif fmt == "xlsx":
+        data = to_xlsx_bytes(fixed)
+        name = "rejected-rows.xlsx"
+    else:
+        sent_back = pd.read_csv(io.BytesIO(to_csv_bytes(fixed)), dtype=str, encoding="utf-8-sig")
+        assert sent_back["Provider Name"].tolist() == ["'" + HYPERLINK]
+        data = _as_excel_saves_it(sent_back)
+        name = "rejected-rows.xlsx"
+
+    [again] = store.ingest_file(data, name)
+    assert (again.status, again.accepted, again.rejected) == ("loaded", 1, 0)
+    rows = store.con.cursor().execute(
+        "SELECT first_name, last_name, provider, provider_key FROM placements "
+        "ORDER BY first_name").fetchall()
+    # provider_key of a provider with no URN or UKPRN: its name, lower-cased (store.py)
+    key = '=hyperlink("http://x","y")'
+    assert rows == [("Ann", "Smith", HYPERLINK, key), ("Finn", "-x", HYPERLINK, key)]

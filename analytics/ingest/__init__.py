@@ -183,7 +183,7 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
             out.append(_skipped(file_name, name, "No header row was found in its first 30 rows."
                                 if rows else "The sheet is empty."))
             continue
-        headers = [h.strip() for h in head[idx]]
+        headers = [readers.unneutralise(h).strip() for h in head[idx]]
         while headers and not headers[-1]:
             headers.pop()
         match, why = recognise(headers, mapping, name)

@@ -6,7 +6,8 @@ one record with no more cells than headings (the usual export); else by DuckDB's
 which pads short rows and catches cells past the last heading; and by Python's csv module when
 the file's lines and records do not line up (quoted newlines, blank lines), so that row numbers
 stay exact. All three give the same cells (tests/test_ingest_readers_agree.py). Worksheets:
-python-calamine, cells turned into strings column by column.
+python-calamine, cells turned into strings column by column. Every cell is then read through
+:func:`unneutralise` (in SQL, pipeline's ``_cell``), whichever reader gave it.
 """
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 # -- text -------------------------------------------------------------------------------------
+
+NEUTRALISED = tuple("'" + c for c in ("=", "+", "-", "@", "\t", "\r", "\n"))
+
+
+def unneutralise(cell: str) -> str:
+    """A cell as the importer reads it: our downloads' neutralised text without its apostrophe.
+
+    A download puts an apostrophe before text Excel would run as a formula (exports.neutralise),
+    and Excel keeps that apostrophe as text in a CSV: a fixed download uploaded again would
+    otherwise store "'=x" for "=x" (a new provider, a new name). Only that exact form is read
+    so; any other apostrophe is the sender's. The pipeline does the same in SQL (``_cell``).
+
+    >>> unneutralise("'=HYPERLINK(1)"), unneutralise("'-x"), unneutralise("'Ollie's"), unneutralise("' -x")
+    ('=HYPERLINK(1)', '-x', "'Ollie's", "' -x")
+    """
+    return cell[1:] if cell.startswith(NEUTRALISED) else cell
+
 
 def decode(data: bytes, file_name: str) -> tuple[str, str]:
     """(text, encoding name). UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252."""
@@ -103,7 +121,7 @@ def sniff_csv(text: str, mapping_keys: frozenset[str], file_name: str
         raise IngestError("No header row was found in the first 30 rows. The file needs a row "
                           "of column headings such as 'UPN', 'Start Date' and 'Provider'.",
                           file=file_name)
-    headers = [h.strip() for h in rows[idx]]
+    headers = [unneutralise(h).strip() for h in rows[idx]]
     while headers and not headers[-1]:
         headers.pop()
     ncols = max([len(headers)] + [len(r) for r in rows[idx + 1:]])
