@@ -1,9 +1,13 @@
 """Downloads that are safe to open in Excel (security.md invariant 6).
 
 Text that Excel (or LibreOffice, or Google Sheets) would read as a formula, because it starts
-with ``= + - @``, a tab, CR or LF, gets a leading apostrophe, as OWASP's CSV-injection guidance
-advises. Only text is touched: numbers, dates and booleans are written as themselves, so a
-negative number stays a number while the text "-5" is neutralised.
+with ``= + - @``, a tab, CR or LF, is neutralised. In a CSV, which has no types, it gets a
+leading apostrophe, as OWASP's CSV-injection guidance advises. In an .xlsx it is written as it
+is, as a string cell (never evaluated) styled with quotePrefix, Excel's own mark for "this is
+text", so the sender sees and sends back the text itself. Only text is touched: numbers, dates
+and booleans are written as themselves, so a negative number stays a number while the text
+"-5" is neutralised. The importer reads "'" + such text as the text (readers.unneutralise), so
+a download fixed and uploaded again stores what the first upload would have.
 
 >>> neutralise("=HYPERLINK(\\"http://x\\")"), neutralise(-5), neutralise("-5"), neutralise("Oak PRU")
 ('\\'=HYPERLINK("http://x")', -5, "'-5", 'Oak PRU')
@@ -110,7 +114,8 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def _cell_value(value):
-    """A value openpyxl can write: Python scalars, naive datetimes, text neutralised."""
+    """A value openpyxl can write: Python scalars, naive datetimes, text as it is (see
+    _text_cell for text Excel would run)."""
     if _is_missing(value):
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -133,8 +138,20 @@ def _cell_value(value):
     if isinstance(value, Decimal):
         return value
     text = value if isinstance(value, str) else str(value)
-    text = _ILLEGAL_XML.sub("\ufffd", text)[:_EXCEL_CELL_MAX]
-    return neutralise(text)
+    return _ILLEGAL_XML.sub("\ufffd", text)[:_EXCEL_CELL_MAX]
+
+
+def _text_cell(ws, text: str) -> WriteOnlyCell:
+    """A string cell, never a formula: openpyxl would take text starting with "=" for one.
+    quotePrefix is what Excel sets when a user types an apostrophe before such text."""
+    cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
+def _needs_neutralising(value) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
 
 
 def _display_len(value) -> int:
@@ -176,7 +193,7 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> None:
     bold = Font(bold=True)
     head_cells = []
     for name in header:
-        cell = WriteOnlyCell(ws, value=name)
+        cell = _text_cell(ws, name) if _needs_neutralising(name) else WriteOnlyCell(ws, value=name)
         cell.font = bold
         head_cells.append(cell)
     ws.append(head_cells)
@@ -187,6 +204,8 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> None:
                 cell = WriteOnlyCell(ws, value=value)
                 cell.number_format = _DATETIME_FORMAT if isinstance(value, datetime) else _DATE_FORMAT
                 out.append(cell)
+            elif _needs_neutralising(value):
+                out.append(_text_cell(ws, value))
             else:
                 out.append(value)
         ws.append(out)
@@ -198,8 +217,9 @@ def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame]) -> bytes:
     """An .xlsx workbook: one sheet per DataFrame (a dict gives sheet name → frame).
 
     Headers are bold and frozen, columns sized to their content (capped), dates are real date
-    cells (dd/mm/yyyy), text is neutralised as in :func:`neutralise` and never written as a
-    formula, and characters an .xlsx cannot hold are replaced with U+FFFD.
+    cells (dd/mm/yyyy), text is never written as a formula (text Excel would run is a string
+    cell marked quotePrefix, without the apostrophe a CSV needs), and characters an .xlsx
+    cannot hold are replaced with U+FFFD.
     """
     sheets = {"Data": data} if isinstance(data, pd.DataFrame) else dict(data)
     wb = Workbook(write_only=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
+import xml.etree.ElementTree as ET
+import zipfile
 from datetime import date, datetime
 
 import openpyxl
@@ -89,8 +91,12 @@ def test_xlsx_round_trip_single_frame():
     ws = wb["Data"]
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0] == ("provider", "change", "rate", "start")
-    assert rows[1][0] == "'" + HYPERLINK
-    assert rows[2][0] == "'-5"
+    # the text itself, no apostrophe: a string cell marked quotePrefix (see the XML test)
+    assert rows[1][0] == HYPERLINK
+    assert rows[2][0] == "-5"
+    assert (ws["A2"].data_type, ws["A2"].quotePrefix) == ("s", True)
+    assert (ws["A3"].data_type, ws["A3"].quotePrefix) == ("s", True)
+    assert not ws["A4"].quotePrefix                  # ordinary text is not marked
     assert rows[3][0] == EMOJI
     assert rows[4][0] == RTL
     assert rows[5][0] is None
@@ -98,6 +104,40 @@ def test_xlsx_round_trip_single_frame():
     assert rows[2][2] is None and rows[1][2] == 0.25
     # no cell was written as a formula
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def _sheet_xml(data: bytes) -> tuple[ET.Element, list[str]]:
+    """The first sheet's XML and, per cellXfs index, its quotePrefix attribute."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = ET.fromstring(z.read("xl/worksheets/sheet1.xml"))
+        styles = ET.fromstring(z.read("xl/styles.xml"))
+    xfs = styles.find(f"{{{NS}}}cellXfs").findall(f"{{{NS}}}xf")
+    return sheet, [xf.get("quotePrefix", "0") for xf in xfs]
+
+
+NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def test_xlsx_text_excel_would_run_is_a_string_cell_with_quote_prefix():
+    # security.md invariant 6, checked on the file itself: no formula element anywhere, and
+    # each dangerous text is a string cell (never evaluated) whose style says "this is text"
+    df = pd.DataFrame({"=cmd": [HYPERLINK, "+44 20 7946 0000", "@SUM(A1:A9)", "\tcmd", "Oak PRU"],
+                       "n": [-5, 1, 2, 3, 4]})
+    sheet, quote_prefix = _sheet_xml(to_xlsx_bytes(df))
+    assert list(sheet.iter(f"{{{NS}}}f")) == []
+    cells = {c.get("r"): c for c in sheet.iter(f"{{{NS}}}c")}
+
+    def text(ref):
+        return "".join(t.text or "" for t in cells[ref].iter(f"{{{NS}}}t"))
+    for ref, value in [("A1", "=cmd"), ("A2", HYPERLINK), ("A3", "+44 20 7946 0000"),
+                       ("A4", "@SUM(A1:A9)"), ("A5", "\tcmd")]:
+        assert cells[ref].get("t") in ("s", "inlineStr"), ref
+        assert quote_prefix[int(cells[ref].get("s"))] == "1", ref
+        assert text(ref) == value, ref                 # no apostrophe added to the text
+    # ordinary text and numbers carry no quotePrefix (no "s" attribute: the default style 0)
+    assert cells["A6"].get("t") == "inlineStr" and text("A6") == "Oak PRU"
+    assert quote_prefix[int(cells["A6"].get("s", "0"))] == "0"
+    assert cells["B2"].get("t") == "n" and cells["B2"].findtext(f"{{{NS}}}v") == "-5"
 
 
 def test_xlsx_dates_are_date_cells_header_bold_widths_set():
