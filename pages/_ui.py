@@ -344,6 +344,9 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
             if aggregate and count_cols else
             "One row per pupil's placement, with case numbers instead of UPNs."
             if not aggregate else None)
+    if aggregate or not codes:
+        # a file outlives the screen: its name says the date its figures are as of
+        file_stem = f"{file_stem}-as-of-{S.filters().as_of:%Y-%m-%d}"
     row = st.container(horizontal=True)
     c1 = c2 = row
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",

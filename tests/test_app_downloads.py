@@ -134,3 +134,17 @@ def test_the_exclusion_rates_file_holds_rates_per_100_as_the_screen_does(sample_
     # per 100 pupils on a roll of 1,000: the count divided by 10
     assert float(file["Suspensions per 100 pupils"].iloc[0]) == pytest.approx(n / 10)
     assert float(screen["Suspensions per 100 pupils"].iloc[0]) == pytest.approx(n / 10)
+
+
+def test_a_download_is_named_with_its_as_of_date(sample_db, monkeypatch):
+    from streamlit.delta_generator import DeltaGenerator
+    names = []
+    original = DeltaGenerator.download_button
+
+    def recording(self, *args, **kwargs):
+        names.append(kwargs.get("file_name"))
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14"})
+    assert_healthy(at)
+    assert names and all("-as-of-2025-03-14." in n for n in names), names[:3]
