@@ -97,23 +97,101 @@ def _is_total_row(df: pd.DataFrame, label_cols: Sequence[Hashable], label) -> pd
     return mask
 
 
-def _protect(values: dict, hidden: set, cells: list) -> bool:
-    """Within one line of cells that adds up to a total (the last cell), hide the next smallest
-    cell when the hidden ones could be worked out: exactly one is hidden (found by
-    subtraction), or the total is shown and every hidden cell is 1 (a hidden cell is at least 1,
-    since 0 is shown, so k hidden cells adding up to k are all 1). Returns True on a change."""
+def _determined(values: dict, hidden: set, cells: Sequence, free=frozenset()) -> bool:
+    """True when the hidden cells of a line (parts, then its total) could be worked out: exactly
+    one is hidden (found by subtraction), or the total is shown and every hidden cell is 1 (a
+    hidden count is at least 1, so k hidden cells adding up to k are all 1), or every hidden
+    cell is 0 (hidden cells adding up to 0). A ``free`` cell is a part no figure shows (the
+    rest of a whole): the reader knows it only as at least 0, so a line holding one is worked
+    out only when its hidden cells add up to 0.
+
+    >>> _determined({"a": 1, "b": 4, "t": 5}, {"a"}, ["a", "b", "t"])
+    True
+    >>> _determined({"a": 0, "rest": 1, "t": 5, "b": 4}, {"a", "rest"}, ["a", "b", "rest", "t"], {"rest"})
+    False
+    """
     hidden_here = [cell for cell in cells if cell in hidden]
-    all_ones = (bool(hidden_here) and cells[-1] not in hidden
-                and all(values[cell] == 1 for cell in hidden_here))
-    if len(hidden_here) != 1 and not all_ones:
+    if not [cell for cell in hidden_here if cell not in free]:
         return False
-    candidates = [cell for cell in cells if cell not in hidden and not _missing(values[cell])
-                  and values[cell] != 0]
-    if not candidates:
+    if any(cell in free for cell in cells):
+        return cells[-1] not in hidden and all(values[cell] == 0 for cell in hidden_here)
+    if len(hidden_here) == 1:
+        return True
+    if cells[-1] in hidden:
         return False
-    smallest = min(candidates, key=lambda cell: values[cell])  # first on a tie (stable order)
-    hidden.add(smallest)
+    found = [values[cell] for cell in hidden_here]
+    return all(v == 1 for v in found) or all(v == 0 for v in found)
+
+
+def _protect(values: dict, hidden: set, cells: Sequence, fixed=frozenset(), zeros: bool = False,
+             lines_of: Mapping | None = None, free=frozenset(), cost: Mapping | None = None) -> bool:
+    """Within one line of cells that adds up to a total (the last cell), hide one more cell when
+    the hidden ones could be worked out (:func:`_determined`). Cells in ``fixed`` are shown
+    elsewhere, so hiding them here would protect nothing: they are never picked. The pick is
+    the cheapest (``cost``: {cell: what hiding it takes from the reader}, 0 if not given), then
+    the smallest non-zero. Zeros are picked only when ``zeros``, after the non-zero cells of the
+    same cost, and then the one whose other lines (``lines_of``) stay undetermined, if there is
+    one: a hidden 0 in a line whose other parts already add up to its total is known to be 0.
+    Returns True on a change."""
+    if not _determined(values, hidden, cells, free):
+        return False
+    cost = cost or {}
+    pool = [cell for cell in cells if cell not in hidden and cell not in fixed
+            and not _missing(values[cell]) and values[cell] != SUPPRESSED and (zeros or values[cell] != 0)]
+    if not pool:
+        return False
+    cheapest = min(cost.get(cell, 0) for cell in pool)
+    pool = [cell for cell in pool if cost.get(cell, 0) == cheapest]
+    nonzero = [cell for cell in pool if values[cell] != 0]
+    if nonzero:
+        hidden.add(min(nonzero, key=lambda cell: values[cell]))   # first on a tie (stable order)
+        return True
+
+    def newly_determined(cell) -> int:
+        trial = hidden | {cell}
+        return sum(_determined(values, trial, line, free) for line in (lines_of or {}).get(cell, ()))
+
+    hidden.add(min(pool, key=newly_determined))
     return True
+
+
+def protect_cells(values: Mapping, lines: Sequence[Sequence], threshold: int = 3,
+                  fixed=frozenset(), zeros: bool = False, already=(), free=frozenset(),
+                  cost: Mapping | None = None) -> tuple[set, list]:
+    """The cells to hide among ``values`` ({cell: count, or 'c' for a cell hidden elsewhere}),
+    and the lines left open to subtraction.
+
+    Each line is a sequence of cells whose parts add up to its last cell. Small counts and 'c'
+    cells are hidden first; then, line by line until nothing changes, a second cell is hidden
+    wherever the hidden ones could be worked out. ``fixed`` cells are shown by another figure
+    (never hidden here, unless 'c'); ``zeros`` allows a 0 to be hidden when nothing else
+    is left; ``already``: cells hidden from the start (hidden by another figure); ``free``:
+    parts no figure shows (see :func:`_determined`); ``cost``: {cell: a number}, the cheaper
+    cells hidden first (a count two figures show, say, costs more). A line still open at the end (all its other cells fixed) is returned, so
+    that the caller can withhold the figure.
+
+    >>> values = {"a": 1, "b": 4, "c": 0, "total": 5}
+    >>> sorted(protect_cells(values, [["a", "b", "c", "total"]])[0])
+    ['a', 'b']
+    >>> shown_elsewhere = {"b", "total"}
+    >>> sorted(protect_cells(values, [["a", "b", "c", "total"]], fixed=shown_elsewhere, zeros=True)[0])
+    ['a', 'c']
+    >>> protect_cells(values, [["a", "b", "c", "total"]], fixed=shown_elsewhere)[1]
+    [['a', 'b', 'c', 'total']]
+    """
+    hidden = {cell for cell, v in values.items()
+              if v == SUPPRESSED or (_is_small(v, threshold) and cell not in fixed)}
+    hidden |= set(already) | set(free)
+    lines_of: dict = {}
+    for line in lines:
+        for cell in line:
+            lines_of.setdefault(cell, []).append(line)
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            changed |= _protect(values, hidden, line, fixed, zeros, lines_of, free, cost)
+    return hidden - set(free), [list(line) for line in lines if _determined(values, hidden, line, free)]
 
 
 def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
@@ -144,6 +222,8 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
     never used to protect a cell: hiding a 0 beside a 1 still tells the reader the pair adds up
     to 1. A table with no totals needs no secondary suppression (the caller must not show a
     total of the hidden cells elsewhere: pages/_ui.figure adds a Total row where it does).
+    Figures that show the same counts as others are protected together instead
+    (analytics/outcomes_shared.py).
 
     Worked example (threshold 3)::
 
@@ -168,7 +248,6 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
     out = df.copy()
     rows = list(range(len(df)))
     values = {(r, c): df[c].iloc[r] for c in count_cols for r in rows}
-    hidden = {cell for cell, v in values.items() if _is_small(v, threshold)}
 
     label_cols = [c for c in df.columns if c not in count_cols and c not in rate_cols]
     total_mask = _is_total_row(df, label_cols, total_row_label).to_numpy()
@@ -177,19 +256,15 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
 
     # Each line is a set of cells whose body adds up to its total cell (the total is part of
     # the line: a hidden total beside shown parts is as disclosive as a hidden part).
-    lines: list[list] = []
+    all_lines: list[list] = []
     if total_rows:
         for c in count_cols:
-            lines.append([(r, c) for r in body_rows + total_rows])
+            all_lines.append([(r, c) for r in body_rows + total_rows])
     if total_col is not None:
         parts = [c for c in count_cols if c != total_col]
         for r in rows:
-            lines.append([(r, c) for c in parts + [total_col]])
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            changed |= _protect(values, hidden, line)
+            all_lines.append([(r, c) for c in parts + [total_col]])
+    hidden, _ = protect_cells(values, all_lines, threshold)
 
     for c in count_cols:
         col = out[c].astype(object)
@@ -260,3 +335,70 @@ def add_total_row(df: pd.DataFrame, count_cols: Sequence[Hashable],
     out = df.astype({others[0]: object}) if others else df.copy()
     total = pd.DataFrame([row], columns=df.columns, index=[label] if not others else None)
     return pd.concat([out, total], ignore_index=bool(others))
+
+
+def hide_cells(df: pd.DataFrame, key: Hashable, cells, rate_cols=None) -> pd.DataFrame:
+    """df with 'c' in ``cells`` ({(value of the ``key`` column, column)}), and in each rate of
+    ``rate_cols`` ({rate: (numerator, denominator)}) built on one of them.
+
+    >>> a = pd.DataFrame({"term": ["A", "B"], "n": [5, 7], "of": [10, 9], "rate": [.5, 7 / 9]})
+    >>> hide_cells(a, "term", {("B", "n")}, {"rate": ("n", "of")}).to_dict("list")
+    {'term': ['A', 'B'], 'n': [5, 'c'], 'of': [10, 9], 'rate': [0.5, 'c']}
+    """
+    cells = set(cells)
+    out = df.copy()
+    cols = {c for _, c in cells} | set(rate_cols or {})
+    for c in cols:
+        if c in out.columns:
+            out[c] = out[c].astype(object)
+    for i, k in enumerate(out[key].tolist()):
+        for c in {c for kk, c in cells if kk == k}:
+            if c in out.columns:
+                out.iloc[i, out.columns.get_loc(c)] = SUPPRESSED
+        for r, (num, den) in (rate_cols or {}).items():
+            if r in out.columns and ((k, num) in cells or (k, den) in cells) and not _missing(out[r].iloc[i]):
+                out.iloc[i, out.columns.get_loc(r)] = SUPPRESSED
+    return out
+
+
+def pinned_cells(lines: Sequence[Sequence], hidden: set) -> set:
+    """The hidden cells whose value the shown ones fix, through any combination of the sums
+    (each line: parts, then their total). Gaussian elimination over the hidden cells only: a
+    cell is fixed when the reduced equations hold a row with that cell alone. This finds what
+    one line at a time does not: A + B = 4 and C + D = 5 in two rows, A + B + C = 7 in a column
+    give C = 3 and D = 2 (A and B stay unknown).
+
+    >>> sorted(pinned_cells([["a", "b", "t1"], ["c", "d", "t2"], ["a", "b", "c", "t3"]], {"a", "b", "c", "d"}))
+    ['c', 'd']
+    >>> pinned_cells([["a", "b", "t1"], ["a", "b", "t2"]], {"a", "b"})
+    set()
+    """
+    eps = 1e-9
+    pivots: dict = {}
+    for line in lines:
+        row: dict = {}
+        for cell in line[:-1]:
+            if cell in hidden:
+                row[cell] = row.get(cell, 0.0) + 1.0
+        if line[-1] in hidden:
+            row[line[-1]] = row.get(line[-1], 0.0) - 1.0
+        for var in [v for v in row if v in pivots]:
+            factor = row.get(var, 0.0)
+            if abs(factor) > eps:
+                for other, a in pivots[var].items():
+                    row[other] = row.get(other, 0.0) - factor * a
+        row = {v: a for v, a in row.items() if abs(a) > eps}
+        if not row:
+            continue
+        pivot = max(row, key=lambda v: (abs(row[v]), repr(v)))
+        scale = row[pivot]
+        row = {v: a / scale for v, a in row.items()}
+        for r in pivots.values():
+            factor = r.get(pivot, 0.0)
+            if abs(factor) > eps:
+                for other, a in row.items():
+                    r[other] = r.get(other, 0.0) - factor * a
+                for v in [v for v, a in r.items() if abs(a) <= eps]:
+                    del r[v]
+        pivots[pivot] = row
+    return {p for p, r in pivots.items() if len(r) == 1}
