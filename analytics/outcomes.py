@@ -175,3 +175,22 @@ def returns(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
         FROM e WHERE destination = 'mainstream'
         ORDER BY end_date, placement_id
     """, ended_params).df()
+
+
+def destinations_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """destinations(by=...) as one row per group and one column per destination (zeros filled),
+    groups in their order, destinations in the order of DESTINATIONS.
+
+    >>> long = pd.DataFrame({"group": ["A", "A", "B"], "destination": ["neet", "mainstream", "neet"],
+    ...                      "n": [1, 4, 2]})
+    >>> destinations_wide(long).to_dict("list")
+    {'group': ['A', 'B'], 'mainstream': [4, 0], 'neet': [1, 2]}
+    """
+    present = set(long["destination"])
+    order = [d for d in DESTINATIONS if d in present]
+    groups = list(dict.fromkeys(long["group"]))
+    counts: dict = {}
+    for g, d, n in zip(long["group"], long["destination"], long["n"]):
+        counts[(g, d)] = counts.get((g, d), 0) + int(n)
+    return pd.DataFrame({"group": groups, **{d: pd.array([counts.get((g, d), 0) for g in groups], dtype="int64")
+                                             for d in order}})
