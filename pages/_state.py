@@ -95,6 +95,15 @@ def _cached(key: str, _fn, _args, _kwargs):
         con.close()
 
 
+def _apply(_con, fn, kwargs):
+    return fn(**kwargs)
+
+
+def cached(key: str, fn, kwargs: dict):
+    """fn(**kwargs), cached under key (which must name everything the result depends on)."""
+    return _cached(key, _apply, (fn, kwargs), {})
+
+
 def call(module: str, name: str, *args, **kwargs):
     """analytics.<module>.<name>(con, *args, **kwargs), cached on the data version."""
     fn = api(module, name)

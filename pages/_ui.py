@@ -111,6 +111,8 @@ def value_label(v) -> str:
 
 
 def column_label(c: str) -> str:
+    if c in DESTINATION_COLOURS:   # destinations as columns (the breakdowns by group)
+        return value_label(c)
     return COLUMN_LABELS.get(c) or FLAG_LABELS.get(c) or str(c).replace("_", " ").capitalize()
 
 
@@ -305,17 +307,24 @@ def fmt_days(v) -> str:
 
 def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_cols=None,
                   total_row: bool = False, stat_cols=None, columns=None, group_by: str | None = None,
-                  codes: bool = False) -> pd.DataFrame:
+                  codes: bool = False, suppress=None) -> pd.DataFrame | None:
     """The frame a download holds. Aggregate downloads always follow the small-number rule
     (metrics.md §7), presentation mode or not: a file travels. Pupil-level ones carry case
     numbers, never UPNs or anything derived from them (S.protect). ``columns``: the figure's
     own columns, in its order (a figure drawn from a wider table downloads what it shows).
     Headings and codes are the screen's words ("Return rate", "One-to-one tuition"), unless
-    ``codes`` (a file meant to be uploaded again keeps its own headings)."""
+    ``codes`` (a file meant to be uploaded again keeps its own headings). ``suppress``: the
+    figure's own small-number rule (df → shared frame, or None when no shared version can be
+    given: then nothing is offered)."""
     kw = {"total_row_label": TOTAL} if total_row else {}
     if stat_cols:
         kw["stat_cols"] = stat_cols
-    data = S.shared_table(df, count_cols, rate_cols, force=True, **kw) if aggregate and count_cols else df
+    if suppress is not None and aggregate:
+        data = suppress(df)
+        if data is None:
+            return None
+    else:
+        data = S.shared_table(df, count_cols, rate_cols, force=True, **kw) if aggregate and count_cols else df
     if not aggregate:
         data = S.protect(data)
     if columns:
@@ -326,13 +335,18 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
 
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
               count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
-              group_by: str | None = None, codes: bool = False) -> None:
+              group_by: str | None = None, codes: bool = False, suppress=None) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
     above it."""
     if df is None or df.empty:
         return
-    data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes)
+    data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes,
+                         suppress)
+    if data is None:
+        st.caption("No file is offered for this breakdown: with the figures beside it, hiding its small numbers "
+                   "would not be enough to keep them from being worked out.")
+        return
     try:
         to_csv = S.api("exports", "to_csv_bytes")
         to_xlsx = S.api("exports", "to_xlsx_bytes")
@@ -445,7 +459,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
-           download_df: pd.DataFrame | None = None) -> None:
+           download_df: pd.DataFrame | None = None, suppress=None) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -457,6 +471,9 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     ``stat_cols``: {median or share column: count column of its group}, hidden with that count.
     ``download_df``: what the downloads hold when it is not the table (always shared: a file
     travels; the Kaplan–Meier life table, say, gives its hidden counts back).
+    ``suppress``: the figure's own small-number rule, for a figure protected together with the
+    others beside it (df with its Total row → the shared frame, or None when it cannot be shown
+    shared); it replaces the usual rule on the screen in presentation mode and in the files.
     """
     st.subheader(title)
     about(about_key, about_extra)
@@ -470,9 +487,17 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         df = S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
                                                    label=TOTAL, label_col=label_col, blank=not_additive)
         kw = {"total_row_label": TOTAL}
-    shown = S.protect(df) if pupil_level else S.shared_table(df, count_cols, rate_cols, **kw,
-                                                             **({"stat_cols": stat_cols} if stat_cols else {}))
-    if kw and S.presentation() and _total_hidden_for_its_parts(df, shown, count_cols):
+    if pupil_level:
+        shown = S.protect(df)
+    elif suppress is not None:
+        shown = suppress(df) if S.presentation() else df
+        if shown is None:
+            st.info("Not shown in presentation mode: with the figures beside it, hiding this breakdown's small "
+                    "numbers would not be enough to keep them from being worked out.")
+            return
+    else:
+        shown = S.shared_table(df, count_cols, rate_cols, **kw, **({"stat_cols": stat_cols} if stat_cols else {}))
+    if kw and S.presentation() and suppress is None and _total_hidden_for_its_parts(df, shown, count_cols):
         st.info(f"Not shown in presentation mode: every group here is smaller than {S.threshold()}, and "
                 "their total is shown elsewhere on the page, so the groups could be worked out from it.")
         return
@@ -490,10 +515,12 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         table(shown, group_by)
     if download_df is not None:
         downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
-                  rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by)
+                  rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by,
+                  suppress=suppress)
     else:
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
-                  total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by)
+                  total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by,
+                  suppress=suppress)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

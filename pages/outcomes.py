@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _shared as SH
 from pages import _state as S
 from pages import _ui as U
 
@@ -36,10 +37,7 @@ def summary() -> None:
 
 
 def by_term() -> None:
-    df = S.metric("trends", "by_term", unit="term")  # same cache key as the trends
-    cols = [c for c in ("label", "period_start", "as_of", "ended", "returned", "return_rate",
-                        "sustained_rate") if c in df.columns and not (c == "sustained_rate" and S.presentation())]
-    df = df[cols]
+    df = SH.by_term_table()
     if "sustained_rate" in df.columns and len(df) and df["sustained_rate"].isna().all():
         df = df.drop(columns=["sustained_rate"])   # never judged by a term's end: see the caption
         st.caption(f"Sustained returns are not drawn by term: a return is judged {S.settings().sustain_days} days "
@@ -65,7 +63,8 @@ def by_term() -> None:
 
     U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
              count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
-             file_stem="returns-by-term", total_row=True)
+             file_stem="returns-by-term", total_row=True,
+             suppress=SH.hide("by_term", "label", ["ended", "returned"], SH.RETURN_RATE))
     st.caption("Every term from the first placement to the 'as of' date, whatever the period in the sidebar; "
                "in the table the Total row adds up all the terms shown. The rate for the period is the one at the top "
                "of the page.")
@@ -102,10 +101,9 @@ def by_group() -> None:
         return fig
 
     U.figure(f"Return to mainstream by {(label or 'provider').lower()}", "out_group", df, "returns_by_group",
-             chart=chart, count_cols=["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"],
-             rate_cols={"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")},
+             chart=chart, count_cols=SH.GROUP_COUNTS, rate_cols=SH.GROUP_RATES,
              file_stem=f"returns-by-{by}", empty="No placement ended in the period.",
-             total_row=True)
+             total_row=True, suppress=SH.hide(("by_group", by), "group", SH.GROUP_COUNTS, SH.GROUP_RATES))
 
 
 def destinations() -> None:
@@ -114,17 +112,27 @@ def destinations() -> None:
     by = {"All": None, "Term": "term"}.get(label or "All") if (label or "All") in ("All", "Term") \
         else GROUPS[label]
     df = S.metric("outcomes", "destinations", by=by)
-    n = int(df["n"].sum()) if len(df) else 0
+    title = f"Where pupils went when placements ended (n = {U.fmt_count(SH.n_shown(by))})"
+    if by is None:
+        def chart(d):
+            return U.bar(d, "destination", "n", title, "Destination", "Placements ended", horizontal=True)
+
+        U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"], total_row=True,
+                 file_stem="destinations", empty="No placement ended in the period.",
+                 suppress=SH.hide(("destinations", None), "destination", ["n"]))
+        return
+    wide = S.api("outcomes", "destinations_wide")(df) if len(df) else df
+    dests = [c for c in wide.columns if c != "group"]
 
     def chart(d):
-        return U.bar(d, "group" if by else "destination", "n",
-                     f"Where pupils went when placements ended (n = {U.fmt_count(S.shared_count(n))})",
-                     (label if by else "Destination"), "Placements ended", color="destination" if by else None,
+        long = d.melt(id_vars="group", value_vars=dests, var_name="destination", value_name="n")
+        long = long[long["n"].fillna(0) > 0]   # hidden cells ('c') are left out, as zeros are
+        return U.bar(long, "group", "n", title, label, "Placements ended", color="destination",
                      horizontal=by != "term", barmode="stack")   # terms run left to right
 
-    U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"], total_row=True,
-             file_stem=f"destinations{'-by-' + by if by else ''}",
-             empty="No placement ended in the period.")
+    U.figure("Destinations", "dest", wide, "destinations", chart=chart, count_cols=dests, total_row=True,
+             file_stem=f"destinations-by-{by}", empty="No placement ended in the period.",
+             suppress=SH.hide(("destinations", by), "group", dests))
 
 
 def returns() -> None:
@@ -146,6 +154,10 @@ def main() -> None:
         return
     p = S.period()
     st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    if S.presentation():
+        st.caption(f"Small numbers are hidden ('c': fewer than {S.threshold()}). The figures on this page share "
+                   "their counts, so each is hidden with the others in view; here a 'c' can also stand for a 0, "
+                   "where that is what keeps a small number from being worked out.")
     for name, fn in (("the summary", summary), ("the returns by term", by_term), ("the returns by group", by_group),
                      ("the destinations", destinations), ("the list of returns", returns)):
         with S.section(name):

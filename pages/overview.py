@@ -7,6 +7,7 @@ from datetime import date
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _shared as SH
 from pages import _state as S
 from pages import _ui as U
 
@@ -173,6 +174,9 @@ def trends() -> None:
         U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
                  count_cols=count_cols, rate_cols=rate_cols,
                  stat_cols={"km_median_days": "placements_started"},
+                 # hidden with the outcomes figures showing the same counts (pages/_shared.py)
+                 suppress=SH.trend_shared("year" if unit == "Academic year" else "term", count_cols, rate_cols,
+                                          {"km_median_days": "placements_started"}) if key != "days" else None,
                  # a file travels: like presentation mode, no rate whose denominator is not in it
                  download_df=df.drop(columns=[c for c in ("sustained_rate", "sixth_day_rate") if c in df.columns]),
                  # "To" is the date the row's figures are as of: the term's end, or the 'as of'

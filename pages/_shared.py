@@ -1,0 +1,97 @@
+"""The outcomes figures protected together (analytics/outcomes_shared.py): the headline tiles,
+the returns by term and by group, the destinations, and the overview's trends by term and by
+academic year show the same counts, so what each hides is worked out for all of them at once, in
+presentation mode and in every file."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import _state as S
+from pages import _ui as U
+
+GROUP_COUNTS = ["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"]
+GROUP_RATES = {"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")}
+RETURN_RATE = {"return_rate": ("returned", "ended")}
+GROUP_BY = ("provider", "reason", "commissioner", "setting_type")
+WITHHELD = ("Not shown in presentation mode: with the figures beside it, hiding this breakdown's small numbers "
+            "would not be enough to keep them from being worked out.")
+
+
+def _pieces() -> dict:
+    terms = S.metric("trends", "by_term", unit="term")
+    return dict(
+        summary_=S.metric("outcomes", "summary"),
+        by_term=terms,
+        years=S.api("outcomes_shared", "years_from_terms")(terms),   # the overview's trend by year
+        groups={by: S.metric("outcomes", "by_group", by=by) for by in GROUP_BY},
+        dests={by: S.metric("outcomes", "destinations", by=by) for by in (None, "term", *GROUP_BY)},
+        period=S.period(), threshold=S.threshold())
+
+
+def _protect() -> object:
+    return S.api("outcomes_shared", "protect")(**_pieces())
+
+
+def joint():
+    """What each outcomes figure hides for the current filters and settings (a Shared), from
+    the same cached figures the pages draw: worked out once per filter state (cached across
+    sessions) and looked up once per run (kept in the session for the figures after the first)."""
+    key = repr(("outcomes_shared", S.db_path(), S.data_version(), S.filters(), S.settings()))
+    kept = st.session_state.get("_outcomes_shared")
+    if kept and kept[0] == key:
+        return kept[1]
+    shared = S.cached(key, _protect, {})
+    st.session_state["_outcomes_shared"] = (key, shared)
+    return shared
+
+
+def hide(figure, label_col: str, count_cols, rate_cols=None):
+    """A figure's small-number rule for U.figure(suppress=...): its cells hidden as the joint
+    protection says (and the rates built on them), or None when it is withheld."""
+    def apply(d: pd.DataFrame):
+        cells = joint().cells(figure)
+        if cells is None:
+            return None
+        # the Total row (U.figure's) names itself in its first label column
+        total = d.astype(object).eq(U.TOTAL).any(axis=1)
+        keyed = d.assign(_row=d[label_col].astype(object).where(~total, U.TOTAL).astype(str))
+        return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
+    return apply
+
+
+def tiles() -> dict:
+    return S.api("outcomes_shared", "shared_tiles")(S.metric("outcomes", "summary"), S.threshold())
+
+
+def by_term_table() -> pd.DataFrame:
+    df = S.metric("trends", "by_term", unit="term")  # same cache key as the trends
+    cols = [c for c in ("label", "period_start", "as_of", "ended", "returned", "return_rate",
+                        "sustained_rate") if c in df.columns and not (c == "sustained_rate" and S.presentation())]
+    return df[cols]
+
+
+def trend_shared(unit: str, count_cols, rate_cols, stat_cols=None):
+    """The overview's trend by term or academic year as shared: its own small-number rule, then
+    the returns and placements ended (to another AP too) hidden where the outcomes figures hide
+    them (a withheld figure's counts are hidden on every row)."""
+    figure = "by_term" if unit == "term" else "years"
+
+    def apply(d: pd.DataFrame) -> pd.DataFrame:
+        out = S.shared_table(d, count_cols, rate_cols, force=True, **({"stat_cols": stat_cols} if stat_cols else {}))
+        cells = joint().cells(figure)
+        if cells is None:
+            cells = {(label, c) for label in d["label"] for c in ("ended", "returned", "placements_ended")}
+        return S.api("suppression", "hide_cells")(out, "label", cells, RETURN_RATE)
+    return apply
+
+
+def n_shown(by) -> object:
+    """The chart's n for the destinations (all placements ended), as the joint protection
+    shows it: hidden when the moves to another AP it gives away beside the tiles are few."""
+    df = S.metric("outcomes", "destinations", by=by)
+    n = int(df["n"].sum()) if len(df) else 0
+    if not S.presentation():
+        return n
+    cells = joint().cells(("destinations", None))
+    return S.api("suppression", "SUPPRESSED") if cells is None or ("Total", "n") in cells else n
