@@ -95,3 +95,15 @@ def n_shown(by) -> object:
         return n
     cells = joint().cells(("destinations", None))
     return S.api("suppression", "SUPPRESSED") if cells is None or ("Total", "n") in cells else n
+
+
+def as_returns_by_provider(d: pd.DataFrame) -> pd.DataFrame:
+    """The providers scorecard (already shared by its own rule) with each provider's placements
+    ended and returns hidden where the returns by provider hide them: the same counts."""
+    cells = joint().cells(("by_group", "provider"))
+    if cells is None:   # withheld there: hidden here on every row
+        cells = {(p, c) for p in d["provider"].astype(str) for c in ("ended", "returned")}
+    cells = {(p, c) for p, c in cells if c in ("ended", "returned")}
+    total = d.astype(object).eq(U.TOTAL).any(axis=1)
+    keyed = d.assign(_row=d["provider"].astype(object).where(~total, U.TOTAL).astype(str))
+    return S.api("suppression", "hide_cells")(keyed, "_row", cells, RETURN_RATE).drop(columns="_row")

@@ -307,7 +307,7 @@ def fmt_days(v) -> str:
 
 def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_cols=None,
                   total_row: bool = False, stat_cols=None, columns=None, group_by: str | None = None,
-                  codes: bool = False, suppress=None) -> pd.DataFrame | None:
+                  codes: bool = False, suppress=None, also_hide=None) -> pd.DataFrame | None:
     """The frame a download holds. Aggregate downloads always follow the small-number rule
     (metrics.md §7), presentation mode or not: a file travels. Pupil-level ones carry case
     numbers, never UPNs or anything derived from them (S.protect). ``columns``: the figure's
@@ -315,7 +315,8 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
     Headings and codes are the screen's words ("Return rate", "One-to-one tuition"), unless
     ``codes`` (a file meant to be uploaded again keeps its own headings). ``suppress``: the
     figure's own small-number rule (df → shared frame, or None when no shared version can be
-    given: then nothing is offered)."""
+    given: then nothing is offered); ``also_hide``: cells another figure hides, on top of the
+    usual rule (shared frame → shared frame)."""
     kw = {"total_row_label": TOTAL} if total_row else {}
     if stat_cols:
         kw["stat_cols"] = stat_cols
@@ -325,6 +326,8 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
             return None
     else:
         data = S.shared_table(df, count_cols, rate_cols, force=True, **kw) if aggregate and count_cols else df
+        if also_hide is not None and aggregate:
+            data = also_hide(data)
     if not aggregate:
         data = S.protect(data)
     if columns:
@@ -335,14 +338,14 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
 
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
               count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
-              group_by: str | None = None, codes: bool = False, suppress=None) -> None:
+              group_by: str | None = None, codes: bool = False, suppress=None, also_hide=None) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
     above it."""
     if df is None or df.empty:
         return
     data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes,
-                         suppress)
+                         suppress, also_hide)
     if data is None:
         st.caption("No file is offered for this breakdown: with the figures beside it, hiding its small numbers "
                    "would not be enough to keep them from being worked out.")
@@ -459,7 +462,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
-           download_df: pd.DataFrame | None = None, suppress=None) -> None:
+           download_df: pd.DataFrame | None = None, suppress=None, also_hide=None) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -474,6 +477,8 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     ``suppress``: the figure's own small-number rule, for a figure protected together with the
     others beside it (df with its Total row → the shared frame, or None when it cannot be shown
     shared); it replaces the usual rule on the screen in presentation mode and in the files.
+    ``also_hide``: on top of the usual rule, cells another figure hides (the same counts
+    protected together there); hiding more in a protected table leaves it protected.
     """
     st.subheader(title)
     about(about_key, about_extra)
@@ -497,6 +502,8 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
             return
     else:
         shown = S.shared_table(df, count_cols, rate_cols, **kw, **({"stat_cols": stat_cols} if stat_cols else {}))
+        if also_hide is not None and S.presentation():
+            shown = also_hide(shown)
     if kw and S.presentation() and suppress is None and _total_hidden_for_its_parts(df, shown, count_cols):
         st.info(f"Not shown in presentation mode: every group here is smaller than {S.threshold()}, and "
                 "their total is shown elsewhere on the page, so the groups could be worked out from it.")
@@ -520,7 +527,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     else:
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
                   total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by,
-                  suppress=suppress)
+                  suppress=suppress, also_hide=also_hide)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

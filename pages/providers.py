@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import _shared as SH
 from pages import _state as S
 from pages import _ui as U
 
@@ -77,7 +78,10 @@ def scorecard() -> None:
              stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
                         "attendance_rate": "placements_in_period", "median_days": "placements_in_period",
                         "cost_per_week_median": "placements_in_period"},
-             empty="No provider has a placement in the period.")
+             empty="No provider has a placement in the period.",
+             # its placements ended and returns are the returns by provider's, protected there
+             # together with the other outcomes figures
+             also_hide=SH.as_returns_by_provider)
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week; attendance is during the placements.")

@@ -142,3 +142,23 @@ def _withheld_by_term(sample_db, monkeypatch):
     assert_healthy(at)
     assert _tables(at)["returns_by_term"].loc[lambda t: t["Term"] == "Autumn 2024/25", "Ended"].tolist() == [1]
     assert any("No file is offered for this breakdown" in c.value for c in at.caption)
+
+
+def test_the_provider_scorecard_hides_what_the_returns_by_provider_hide(sample_db, monkeypatch):
+    # The scorecard shows each provider's placements ended and returns: the returns by
+    # provider's counts. Shown there where the outcomes page hides them, they would give back
+    # what the destinations by provider hide.
+    # 23 April 2025: the outcomes page hides Ashbeck's 12 returns (its scorecard's own rule
+    # would show them: 12 is no small number, and hidden beside nothing small in its column).
+    at = _open(sample_db, monkeypatch, date(2025, 4, 23))
+    returns = _tables(at)["returns_by_group"].set_index("Group")
+    hidden = {(p, col) for col in ("Ended", "Returned to mainstream") for p, v in returns[col].items()
+              if v == "c" and p != "Total"}
+    assert ("Ashbeck Learning Centre", "Returned to mainstream") in hidden, hidden
+    at.switch_page("pages/providers.py").run()
+    assert_healthy(at)
+    card = next(df.value for df in at.dataframe if "Provider" in df.value.columns
+                and "Returned to mainstream" in df.value.columns).set_index("Provider")
+    for p, col in hidden:
+        assert card.loc[p, col] == "c", (p, col)
+        assert card.loc[p, "Return rate"] == "c", p
