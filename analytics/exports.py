@@ -38,6 +38,7 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _EXCEL_CELL_MAX = 32767
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 _DATE_FORMAT = "dd/mm/yyyy"
+_PERCENT_FORMAT = "0.0%"
 _DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
 
@@ -178,10 +179,11 @@ def _sheet_title(name, used: set[str]) -> str:
     return title
 
 
-def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> None:
+def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=()) -> None:
     from openpyxl.utils import get_column_letter
 
     df = _flat_columns(df)
+    as_percent = [str(c) in {str(p) for p in percent} for c in df.columns]
     ws = wb.create_sheet(title)
     header = [_cell_value(str(c)) for c in df.columns]
     rows = [[_cell_value(v) for v in row] for row in df.itertuples(index=False, name=None)]
@@ -199,8 +201,12 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> None:
     ws.append(head_cells)
     for row in rows:
         out = []
-        for value in row:
-            if isinstance(value, (date, datetime)):
+        for value, pct in zip(row, as_percent):
+            if pct and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell = WriteOnlyCell(ws, value=value)   # a fraction, shown as a percentage
+                cell.number_format = _PERCENT_FORMAT
+                out.append(cell)
+            elif isinstance(value, (date, datetime)):
                 cell = WriteOnlyCell(ws, value=value)
                 cell.number_format = _DATETIME_FORMAT if isinstance(value, datetime) else _DATE_FORMAT
                 out.append(cell)
@@ -213,13 +219,14 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> None:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
 
 
-def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame]) -> bytes:
+def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame], percent=()) -> bytes:
     """An .xlsx workbook: one sheet per DataFrame (a dict gives sheet name → frame).
 
     Headers are bold and frozen, columns sized to their content (capped), dates are real date
     cells (dd/mm/yyyy), text is never written as a formula (text Excel would run is a string
     cell marked quotePrefix, without the apostrophe a CSV needs), and characters an .xlsx
-    cannot hold are replaced with U+FFFD.
+    cannot hold are replaced with U+FFFD. Columns named in ``percent`` hold fractions: their
+    numbers stay numbers (0.55) shown as percentages (55.0%).
     """
     sheets = {"Data": data} if isinstance(data, pd.DataFrame) else dict(data)
     wb = Workbook(write_only=True)
@@ -227,7 +234,7 @@ def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame]) -> bytes:
     if not sheets:
         sheets = {"Data": pd.DataFrame()}
     for name, df in sheets.items():
-        _write_sheet(wb, _sheet_title(name, used), df)
+        _write_sheet(wb, _sheet_title(name, used), df, percent)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

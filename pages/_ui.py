@@ -369,10 +369,17 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
                        mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
                        help=note)
-    c2.download_button("Download Excel", data=lambda: to_xlsx(data), file_name=f"{file_stem}.xlsx",
+    percent = percent_headings(df, codes)
+    c2.download_button("Download Excel", data=lambda: to_xlsx(data, percent=percent), file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=note,
                        key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:")
+
+
+def percent_headings(df: pd.DataFrame, codes: bool = False) -> list:
+    """The headings, as the file has them, of a figure's columns of fractions (rates, shares):
+    the Excel file keeps them as numbers and shows them as percentages, as the screen does."""
+    return [c if codes else column_label(c) for c in df.columns if _is_percent(c)]
 
 
 PERCENT_COLUMNS = ("rate", "share", "survival")

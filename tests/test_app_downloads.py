@@ -148,3 +148,24 @@ def test_a_download_is_named_with_its_as_of_date(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
     assert names and all("-as-of-2025-03-14." in n for n in names), names[:3]
+
+
+def test_the_excel_files_show_rates_as_percentages():
+    # Stop 10 left rates in the Excel files as fractions in General format (0.625 under "Return
+    # rate"). The headings given to the workbook as percentages are the file's own headings.
+    import pandas as pd
+
+    from analytics.exports import to_xlsx_bytes
+    from pages import _ui as U
+    frame = pd.DataFrame({"label": ["Autumn 2024/25"], "ended": [8], "returned": [5], "return_rate": [0.625],
+                          "part_time_share": [0.5]})
+    headings = U.percent_headings(frame)
+    assert headings == ["Return rate", U.column_label("part_time_share")]
+    data = U.readable(frame)
+    import io
+
+    import openpyxl
+    ws = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes(data, percent=headings)))["Data"]
+    cells = {ws.cell(row=1, column=i).value: ws.cell(row=2, column=i) for i in range(1, ws.max_column + 1)}
+    assert cells["Return rate"].value == 0.625 and cells["Return rate"].number_format == "0.0%"
+    assert cells["Ended"].number_format == "General"

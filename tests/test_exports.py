@@ -153,6 +153,19 @@ def test_xlsx_dates_are_date_cells_header_bold_widths_set():
     assert ws.freeze_panes == "A2"
 
 
+def test_xlsx_rates_stay_numbers_shown_as_percentages():
+    # A return rate of 5 in 8 is 0.625: Excel must be able to add it up (a number), and show
+    # it as the screen does (62.5%). A 'c' in a rate column stays text; other columns are as
+    # they were.
+    df = pd.DataFrame({"Provider": ["A", "B"], "Ended": [8, "c"], "Return rate": [5 / 8, "c"]})
+    ws = _load(to_xlsx_bytes(df, percent=["Return rate"]))["Data"]
+    assert ws["C2"].value == 0.625 and ws["C2"].number_format == "0.0%"
+    assert ws["C3"].value == "c"
+    assert ws["B2"].value == 8 and ws["B2"].number_format == "General"
+    # without the argument, a fraction is written as before
+    assert _load(to_xlsx_bytes(df))["Data"]["C2"].number_format == "General"
+
+
 def test_xlsx_several_sheets_with_awkward_names():
     frames = {"Providers: all/any": pd.DataFrame({"n": [1]}),
               "x" * 40: pd.DataFrame({"n": [2]}),
