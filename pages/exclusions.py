@@ -127,11 +127,30 @@ def _rates_table(given: pd.DataFrame) -> None:
     # a rate beside its roll gives its count back (1.0 per 100 of 900 is 9): hidden with it
     rate_cols = {"Suspensions per 100 pupils": ("suspensions", "roll"),
                  "Permanent exclusions per 100 pupils": ("permanent", "roll")}
-    U.table(S.shared_table(view, ["suspensions", "permanent"], rate_cols)
-            .drop(columns=["suspension_rate", "permanent_rate"]))
+    shown = S.shared_table(view, ["suspensions", "permanent"], rate_cols)
+    if S.presentation():
+        shown = _as_by_school(shown, rate_cols)
+    U.table(shown.drop(columns=["suspension_rate", "permanent_rate"]))
     # the file holds what the screen shows: rates per 100 pupils, not fractions
     U.downloads(view.drop(columns=["suspension_rate", "permanent_rate"]), "exc_rates", "exclusion-rates-by-school",
-                count_cols=["suspensions", "permanent"], rate_cols=rate_cols)
+                count_cols=["suspensions", "permanent"], rate_cols=rate_cols,
+                also_hide=lambda d: _as_by_school(d, rate_cols))
+
+
+def _as_by_school(d: pd.DataFrame, rate_cols: dict) -> pd.DataFrame:
+    """The rates table (already shared by its own rule) with each school's suspensions and
+    permanent exclusions hidden where the exclusions by school hide them: the same counts, and
+    that figure, with its Total row, hides more (a count shown here would give back the small
+    one it protects there)."""
+    schools = S.metric("exclusions", "by_group", by="school")
+    if not len(schools):
+        return d
+    with_total = S.api("suppression", "add_total_row")(schools, COUNTS, None, label=U.TOTAL, label_col="group",
+                                                       blank=["pupils_suspended"])
+    there = S.shared_table(with_total, COUNTS, None, force=True, total_row_label=U.TOTAL)
+    cells = {(str(g), c) for c in ("suspensions", "permanent") for g, v in zip(there["group"], there[c])
+             if v == "c"}
+    return S.api("suppression", "hide_cells")(d.assign(school=d["school"].astype(str)), "school", cells, rate_cols)
 
 
 def sixth_day() -> None:

@@ -4,7 +4,9 @@ and downloads them.
 A reviewer set the destinations by term beside the returns by term and worked out Autumn
 2024/25's hidden NEET, moved-away and other counts: a term's placements ended, less its returns
 and its shown destinations, left one hidden cell. analytics/outcomes.py ("shared") now protects
-these figures together; these tests check the page shows and files what it gives.
+these figures together; these tests check the page shows and files what it gives, and that
+figures elsewhere showing the same counts (the overview's trends, the provider scorecard, the
+exclusion rates beside the exclusions by school) hide them too.
 """
 from __future__ import annotations
 
@@ -162,3 +164,28 @@ def test_the_provider_scorecard_hides_what_the_returns_by_provider_hide(sample_d
     for p, col in hidden:
         assert card.loc[p, col] == "c", (p, col)
         assert card.loc[p, "Return rate"] == "c", p
+
+
+def test_the_exclusion_rates_hide_what_the_exclusions_by_school_hide(sample_db_copy, tmp_path, monkeypatch):
+    # 22 February 2025: the exclusions by school hide Marrowby Northgate Academy's 3 permanent
+    # exclusions, to protect a smaller count through the Total row. The rates table, which shows
+    # each school's counts beside its roll, would show that 3 (not a small number on its own).
+    from analytics.store import Store
+    from tests.reference_data import copy_db
+    db = copy_db(sample_db_copy, tmp_path)
+    store = Store(db)
+    rows = store.con.cursor().execute(
+        "SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school").fetchall()
+    store.set_school_rolls({r[0]: 900 for r in rows})
+    store.close()
+    at = open_app(db, monkeypatch, "pages/exclusions.py", query={"as_of": "2025-02-22"})
+    _presentation_on(at, "pages/exclusions.py")
+    at.button_group(key="exc_by").set_value("School").run()
+    at.button_group(key="view_exc_group").set_value("Table").run()
+    assert_healthy(at)
+    by_school = next(df.value for df in at.dataframe if "Group" in df.value.columns
+                     and "Permanent" in df.value.columns).set_index("Group")
+    assert by_school.loc["Marrowby Northgate Academy", "Permanent"] == "c"
+    rates = next(df.value for df in at.dataframe if "Suspensions per 100 pupils" in df.value.columns)
+    row = rates[rates["School"] == "Marrowby Northgate Academy"].iloc[0]
+    assert row["Permanent"] == "c" and row["Permanent exclusions per 100 pupils"] == "c"
