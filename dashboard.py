@@ -95,6 +95,10 @@ def _clear_filters() -> None:
     ss["f_as_of"] = ss.get("_default_as_of") or S.default_as_of()
 
 
+# data-spec.md: a placement's year group is the pupil's in the academic year it started; the
+# case list and pupil view show the year group on the 'as of' date, beside the age on it
+FILTER_HELP = {"nc_year": "The pupil's year group in the academic year the placement started (data-spec). "
+                          "The case list and pupil view show the year group on the 'as of' date."}
 FILTER_KEYS = (["f_as_of", "f_period", "f_from", "f_to"] + [f"f_{n}" for n in S.MULTI_FILTERS]
                + [f"f_{n}" for n in S.BOOL_FILTERS])
 
@@ -151,7 +155,7 @@ def _sidebar_filters() -> None:
             # Schools and trusts are only known from the data loaded so far: others can be typed.
             free = name in ("school", "trust")
             st.multiselect(label, opts, key=key, placeholder="All (or type a name)" if free else "All",
-                           accept_new_options=free,
+                           accept_new_options=free, help=FILTER_HELP.get(name),
                            format_func=lambda v, names=names: names.get(v, U.value_label(v)))
         for name, label in S.BOOL_FILTERS.items():
             key = f"f_{name}"

@@ -128,7 +128,7 @@ MULTI_FILTERS = {  # Filters field -> sidebar label
     "reason": "Reason for placement",
     "sen_status": "SEN status",
     "sex": "Sex",
-    "nc_year": "Year group",
+    "nc_year": "Year group at placement start",
 }
 BOOL_FILTERS = {"cla": "Looked after (CLA)", "fsm": "Free school meals (FSM)"}
 BOOL_CHOICES = ("Any", "Yes", "No")

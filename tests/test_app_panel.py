@@ -115,6 +115,11 @@ def test_the_year_group_is_the_one_on_the_as_of_date(sample_db, store_rows, monk
             continue
         # a pupil aged a on 14 March is a or a - 1 on 31 August before: year a - 4 or a - 5
         assert int(years[case] if years[case] != "R" else 0) in (int(age) - 4, int(age) - 5), (case, age, years[case])
+    # the filter is the other year group (data-spec: the one when the placement started), and
+    # says so, since the list beside it shows the year group now
+    [year_filter] = [m for m in at.sidebar.multiselect if m.key == "f_nc_year"]
+    assert year_filter.label == "Year group at placement start"
+    assert "academic year the placement started" in year_filter.help
 
 
 def test_the_assessment_panels_say_which_way_is_better(sample_db, monkeypatch):
