@@ -176,6 +176,23 @@ def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
     """, params).df()
 
 
+def by_school_and_trust(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                        today: date | None = None) -> pd.DataFrame:
+    """Exclusion counts in the period by school and trust together (labels as by_group's):
+    [school, trust, suspensions, permanent, lunchtime]. A trust's counts are the sums of its
+    rows here, and so are a school's: the figures by school and by trust are protected together
+    with them (analytics/exclusions_shared.py)."""
+    period = resolve_period(filters, today)
+    esql, eparams = exclusions_sql(filters, period)
+    return con.execute(f"""
+        SELECT COALESCE(school, 'unknown') AS school, COALESCE(trust, 'unknown') AS trust,
+               COUNT(*) FILTER (WHERE category = 'suspension') AS suspensions,
+               COUNT(*) FILTER (WHERE category = 'permanent') AS permanent,
+               COUNT(*) FILTER (WHERE category = 'lunchtime') AS lunchtime
+        FROM ({esql}) GROUP BY 1, 2 ORDER BY 1, 2
+    """, eparams).df()
+
+
 def repeat_suspensions(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
                        today: date | None = None) -> pd.DataFrame:
     """Pupils with two or more suspensions in the period, most first.

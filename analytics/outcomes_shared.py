@@ -284,9 +284,10 @@ def _cost(cell, lines_of) -> int:
     return 1
 
 
-def _solve(sys: _System) -> Shared:
+def _solve(sys: _System, cost_of=None) -> Shared:
     """Steps 2-4 of the module docstring. A withheld figure's cells become parts no figure
-    shows: unknowns to the reader, never hidden to protect another cell."""
+    shows: unknowns to the reader, never hidden to protect another cell. ``cost_of(cell,
+    lines_of)``: what hiding a cell takes from the reader (default: the outcomes figures')."""
     withheld: set = set()
     already, free = set(sys.hidden) | sys.unshown, set(sys.free)
     sys.fixed = sys.shown_everywhere()
@@ -294,7 +295,7 @@ def _solve(sys: _System) -> Shared:
     for line in sys.lines:
         for cell in line:
             lines_of.setdefault(cell, []).append(line)
-    cost = {cell: _cost(cell, lines_of) for cell in sys.values}
+    cost = {cell: (cost_of or _cost)(cell, lines_of) for cell in sys.values}
 
     def candidate(cell, hidden):
         """Another cell to hide: in one of the cell's lines the smallest non-zero, else a 0;
