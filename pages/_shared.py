@@ -107,3 +107,37 @@ def as_returns_by_provider(d: pd.DataFrame) -> pd.DataFrame:
     total = d.astype(object).eq(U.TOTAL).any(axis=1)
     keyed = d.assign(_row=d["provider"].astype(object).where(~total, U.TOTAL).astype(str))
     return S.api("suppression", "hide_cells")(keyed, "_row", cells, RETURN_RATE).drop(columns="_row")
+
+
+EXCLUSION_GROUPS = ("term", "school", "trust", "reason", "academic_year")
+
+
+def exclusions_joint():
+    """What each exclusions breakdown hides for the current filters and settings
+    (analytics/exclusions_shared.py), worked out as joint() is."""
+    key = repr(("exclusions_shared", S.db_path(), S.data_version(), S.filters(), S.settings()))
+    kept = st.session_state.get("_exclusions_shared")
+    if kept and kept[0] == key:
+        return kept[1]
+
+    def work():
+        return S.api("exclusions_shared", "protect")(
+            S.metric("exclusions", "summary"),
+            {by: S.metric("exclusions", "by_group", by=by) for by in EXCLUSION_GROUPS},
+            S.metric("exclusions", "by_school_and_trust"), S.threshold())
+    shared = S.cached(key, work, {})
+    st.session_state["_exclusions_shared"] = (key, shared)
+    return shared
+
+
+def as_exclusions_by(by: str, key_col: str = "group", rate_cols=None):
+    """An exclusions figure (already shared by its own rule) with the cells the exclusions
+    breakdown by ``by`` hides when protected together with the others (also_hide)."""
+    def apply(d: pd.DataFrame) -> pd.DataFrame:
+        cells = exclusions_joint().cells(("by_group", by))
+        if cells is None:
+            cells = {(str(g), c) for g in d[key_col] for c in ("suspensions", "permanent", "lunchtime")}
+        total = d.astype(object).eq(U.TOTAL).any(axis=1)
+        keyed = d.assign(_row=d[key_col].astype(object).where(~total, U.TOTAL).astype(str))
+        return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
+    return apply

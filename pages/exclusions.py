@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _shared as SH
 from pages import _state as S
 from pages import _ui as U
 
@@ -66,7 +67,9 @@ def by_group() -> None:
     U.figure(f"Exclusions by {(label or 'term').lower()}", "exc_group", df, "exclusions_by", chart=chart,
              count_cols=COUNTS, file_stem=f"exclusions-by-{by}", total_row=True,
              not_additive=["pupils_suspended"],   # a pupil suspended in two terms is in both rows
-             empty="No exclusion started in the period.")
+             empty="No exclusion started in the period.",
+             # the breakdowns share counts (a trust's are its schools'): hidden together
+             also_hide=SH.as_exclusions_by(by))
 
 
 def repeats() -> None:
@@ -129,28 +132,12 @@ def _rates_table(given: pd.DataFrame) -> None:
                  "Permanent exclusions per 100 pupils": ("permanent", "roll")}
     shown = S.shared_table(view, ["suspensions", "permanent"], rate_cols)
     if S.presentation():
-        shown = _as_by_school(shown, rate_cols)
+        shown = SH.as_exclusions_by("school", "school", rate_cols)(shown)
     U.table(shown.drop(columns=["suspension_rate", "permanent_rate"]))
     # the file holds what the screen shows: rates per 100 pupils, not fractions
     U.downloads(view.drop(columns=["suspension_rate", "permanent_rate"]), "exc_rates", "exclusion-rates-by-school",
                 count_cols=["suspensions", "permanent"], rate_cols=rate_cols,
-                also_hide=lambda d: _as_by_school(d, rate_cols))
-
-
-def _as_by_school(d: pd.DataFrame, rate_cols: dict) -> pd.DataFrame:
-    """The rates table (already shared by its own rule) with each school's suspensions and
-    permanent exclusions hidden where the exclusions by school hide them: the same counts, and
-    that figure, with its Total row, hides more (a count shown here would give back the small
-    one it protects there)."""
-    schools = S.metric("exclusions", "by_group", by="school")
-    if not len(schools):
-        return d
-    with_total = S.api("suppression", "add_total_row")(schools, COUNTS, None, label=U.TOTAL, label_col="group",
-                                                       blank=["pupils_suspended"])
-    there = S.shared_table(with_total, COUNTS, None, force=True, total_row_label=U.TOTAL)
-    cells = {(str(g), c) for c in ("suspensions", "permanent") for g, v in zip(there["group"], there[c])
-             if v == "c"}
-    return S.api("suppression", "hide_cells")(d.assign(school=d["school"].astype(str)), "school", cells, rate_cols)
+                also_hide=SH.as_exclusions_by("school", "school", rate_cols))
 
 
 def sixth_day() -> None:
@@ -189,6 +176,10 @@ def main() -> None:
         return
     p = S.period()
     st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    if S.presentation():
+        st.caption(f"Small numbers are hidden ('c': fewer than {S.threshold()}). The breakdowns share their counts "
+                   "(a trust's are its schools', a year's its terms'), so each is hidden with the others in view; "
+                   "here a 'c' can also stand for a 0, where that is what keeps a small number from being worked out.")
     for name, fn in (("the summary", summary), ("the exclusions by group", by_group),
                      ("the sixth-day duty", sixth_day), ("the repeat suspensions", repeats),
                      ("the rates per school", rates)):
