@@ -22,7 +22,7 @@ import pandas as pd
 from analytics.exclusions import GROUPS, by_group, by_school_and_trust, summary
 from analytics.outcomes_shared import TILES, Shared, _solve, _System
 from analytics.settings import Filters, Settings
-from analytics.suppression import SUPPRESSED, TOTAL_LABEL, suppress_count
+from analytics.suppression import SUPPRESSED, suppress_count
 
 COUNTS = ["suspensions", "permanent", "lunchtime"]
 _TILE_KEYS = {"suspensions": "suspensions", "permanent": "permanent_exclusions", "lunchtime": "lunchtime"}
@@ -42,13 +42,7 @@ def protect(summary_: dict, groups: Mapping[str, pd.DataFrame], school_trust: pd
         cell = (TILES, "All", col)
         sys.values[cell] = int(summary_.get(key) or 0)
         (sys.hidden if suppress_count(sys.values[cell], threshold) == SUPPRESSED else sys.fixed).add(cell)
-    for by, g in groups.items():
-        if g is None or not len(g):
-            continue
-        fig = ("by_group", by)
-        sys.table(fig, g, "group", COUNTS)
-        for col in COUNTS:
-            sys.same((fig, TOTAL_LABEL, col), (TILES, "All", col))
+    sys.breakdowns(groups, COUNTS, {col: (TILES, "All", col) for col in COUNTS})
     terms, years = groups.get("term"), groups.get("academic_year")
     if terms is not None and years is not None and len(terms) and len(years):
         for year in years["group"].astype(str):

@@ -113,6 +113,21 @@ class _System:
             self.values[(figure, TOTAL_LABEL, col)] = sum(values)
             self.lines.append([(figure, label, col) for label in labels] + [(figure, TOTAL_LABEL, col)])
 
+    def breakdowns(self, groups: Mapping, cols, totals: Mapping) -> list:
+        """Each breakdown ({by: a frame with a "group" column}) as the figure ("by_group", by),
+        its Total row showing the same counts as ``totals`` ({column: the tile's cell}).
+        Returns the figures added."""
+        added = []
+        for by, g in groups.items():
+            if g is None or not len(g):
+                continue
+            fig = ("by_group", by)
+            self.table(fig, g, "group", cols)
+            for col in cols:
+                self.same((fig, TOTAL_LABEL, col), totals[col])
+            added.append(fig)
+        return added
+
     def same(self, a, b) -> None:
         """Two figures show one count."""
         if a in self.values and b in self.values:
@@ -219,13 +234,7 @@ def protect(summary_: dict, by_term: pd.DataFrame | None, years: pd.DataFrame | 
             sys.rest([("years", label, "returned")], ("years", label, "ended"))
             sys.rest([("years", label, "ended")], ("years", label, "placements_ended"), counted=True)
 
-    for by, g in groups.items():
-        if g is None or not len(g):
-            continue
-        fig = ("by_group", by)
-        sys.table(fig, g, "group", GROUP_COUNTS)
-        for col in GROUP_COUNTS:
-            sys.same((fig, TOTAL_LABEL, col), tile[col])
+    for fig in sys.breakdowns(groups, GROUP_COUNTS, tile):
         for label in sys.rows[fig]:
             c = {col: (fig, label, col) for col in GROUP_COUNTS}
             sys.rest([c["returned"], c["unknown_destination"]], c["ended"])

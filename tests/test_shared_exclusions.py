@@ -7,7 +7,7 @@ tests/test_shared_outcomes.py) look for any small count on the sample at many da
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -17,7 +17,7 @@ from analytics import exclusions as E
 from analytics import exclusions_shared as X
 from analytics.settings import Filters, Settings
 from analytics.suppression import SUPPRESSED, add_total_row, suppress_table
-from tests.test_shared_outcomes import _attack, _bounds_attack
+from tests.test_shared_outcomes import _attack, _bounds_attack, _dates
 
 C = SUPPRESSED
 COUNTS = ["suspensions", "permanent", "lunchtime", "pupils_suspended"]
@@ -87,14 +87,6 @@ def _figures(con, as_of: date, joint: bool, threshold: int = 3):
             in_year = [str(t) for t in groups["term"]["group"] if str(t).split()[-1] == year]
             sums.append(([("term", t, col) for t in in_year], ("academic_year", year, col)))
     return truth, shown, sums
-
-
-def _dates():
-    d, out = date(2023, 10, 31), []
-    while d < date(2025, 9, 1):
-        out.append(d)
-        d += timedelta(days=45)
-    return out
 
 
 def test_figure_by_figure_a_school_comes_back_from_its_trust(sample_db_copy):
