@@ -75,3 +75,35 @@ def shared_exclusions(con: duckdb.DuckDBPyConnection, filters: Filters, settings
     return protect(summary(con, filters, settings, today),
                    {by: by_group(con, filters, settings, by, today) for by in GROUPS},
                    by_school_and_trust(con, filters, settings, today), int(settings.suppress_below))
+
+
+SIXTH_DAY = ("met", "not_met", "not_reached", "eligible", "permanent")
+
+
+def protect_sixth_day(permanent: int, eligible: int, met: int, threshold: int = 3) -> set:
+    """Which of the sixth-day counts to hide, wherever they are shown: the Permanent tile
+    (``permanent``), "met of eligible whose sixth school day has passed" (and the overview's
+    sixth-day n), and the outcomes table (met, not met, not yet reached, Total = permanent).
+    met + not met = eligible and eligible + not yet reached = permanent, so a Permanent tile
+    beside "of 26" gives 2 exclusions too recent to judge back. Names from SIXTH_DAY.
+
+    >>> sorted(protect_sixth_day(28, 26, 18))   # 2 not yet reached: 26 and then 8 not met go
+    ['eligible', 'not_met', 'not_reached']
+    >>> protect_sixth_day(28, 20, 14)
+    set()
+    """
+    sys = _System(threshold)
+    values = {"met": met, "not_met": eligible - met, "not_reached": permanent - eligible,
+              "eligible": eligible, "permanent": permanent}
+
+    def cell(name):
+        return ("sixth day", "All", name)
+    for name, v in values.items():
+        sys.values[cell(name)] = int(v)
+    if suppress_count(permanent, threshold) != SUPPRESSED:
+        sys.fixed.add(cell("permanent"))   # the Permanent tile, every breakdown's Total
+    sys.lines += [[cell("met"), cell("not_met"), cell("eligible")],
+                  [cell("eligible"), cell("not_reached"), cell("permanent")]]
+    shared = _solve(sys, _same_cost)
+    hidden = shared.cells("sixth day")
+    return set(SIXTH_DAY) if hidden is None else {name for _, name in hidden}

@@ -141,3 +141,12 @@ def as_exclusions_by(by: str, key_col: str = "group", rate_cols=None):
         keyed = d.assign(_row=d[key_col].astype(object).where(~total, U.TOTAL).astype(str))
         return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
     return apply
+
+
+def sixth_day_shown(permanent, eligible, met) -> tuple:
+    """(eligible, met) as the sixth-day tiles and n show them: in presentation mode 'c' where
+    analytics/exclusions_shared.protect_sixth_day hides them beside the Permanent tile."""
+    if not S.presentation() or eligible is None or met is None or permanent is None:
+        return eligible, met
+    hidden = S.api("exclusions_shared", "protect_sixth_day")(int(permanent), int(eligible), int(met), S.threshold())
+    return ("c" if "eligible" in hidden else eligible), ("c" if "met" in hidden else met)

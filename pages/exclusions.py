@@ -25,9 +25,12 @@ def summary() -> None:
     c[2].metric("Repeat (2 or more)", U.fmt_count(S.shared_count(s["repeat_suspended_pupils"])), border=True,
                 help=U.ABOUT["repeat_suspensions"])
     c[3].metric("Permanent", U.fmt_count(S.shared_count(s["permanent_exclusions"])), border=True)
-    c[4].metric("Sixth day met", U.fmt_rate(S.shared_rate(six.get("met"), six.get("eligible"), six.get("rate"))),
-                border=True, help=U.ABOUT["sixth_day_rate"])
-    c[4].caption(f"{U.fmt_count(S.shared_part(six.get('met'), six.get('eligible')))} of {U.fmt_count(S.shared_count(six.get('eligible')))} "
+    # beside the Permanent tile, "of N whose sixth day has passed" gives the too-recent ones back
+    eligible, met = SH.sixth_day_shown(s["permanent_exclusions"], six.get("eligible"), six.get("met"))
+    rate = "c" if "c" in (eligible, met) else S.shared_rate(met, eligible, six.get("rate"))
+    c[4].metric("Sixth day met", U.fmt_rate(rate), border=True, help=U.ABOUT["sixth_day_rate"])
+    c[4].caption(f"{U.fmt_count(met if met == 'c' or eligible == 'c' else S.shared_part(met, eligible))} of "
+                 f"{U.fmt_count(S.shared_count(eligible) if eligible != 'c' else eligible)} "
                  "whose sixth school day has passed")
     med = six.get("median_school_days_to_provision")
     c[5].metric("Days to provision", "—" if med is None else f"{med:g}", border=True,
@@ -162,12 +165,32 @@ def sixth_day() -> None:
     if S.presentation():
         U.figure("From permanent exclusion to provision", "sixth", counts, "sixth_day_cases",
                  count_cols=["n"], file_stem="sixth-day-outcomes", total_row=True,
-                 empty="No permanent exclusion started in the period.")
+                 empty="No permanent exclusion started in the period.", also_hide=_as_sixth_day_tiles)
         return
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
              table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
                          "school_days_to_provision", "outcome"],
              file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.")
+
+
+SIXTH_DAY_ROWS = {"Provision by day 6": "met", "Not by day 6": "not_met",
+                  "Sixth day not yet reached": "not_reached", U.TOTAL: "permanent"}
+
+
+def _as_sixth_day_tiles(d: pd.DataFrame) -> pd.DataFrame:
+    """The sixth-day outcomes (shared by their own rule) with what the tiles beside them hide
+    too: the three rows add up to the Permanent tile, and the first two to "of N"."""
+    six = S.metric("exclusions", "summary").get("sixth_day") or {}
+    permanent = S.metric("exclusions", "summary")["permanent_exclusions"]
+    if six.get("eligible") is None or six.get("met") is None:
+        return d
+    hidden = S.api("exclusions_shared", "protect_sixth_day")(int(permanent), int(six["eligible"]), int(six["met"]),
+                                                            S.threshold())
+    label = "outcome" if "outcome" in d.columns else d.columns[0]
+    cells = {(row, "n") for row, name in SIXTH_DAY_ROWS.items() if name in hidden}
+    total = d.astype(object).eq(U.TOTAL).any(axis=1)
+    keyed = d.assign(_row=d[label].astype(object).where(~total, U.TOTAL).astype(str))
+    return S.api("suppression", "hide_cells")(keyed, "_row", cells).drop(columns="_row")
 
 
 def main() -> None:

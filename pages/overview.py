@@ -21,8 +21,11 @@ def _denominators(filters) -> dict:
             "sustained_rate": (sus.get("sustained"), sus.get("eligible")),
             "sixth_day_rate": (None, None)}
     try:
-        sixth = S.call("exclusions", "summary", filters, s).get("sixth_day") or {}
-        dens["sixth_day_rate"] = (sixth.get("met"), sixth.get("eligible"))
+        ex = S.call("exclusions", "summary", filters, s)
+        sixth = ex.get("sixth_day") or {}
+        # as the exclusions page shows them beside its Permanent tile
+        eligible, met = SH.sixth_day_shown(ex.get("permanent_exclusions"), sixth.get("eligible"), sixth.get("met"))
+        dens["sixth_day_rate"] = (met, eligible)
     except S.NotAvailable:
         pass
     return dens
@@ -53,6 +56,8 @@ def _shown(kind: str, value, num, den):
     if kind == "count":
         return S.shared_count(value)
     if kind == "rate" and S.presentation() and den is not None:
+        if "c" in (num, den):   # hidden beside another figure (pages/_shared.py)
+            return "c"
         return S.shared_rate(num, den, value)
     return value
 
