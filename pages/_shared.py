@@ -53,11 +53,16 @@ def hide(figure, label_col: str, count_cols, rate_cols=None):
         cells = joint().cells(figure)
         if cells is None:
             return None
-        # the Total row (U.figure's) names itself in its first label column
-        total = d.astype(object).eq(U.TOTAL).any(axis=1)
-        keyed = d.assign(_row=d[label_col].astype(object).where(~total, U.TOTAL).astype(str))
-        return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
+        return hide_in(d, label_col, cells, rate_cols)
     return apply
+
+
+def hide_in(d: pd.DataFrame, label_col, cells, rate_cols=None) -> pd.DataFrame:
+    """d with 'c' in ``cells`` ({(row label, column)}) and the rates built on them; the Total
+    row U.figure adds is found by its label wherever it stands (suppression.hide_cells)."""
+    total = d.astype(object).eq(U.TOTAL).any(axis=1)
+    keyed = d.assign(_row=d[label_col].astype(object).where(~total, U.TOTAL).astype(str))
+    return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
 
 
 def tiles() -> dict:
@@ -104,9 +109,7 @@ def as_returns_by_provider(d: pd.DataFrame) -> pd.DataFrame:
     if cells is None:   # withheld there: hidden here on every row
         cells = {(p, c) for p in d["provider"].astype(str) for c in ("ended", "returned")}
     cells = {(p, c) for p, c in cells if c in ("ended", "returned")}
-    total = d.astype(object).eq(U.TOTAL).any(axis=1)
-    keyed = d.assign(_row=d["provider"].astype(object).where(~total, U.TOTAL).astype(str))
-    return S.api("suppression", "hide_cells")(keyed, "_row", cells, RETURN_RATE).drop(columns="_row")
+    return hide_in(d, "provider", cells, RETURN_RATE)
 
 
 EXCLUSION_GROUPS = ("term", "school", "trust", "reason", "academic_year")
@@ -137,9 +140,7 @@ def as_exclusions_by(by: str, key_col: str = "group", rate_cols=None):
         cells = exclusions_joint().cells(("by_group", by))
         if cells is None:
             cells = {(str(g), c) for g in d[key_col] for c in ("suspensions", "permanent", "lunchtime")}
-        total = d.astype(object).eq(U.TOTAL).any(axis=1)
-        keyed = d.assign(_row=d[key_col].astype(object).where(~total, U.TOTAL).astype(str))
-        return S.api("suppression", "hide_cells")(keyed, "_row", cells, rate_cols).drop(columns="_row")
+        return hide_in(d, key_col, cells, rate_cols)
     return apply
 
 

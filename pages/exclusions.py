@@ -188,9 +188,7 @@ def _as_sixth_day_tiles(d: pd.DataFrame) -> pd.DataFrame:
                                                             S.threshold())
     label = "outcome" if "outcome" in d.columns else d.columns[0]
     cells = {(row, "n") for row, name in SIXTH_DAY_ROWS.items() if name in hidden}
-    total = d.astype(object).eq(U.TOTAL).any(axis=1)
-    keyed = d.assign(_row=d[label].astype(object).where(~total, U.TOTAL).astype(str))
-    return S.api("suppression", "hide_cells")(keyed, "_row", cells).drop(columns="_row")
+    return SH.hide_in(d, label, cells)
 
 
 def main() -> None:
