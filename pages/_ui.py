@@ -6,6 +6,8 @@ Everything here draws; nothing here reads data (pages pass in what analytics ret
 from __future__ import annotations
 
 import math
+import re
+from datetime import datetime, timezone
 
 import pandas as pd
 import plotly.express as px
@@ -13,6 +15,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
+from analytics.errors import APDataError
 from pages import _state as S
 
 # Every figure's template, set once: passed per figure, plotly deep-copies it each time
@@ -63,6 +66,29 @@ DESTINATION_COLOURS = {
 SEN_LABELS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
 SEX_LABELS = {"M": "Male", "F": "Female", "U": "Unknown"}
 GROUP_COLUMNS = ("group", "reason", "setting_type", "destination", "commissioner", "category", "broke_down_by")
+THRESHOLDS = [  # the Settings page's thresholds: name, label, help; the range and step are analytics.settings.SETTING_LIMITS
+    ("full_time_hours", "Full-time hours a week",
+     "A placement with fewer hours a week is part-time. 25 hours is the Local Government Ombudsman's full-time "
+     "benchmark."),
+    ("review_interval_days", "Review interval (days)",
+     "A placement whose last review (or start) is more days ago than this is 'review overdue'. 42 days is "
+     "half-termly."),
+    ("long_placement_days", "Long placement (days)",
+     "An open placement longer than this is a 'long placement'. 182 days is two terms."),
+    ("part_time_limit_days", "Part-time limit (days)",
+     "A part-time placement that has run longer than this is 'part-time beyond the limit'."),
+    ("low_attendance", "Low attendance (share of sessions)",
+     "A placement whose attendance during it is below this share is flagged 'low attendance' (0.5 = 50%)."),
+    ("baseline_days", "Baseline window (days before the start)",
+     "Attendance in this many days before a placement starts is its baseline."),
+    ("sustain_days", "Sustained return (days)",
+     "A return to mainstream is sustained when no new AP placement or permanent exclusion follows within this "
+     "many days. 182 days is six months, as DfE uses."),
+    ("suppress_below", "Small-number threshold",
+     "In presentation mode and aggregate downloads, counts from 1 to this number less one show as 'c'."),
+]
+
+
 TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row)
 # A data-quality note beside the flags: an open placement with no attendance recorded in it
 NO_ATTENDANCE = "No attendance recorded (data to check)"
@@ -336,12 +362,78 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
     return data if codes else readable(data, group_by)
 
 
+def filters_described() -> list[tuple[str, str]]:
+    """The sidebar's filters as a person would read them back: [(label, values)], only those on."""
+    f = S.filters()
+    labels = S.filter_options().get("_labels", {})
+    out = []
+    for name, label in S.MULTI_FILTERS.items():
+        values = getattr(f, name)
+        if values:
+            names = labels.get(name, {})
+            out.append((label, "; ".join(names.get(v, SEN_LABELS.get(v) if name == "sen_status" else None)
+                                         or value_label(v) for v in values)))
+    for name, label in S.BOOL_FILTERS.items():
+        v = getattr(f, name)
+        if v is not None:
+            out.append((label, "Yes" if v else "No"))
+    return out
+
+
+def settings_changed() -> list[tuple[str, str]]:
+    """The thresholds set away from their defaults (metrics.md), as [(label, 'value (default d)')]."""
+    now, default = S.settings(), S.Settings()
+    return [(label, f"{getattr(now, name):g} (default {getattr(default, name):g})")
+            for name, label, _ in THRESHOLDS if getattr(now, name) != getattr(default, name)]
+
+
+def _slug(text: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def file_suffix() -> str:
+    """What a file's name adds to its stem: the date its figures are as of, and the filters on
+    (short, or just 'filtered' when they would make the name long)."""
+    suffix = f"-as-of-{S.filters().as_of:%Y-%m-%d}"
+    on = filters_described()
+    if on:
+        slug = _slug(" ".join(f"{label} {values}" for label, values in on))
+        suffix += f"-{slug}" if len(slug) <= 60 else f"-filtered-{len(on)}-ways"
+    return suffix
+
+
+def file_about(title: str | None, note: str | None) -> pd.DataFrame:
+    """The 'About this file' sheet of an Excel download: what the figures are and what they were
+    chosen by, so a file that has left the dashboard can still be read (and reproduced)."""
+    f = S.filters()
+    rows = [("Figure", title or "")]
+    try:
+        p = S.period()
+        rows += [("Figures as of", f"{p.as_of:%d/%m/%Y}"),
+                 ("Period", f"{p.start:%d/%m/%Y} to {p.end:%d/%m/%Y}")]
+    except APDataError:
+        rows += [("Figures as of", f"{f.as_of:%d/%m/%Y}" if f.as_of else "")]
+    on = filters_described()
+    rows += on or [("Filters", "None: every placement in the period")]
+    rows += settings_changed()
+    if note:
+        rows.append(("Small numbers" if "'c'" in note else "Pupils", note))
+    last = S.last_data_date()
+    if last is not None:
+        rows.append(("Latest date in the loaded data", f"{last:%d/%m/%Y}"))
+    rows.append(("Downloaded", f"{datetime.now(timezone.utc):%d/%m/%Y %H:%M} UTC"))
+    return pd.DataFrame(rows, columns=["About this file", ""])
+
+
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
               count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
-              group_by: str | None = None, codes: bool = False, suppress=None, also_hide=None) -> None:
+              group_by: str | None = None, codes: bool = False, suppress=None, also_hide=None,
+              title: str | None = None, scoped: bool = True) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
-    above it."""
+    above it. A file of figures is named by its 'as of' date and filters, and its Excel copy
+    has an 'About this file' sheet (``title``: the figure's). ``scoped=False``: the file does not
+    depend on the dates and filters (the bundled national figures)."""
     if df is None or df.empty:
         return
     data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes,
@@ -361,16 +453,19 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
             if aggregate and count_cols else
             "One row per pupil's placement, with case numbers instead of UPNs."
             if not aggregate else None)
-    if aggregate or not codes:
-        # a file outlives the screen: its name says the date its figures are as of
-        file_stem = f"{file_stem}-as-of-{S.filters().as_of:%Y-%m-%d}"
+    sheets = data
+    if scoped and (aggregate or not codes):
+        # a file outlives the screen: its name says the date its figures are as of and the
+        # filters they were chosen by, and the workbook says it all in words
+        file_stem += file_suffix()
+        sheets = {"Data": data, "About this file": file_about(title, note)}
     row = st.container(horizontal=True)
     c1 = c2 = row
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
                        mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
                        help=note)
     percent = percent_headings(df, codes)
-    c2.download_button("Download Excel", data=lambda: to_xlsx(data, percent=percent), file_name=f"{file_stem}.xlsx",
+    c2.download_button("Download Excel", data=lambda: to_xlsx(sheets, percent=percent), file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=note,
                        key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:")
@@ -530,11 +625,11 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     if download_df is not None:
         downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
                   rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by,
-                  suppress=suppress)
+                  suppress=suppress, title=title)
     else:
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
                   total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by,
-                  suppress=suppress, also_hide=also_hide)
+                  suppress=suppress, also_hide=also_hide, title=title)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

@@ -89,7 +89,7 @@ def main() -> None:
 
     # in a meeting the file holds what the screen does (no sex, SEN, care status or attendance)
     U.downloads(rows if S.presentation() else rows.drop(columns=["flags"]), "case_list", "case-list",
-                aggregate=False, columns=cols if S.presentation() else None)
+                aggregate=False, columns=cols if S.presentation() else None, title="Case list: open placements")
     st.caption("The download lists case numbers, never UPNs"
                + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
 

@@ -138,7 +138,7 @@ def _rates_table(given: pd.DataFrame) -> None:
         shown = SH.as_exclusions_by("school", "school", rate_cols)(shown)
     U.table(shown.drop(columns=["suspension_rate", "permanent_rate"]))
     # the file holds what the screen shows: rates per 100 pupils, not fractions
-    U.downloads(view.drop(columns=["suspension_rate", "permanent_rate"]), "exc_rates", "exclusion-rates-by-school",
+    U.downloads(view.drop(columns=["suspension_rate", "permanent_rate"]), "exc_rates", "exclusion-rates-by-school", title="Exclusion rate per school",
                 count_cols=["suspensions", "permanent"], rate_cols=rate_cols,
                 also_hide=SH.as_exclusions_by("school", "school", rate_cols))
 

@@ -247,7 +247,7 @@ def national() -> None:
     with st.expander("Every bundled national figure, with its source"):
         figures = S.api("national", "figures")()
         U.table(figures)
-        U.downloads(figures, "national_all", "national-figures", aggregate=False)
+        U.downloads(figures, "national_all", "national-figures", aggregate=False, scoped=False)
         st.caption(S.api("national", "ATTRIBUTION"))
 
 

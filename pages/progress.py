@@ -91,7 +91,8 @@ def assessments() -> None:
             cols = [c for c in ("case", "measure", "baseline_date", "baseline_value", "latest_date", "latest_value",
                                 "change", "improved") if c in shown.columns]
             U.table(shown[cols])
-            U.downloads(pairs, "assess_pairs", "assessments-by-placement", aggregate=False)
+            U.downloads(pairs, "assess_pairs", "assessments-by-placement", aggregate=False,
+                        title="Each placement's baseline and latest score")
 
 
 def main() -> None:

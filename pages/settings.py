@@ -13,27 +13,7 @@ from pages import _state as S
 from pages import _ui as U
 
 DEFAULTS = Settings()
-THRESHOLDS = [  # name, label, help; the range and step are analytics.settings.SETTING_LIMITS
-    ("full_time_hours", "Full-time hours a week",
-     "A placement with fewer hours a week is part-time. 25 hours is the Local Government Ombudsman's full-time "
-     "benchmark."),
-    ("review_interval_days", "Review interval (days)",
-     "A placement whose last review (or start) is more days ago than this is 'review overdue'. 42 days is "
-     "half-termly."),
-    ("long_placement_days", "Long placement (days)",
-     "An open placement longer than this is a 'long placement'. 182 days is two terms."),
-    ("part_time_limit_days", "Part-time limit (days)",
-     "A part-time placement that has run longer than this is 'part-time beyond the limit'."),
-    ("low_attendance", "Low attendance (share of sessions)",
-     "A placement whose attendance during it is below this share is flagged 'low attendance' (0.5 = 50%)."),
-    ("baseline_days", "Baseline window (days before the start)",
-     "Attendance in this many days before a placement starts is its baseline."),
-    ("sustain_days", "Sustained return (days)",
-     "A return to mainstream is sustained when no new AP placement or permanent exclusion follows within this "
-     "many days. 182 days is six months, as DfE uses."),
-    ("suppress_below", "Small-number threshold",
-     "In presentation mode and aggregate downloads, counts from 1 to this number less one show as 'c'."),
-]
+THRESHOLDS = U.THRESHOLDS
 
 
 def _keep(name: str) -> None:

@@ -152,7 +152,10 @@ def test_a_download_is_named_with_its_as_of_date(sample_db, monkeypatch):
     monkeypatch.setattr(DeltaGenerator, "download_button", recording)
     at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
-    assert names and all("-as-of-2025-03-14." in n for n in names), names[:3]
+    # the bundled national figures do not depend on the date: their file is named by what it is
+    assert "national-figures.csv" in names and "national-figures.xlsx" in names
+    dated = [n for n in names if not n.startswith("national-figures.")]
+    assert dated and all("-as-of-2025-03-14." in n for n in dated), dated[:3]
 
 
 def test_the_excel_files_show_rates_as_percentages():
@@ -174,3 +177,74 @@ def test_the_excel_files_show_rates_as_percentages():
     cells = {ws.cell(row=1, column=i).value: ws.cell(row=2, column=i) for i in range(1, ws.max_column + 1)}
     assert cells["Return rate"].value == 0.625 and cells["Return rate"].number_format == "0.0%"
     assert cells["Ended"].number_format == "General"
+
+
+def _excel_files(monkeypatch) -> dict:
+    """{file name: the workbook's bytes} for every Excel download a page offers."""
+    from streamlit.delta_generator import DeltaGenerator
+    files = {}
+    original = DeltaGenerator.download_button
+
+    def recording(self, *args, **kwargs):
+        name, data = kwargs.get("file_name"), kwargs.get("data")
+        if name and name.endswith(".xlsx"):
+            files[name] = data
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    return files
+
+
+def _about(data) -> dict:
+    import io
+
+    import openpyxl
+    wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
+    assert wb.sheetnames == ["Data", "About this file"]
+    ws = wb["About this file"]
+    return {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2).value for r in range(2, ws.max_row + 1)}
+
+
+def test_a_file_says_what_its_figures_were_chosen_by(sample_db, monkeypatch):
+    # A lead who downloads the returns of online providers for girls, with long placements
+    # set to 100 days, had files named only by their date: the same name as the unfiltered
+    # file, and nothing inside to say they were filtered.
+    files = _excel_files(monkeypatch)
+    at = open_app(sample_db, monkeypatch, "pages/outcomes.py",
+                  query={"as_of": "2025-03-14", "setting_type": "online", "sex": "F", "s_long_placement_days": "100"})
+    assert_healthy(at)
+    # the sidebar's words for the two filters: "Setting type" "Online provision", "Sex" "Female"
+    name = "returns-by-term-as-of-2025-03-14-setting-type-online-provision-sex-female.xlsx"
+    names = [n for n in files if n.startswith("return")]
+    assert name in files, names
+    about = _about(files[name])
+    assert about["Figure"] == "Return to mainstream by term"
+    assert about["Figures as of"] == "14/03/2025"
+    assert about["Period"] == "01/09/2024 to 14/03/2025"     # this academic year to the 'as of' date
+    assert about["Setting type"] == "Online provision" and about["Sex"] == "Female"
+    assert about["Long placement (days)"] == "100 (default 182)"
+    assert "Filters" not in about and "Review interval (days)" not in about   # only what is on or changed
+    assert about["Small numbers"].startswith("Counts from 1 to 2 show as 'c'")
+    scoped = [n for n in files if n != "national-figures.xlsx"]   # published figures: no filters
+    assert all(n.split(".")[0].endswith("-setting-type-online-provision-sex-female") for n in scoped), scoped
+
+
+def test_an_unfiltered_file_says_so(sample_db, monkeypatch):
+    files = _excel_files(monkeypatch)
+    at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14", "period": "2023"})
+    assert_healthy(at)
+    about = _about(files["returns-by-term-as-of-2025-03-14.xlsx"])
+    assert about["Filters"] == "None: every placement in the period"
+    assert about["Period"] == "01/09/2023 to 31/08/2024"
+    assert not [k for k in about if "(days)" in str(k)]
+
+
+def test_many_filters_make_a_short_name(sample_db, monkeypatch):
+    files = _excel_files(monkeypatch)
+    at = open_app(sample_db, monkeypatch, "pages/outcomes.py",
+                  query={"as_of": "2025-03-14", "setting_type": ["online", "one_to_one_tuition", "fe_college"],
+                         "reason": ["permanent_exclusion"], "cla": "yes"})
+    assert_healthy(at)
+    assert "returns-by-term-as-of-2025-03-14-filtered-3-ways.xlsx" in files, list(files)
+    about = _about(files["returns-by-term-as-of-2025-03-14-filtered-3-ways.xlsx"])
+    assert about["Setting type"] == "Online provision; One-to-one tuition; FE college"
+    assert about["Looked after (CLA)"] == "Yes"
