@@ -182,3 +182,13 @@ def pupil_view(con: duckdb.DuckDBPyConnection, pupil_id: str, settings: Settings
         [pupil_id, as_of]).df()
     return {"placements": placements, "exclusions": exclusions, "attendance": attendance,
             "assessments": assessments}
+
+
+def pupil_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every first and last name held for any pupil (for hiding names typed into free text,
+    such as objectives, in presentation mode): distinct, as stored."""
+    return [r[0] for r in con.execute("""
+        SELECT DISTINCT n FROM (SELECT first_name AS n FROM placements UNION ALL
+                                SELECT last_name FROM placements)
+        WHERE n IS NOT NULL AND length(trim(n)) > 0
+    """).fetchall()]

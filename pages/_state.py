@@ -702,6 +702,49 @@ def mask_upns(text) -> str:
     return _UPN_RE.sub("[UPN hidden]", str(text))
 
 
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+
+
+def _name_parts(names) -> set[str]:
+    """Casefolded names and their parts ('Mary-Jane O'Neil' gives mary-jane, mary, jane, o'neil)."""
+    out: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        for word in _WORD_RE.findall(name):
+            out.add(word.casefold())
+            out.update(p.casefold() for p in re.split(r"-", word) if len(p) > 1)
+    return {w for w in out if len(w) > 1}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _known_names(key: str) -> frozenset[str]:
+    return frozenset(_name_parts(call("oversight", "pupil_names")))
+
+
+def mask_names(text, own=()) -> str:
+    """Free text (objectives) for a shared screen: the pupil's own names (``own``) hidden
+    wherever they appear, in any case, and any other pupil's name in the store hidden where it
+    is written with a capital (so 'will' stays but 'Will' goes). A name that is also an
+    ordinary word is hidden too when capitalised: a shared screen errs on the side of hiding."""
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return text
+    mine = _name_parts(own)
+    try:
+        others = _known_names(f"{db_path()}:{data_version()}")
+    except (NotAvailable, APDataError):
+        others = frozenset()
+
+    def hide(m: re.Match) -> str:
+        word = m.group(0)
+        base = re.sub(r"['\u2019]s$", "", word)      # a possessive: Jamie's
+        folded = {base.casefold()} | {p.casefold() for p in base.split("-")}
+        if folded & mine or (word[0].isupper() and folded & others):
+            return "[name]" + word[len(base):]
+        return word
+    return _WORD_RE.sub(hide, str(text))
+
+
 def write_lock():
     """Serialises uploads and withdrawals from different browser sessions."""
     return _write_lock()

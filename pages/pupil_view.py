@@ -207,7 +207,10 @@ def main() -> None:
                 open_ = rows["is_open"].fillna(False).astype(bool)
                 rows["destination"] = rows["destination"].astype(object).where(~open_, "")
             if S.presentation() and "objectives" in rows.columns:
-                rows["objectives"] = rows["objectives"].map(lambda t: S.mask_upns(t) if isinstance(t, str) else t)
+                # free text: a UPN or a name typed into it is hidden like the pupil's own
+                own = [v for c in ("first_name", "last_name") if c in pl.columns for v in pl[c].dropna().unique()]
+                rows["objectives"] = rows["objectives"].map(
+                    lambda t: S.mask_names(S.mask_upns(t), own) if isinstance(t, str) else t)
         # the flags first, where a panel looks: wide text columns last
         placement_cols = [c for c in ("provider", "setting_type", "start_date", "end_date", "days", "flags",
                                       "hours_per_week", "sessions_per_week", "planned_end_date", "last_review_date",

@@ -144,3 +144,48 @@ def test_the_attendance_line_breaks_where_no_week_is_recorded():
     out = _with_gaps(d)
     assert out["rate"].tolist()[:2] == [0.8, 0.9] and pd.isna(out["rate"].iloc[2]) and out["rate"].iloc[3] == 0.5
     assert len(_with_gaps(d.iloc[:2])) == 2
+
+
+def test_names_typed_into_objectives_are_hidden_in_a_meeting(sample_db, tmp_path, monkeypatch):
+    # Objectives are free text: "Jamie to attend full time" showed Jamie's name on the shared
+    # screen, where the header shows only initials (security.md invariant 9). Only UPN-shaped
+    # text was hidden.
+    from tests.reference_data import copy_db
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    simple = "regexp_full_match(first_name, '[A-Za-z]+') AND regexp_full_match(last_name, '[A-Za-z]+')"
+    other_first, other_last = con.execute(
+        f"SELECT first_name, last_name FROM placements WHERE {simple} ORDER BY pupil_id LIMIT 1").fetchone()
+    # the pupil's own first name as written, their last name in lower case and possessive,
+    # and another pupil's full name
+    con.execute(f"""UPDATE placements SET objectives = first_name || ' to attend full time; '
+                    || lower(last_name) || '''s mentor to meet weekly; not with ' || ? || ' ' || ?
+                    WHERE {simple}""", [other_first, other_last])
+    con.close()
+
+    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})   # presentation on
+    assert_healthy(at)
+    seen = []
+    for option in at.selectbox(key="case_view_pick").options[:8]:
+        at.selectbox(key="case_view_pick").set_value(option).run()
+        [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
+        seen += [t for t in table["Objectives"].dropna() if "to attend full time" in t]
+    assert seen
+    # every name hidden, the rest of the sentence kept (worked out from the UPDATE above)
+    assert set(seen) == {"[name] to attend full time; [name]'s mentor to meet weekly; not with [name] [name]"}
+
+    at.toggle(key="present_toggle_panel").set_value(False).run()   # staff at their desk: as typed
+    [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
+    typed = [t for t in table["Objectives"].dropna() if "to attend full time" in t]
+    assert typed and all("[name]" not in t and t.endswith(f"not with {other_first} {other_last}") for t in typed)
+
+
+def test_ordinary_words_in_objectives_stay(monkeypatch):
+    # Another pupil's name is hidden only where written with a capital, so a name that is also
+    # a word ('will', 'grace') stays in lower case; the pupil's own names go in any case.
+    from pages import _state as S
+    monkeypatch.setattr(S, "_known_names", lambda key: frozenset({"will", "grace", "o'neil"}))
+    monkeypatch.setattr(S, "data_version", lambda: "v")
+    text = "Will will attend with grace; Grace and O'Neil's tutor; ANNA-MAY and anna to read"
+    assert S.mask_names(text, own=["Anna-May", "Smith"]) == \
+        "[name] will attend with grace; [name] and [name]'s tutor; [name] and [name] to read"
