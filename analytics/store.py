@@ -843,7 +843,8 @@ class Store:
             progress(1.0, "Done")
         return results
 
-    def preview_changes(self, sheet, file_hash: str | None = None, examples: int = 5) -> ChangePreview:
+    def preview_changes(self, sheet, file_hash: str | None = None, examples: int = 5,
+                        before: Sequence = ()) -> ChangePreview:
         """What loading `sheet` (a ParsedSheet) now would change in the current state.
 
         The upload is applied by the same code a load uses, inside a transaction that is always
@@ -851,7 +852,10 @@ class Store:
         nothing is left behind; readers on other cursors never see the uncommitted rows. The
         current-state rows before and after are compared by key. With `file_hash` (the sha256
         of the file's bytes), a sheet already live under that content is reported as a
-        duplicate (`duplicate_of`), as a load would.
+        duplicate (`duplicate_of`), as a load would. `before`: (sheet, file_hash) pairs that will
+        be loaded first (the files ahead of this one in a batch, in load order): they are applied
+        first in the same rolled-back transaction, so the answer is what this sheet changes after
+        them. Only sheets of the same dataset are applied (the others cannot change it).
 
         >>> Store(":memory:").preview_changes(type("S", (), {"dataset": None})()).changed
         0
@@ -870,11 +874,12 @@ class Store:
             optimistic = w.execute("SELECT current_setting('enable_optimistic_write')").fetchall()[0][0]
             w.execute("SET enable_optimistic_write = false")
             try:
-                return self._preview(sheet, dataset, content_hash, examples)
+                return self._preview(sheet, dataset, content_hash, examples,
+                                     [(b, h) for b, h in before if getattr(b, "dataset", None) == dataset])
             finally:
                 w.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
 
-    def _preview(self, sheet, dataset: str, content_hash: str, examples: int) -> ChangePreview:
+    def _preview(self, sheet, dataset: str, content_hash: str, examples: int, before=()) -> ChangePreview:
         keys = list(schema.KEYS[dataset])
         compared = [c.name for c in _current_columns(dataset)
                     if c.name not in keys and c.name not in ("upload_id", "placement_id")]
@@ -884,6 +889,9 @@ class Store:
         with self._transaction(keep=False, failure="The changes this file would make could not be worked out"):
             for t in ("_pv_before", "_pv_old", "_pv_new", "_pv_pairs"):
                 w.execute(f"DROP TABLE IF EXISTS {t}")
+            for i, (earlier, earlier_hash) in enumerate(before):
+                self._write_sheet(earlier, sheet_hash(earlier_hash, earlier.sheet) if earlier_hash
+                                  else f"preview (never stored) {i}", None, with_rejects=False)
             w.execute(f"CREATE TEMP TABLE _pv_before AS SELECT {cols} FROM {dataset}")
             written = self._write_sheet(sheet, content_hash, None, with_rejects=False)
             if isinstance(written, tuple):

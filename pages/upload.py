@@ -275,14 +275,16 @@ def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_
             st.rerun()
 
 
-def _preview_for(parsed, sha256: str, digest: str, mapping_json: str, n: int):
-    """Store.preview_changes for one sheet, kept in this browser session until the file, its
-    mapping or the stored data change (the check is drawn again on every click)."""
-    key = (digest, mapping_json, n, S.data_version())
+def _preview_for(parsed, sha256: str, digest: str, mapping_json: str, n: int, before=()):
+    """Store.preview_changes for one sheet after the sheets ``before`` it in the batch, kept in
+    this browser session until the file, its mapping, the files before it or the stored data
+    change (the check is drawn again on every click). ``before``: [(sheet, sha256, key)]."""
+    key = (digest, mapping_json, n, S.data_version(), tuple(k for *_, k in before))
     held = st.session_state.setdefault("_previews", {})
     st.session_state.setdefault("_previews_used", set()).add(key)
     if key not in held:
-        held[key] = S.store().preview_changes(parsed, sha256, examples=PREVIEW_EXAMPLES)
+        held[key] = S.store().preview_changes(parsed, sha256, examples=PREVIEW_EXAMPLES,
+                                              before=[(sh, h) for sh, h, _ in before])
     return held[key]
 
 
@@ -336,11 +338,14 @@ def _example_line(dataset: str, r) -> str:
     return f"- {S.case_number(r.pupil_id)}, {label}: {how}"
 
 
-def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int, batch_size: int) -> None:
+def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int, before=(),
+                    unchecked: int = 0) -> None:
     """Before Load: how many stored records this sheet would change, and how (data-spec §6: the
-    newest upload wins for every column it carries, blanks included, whatever its dates)."""
+    newest upload wins for every column it carries, blanks included, whatever its dates), once
+    the sheets ``before`` it in the batch are loaded. ``unchecked``: files ahead of it that will
+    load but could not be applied here (too large to hold)."""
     try:
-        pv = _preview_for(parsed, sha256, digest, mapping_json, n)
+        pv = _preview_for(parsed, sha256, digest, mapping_json, n, before)
     except APDataError as e:
         st.caption(f"What loading this would change could not be worked out: {S.md_escape(e)}")
         return
@@ -356,8 +361,11 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
                    "under another setting** (or with none). Both will count, so those weeks will have their "
                    "possible sessions twice. If this file sends the same weeks again, give them the setting "
                    "they were stored with.")
-    also = f" ({batch_size} files are being checked: each is compared with what is stored now, not with the " \
-           "others)" if batch_size > 1 else ""
+    ahead = len({k[0] for *_, k in before if k[0] != digest})
+    also = (f" (after the {ahead} file{'s' if ahead != 1 else ''} above it, loaded first)" if ahead else "")
+    if unchecked:
+        also += (f" (not counting {unchecked} larger file{'s' if unchecked != 1 else ''} above it, too large to "
+                 "check ahead)")
     if not pv.changed and not pv.merged:
         if pv.added:
             st.info(f"Loading this will add {_n(pv.added, words)} and change none already stored{also}.")
@@ -391,10 +399,15 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
     st.markdown(f"{which} it would change (case numbers, not UPNs):\n" + "\n".join(lines))
 
 
-def _file_step(f, data: bytes, sha256: str, batch_size: int = 1
-               ) -> tuple[bytes, str, dict, list | None, str] | None:
+def _sheets_of(steps) -> list:
+    """The parsed sheets of files that will load, in load order, as _preview_for's ``before``."""
+    return [(sh, sha256, (sha256[:16], json.dumps(mapping, sort_keys=True), i))
+            for _, _, mapping, parsed, sha256 in steps if parsed is not None for i, sh in enumerate(parsed)]
+
+
+def _file_step(f, data: bytes, sha256: str, ahead=()) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
-    when it can be loaded."""
+    when it can be loaded. ``ahead``: the steps of the files above it that will load first."""
     digest = sha256[:16]
     name = f.name
     st.markdown(f"#### {U.md_escape(name)}")
@@ -445,7 +458,10 @@ def _file_step(f, data: bytes, sha256: str, batch_size: int = 1
         if notices:   # about the sheet as a whole, not any one row
             st.warning(notices[0] if len(notices) == 1 else "\n".join(f"- {w}" for w in notices))
         if read["sheets"] is not None:
-            _change_preview(read["sheets"][n], sha256, digest, json.dumps(user_map, sort_keys=True), n, batch_size)
+            mapping_json = json.dumps(user_map, sort_keys=True)
+            before = _sheets_of(ahead) + [(s, sha256, (digest, mapping_json, i)) for i, s in enumerate(read["sheets"][:n])]
+            _change_preview(read["sheets"][n], sha256, digest, mapping_json, n, before,
+                            unchecked=sum(step[3] is None for step in ahead))
         else:
             st.caption("What loading this would change in the stored data is not worked out for a file "
                        "this large.")
@@ -722,7 +738,7 @@ def main() -> None:
                     step = _same_bytes_step(f.name, *checked[sha256])
                 else:
                     checked[sha256] = (f.name, None)   # (its widgets are keyed by content: drawn once)
-                    step = _file_step(f, data, sha256, batch_size=len(files))
+                    step = _file_step(f, data, sha256, ahead=list(ready))
                     checked[sha256] = (f.name, step)
                 if step:
                     ready.append(step)

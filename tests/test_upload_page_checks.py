@@ -233,3 +233,34 @@ def test_the_check_says_when_a_file_changes_nothing(tmp_path, monkeypatch):
     # the same bytes: already loaded
     drop(at, ("autumn.csv", AUTUMN))
     assert "This is already loaded (upload 1): loading it again changes nothing." in texts(at, "info")
+
+
+def test_in_a_batch_each_file_is_checked_after_the_files_above_it(tmp_path, monkeypatch):
+    # Three terms' files dropped together on an empty store: the check of spring said "will add
+    # 4 placements", though three of them are autumn's, which loads first.
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN), ("spring.csv", SPRING), ("autumn corrected.csv", AUTUMN_CORRECTED))
+    assert "Loading this will add 3 placements and change none already stored." in texts(at, "info")
+    changes = [w for w in texts(at, "warning") if w.startswith("**Loading this will change")]
+    assert len(changes) == 2
+    # spring after autumn (worked out as in the test above, the other way round): U1 and U3
+    # gain an end date and a destination, U1's last review moves 14/10/2025 -> 10/01/2026, U2's
+    # hours are blank in spring (cleared); LA-0004 is new.
+    spring = changes[0]
+    assert spring.startswith("**Loading this will change 3 placements already stored**: ")
+    for phrase in ("hours per week cleared on 1", "last review date changed on 1", "end date filled in on 2",
+                   "destination filled in on 2", "It will also add 1 placement."):
+        assert phrase in spring, spring
+    assert spring.endswith("(after the 1 file above it, loaded first).")
+    # the corrected autumn file after both: exactly what it would do with them stored (the test
+    # above), and it is older than what it changes
+    corrected = changes[1]
+    assert corrected.startswith(
+        "**Loading this will change 3 placements already stored**: end date cleared on 2, destination cleared "
+        "on 2, hours per week changed on 1, last review date changed on 1, hours per week filled in on 1. "
+        "It will also add 1 placement.")
+    assert corrected.endswith("(after the 2 files above it, loaded first).")
+    assert [w for w in texts(at, "warning") if "looks older" in w]
+    assert uploads(at) == []   # the checks stored nothing
+    load(at)
+    assert [(u[1], u[4]) for u in uploads(at)] == [("autumn.csv", 3), ("spring.csv", 4), ("autumn corrected.csv", 4)]

@@ -340,3 +340,24 @@ def test_a_read_only_store_cannot_preview(tmp_path):
 
 def test_column_change_defaults():
     assert ColumnChange("end_date") == ColumnChange("end_date", 0, 0, 0)
+
+
+def test_a_preview_after_the_files_ahead_of_it_in_a_batch(store):
+    # Autumn and a spring file in one batch on an empty store: spring alone would add both of its
+    # placements; after autumn (applied first, then rolled back with it) P1 gains an end date and
+    # a destination and P4 is added. An attendance sheet ahead of it cannot change placements.
+    spring = sheet("placements", [
+        {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-12-19",
+         "hours_per_week": 25.0, "destination": "mainstream", "last_review_date": "2025-10-14"},
+        {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "hours_per_week": 25.0},
+    ], file_name="spring.csv")
+    attendance = sheet("attendance", [
+        {"pupil_id": "P1", "period_start": "2025-09-01", "period_end": "2025-09-05", "possible_sessions": 10,
+         "attended_sessions": 9}], file_name="att.csv")
+    alone = store.preview_changes(spring)
+    assert (alone.changed, alone.added) == (0, 2)
+    pv = store.preview_changes(spring, before=[(attendance, None), (AUTUMN, None)])
+    assert (pv.changed, pv.added, pv.merged) == (1, 1, 0)
+    assert columns(pv) == {"end_date": (0, 1, 0), "destination": (0, 1, 0)}
+    assert one(store, "SELECT count(*) FROM uploads") == [(0,)]
+    assert one(store, "SELECT count(*) FROM placements") == [(0,)]
