@@ -283,8 +283,10 @@ def _preview_for(parsed, sha256: str, digest: str, mapping_json: str, n: int, be
     held = st.session_state.setdefault("_previews", {})
     st.session_state.setdefault("_previews_used", set()).add(key)
     if key not in held:
-        held[key] = S.store().preview_changes(parsed, sha256, examples=PREVIEW_EXAMPLES,
-                                              before=[(sh, h) for sh, h, _ in before])
+        ahead = "" if not before else " after the files above it"
+        with st.spinner(f"Working out what loading this would change{ahead}…"):
+            held[key] = S.store().preview_changes(parsed, sha256, examples=PREVIEW_EXAMPLES,
+                                                  before=[(sh, h) for sh, h, _ in before])
     return held[key]
 
 
