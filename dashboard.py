@@ -20,7 +20,8 @@ if not logging.getLogger("ap_dashboard").handlers:
     logging.getLogger("ap_dashboard").setLevel(logging.INFO)
 
 st.set_page_config(page_title="AP oversight", page_icon=":material/school:", layout="wide",
-                   initial_sidebar_state="expanded")
+                   # open on a desktop, closed on a phone (at 320px an open sidebar covers the page)
+                   initial_sidebar_state="auto")
 
 PAGES = {
     "Overview and trends": [
@@ -62,6 +63,8 @@ else:
                        "The README says how to turn it on.")
 
 page = st.navigation(PAGES)
+# each page its own browser title (WCAG 2.4.2), as a tab or a screen reader names it
+st.set_page_config(page_title=f"{page.title} · AP oversight")
 if page.url_path not in {p.url_path for pages in PAGES.values() for p in pages}:
     st.stop()   # never a page outside the user's groups, whatever Streamlit falls back to
 S.init_from_url()

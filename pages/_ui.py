@@ -18,12 +18,27 @@ import streamlit as st
 from analytics.errors import APDataError
 from pages import _state as S
 
-# Every figure's template, set once: passed per figure, plotly deep-copies it each time
-# (about 30 ms a chart here); as the default it is applied when the figure is serialised.
-pio.templates.default = "plotly_white"
-
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+# Lines and markers on white: the yellow is 1.3:1 against white, too faint for a line (WCAG 1.4.11).
+LINE_COLOURS = [c for c in OKABE_ITO if c != "#F0E442"]
+LINE_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+LINE_MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "star", "triangle-down", "cross"]
+# Bars told apart by pattern as well as colour (WCAG 1.4.1: not by colour alone).
+BAR_PATTERNS = ["", "/", ".", "x", "\\", "-", "+", "|"]
+TEXT_COLOUR = "#0b0c0c"   # 19:1 on white; the .streamlit theme uses it too (captions at 60%: 5.2:1)
+
+# Every figure's template, set once: passed per figure, plotly deep-copies it each time
+# (about 30 ms a chart here); as the default it is applied when the figure is serialised.
+# Charts are drawn with it alone (st.plotly_chart theme=None): Streamlit's own chart theme
+# greys the axis text to 3.8:1 against white, under WCAG's 4.5:1.
+_TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+_TEMPLATE.layout.font = dict(family='"Source Sans Pro", "Source Sans 3", "Segoe UI", Arial, sans-serif',
+                             color=TEXT_COLOUR, size=14)
+_TEMPLATE.layout.colorway = OKABE_ITO
+pio.templates["ap"] = _TEMPLATE
+pio.templates.default = "ap"
+CHART_THEME = None   # st.plotly_chart(theme=CHART_THEME): the template above, not Streamlit's
 
 VALUE_LABELS = {
     # setting_type
@@ -527,9 +542,10 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
 
 
-def view_toggle(key: str, default: str = "Chart") -> str:
-    v = st.segmented_control("Show as", ["Chart", "Table"], default=default, key=f"view_{key}",
-                             label_visibility="collapsed")
+def view_toggle(key: str, default: str = "Chart", title: str = "") -> str:
+    # the label is not shown, but a screen reader says which figure the switch is for
+    v = st.segmented_control(f"Show {title} as" if title else "Show as", ["Chart", "Table"], default=default,
+                             key=f"view_{key}", label_visibility="collapsed")
     return v or default
 
 
@@ -564,7 +580,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
-           download_df: pd.DataFrame | None = None, suppress=None, also_hide=None) -> None:
+           download_df: pd.DataFrame | None = None, suppress=None, also_hide=None, level: int = 3) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -581,8 +597,10 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     shared); it replaces the usual rule on the screen in presentation mode and in the files.
     ``also_hide``: on top of the usual rule, cells another figure hides (the same counts
     protected together there); hiding more in a protected table leaves it protected.
+    ``level``: the title's heading level, 2 for a figure directly under the page's title (a
+    screen reader's outline of the page skips no level), 3 under a section heading.
     """
-    st.subheader(title)
+    (st.header if level == 2 else st.subheader)(title, anchor=False)
     about(about_key, about_extra)
     if df is None or df.empty:
         st.info(f"{empty} {S.empty_reason()}".strip())
@@ -612,11 +630,11 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         return
     if table_cols:
         shown = shown[[c for c in table_cols if c in shown.columns]]
-    view = view_toggle(key, default_view) if chart is not None else "Table"
+    view = view_toggle(key, default_view, title) if chart is not None else "Table"
     if view == "Chart":
         parts = shown.iloc[:-1] if kw else shown   # the chart draws the parts, not their total
         fig = chart(numeric_for_chart(parts, list(count_cols) + list((rate_cols or {}).keys())))
-        st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})
+        st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False}, theme=CHART_THEME)
         if S.presentation() and (shown.astype(str) == "c").any().any():
             st.caption("Some values are hidden ('c': fewer than "
                        f"{S.threshold()}) and are left out of the chart.")
@@ -658,6 +676,8 @@ def bar(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str
         colours = {safe_label(value_label(k)): v for k, v in DESTINATION_COLOURS.items()}
     palette = dict(color_discrete_sequence=OKABE_ITO + ["#999999"], color_discrete_map=colours,
                    labels={color: column_label(color)} if color else {})
+    if color:
+        palette.update(pattern_shape=color, pattern_shape_sequence=BAR_PATTERNS)
     if horizontal:
         fig = px.bar(d, y=x, x=y, color=color, orientation="h", barmode=barmode, **palette)
         fig.update_yaxes(autorange="reversed")

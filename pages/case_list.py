@@ -72,7 +72,8 @@ def main() -> None:
                         "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")
             if c in shown.columns]
     shown = shown[cols]
-    st.caption(f"{U.fmt_count(len(shown))} placement(s) listed. Click a column heading to sort.")
+    st.caption(f"{U.fmt_count(len(shown))} placement(s) listed. Click a column heading to sort. Click a row to "
+               "open its pupil view (with the keyboard: Shift+Space on a row), or pick a case number below.")
     event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520)
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:

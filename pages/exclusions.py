@@ -72,24 +72,24 @@ def by_group() -> None:
              not_additive=["pupils_suspended"],   # a pupil suspended in two terms is in both rows
              empty="No exclusion started in the period.",
              # the breakdowns share counts (a trust's are its schools'): hidden together
-             also_hide=SH.as_exclusions_by(by))
+             also_hide=SH.as_exclusions_by(by), level=2)
 
 
 def repeats() -> None:
     df = S.metric("exclusions", "repeat_suspensions")
     if S.presentation():
-        st.subheader("Pupils suspended twice or more")
+        st.header("Pupils suspended twice or more", anchor=False)
         U.about("repeat_suspensions")
         st.metric("Pupils", U.fmt_count(S.shared_count(len(df))))
         st.caption("The list of pupils is hidden in presentation mode.")
         return
     U.figure("Pupils suspended twice or more", "repeat", df, "repeat_suspensions", pupil_level=True,
              table_cols=["case", "suspensions", "sessions", "first_date", "last_date"], file_stem="repeat-suspensions",
-             empty="No pupil was suspended twice or more in the period.")
+             empty="No pupil was suspended twice or more in the period.", level=2)
 
 
 def rates() -> None:
-    st.subheader("Exclusion rate per school")
+    st.header("Exclusion rate per school", anchor=False)
     U.about("exclusion_rates")
     schools = S.metric("exclusions", "by_group", by="school")
     names = [g for g in schools["group"].tolist() if g != "unknown"] if len(schools) else []
@@ -165,12 +165,12 @@ def sixth_day() -> None:
     if S.presentation():
         U.figure("From permanent exclusion to provision", "sixth", counts, "sixth_day_cases",
                  count_cols=["n"], file_stem="sixth-day-outcomes", total_row=True,
-                 empty="No permanent exclusion started in the period.", also_hide=_as_sixth_day_tiles)
+                 empty="No permanent exclusion started in the period.", also_hide=_as_sixth_day_tiles, level=2)
         return
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
              table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
                          "school_days_to_provision", "outcome"],
-             file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.")
+             file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.", level=2)
 
 
 SIXTH_DAY_ROWS = {"Provision by day 6": "met", "Not by day 6": "not_met",

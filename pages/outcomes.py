@@ -64,7 +64,7 @@ def by_term() -> None:
     U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
              count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
              file_stem="returns-by-term", total_row=True,
-             suppress=SH.hide("by_term", "label", ["ended", "returned"], SH.RETURN_RATE))
+             suppress=SH.hide("by_term", "label", ["ended", "returned"], SH.RETURN_RATE), level=2)
     st.caption("Every term from the first placement to the 'as of' date, whatever the period in the sidebar; "
                "in the table the Total row adds up all the terms shown. The rate for the period is the one at the top "
                "of the page.")
@@ -103,7 +103,7 @@ def by_group() -> None:
     U.figure(f"Return to mainstream by {(label or 'provider').lower()}", "out_group", df, "returns_by_group",
              chart=chart, count_cols=SH.GROUP_COUNTS, rate_cols=SH.GROUP_RATES,
              file_stem=f"returns-by-{by}", empty="No placement ended in the period.",
-             total_row=True, suppress=SH.hide(("by_group", by), "group", SH.GROUP_COUNTS, SH.GROUP_RATES))
+             total_row=True, suppress=SH.hide(("by_group", by), "group", SH.GROUP_COUNTS, SH.GROUP_RATES), level=2)
 
 
 def destinations() -> None:
@@ -119,7 +119,7 @@ def destinations() -> None:
 
         U.figure("Destinations", "dest", df, "destinations", chart=chart, count_cols=["n"], total_row=True,
                  file_stem="destinations", empty="No placement ended in the period.",
-                 suppress=SH.hide(("destinations", None), "destination", ["n"]))
+                 suppress=SH.hide(("destinations", None), "destination", ["n"]), level=2)
         return
     wide = S.api("outcomes", "destinations_wide")(df) if len(df) else df
     dests = [c for c in wide.columns if c != "group"]
@@ -132,20 +132,20 @@ def destinations() -> None:
 
     U.figure("Destinations", "dest", wide, "destinations", chart=chart, count_cols=dests, total_row=True,
              file_stem=f"destinations-by-{by}", empty="No placement ended in the period.",
-             suppress=SH.hide(("destinations", by), "group", dests))
+             suppress=SH.hide(("destinations", by), "group", dests), level=2)
 
 
 def returns() -> None:
     df = S.metric("outcomes", "returns")
     if S.presentation():
-        st.subheader("Each return to mainstream")
+        st.header("Each return to mainstream", anchor=False)
         U.about("returns")
         st.caption("The list of returns is hidden in presentation mode.")
         return
     df = df.assign(sustained=df["sustained"].map({True: "Sustained", False: "Broke down"}).fillna("Too early to judge"))
     U.figure("Each return to mainstream", "returns", df, "returns", pupil_level=True, file_stem="returns",
              table_cols=["case", "provider", "end_date", "sustained", "broke_down_by"],
-             empty="No placement ended with a return to mainstream in the period.")
+             empty="No placement ended with a return to mainstream in the period.", level=2)
 
 
 def main() -> None:

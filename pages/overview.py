@@ -113,11 +113,15 @@ def headline() -> None:
         help_text = U.ABOUT.get(key, "") + " " + U.ABOUT["change"]
         delta = _delta(kind, shown, pshown)
         same = delta is not None and delta.lstrip("+").startswith("0 ")
+        judged = ""
+        if delta is not None and not same and colour in ("normal", "inverse"):
+            # the colour's judgement in words too (WCAG 1.4.1): a fall in flags is better
+            judged = " · better" if (not delta.startswith("-")) == (colour == "normal") else " · worse"
         col.metric(label, _text(kind, shown), "no change on last year" if same else delta,
                    delta_color="off" if same else colour, delta_arrow="off" if same else "auto",
                    help=help_text + (" The small line is the figure term by term." if key in spark else ""),
                    border=True, chart_data=spark.get(key), chart_type="line")
-        col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}")
+        col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}{judged}")
     with cols[7]:
         prev = h["previous"]
         st.markdown(f"**Period** {p.start:%d %b %Y} – {p.end:%d %b %Y}  \n"
@@ -204,7 +208,7 @@ def population() -> None:
                      label, "Pupils", horizontal=True, group_by=by)
 
     U.figure(f"Who is in AP now: by {U.lower_label(label)}", "population", df, "population", chart=chart,
-             count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}", total_row=True)
+             count_cols=["pupils"], group_by=by, file_stem=f"pupils-in-ap-by-{by}", total_row=True, level=2)
 
 
 BREAKDOWNS = {"SEN status": "sen_status", "Looked after": "cla", "FSM": "fsm", "Sex": "sex",

@@ -14,7 +14,7 @@ def registration() -> None:
     # (always so for the download, which follows the small-number rule like every aggregate one).
     shared = S.metric("providers", "registration_check", suppress_below=S.threshold())
     df = shared if S.presentation() else S.metric("providers", "registration_check")
-    st.subheader("Registration check")
+    st.header("Registration check", anchor=False)
     U.about("registration")
     st.caption("The pupils counted here are every pupil placed with the provider on the 'as of' date, whatever "
                "the filters: registration depends on the whole provider. The filters choose which providers "
@@ -82,7 +82,7 @@ def scorecard() -> None:
              empty="No provider has a placement in the period.",
              # its placements ended and returns are the returns by provider's, protected there
              # together with the other outcomes figures
-             also_hide=SH.as_returns_by_provider)
+             also_hide=SH.as_returns_by_provider, level=2)
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week; attendance is during the placements.")

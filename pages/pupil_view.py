@@ -187,7 +187,7 @@ def main() -> None:
     _header(ss["case"], pl, p.as_of)
 
     with S.section("the timeline"):
-        st.plotly_chart(_timeline(view, p.as_of), key="pupil_timeline", config={"displaylogo": False})
+        st.plotly_chart(_timeline(view, p.as_of), key="pupil_timeline", config={"displaylogo": False}, theme=U.CHART_THEME)
         st.caption("Bars are placements (to the end date, or to the 'as of' date while open); diamonds are "
                    "last reviews, ticks planned end dates, crosses exclusions, stars assessments.")
 
@@ -230,8 +230,13 @@ def main() -> None:
         if att.empty:
             st.info("No attendance is recorded for this pupil. Upload attendance for the placement's provider.")
         else:
-            st.plotly_chart(_attendance_chart(att, pl), key="pupil_att", config={"displaylogo": False})
+            st.plotly_chart(_attendance_chart(att, pl), key="pupil_att", config={"displaylogo": False},
+                            theme=U.CHART_THEME)
             st.caption("Share of possible sessions attended in each period; dashed lines mark placement starts.")
+            with st.expander("The attendance as a table"):   # the chart's words for a screen reader
+                U.table(att.rename(columns={"rate": "share_attended"})[
+                    [c for c in ("period_start", "period_end", "setting", "possible_sessions", "attended_sessions",
+                                 "share_attended") if c in att.columns or c == "share_attended"]])
     with c2, S.section("assessments"):
         st.subheader("Assessments")
         ass = view["assessments"]
@@ -239,7 +244,10 @@ def main() -> None:
             st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
         else:
             directions = S.call("progress", "measure_directions", S.settings(), p.as_of)
-            st.plotly_chart(_assessment_chart(ass, directions), key="pupil_ass", config={"displaylogo": False})
+            st.plotly_chart(_assessment_chart(ass, directions), key="pupil_ass", config={"displaylogo": False},
+                            theme=U.CHART_THEME)
+            with st.expander("The assessments as a table"):
+                U.table(ass[[c for c in ("date", "measure", "value") if c in ass.columns]])
 
     with S.section("exclusions"):
         st.subheader("Exclusions")

@@ -40,6 +40,7 @@ def distribution() -> None:
         d = d.assign(state=d["is_open"].map({True: "Still open", False: "Ended"}))
         fig = px.histogram(d, x="days", color="state", nbins=30, barmode="stack",
                            color_discrete_map={"Ended": U.OKABE_ITO[0], "Still open": U.OKABE_ITO[1]},
+                           pattern_shape="state", pattern_shape_map={"Ended": "", "Still open": "/"},
                            category_orders={"state": ["Ended", "Still open"]})
         fig.update_layout(legend_title_text="")
         U.integer_axis(fig, [d["days"].size])
@@ -53,13 +54,13 @@ def distribution() -> None:
         U.figure("How long placements last", "durations", bands, "durations",
                  chart=lambda d: U.bar(d, "band", "n", f"Placements by days in AP (n = {U.fmt_count(S.shared_count(n))})",
                                        "Days in AP (30-day bands)", "Placements"),
-                 count_cols=["n"], file_stem="durations-bands", total_row=True)
+                 count_cols=["n"], file_stem="durations-bands", total_row=True, level=2)
         return
     U.figure("How long placements last", "durations", df, "durations", chart=chart, pupil_level=True,
              table_cols=["case", "provider", "setting_type", "reason", "commissioner", "start_date", "end_date",
                          "days", "is_open"],
              file_stem="placement-durations",
-             empty="No placement overlaps the period.")
+             empty="No placement overlaps the period.", level=2)
 
 
 def km() -> None:
@@ -85,9 +86,13 @@ def km() -> None:
         for i, (g, gd) in enumerate(d.groupby("group", sort=False, dropna=False)):
             n0 = int(gd["placements" if "placements" in gd else "at_risk"].max()) if len(gd) else 0
             name = U.safe_label(f"{U.value_label(g) if by else 'All placements'} (n = {U.fmt_count(S.shared_count(n0))})")
-            fig.add_trace(go.Scatter(x=gd["days"], y=gd["survival"], mode="lines", line_shape="hv", name=name,
-                                     line=dict(color=U.OKABE_ITO[i % 8], width=3,
-                                               dash=["solid", "dash", "dot", "dashdot"][i % 4])))
+            # told apart by colour, dash and marker (not by colour alone), no line in yellow
+            fig.add_trace(go.Scatter(x=gd["days"], y=gd["survival"], mode="lines+markers", line_shape="hv",
+                                     name=name,
+                                     line=dict(color=U.LINE_COLOURS[i % len(U.LINE_COLOURS)], width=3,
+                                               dash=U.LINE_DASHES[i % len(U.LINE_DASHES)]),
+                                     marker=dict(symbol=U.LINE_MARKERS[i % len(U.LINE_MARKERS)], size=8,
+                                                 maxdisplayed=12)))
         fig.add_hline(y=0.5, line_dash="dot", line_color="#555", annotation_text="half still in AP")
         fig = U.style(fig, "Share of placements still in AP after a number of days", "Days since the placement started",
                       "Share still in AP (%)", height=460)
@@ -98,7 +103,7 @@ def km() -> None:
              count_cols=counts,
              about_extra="With 'Provider', the eight providers with the most placements are drawn.",
              empty="No placement started in the period, so there is no curve.",
-             file_stem=f"km-curve-{by or 'all'}", download_df=shared)
+             file_stem=f"km-curve-{by or 'all'}", download_df=shared, level=2)
 
 
 def open_ended() -> None:

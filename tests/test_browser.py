@@ -150,6 +150,13 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
                         ("Exclusions", "08-exclusions"), ("Providers", "09-providers"), ("Settings", "12-settings")):
         go(pg, title)
         assert pg.locator("text=Something went wrong").count() == 0, title
+        # each page its own browser title (WCAG 2.4.2)
+        pg.wait_for_function("t => document.title === t", arg=f"{title} · AP oversight")
+        if title == "Time in AP":
+            # chart text in the app's text colour, not Streamlit's chart grey (3.8:1; WCAG asks 4.5:1)
+            tick = pg.locator(".xtick text").first
+            tick.wait_for()
+            assert tick.evaluate("e => getComputedStyle(e).fill") == "rgb(11, 12, 12)"
         shot(pg, name)
 
     # The case list: presentation mode is on by default on the Panel pages.
