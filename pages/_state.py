@@ -776,6 +776,28 @@ def first_data_date() -> date | None:
     return None if pd.isna(first) else first.date()
 
 
+def first_end_date() -> date | None:
+    """The earliest end date of any loaded placement (None when none has ended). Before it the
+    loaded history may be incomplete: a first upload of open placements holds none that ended
+    earlier, though many did."""
+    if is_empty():
+        return None
+    placements = call("time_in_ap", "durations", _all_time(), Settings())
+    first = pd.to_datetime(placements["end_date"]).min() if len(placements) else pd.NaT
+    return None if pd.isna(first) else first.date()
+
+
+def history_note(since: date, what: str) -> str | None:
+    """A sentence when figures from ``since`` on may be undercounted because no placement in the
+    loaded data ended before a later date; None when the data reach back far enough."""
+    first_end = first_end_date()
+    if first_end is None or first_end <= since:
+        return None
+    return (f"No loaded placement ended before {first_end:%d %B %Y}, so placements that ended earlier may not "
+            f"have been uploaded (an export of open placements leaves them out): {what} may be undercounted. "
+            "Upload earlier terms' files to complete the history.")
+
+
 def empty_reason() -> str:
     """Why a figure has nothing to show, as a sentence to put after "No ...": a date before the
     data, the filters that are on, or the period."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -122,6 +123,9 @@ def headline() -> None:
                    help=help_text + (" The small line is the figure term by term." if key in spark else ""),
                    border=True, chart_data=spark.get(key), chart_type="line")
         col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}{judged}")
+    note = S.history_note(h["previous"]["period_start"], "last year's figures")
+    if note:
+        st.info(note, icon=":material/history:")
     with cols[7]:
         prev = h["previous"]
         st.markdown(f"**Period** {p.start:%d %b %Y} – {p.end:%d %b %Y}  \n"
@@ -146,6 +150,11 @@ def trends() -> None:
     df = S.metric("trends", "by_term", unit="academic_year" if unit == "Academic year" else "term")
     st.caption(f"Every {(unit or 'term').lower()} from the first placement to the 'as of' date, whatever the "
                "period in the sidebar (which sets the headline figures above).")
+    if len(df):
+        first = S.history_note(pd.to_datetime(df["period_start"]).min().date(),
+                               f"the {(unit or 'term').lower()}s before then")
+        if first:
+            st.info(first, icon=":material/history:")
     if S.presentation():
         # Their denominators are not in the table, so the small-number rule cannot be checked.
         df = df.drop(columns=[c for c in ("sustained_rate", "sixth_day_rate") if c in df.columns])

@@ -861,3 +861,44 @@ def test_help_texts_quote_the_settings_in_force(sample_db, monkeypatch):
 def test_half_days_are_shown_as_halves():
     from pages import _ui as U
     assert [U.fmt_days(v) for v in (64.5, 91.5, 92.0, 1234)] == ["64.5 days", "91.5 days", "92 days", "1,234 days"]
+
+
+def test_a_history_that_starts_with_open_placements_is_said_to_be_incomplete(tmp_path, monkeypatch):
+    # A first upload of the placements open in autumn 2024 (started from 2022 on, none ended):
+    # "last year" and the earlier terms counted only those, and read as growth (+56 pupils).
+    from analytics.store import Store
+    from tests.reference_data import write_csvs
+    rows = [[f"P{i}", "Oak PRU", f"{1 + i % 27:02d}/0{1 + i % 9}/2022", "", "25"] for i in range(12)]
+    rows += [["Q1", "Oak PRU", "02/09/2024", "20/12/2024", "25"]]
+    [csv] = write_csvs(tmp_path, {"placements": (
+        ["UPN", "Provider", "Start Date", "End Date", "Hours per Week"], rows)})
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as store:
+        store.ingest_file(csv)
+    at = open_app(db, monkeypatch, query={"as_of": "2025-03-14"})
+    assert_healthy(at)
+    notes = [i.value for i in at.info if "may be undercounted" in i.value]
+    # the first end date in the data is 20 December 2024, after last year's period began
+    # (1 September 2023), and after the first term of the trend (Spring 2021/22)
+    first = "No loaded placement ended before 20 December 2024, so placements that ended earlier may not have been"
+    assert any(n.startswith(first) and ": last year's figures may be undercounted" in n for n in notes), notes
+    assert any(n.startswith(first) and ": the terms before then may be undercounted" in n for n in notes), notes
+
+
+def test_a_history_reaching_back_before_last_year_has_no_note_on_it(sample_db, sample_db_copy, monkeypatch):
+    from datetime import date
+
+    import duckdb
+    con = duckdb.connect(str(sample_db_copy), read_only=True)
+    [(first_end,)] = con.execute("SELECT min(end_date) FROM placements").fetchall()
+    con.close()
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2025-03-14"})
+    assert_healthy(at)
+    notes = [i.value for i in at.info if "may be undercounted" in i.value]
+    # the sample's first ending is long before last year's period (from 1 September 2023) ...
+    assert first_end < date(2023, 9, 1)
+    assert not [n for n in notes if "last year's figures" in n]
+    # ... but after its first terms, which began with open placements only (Ended 0 in each)
+    assert notes == [f"No loaded placement ended before {first_end:%d %B %Y}, so placements that ended earlier may "
+                     "not have been uploaded (an export of open placements leaves them out): the terms before then "
+                     "may be undercounted. Upload earlier terms' files to complete the history."]
