@@ -78,8 +78,38 @@ def remember(path: str | os.PathLike, headers, mapping: dict[str, str]) -> None:
     os.replace(tmp, target)
 
 
+_NOT_A_HEADING = re.compile(r"[-+]?[\d.,/: %£]*")   # a number, a date, a blank
+
+
+def candidate_headings(rows: list[list[str]]) -> list[str]:
+    """When no row of ``rows`` holds two headings the program knows: the first row, among the
+    first 30, that looks like a row of headings of unknown names, so that the user can say what
+    they are (data-spec: anything else is offered for mapping). It has at least three distinct
+    cells, none a number or a date, and the row after it holds at least two cells (data below a
+    heading row, not a title or a note). [] when there is none.
+
+    >>> candidate_headings([["Placements, autumn term"], ["Learner No", "Organisation", "Placement Begun"],
+    ...                     ["P1", "Oak PRU", "03/09/2024"]])
+    ['Learner No', 'Organisation', 'Placement Begun']
+    >>> candidate_headings([["Read me"], ["This file holds the placements of the autumn term."]])
+    []
+    """
+    for i, row in enumerate(rows[:30]):
+        cells = [str(c).strip() for c in row if c is not None and str(c).strip()]
+        if len(cells) < 3 or len(set(cells)) < len(cells):
+            continue
+        if any(_NOT_A_HEADING.fullmatch(c) for c in cells):
+            continue
+        below = rows[i + 1] if i + 1 < len(rows) else []
+        if sum(1 for c in below if c is not None and str(c).strip()) >= 2:
+            return cells
+    return []
+
+
 def peek_headers(data: bytes, file_name: str) -> dict[str | None, list[str]]:
     """The header row of each sheet (None for a CSV) as ingest finds it, or {} when none is found.
+    Where no row holds two known headings, a row that looks like headings of unknown names
+    (:func:`candidate_headings`) stands in, so that they can be mapped.
 
     Used to offer a mapping for a file that ingest could not recognise, and to look up a
     remembered mapping before reading. Never raises.
@@ -93,7 +123,13 @@ def peek_headers(data: bytes, file_name: str) -> dict[str | None, list[str]]:
     try:
         if kind_of(data, file_name) == "csv":
             text, _ = readers.decode(data, file_name)
-            _, _, headers, _, _ = readers.sniff_csv(text, frozenset(), file_name)
+            try:
+                _, _, headers, _, _ = readers.sniff_csv(text, frozenset(), file_name)
+            except readers.IngestError:
+                # the delimiter whose heading-like row is widest
+                found = [candidate_headings(readers.head_records(text, d)) for d in readers.DELIMITERS]
+                headers = max(found, key=len)
+                return {None: headers} if headers else {}
             return {None: [h for h in headers if h]}
         check_workbook(data, file_name)
         import python_calamine as cal
@@ -106,6 +142,8 @@ def peek_headers(data: bytes, file_name: str) -> dict[str | None, list[str]]:
             idx, score = find_header_row(head, frozenset())
             if score >= 2:
                 out[name] = [h.strip() for h in head[idx] if h and h.strip()]
+            elif (candidate := candidate_headings(head)):
+                out[name] = candidate
         return out
     except Exception:  # noqa: BLE001 - a peek: no headers is an acceptable answer
         return {}

@@ -407,9 +407,12 @@ def _sheets_of(steps) -> list:
             for _, _, mapping, parsed, sha256 in steps if parsed is not None for i, sh in enumerate(parsed)]
 
 
-def _file_step(f, data: bytes, sha256: str, ahead=()) -> tuple[bytes, str, dict, list | None, str] | None:
+def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = None
+               ) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
-    when it can be loaded. ``ahead``: the steps of the files above it that will load first."""
+    when it can be loaded. ``ahead``: the steps of the files above it that will load first;
+    ``why_not``: {file name: reason} gets the reason when it cannot be loaded."""
+    why_not = why_not if why_not is not None else {}
     digest = sha256[:16]
     name = f.name
     st.markdown(f"#### {U.md_escape(name)}")
@@ -427,7 +430,13 @@ def _file_step(f, data: bytes, sha256: str, ahead=()) -> tuple[bytes, str, dict,
         st.caption(f"Using the column choices remembered from an earlier file with the same headings "
                    f"({len(remembered)} column{'s' if len(remembered) != 1 else ''}).")
     if error:
-        st.error(S.md_escape(error))
+        known = frozenset(normalise_header(k) for k in user_map)
+        if all_headers and all(H.header_score(hs, known) < 2 for hs in headers_by_sheet.values()):
+            # headings found, but not two the program knows (a case system's own names)
+            st.error("The program does not know this file's headings (such as 'UPN', 'Start Date' or "
+                     "'Provider'), so it cannot tell what the file holds. Say below what each column is.")
+        else:
+            st.error(S.md_escape(error))
         if all_headers:
             with st.expander("Tell us what the columns are", expanded=True):
                 st.write("Each heading is set to what it was recognised as; the ones not recognised are "
@@ -442,6 +451,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=()) -> tuple[bytes, str, dict,
                 if st.button("Apply", key=f"apply_{digest}"):
                     st.session_state[f"usermap_{digest}"] = _with_changes(user_map, changes)
                     st.rerun()
+        why_not[name] = error
         return None
     loadable = False
     for n, sh in enumerate(read["summaries"]):
@@ -486,6 +496,9 @@ def _file_step(f, data: bytes, sha256: str, ahead=()) -> tuple[bytes, str, dict,
                 st.session_state[f"usermap_{digest}"] = _with_changes(user_map, changes)
                 st.session_state["_upload_form_open"] = f"{digest}_s{n}"   # still open after the check
                 st.rerun()
+    if not loadable:
+        why_not[name] = "; ".join(f"{'sheet ' + repr(sh['sheet']) + ': ' if sh['sheet'] else ''}"
+                                  f"{str(sh['skipped_reason']).rstrip('.')}" for sh in read["summaries"]) + "."
     return (data, name, user_map, read["sheets"], sha256) if loadable else None
 
 
@@ -593,9 +606,15 @@ def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
     return S.api("exports", "rejected_rows_table")(rejects)
 
 
-def _load(ready: list[tuple[bytes, str, dict, list | None, str]]) -> None:
+def _load(ready: list[tuple[bytes, str, dict, list | None, str]], not_ready: dict[str, str] | None = None) -> None:
+    """Load the files that can be; the result names the others too (``not_ready``: {file name:
+    why it cannot be loaded}), so that no file dropped in goes unmentioned."""
     store = S.store()
-    results = []
+    results = [{"file_name": name, "sheet": None, "dataset": None, "status": "not loaded", "accepted": 0,
+                "rejected": 0, "warned": 0, "summary_rows": 0, "message": f"{name} was not loaded: {why.removeprefix(name + ': ')}",
+                "key": f"n{k}", "rejects": pd.DataFrame(columns=["row_number", "reason", "original"]),
+                "warnings": pd.DataFrame(columns=["row_number", "warning"])}
+               for k, (name, why) in enumerate((not_ready or {}).items())]
     bar = st.progress(0.0, text="Starting…")
     for i, (data, name, mapping, parsed, sha256) in enumerate(ready):
         def progress(fraction: float, message: str, i=i) -> None:
@@ -731,6 +750,7 @@ def main() -> None:
         st.session_state.pop("_previews", None)
     else:
         ready = []
+        why_not: dict[str, str] = {}   # files that cannot be loaded, and why
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
         for f in files:
             with st.container(border=True), S.section(f"the check of {f.name}"):
@@ -740,7 +760,7 @@ def main() -> None:
                     step = _same_bytes_step(f.name, *checked[sha256])
                 else:
                     checked[sha256] = (f.name, None)   # (its widgets are keyed by content: drawn once)
-                    step = _file_step(f, data, sha256, ahead=list(ready))
+                    step = _file_step(f, data, sha256, ahead=list(ready), why_not=why_not)
                     checked[sha256] = (f.name, step)
                 if step:
                     ready.append(step)
@@ -748,7 +768,7 @@ def main() -> None:
         if ready:
             if st.button(f"Load {len(ready)} file{'s' if len(ready) != 1 else ''}", type="primary",
                          key="load_files", icon=":material/publish:"):
-                _load(ready)
+                _load(ready, why_not)
         else:
             st.info("Nothing in these files can be loaded yet: see the messages above.")
 

@@ -253,3 +253,51 @@ def test_register_marks_keep_their_meaning_when_apply_is_pressed(tmp_path, monke
     # one week: 4 possible sessions, 3 attended (/ \ and / present, O absent)
     assert S.store().con.cursor().execute(
         "SELECT possible_sessions, attended_sessions FROM attendance").fetchall() == [(4.0, 3.0)]
+
+
+# A case-system export none of whose headings the program knows (data-spec: "Anything else is
+# offered to the user for mapping"). It was refused with "No header row was found" and no form.
+UNKNOWN_HEADINGS = (
+    "Case system export\n"
+    "Learner No,Organisation,Placement Begun,Finished\n"
+    "C999000000001,Oak PRU,01/09/2025,\n"
+    "R999000000002,Lumen Online,08/09/2025,19/12/2025\n"
+    "F999000000003,Kestrel Farm,15/09/2025,\n").encode()
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_file_whose_headings_are_all_unknown_can_be_mapped(tmp_path, monkeypatch, kind):
+    import io
+
+    import openpyxl
+    data, name, mime = UNKNOWN_HEADINGS, "export.csv", "text/csv"
+    if kind == "xlsx":
+        wb = openpyxl.Workbook()
+        for line in UNKNOWN_HEADINGS.decode().splitlines():
+            wb.active.append(line.split(",") if "," in line else [line])
+        buf = io.BytesIO()
+        wb.save(buf)
+        data, name, mime = buf.getvalue(), "export.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value((name, data, mime)).run()
+    assert_healthy(at)
+    # the title line is not taken for the headings; the row below it is, each heading unknown
+    assert any("does not know this file's headings" in e.value for e in at.error)
+    assert column_choices(at) == {"Learner No": LEAVE_OUT, "Organisation": LEAVE_OUT,
+                                  "Placement Begun": LEAVE_OUT, "Finished": LEAVE_OUT}
+    for heading, column in (("Learner No", "pupil_id"), ("Organisation", "provider"),
+                            ("Placement Begun", "start_date"), ("Finished", "end_date")):
+        choice(at, heading).set_value(column)
+    at.run()
+    apply(at)
+    assert any("holds **placements** (headings on row 2): 3 row(s) ready, 0 to be rejected" in s.value
+               for s in at.success), [s.value for s in at.success] + [e.value for e in at.error]
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    assert metric_value(at, "Rows accepted") == "3"
+    from pages import _state as S
+    rows = S.store().con.cursor().execute(
+        "SELECT provider, start_date, end_date FROM placements ORDER BY start_date").fetchall()
+    assert [(r[0], str(r[1]), r[2] and str(r[2])) for r in rows] == [
+        ("Oak PRU", "2025-09-01", None), ("Lumen Online", "2025-09-08", "2025-12-19"),
+        ("Kestrel Farm", "2025-09-15", None)]

@@ -64,8 +64,10 @@ def test_workbook_sheets(workbook):
 def test_workbook_with_no_matching_sheet():
     wb = openpyxl.Workbook()
     wb.active["A1"] = "nothing here"
-    with pytest.raises(IngestError, match="No sheet"):
+    with pytest.raises(IngestError, match="No sheet") as e:
         read_file(xlsx_bytes(wb), "empty.xlsx")
+    # each sheet's reason once, without its own full stop before the list's '; ' (it read "rows.;")
+    assert str(e.value).endswith("(sheet 'Sheet': No header row was found in its first 30 rows).")
 
 
 def test_million_blank_formatted_rows_do_not_hang(tmp_path):

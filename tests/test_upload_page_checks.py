@@ -264,3 +264,22 @@ def test_in_a_batch_each_file_is_checked_after_the_files_above_it(tmp_path, monk
     assert uploads(at) == []   # the checks stored nothing
     load(at)
     assert [(u[1], u[4]) for u in uploads(at)] == [("autumn.csv", 3), ("spring.csv", 4), ("autumn corrected.csv", 4)]
+
+
+def test_a_file_that_cannot_be_loaded_is_named_in_the_result(tmp_path, monkeypatch):
+    # Dropped beside loadable files, a file nothing could be read from vanished from the result
+    # after Load: no row, no sentence.
+    contacts = b"Provider,Contact,Phone\nOak PRU,Ms X,01234 567890\nLumen Online,Mr Y,01234 000000\n"
+    notes = b"Notes for the panel\nNothing here is data.\n"
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN), ("contacts.csv", contacts), ("notes.csv", notes))
+    assert at.button(key="load_files").label == "Load 1 file"
+    load(at)
+    table = result_table(at)
+    assert list(zip(table["File"], table["Status"])) == [
+        ("contacts.csv", "not loaded"), ("notes.csv", "not loaded"), ("autumn.csv", "loaded")]
+    assert metric_value(at, "Sheets not loaded") == "2"
+    errors = texts(at, "error")
+    assert any(e.startswith("contacts.csv was not loaded: ") for e in errors), errors
+    assert any(e.startswith("notes.csv was not loaded: No header row was found") for e in errors), errors
+    assert [(u[1], u[4]) for u in uploads(at)] == [("autumn.csv", 3)]

@@ -205,7 +205,7 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
                 "read as blank. Open the file in Excel, let it calculate, save it and upload it "
                 "again.")
     if not any(s.dataset for s in out):
-        reasons = "; ".join(f"sheet '{s.sheet}': {s.skipped_reason}" for s in out)
+        reasons = "; ".join(f"sheet '{s.sheet}': {s.skipped_reason.rstrip('.')}" for s in out)
         raise IngestError("No sheet in this workbook holds placements, attendance, exclusions "
                           "or assessments" + (f" ({reasons})" if reasons else "") + ".",
                           file=file_name)

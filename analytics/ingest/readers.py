@@ -104,6 +104,11 @@ def _records(text: str, delim: str, limit: int) -> tuple[list[list[str]], list[i
     return rows, lines
 
 
+def head_records(text: str, delim: str) -> list[list[str]]:
+    """The first records of a CSV's text split by ``delim`` (as sniff_csv sees them)."""
+    return _records(text[:SNIFF_CHARS], delim, 60)[0]
+
+
 def sniff_csv(text: str, mapping_keys: frozenset[str], file_name: str
               ) -> tuple[str, int, list[str], int, list[int]]:
     """(delimiter, header index, headers, column count, line counts of the head records)."""
