@@ -389,7 +389,8 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
                    f"{pv.newest_in_file:%d/%m/%Y}, but the {words[1]} it would change already hold dates up to "
                    f"{pv.newest_in_changed:%d/%m/%Y}. Loading it puts this file's values back over the newer "
                    "ones (reopening placements whose end date it leaves blank, say). If it is an older "
-                   "term's file, load only its new rows, or correct the newer file instead.")
+                   "term's file, delete from it the rows a newer file has already sent (the records listed "
+                   "below, by case number) and upload what is left; or correct the newer file instead.")
     shown = pv.examples
     if not shown:
         return
