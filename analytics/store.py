@@ -150,6 +150,9 @@ class ChangePreview:
     # attendance: records it would add for a pupil's period already stored under another
     # setting (or none): both count, so that period's possible sessions add up twice
     other_setting: int = 0
+    # placements: same_pupil_notice() when pupils of the sheet share a first name, last name and
+    # date of birth with a different pupil ID in the state after the load (Store._same_pupil)
+    same_pupil: str | None = None
 
     @property
     def older_than_stored(self) -> bool:
@@ -190,6 +193,26 @@ def repeated_rows_notice(dataset: str, pairs: Sequence[tuple[int, int]], shown: 
     article = "an" if thing[0] in "aeiou" else "a"
     return (f"Row{'s' if len(pairs) > 1 else ''} {listed} {verb} {article} {thing} given earlier in this sheet "
             f"(same {words}): only the later row{' of each' if len(pairs) > 1 else ''} is kept.")
+
+
+def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
+    """A sentence about pupils of a placements sheet who appear under more than one pupil ID.
+
+    It names rows of the sheet only, never a name or an ID (UPNs are never shown).
+
+    >>> same_pupil_notice(1, [4, 9])
+    '1 pupil appears under more than one pupil ID: rows 4 and 9 of this sheet have the same first name, last name and date of birth as a pupil with a different ID (in this sheet or already stored). Where it is the same child, the ID was probably mistyped: correct it and upload the file again, or the child counts as two pupils.'
+    """
+    items = [str(r) for r in rows[:shown]]
+    if len(rows) > shown:
+        items.append(f"{len(rows) - shown} more")
+    listed = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    return (f"{_plural(pupils, 'pupil')} appear{'s' if pupils == 1 else ''} under more than one pupil ID: "
+            f"row{'s' if len(rows) > 1 else ''} {listed} of this sheet "
+            f"{'has' if len(rows) == 1 else 'have'} the same first name, last name and date of birth "
+            "as a pupil with a different ID (in this sheet or already stored). Where it is the same "
+            "child, the ID was probably mistyped: correct it and upload the file again, or the child "
+            "counts as two pupils.")
 
 
 # How a record is named beside its pupil in a preview: (its date, its text).
@@ -437,6 +460,7 @@ class Store:
         self._lock = threading.RLock()
         self._keys_distinct: bool | None = None   # set by _rebuild when it learns it
         self.last_repeated: list[tuple[int, int]] = []   # of the last sheet written (under the lock)
+        self.last_same_pupil: str | None = None   # same_pupil_notice of the last sheet written
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
         if not read_only:
@@ -767,6 +791,33 @@ class Store:
                 FROM ledger_{dataset} WHERE upload_id = ?)
             WHERE n > 1 AND row_number <> first_row ORDER BY row_number""", [upload_id]).fetchall()]
 
+    def _same_pupil(self, upload_id: int, accepted: pa.Table) -> str | None:
+        """same_pupil_notice() for the rows of a placements upload whose first name, last name
+        and date of birth (all given; names trimmed, case-folded) are those of a placement under
+        a different pupil ID in the current state (already re-derived with the upload, so
+        other rows of it count too); None when there are none.
+
+        A mistyped UPN otherwise makes the same child a second pupil with a second open
+        placement, and nothing on screen says why: UPNs are never shown.
+        """
+        if any(c not in accepted.column_names or accepted[c].null_count == accepted.num_rows
+               for c in ("first_name", "last_name", "date_of_birth")):
+            return None
+        pupils, rows = self._w.execute("""
+            WITH s AS (
+                SELECT row_number, pupil_id, lower(trim(first_name)) AS f, lower(trim(last_name)) AS l,
+                       date_of_birth AS d
+                FROM ledger_placements
+                WHERE upload_id = ? AND date_of_birth IS NOT NULL
+                  AND trim(first_name) <> '' AND trim(last_name) <> ''),
+            m AS (
+                SELECT s.* FROM s SEMI JOIN placements p
+                  ON p.date_of_birth = s.d AND lower(trim(p.first_name)) = s.f
+                 AND lower(trim(p.last_name)) = s.l AND p.pupil_id <> s.pupil_id)
+            SELECT count(DISTINCT (f, l, d)), list(row_number ORDER BY row_number) FROM m""",
+                                       [upload_id]).fetchall()[0]
+        return same_pupil_notice(pupils, rows) if pupils else None
+
     def _first_placements(self, upload_id: int, cols: str) -> bool:
         """An upload into an empty placements table: its rows go in one per record, unless two
         of them turn out to share a key, when nothing is kept and False is returned.
@@ -897,7 +948,7 @@ class Store:
             if isinstance(written, tuple):
                 return ChangePreview(dataset, duplicate_of=written[0])
             upload_id = written
-            repeated = tuple(self.last_repeated)
+            repeated, same_pupil = tuple(self.last_repeated), self.last_same_pupil
             # each side's rows that the other lacks: the stored versions of records that change
             # or go, and the new versions of records that change or are added
             w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
@@ -961,7 +1012,7 @@ class Store:
         return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
                              newest_in_changed=newest_in_changed, repeated=repeated,
-                             other_setting=other_setting)
+                             other_setting=other_setting, same_pupil=same_pupil)
 
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)
@@ -991,9 +1042,12 @@ class Store:
                                     message=f"{where}: already loaded as upload {dup_id} on "
                                             f"{dup_at:%d %b %Y %H:%M} UTC, so nothing was changed.")
             upload_id = written
-            if self.last_repeated:
-                notice = pd.DataFrame({"row_number": pd.array([None], dtype="Int64"),
-                                       "warning": [repeated_rows_notice(dataset, self.last_repeated)]})
+            notices = [repeated_rows_notice(dataset, self.last_repeated)] if self.last_repeated else []
+            if self.last_same_pupil:
+                notices.append(self.last_same_pupil)
+            if notices:
+                notice = pd.DataFrame({"row_number": pd.array([None] * len(notices), dtype="Int64"),
+                                       "warning": notices})
                 warnings_df = pd.concat([notice, warnings_df], ignore_index=True)
 
         parts = [f"{_plural(n_acc, 'row')} accepted"]
@@ -1060,6 +1114,11 @@ class Store:
         if self.last_repeated:
             self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
                             "WHERE upload_id = ?", [repeated_rows_notice(dataset, self.last_repeated), upload_id])
+        self.last_same_pupil = (self._same_pupil(upload_id, accepted)
+                                if dataset == "placements" and n_acc else None)
+        if self.last_same_pupil:
+            self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
+                            "WHERE upload_id = ?", [self.last_same_pupil, upload_id])
         step(1.0, f"Saved {where}")
         return upload_id
 

@@ -283,3 +283,20 @@ def test_a_file_that_cannot_be_loaded_is_named_in_the_result(tmp_path, monkeypat
     assert any(e.startswith("contacts.csv was not loaded: ") for e in errors), errors
     assert any(e.startswith("notes.csv was not loaded: No header row was found") for e in errors), errors
     assert [(u[1], u[4]) for u in uploads(at)] == [("autumn.csv", 3)]
+
+
+def test_the_check_says_when_a_child_comes_back_under_another_id(tmp_path, monkeypatch):
+    # A digit dropped from the UPN in the spring file: the same child (name and date of birth)
+    # would count as a second pupil with a second open placement, and UPNs are never shown.
+    head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date\n"
+    autumn = (head + f"{U1},Ann,Example,03/04/2012,Oak PRU,01/09/2025\n").encode()
+    spring = (head + "C99900000001,Ann,Example,03/04/2012,Oak PRU,01/09/2025\n").encode()
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", autumn), ("spring.csv", spring))
+    notices = [w for w in texts(at, "warning") if "under more than one pupil ID" in w]
+    assert notices == ["1 pupil appears under more than one pupil ID: row 2 of this sheet has the same first name, "
+                       "last name and date of birth as a pupil with a different ID (in this sheet or already "
+                       "stored). Where it is the same child, the ID was probably mistyped: correct it and upload "
+                       "the file again, or the child counts as two pupils."]
+    page = "\n".join(texts(at, "warning") + texts(at, "info") + texts(at, "markdown") + texts(at, "success"))
+    assert "C99900000001" not in page and "Ann" not in page

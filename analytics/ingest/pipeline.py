@@ -132,6 +132,10 @@ _VOCABS = {
 _URN = {"home_school_urn": 6, "provider_urn": 6, "school_urn": 6, "provider_ukprn": 8}
 # Optional columns whose invalid value still rejects the row (data-spec §5).
 _REJECT_IF_INVALID = {"end_date", "period_end"}
+# The warning for a pupil ID that is nearly a UPN (_Builder._pupil_id), after the column's header.
+MISTYPED_UPN = ("is not a well-formed UPN: a character may be missing, extra or mistyped (a UPN is a "
+                "letter, 11 digits and a check character). Check it, or this child may be counted as two "
+                "pupils.")
 
 
 MAX_CARRIED = 4   # raw cells the row kind's full test may carry past the joins (_stages)
@@ -487,9 +491,19 @@ class _Builder:
             f"CASE WHEN {s} IS NULL THEN {self.msg('pupil_id', 'is blank, but it is required.')} "
             f"WHEN regexp_full_match(v_pupil_id, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
             f"{self.msg('pupil_id', 'looks like a number that Excel shortened (scientific notation); the digits are lost, so the pupil cannot be identified.', s)} END")
+        # A UPN typed wrongly (a digit dropped or doubled, O or I for 0 or 1) makes the same child
+        # a second pupil. Local IDs are allowed (data-spec §1), so only near-UPNs are warned of:
+        # a letter, then 10 to 13 characters that are all digits, O or I but for the last (a
+        # temporary UPN ends in a letter), with at most two O/I. The value is left out of the
+        # sentence: it is nearly a UPN, which must not be shown, and it is not UPN-shaped, so
+        # the pages' UPN masking would not hide it (the row number finds it).
         self.warns.append(
             f"CASE WHEN regexp_full_match(v_pupil_id, '[A-Z][0-9]{{11}}[0-9A-Z]') AND NOT _upn_ok(v_pupil_id) THEN "
             f"{self.msg('pupil_id', 'is not a valid UPN: its check letter does not match.', 'v_pupil_id')} "
+            f"WHEN regexp_full_match(v_pupil_id, '[A-Z][0-9OI]{{9,12}}[0-9A-Z]') "
+            f"AND NOT regexp_full_match(v_pupil_id, '[A-Z][0-9]{{11}}[0-9A-Z]') "
+            f"AND length(regexp_replace(substr(v_pupil_id, 2, length(v_pupil_id) - 2), '[0-9]', '', 'g')) <= 2 THEN "
+            f"{self.msg('pupil_id', MISTYPED_UPN)} "
             f"WHEN regexp_full_match(v_pupil_id, '[0-9]+\\.[0-9]+') THEN "
             f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.', 'v_pupil_id')} END")
         return v
