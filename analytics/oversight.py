@@ -192,3 +192,26 @@ def pupil_names(con: duckdb.DuckDBPyConnection) -> list[str]:
                                 SELECT last_name FROM placements)
         WHERE n IS NOT NULL AND length(trim(n)) > 0
     """).fetchall()]
+
+
+def same_child(placements: pd.DataFrame) -> list[list[str]]:
+    """Groups of two or more pupil IDs among ``placements`` (rows with pupil_id, first_name,
+    last_name, date_of_birth) that share a first name, last name and date of birth (names
+    trimmed and case-folded; all three given): most likely one child under a mistyped ID.
+
+    >>> df = pd.DataFrame({"pupil_id": ["A", "B", "C", "D"], "first_name": ["Ann", " ann", "Ann", "Bo"],
+    ...                    "last_name": ["Example", "EXAMPLE", "Example", "Test"],
+    ...                    "date_of_birth": ["2012-04-03", "2012-04-03", "2012-04-04", "2012-04-03"]})
+    >>> same_child(df)
+    [['A', 'B']]
+    """
+    need = ("pupil_id", "first_name", "last_name", "date_of_birth")
+    if placements.empty or any(c not in placements.columns for c in need):
+        return []
+    d = placements[list(need)].dropna()
+    d = d.assign(f=d["first_name"].astype(str).str.strip().str.casefold(),
+                 l=d["last_name"].astype(str).str.strip().str.casefold(),
+                 pupil_id=d["pupil_id"].astype(str))
+    d = d[(d["f"] != "") & (d["l"] != "")]
+    groups = d.groupby(["f", "l", "date_of_birth"])["pupil_id"].agg(lambda s: sorted(set(s)))
+    return sorted(g for g in groups if len(g) > 1)

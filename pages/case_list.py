@@ -46,6 +46,15 @@ def main() -> None:
         if f in counts:
             col.metric(short[f], U.fmt_count(counts[f]), border=True,
                        help=U.FLAG_LABELS[f] + ": see 'About this figure' above.")
+    twins = S.api("oversight", "same_child")(flags)
+    if twins:
+        # a mistyped UPN makes one child two pupils, each with an open placement (UPNs are never
+        # shown, so only the name and date of birth give it away); case numbers only here
+        listed = "; ".join(" and ".join(sorted(S.case_number(p) for p in g)) for g in twins)
+        st.warning(f"**Possibly one child under two pupil IDs:** {listed} have the same name and date of birth. "
+                   "Most likely a UPN was mistyped in one upload: correct it in the next file (the Upload page "
+                   "warns of such rows), or withdraw the upload that brought the wrong one.",
+                   icon=":material/content_copy:")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})

@@ -300,3 +300,20 @@ def test_the_check_says_when_a_child_comes_back_under_another_id(tmp_path, monke
                        "the file again, or the child counts as two pupils."]
     page = "\n".join(texts(at, "warning") + texts(at, "info") + texts(at, "markdown") + texts(at, "success"))
     assert "C99900000001" not in page and "Ann" not in page
+
+
+def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monkeypatch):
+    head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date\n"
+    autumn = (head + f"{U1},Ann,Example,03/04/2012,Oak PRU,01/09/2025\n"
+              f"{U2},Ben,Sample,19/07/2012,Oak PRU,08/09/2025\n").encode()
+    # the same child with a digit dropped from the UPN, at another provider (a second placement)
+    spring = (head + "C99900000001,ann,EXAMPLE,03/04/2012,Lumen Online,05/01/2026\n").encode()
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", autumn), ("spring.csv", spring))
+    load(at)
+    at.switch_page("pages/case_list.py").run()
+    assert_healthy(at)
+    [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
+    pair = sorted([case_number(tmp_path, U1), case_number(tmp_path, "C99900000001")])
+    assert f"{pair[0]} and {pair[1]} have the same name and date of birth" in w
+    assert case_number(tmp_path, U2) not in w
