@@ -932,8 +932,12 @@ class Store:
 
     def _preview(self, sheet, dataset: str, content_hash: str, examples: int, before=()) -> ChangePreview:
         keys = list(schema.KEYS[dataset])
+        # a column whose text is never shown and whose derived column is compared instead
+        # (ethnicity: 'WBRI' and 'White - White British' are one group) is left out, so that
+        # a code written as a label does not count as a change
         compared = [c.name for c in _current_columns(dataset)
-                    if c.name not in keys and c.name not in ("upload_id", "placement_id")]
+                    if c.name not in keys and c.name not in ("upload_id", "placement_id")
+                    and c.name not in _DERIVED_FROM.values()]
         cols = ", ".join(keys + compared)
         on = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
         w = self._w

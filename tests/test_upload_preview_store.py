@@ -361,3 +361,19 @@ def test_a_preview_after_the_files_ahead_of_it_in_a_batch(store):
     assert columns(pv) == {"end_date": (0, 1, 0), "destination": (0, 1, 0)}
     assert one(store, "SELECT count(*) FROM uploads") == [(0,)]
     assert one(store, "SELECT count(*) FROM placements") == [(0,)]
+
+
+def test_an_ethnicity_code_written_as_its_label_is_not_a_change(store):
+    # A reviewer's spring file had 'White - White British' where autumn had 'WBRI': "ethnicity
+    # changed on 59" buried the 23 end dates it filled in. Only the group is ever shown, and
+    # it is the same; a change of group is still a change.
+    base = {"provider_urn": "100001", "start_date": "2025-09-01", "hours_per_week": 25.0}
+    # (ingest derives the group: vocab.ETHNICITY_GROUP; these sheets carry it as ingest would)
+    white, black = "White", "Black / African / Caribbean / Black British"
+    load(store, sheet("placements", [{"pupil_id": "P1", "ethnicity": "WBRI", "ethnicity_group": white, **base},
+                                     {"pupil_id": "P2", "ethnicity": "WBRI", "ethnicity_group": white, **base}]), "a")
+    pv = store.preview_changes(sheet("placements", [
+        {"pupil_id": "P1", "ethnicity": "White - White British", "ethnicity_group": white, **base},   # same group
+        {"pupil_id": "P2", "ethnicity": "Black - Black African", "ethnicity_group": black, **base}]))  # changed
+    assert (pv.changed, pv.added) == (1, 0)
+    assert columns(pv) == {"ethnicity_group": (0, 0, 1)}
