@@ -179,20 +179,25 @@ _SAME_RECORD = {
 
 
 def repeated_rows_notice(dataset: str, pairs: Sequence[tuple[int, int]], shown: int = 10) -> str:
-    """A sentence about rows of one sheet that repeat an earlier row's record.
+    """A sentence about rows of one sheet that repeat an earlier row's record (pairs: (later row,
+    earlier row)).
 
+    >>> repeated_rows_notice("placements", [(3, 2)])
+    'Row 3 repeats the placement in row 2 (the same pupil, provider and start date): only row 3, the later, is kept.'
     >>> repeated_rows_notice("placements", [(3, 2), (9, 4)])
-    'Rows 3 (as row 2) and 9 (as row 4) repeat a placement given earlier in this sheet (same pupil, provider and start date): only the later row of each is kept.'
+    '2 rows repeat placements given earlier in this sheet (the same pupil, provider and start date): row 3 repeats row 2 and row 9 repeats row 4. Only the later row of each pair is kept.'
     """
     thing, words = _SAME_RECORD[dataset]
-    items = [f"{r} (as row {f})" for r, f in pairs[:shown]]
+    if len(pairs) == 1:
+        [(later, first)] = pairs
+        return (f"Row {later} repeats the {thing} in row {first} (the same {words}): only row {later}, the later, "
+                "is kept.")
+    items = [f"row {r} repeats row {f}" for r, f in pairs[:shown]]
     if len(pairs) > shown:
         items.append(f"{len(pairs) - shown} more")
-    listed = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-    verb = "repeats" if len(pairs) == 1 else "repeat"
-    article = "an" if thing[0] in "aeiou" else "a"
-    return (f"Row{'s' if len(pairs) > 1 else ''} {listed} {verb} {article} {thing} given earlier in this sheet "
-            f"(same {words}): only the later row{' of each' if len(pairs) > 1 else ''} is kept.")
+    listed = f"{', '.join(items[:-1])} and {items[-1]}"
+    return (f"{len(pairs)} rows repeat {thing}s given earlier in this sheet (the same {words}): {listed}. "
+            "Only the later row of each pair is kept.")
 
 
 def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:

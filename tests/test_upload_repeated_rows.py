@@ -19,8 +19,8 @@ DUP = ("UPN,Provider Name,Provider URN,Start Date,Actual End Date,Hours,Outcome,
        "Z999200125003,Oak PRU,100001,08/09/2025,,25,,1250\n"                       # row 5
        "K999200125002,Elm Tuition,,01/09/2025,,6,,300\n").encode()                 # row 6: another provider
 
-NOTICE = ("Row 3 (as row 2) repeats a placement given earlier in this sheet (same pupil, provider and "
-          "start date): only the later row is kept.")
+NOTICE = ("Row 3 repeats the placement in row 2 (the same pupil, provider and start date): only row 3, the "
+          "later, is kept.")
 
 
 @pytest.fixture
@@ -67,9 +67,14 @@ def test_every_dataset_by_its_own_key(store, dataset, text, pairs):
     assert sheet.dataset == dataset
     [res] = store.ingest_parsed([sheet], "h")
     notes = res.warnings[res.warnings["row_number"].isna()]["warning"].tolist()
-    assert len(notes) == 1 and notes[0].startswith("Row" + ("s " if len(pairs) > 1 else " "))
-    for later, first in pairs:
-        assert f"{later} (as row {first})" in notes[0]
+    assert len(notes) == 1
+    if len(pairs) == 1:
+        [(later, first)] = pairs
+        assert notes[0].startswith(f"Row {later} repeats the ") and f" in row {first} (the same " in notes[0]
+    else:
+        assert notes[0].startswith(f"{len(pairs)} rows repeat ")
+        for later, first in pairs:
+            assert f"row {later} repeats row {first}" in notes[0]
 
 
 def test_repeats_are_found_when_records_are_already_stored(store):
@@ -81,8 +86,8 @@ def test_repeats_are_found_when_records_are_already_stored(store):
              b"D999123400001,01/09/2025,10,10\nD999123400001,08/09/2025,10,7\n")
     [res] = store.ingest_file(again, "weeks.csv")
     assert res.warnings["warning"].tolist() == [
-        "Row 3 (as row 2) repeats an attendance period given earlier in this sheet (same pupil, dates and "
-        "setting): only the later row is kept."]
+        "Row 3 repeats the attendance period in row 2 (the same pupil, dates and setting): only row 3, the "
+        "later, is kept."]
     assert store.con.cursor().execute(
         "SELECT attended_sessions FROM attendance ORDER BY period_start").fetchall() == [(10.0,), (7.0,)]
 
