@@ -1051,6 +1051,7 @@ class Store:
                                     message=f"{where}: already loaded as upload {dup_id} on "
                                             f"{dup_at:%d %b %Y %H:%M} UTC, so nothing was changed.")
             upload_id = written
+            repeats = len(self.last_repeated)
             notices = [repeated_rows_notice(dataset, self.last_repeated)] if self.last_repeated else []
             if self.last_same_pupil:
                 notices.append(self.last_same_pupil)
@@ -1060,12 +1061,17 @@ class Store:
                 warnings_df = pd.concat([notice, warnings_df], ignore_index=True)
 
         parts = [f"{_plural(n_acc, 'row')} accepted"]
+        if repeats:   # the rows accepted are more than the records they make
+            parts[0] += (f" ({repeats} repeating an earlier row's {_SAME_RECORD[dataset][0]}, so "
+                         f"{_plural(n_acc - repeats, _SAME_RECORD[dataset][0])} stored)")
         if n_rej:
             parts.append(f"{n_rej} rejected")
         if n_warn:
             parts.append(f"{n_warn} with warnings")
         if sheet.summary_rows:
             parts.append(f"{_plural(int(sheet.summary_rows), 'total row')} ignored")
+        if getattr(sheet, "blank_rows", 0):
+            parts.append(f"{_plural(int(sheet.blank_rows), 'blank row')} ignored")
         message = (f"{where}: loaded as {dataset} (upload {upload_id}), "
                    f"{', '.join(parts)}.")
         return UploadResult(upload_id, sheet.file_name, sheet.sheet, dataset, "loaded", n_acc, n_rej, n_warn,

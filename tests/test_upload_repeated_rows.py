@@ -37,6 +37,8 @@ def test_the_check_and_the_result_say_which_rows_repeat_a_record(store):
     assert preview.added == 4            # 5 rows, 4 placements
     [res] = store.ingest_parsed([sheet], "h1")
     assert (res.status, res.accepted) == ("loaded", 5)
+    # the result's sentence squares the 5 rows with the check's "add 4 placements"
+    assert "5 rows accepted (1 repeating an earlier row's placement, so 4 placements stored)" in res.message
     notes = res.warnings[res.warnings["row_number"].isna()]["warning"].tolist()
     assert notes == [NOTICE]
     assert store.uploads().iloc[0]["sheet_warnings"].tolist() == [NOTICE]
@@ -115,3 +117,16 @@ def test_the_check_warns_when_attendance_weeks_come_back_under_another_setting(s
                                b"D999123400001,29/09/2025,10,9,Oak PRU\n", "fixed.csv")
     pv = store.preview_changes(same_setting)
     assert (pv.other_setting, pv.changed, pv.added) == (0, 1, 1)
+
+
+def test_the_result_says_how_many_blank_rows_were_ignored(store):
+    # the check said "2 blank row(s) ignored"; the result did not
+    text = (b"UPN,Provider,Start Date\n"
+            b"W999200125001,Oak PRU,01/09/2025\n"
+            b",,\n"
+            b"K999200125002,Oak PRU,01/09/2025\n"
+            b",,\n")
+    [sheet] = read_file(text, "blanks.csv")
+    assert sheet.blank_rows == 2
+    [res] = store.ingest_parsed([sheet], "h")
+    assert res.message == "blanks.csv: loaded as placements (upload 1), 2 rows accepted, 2 blank rows ignored."
