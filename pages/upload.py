@@ -405,6 +405,15 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
     st.markdown(f"{which} it would change (case numbers, not UPNs):\n" + "\n".join(lines))
 
 
+def _named_dataset(name: str) -> str | None:
+    """The one dataset a file or sheet name names ('2024-25 spring attendance.csv'), if any."""
+    words = {"placements": ("placement",), "attendance": ("attendance", "register"),
+             "exclusions": ("exclusion", "suspension"), "assessments": ("assessment",)}
+    low = name.lower()
+    found = [d for d, stems in words.items() if any(s in low for s in stems)]
+    return found[0] if len(found) == 1 else None
+
+
 def _sheets_of(steps) -> list:
     """The parsed sheets of files that will load, in load order, as _preview_for's ``before``."""
     return [(sh, sha256, (sha256[:16], json.dumps(mapping, sort_keys=True), i))
@@ -470,6 +479,11 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
                    + (f", {sh['warned']:,} with warnings" if sh["warned"] else "")
                    + (f", {sh['summary_rows']} total row(s) ignored" if sh["summary_rows"] else "")
                    + (f", {sh['blank_rows']} blank row(s) ignored" if sh["blank_rows"] else "") + ".")
+        named = _named_dataset(sh["sheet"] or name)
+        if named and named != sh["dataset"]:
+            # a file dropped under the wrong name is often the wrong file
+            st.warning(f"{label}'s name suggests **{named}**, but its headings are those of **{sh['dataset']}**. "
+                       "Check that this is the file you meant to upload.")
         notices = [S.md_escape(S.mask_upns(w)) for w in sh["sheet_warnings"]]
         if notices:   # about the sheet as a whole, not any one row
             st.warning(notices[0] if len(notices) == 1 else "\n".join(f"- {w}" for w in notices))

@@ -317,3 +317,11 @@ def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monk
     pair = sorted([case_number(tmp_path, U1), case_number(tmp_path, "C99900000001")])
     assert f"{pair[0]} and {pair[1]} have the same name and date of birth" in w
     assert case_number(tmp_path, U2) not in w
+
+
+def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("spring_attendance.csv", SPRING), ("autumn_placements.csv", AUTUMN))
+    named = [w for w in texts(at, "warning") if "name suggests" in w]
+    assert named == ["The file's name suggests **attendance**, but its headings are those of **placements**. "
+                     "Check that this is the file you meant to upload."]
