@@ -693,7 +693,10 @@ def _history() -> None:
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
         "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)",
         "user_name": "By", "withdrawn_by": "Withdrawn by"}),
-        hide_index=True, width="stretch", placeholder="")
+        hide_index=True, width="stretch", placeholder="",
+        # sized to be read, not to the first rows (a CSV's blank sheet made the column too narrow)
+        column_config={"File": st.column_config.TextColumn(width="large"),
+                       "Sheet": st.column_config.TextColumn(width="medium")})
 
     live = table[table["status"] == "live"]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
