@@ -428,7 +428,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
     why_not = why_not if why_not is not None else {}
     digest = sha256[:16]
     name = f.name
-    st.markdown(f"#### {U.md_escape(name)}")
+    st.subheader(S.md_escape(name), anchor=False)   # h3, under "Before loading" (h2); a name is text
     st.caption(f"{len(data) / 1024:,.0f} KB")
     headers_by_sheet = _peek(digest, data, name)
     all_headers = [h for hs in headers_by_sheet.values() for h in hs]
@@ -523,7 +523,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
 def _same_bytes_step(name: str, first_name: str, first_step: tuple | None):
     """A file with the same bytes as one above it in this batch (a second download, renamed by the
     browser): checked once, above; on Load it is reported as a duplicate (data-spec §6)."""
-    st.markdown(f"#### {U.md_escape(name)}")
+    st.subheader(S.md_escape(name), anchor=False)   # h3, under "Before loading" (h2); a name is text
     st.info(f"This file holds exactly the same bytes as {S.md_escape(first_name)}, above, so it is checked "
             "there. Loading it again changes nothing: after **Load** it is reported as a duplicate.")
     if first_step is None:
@@ -770,6 +770,7 @@ def main() -> None:
         st.session_state.pop("_parsed", None)
         st.session_state.pop("_previews", None)
     else:
+        st.header("Before loading: what each file holds", anchor=False)
         ready = []
         why_not: dict[str, str] = {}   # files that cannot be loaded, and why
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)

@@ -134,3 +134,17 @@ def test_the_headline_says_better_or_worse_in_words(sample_db, monkeypatch):
         assert by_tile[label].endswith(" · better" if better else " · worse"), (label, now, before, by_tile[label])
     # counts with no judgement say none
     assert not re.search(r"better|worse", by_tile["Pupils in AP now"] + by_tile["Open placements"])
+
+
+def test_the_upload_page_skips_no_heading_level(tmp_path, monkeypatch):
+    # each dropped file's name was an h4 straight under the page's h1
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    data = b"UPN,Provider,Start Date\nP1,Oak PRU,01/09/2025\n"
+    at.file_uploader[0].set_value([("a*b*.csv", data, "text/csv")]).run()
+    assert_healthy(at)
+    levels = [int(tag[1]) for tag, _ in _headings(at)]
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), _headings(at)
+    # the file's name is shown as typed, not as markdown (security.md invariant 7): its stars
+    # reach the heading escaped, so they are not read as emphasis
+    [name] = [text for tag, text in _headings(at) if tag == "h3"]
+    assert name.replace("\\", "") == "a*b*.csv" and not re.search(r"(?<!\\)\*", name)
