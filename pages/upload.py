@@ -446,8 +446,9 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
         known = frozenset(normalise_header(k) for k in user_map)
         if all_headers and all(H.header_score(hs, known) < 2 for hs in headers_by_sheet.values()):
             # headings found, but not two the program knows (a case system's own names)
-            st.error("The program does not know this file's headings (such as 'UPN', 'Start Date' or "
-                     "'Provider'), so it cannot tell what the file holds. Say below what each column is.")
+            error = ("The program does not know this file's headings (such as 'UPN', 'Start Date' or "
+                     "'Provider'), so it cannot tell what the file holds.")
+            st.error(f"{error} Say below what each column is.")
         else:
             st.error(S.md_escape(error))
         if all_headers:
@@ -695,8 +696,8 @@ def _history() -> None:
         "user_name": "By", "withdrawn_by": "Withdrawn by"}),
         hide_index=True, width="stretch", placeholder="",
         # sized to be read, not to the first rows (a CSV's blank sheet made the column too narrow)
-        column_config={"File": st.column_config.TextColumn(width="large"),
-                       "Sheet": st.column_config.TextColumn(width="medium")})
+        column_config={"File": st.column_config.TextColumn(width="medium"),
+                       "Sheet": st.column_config.TextColumn(width="small")})
 
     live = table[table["status"] == "live"]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
