@@ -525,7 +525,7 @@ def _only(screen, paths: list[str]) -> None:
 
 
 def _sign_in_screen() -> None:
-    st.title("AP oversight")
+    st.title("AP oversight", anchor=False)
     st.write("This dashboard holds information about children. Sign in with your organisation's "
              "account to see it.")
     if st.button("Sign in", type="primary", icon=":material/login:", key="sign_in"):
@@ -554,7 +554,7 @@ def signed_in_groups_or_stop(policy, paths: list[str]) -> frozenset[str]:
     who = str(claims.get("email") or claims.get("name") or "this account")
     if not groups:
         def no_access() -> None:
-            st.title("AP oversight")
+            st.title("AP oversight", anchor=False)
             st.warning(f"You are signed in as {md_escape(who)}, but this account has not been given "
                        "access to the dashboard. Ask the person who runs it to add you.", icon=":material/lock:")
             _sign_out_button(st)
@@ -584,7 +584,7 @@ def current_user() -> str | None:
 def access_closed_screen(message: str, paths: list[str]) -> None:
     """The sentence saying why sign-in cannot be used, and nothing else; the run stops."""
     def closed() -> None:
-        st.title("AP oversight")
+        st.title("AP oversight", anchor=False)
         st.error(md_escape(message))
     _only(closed, paths)
 

@@ -19,7 +19,7 @@ def _flag_text(row) -> str:
 
 
 def main() -> None:
-    st.title("Case list")
+    st.title("Case list", anchor=False)
     st.caption("Open placements needing attention, most urgent first. Select a row to open the pupil view.")
     if S.empty_state("The case list shows every open placement and its flags once placements are loaded."):
         return

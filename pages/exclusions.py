@@ -192,7 +192,7 @@ def _as_sixth_day_tiles(d: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    st.title("Exclusions")
+    st.title("Exclusions", anchor=False)
     if S.empty_state("This page shows suspensions and permanent exclusions once exclusions are loaded."):
         return
     p = S.period()

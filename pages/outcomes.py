@@ -149,7 +149,7 @@ def returns() -> None:
 
 
 def main() -> None:
-    st.title("Outcomes")
+    st.title("Outcomes", anchor=False)
     if S.empty_state("This page shows returns to mainstream and destinations once placements are loaded."):
         return
     p = S.period()

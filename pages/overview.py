@@ -228,7 +228,7 @@ NATIONAL = {"Setting type": "setting_type", "Placement reason": "reason"}
 
 
 def national() -> None:
-    st.header("Compared with England")
+    st.header("Compared with England", anchor=False)
     label = st.segmented_control("Compare", list(NATIONAL), default="Setting type", key="nat_by")
     by = NATIONAL[label or "Setting type"]
     df = S.metric("national", "compare", by=by)
@@ -265,7 +265,7 @@ def national() -> None:
 
 
 def main() -> None:
-    st.title("Overview")
+    st.title("Overview", anchor=False)
     if S.empty_state("The overview shows pupils in AP, open placements, time in AP, returns to mainstream "
                      "and the placements that need attention, once placements are loaded."):
         return
@@ -276,7 +276,7 @@ def main() -> None:
     with S.section("the headline figures"):
         headline()
     st.divider()
-    st.header("Trends")
+    st.header("Trends", anchor=False)
     with S.section("the trends"):
         trends()
     st.divider()

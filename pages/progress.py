@@ -96,17 +96,17 @@ def assessments() -> None:
 
 
 def main() -> None:
-    st.title("Progress")
+    st.title("Progress", anchor=False)
     if S.empty_state("This page compares attendance and assessments before and during placements once "
                      "placements, attendance and assessments are loaded."):
         return
     p = S.period()
     st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
-    st.header("Attendance")
+    st.header("Attendance", anchor=False)
     with S.section("attendance"):
         attendance()
     st.divider()
-    st.header("Assessments")
+    st.header("Assessments", anchor=False)
     with S.section("assessments"):
         assessments()
 

@@ -89,7 +89,7 @@ def scorecard() -> None:
 
 
 def main() -> None:
-    st.title("Providers")
+    st.title("Providers", anchor=False)
     if S.empty_state("This page compares providers once placements are loaded."):
         return
     p = S.period()

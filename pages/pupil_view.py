@@ -29,7 +29,7 @@ def _header(case: str, pl: pd.DataFrame, as_of) -> None:
         who = S.initials(first, last)
     else:
         who = " ".join(str(x) for x in (first, last) if x) or "Name not recorded"
-    st.header(f"Case {case}")
+    st.header(f"Case {case}", anchor=False)
     st.text(who)
     facts = []
     if age is not None:
@@ -149,7 +149,7 @@ def _assessment_chart(ass: pd.DataFrame, directions: dict[str, bool]) -> go.Figu
 
 
 def main() -> None:
-    st.title("Pupil view")
+    st.title("Pupil view", anchor=False)
     if S.empty_state("The pupil view shows one pupil's placements, exclusions, attendance and assessments."):
         return
     p = S.period()
@@ -192,7 +192,7 @@ def main() -> None:
                    "last reviews, ticks planned end dates, crosses exclusions, stars assessments.")
 
     with S.section("the placements"):
-        st.subheader("Placements, objectives and reviews")
+        st.subheader("Placements, objectives and reviews", anchor=False)
         settings = S.settings()
         rows = pl.copy()
         if len(rows):
@@ -225,7 +225,7 @@ def main() -> None:
 
     c1, c2 = st.columns(2)
     with c1, S.section("attendance"):
-        st.subheader("Attendance")
+        st.subheader("Attendance", anchor=False)
         att = view["attendance"]
         if att.empty:
             st.info("No attendance is recorded for this pupil. Upload attendance for the placement's provider.")
@@ -238,7 +238,7 @@ def main() -> None:
                     [c for c in ("period_start", "period_end", "setting", "possible_sessions", "attended_sessions",
                                  "share_attended") if c in att.columns or c == "share_attended"]])
     with c2, S.section("assessments"):
-        st.subheader("Assessments")
+        st.subheader("Assessments", anchor=False)
         ass = view["assessments"]
         if ass.empty:
             st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
@@ -250,7 +250,7 @@ def main() -> None:
                 U.table(ass[[c for c in ("date", "measure", "value") if c in ass.columns]])
 
     with S.section("exclusions"):
-        st.subheader("Exclusions")
+        st.subheader("Exclusions", anchor=False)
         ex = view["exclusions"]
         if ex.empty:
             st.info("No exclusions are recorded for this pupil up to the 'as of' date.")

@@ -27,7 +27,7 @@ def _reset() -> None:
 
 
 def thresholds() -> None:
-    st.header("Thresholds")
+    st.header("Thresholds", anchor=False)
     st.write("These decide the oversight flags and some figures (see 'About this figure' on each page). Changes "
              "apply to every page for you, and are kept in the page address so a shared link uses them too.")
     cols = st.columns(2)
@@ -45,7 +45,7 @@ def thresholds() -> None:
 
 
 def directions() -> None:
-    st.header("Assessment measures: which way is better")
+    st.header("Assessment measures: which way is better", anchor=False)
     st.write("For most measures a higher score is better. For some (for example a wellbeing scale where a "
              "higher score means more difficulty) lower is better. The data can say so in a 'higher_is_better' "
              "column; you can override it here.")
@@ -81,7 +81,7 @@ def directions() -> None:
 
 
 def holidays() -> None:
-    st.header("Holiday calendar")
+    st.header("Holiday calendar", anchor=False)
     st.write("School days are Monday to Friday, less the holidays you load here (term breaks, bank holidays, "
              "training days). They are used for the sixth-day duty. Upload a CSV or Excel file with one date per "
              "row, or a 'from' and a 'to' date per row.")
@@ -128,7 +128,7 @@ def holidays() -> None:
 
 
 def main() -> None:
-    st.title("Settings")
+    st.title("Settings", anchor=False)
     with S.section("the thresholds"):
         thresholds()
     st.divider()
@@ -144,7 +144,7 @@ def main() -> None:
 
 def changes() -> None:
     """Saved settings change every figure that uses them, so each change is listed."""
-    st.header("Changes to saved settings")
+    st.header("Changes to saved settings", anchor=False)
     log = S.store().settings_changes()
     if log.empty:
         st.caption("No saved setting (measure directions, holidays, school rolls) has been changed yet.")

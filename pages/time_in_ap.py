@@ -123,7 +123,7 @@ def long_open() -> None:
     df = S.metric("time_in_ap", "long_open")
     settings = S.settings()
     if S.presentation():
-        st.subheader(f"Open placements over {settings.long_placement_days} days")
+        st.subheader(f"Open placements over {settings.long_placement_days} days", anchor=False)
         U.about("long_open")
         st.metric("Long open placements", U.fmt_count(S.shared_count(len(df))))
         st.caption("The list of placements is hidden in presentation mode"
@@ -136,7 +136,7 @@ def long_open() -> None:
 
 
 def main() -> None:
-    st.title("Time in AP")
+    st.title("Time in AP", anchor=False)
     if S.empty_state("This page shows how long placements last once placements are loaded."):
         return
     p = S.period()
@@ -150,7 +150,7 @@ def main() -> None:
     with S.section("the distribution of durations"):
         distribution()
     st.divider()
-    st.header("Long and open-ended placements")
+    st.header("Long and open-ended placements", anchor=False)
     with S.section("the open-ended placements"):
         open_ended()
     with S.section("the long open placements"):

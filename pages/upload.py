@@ -579,7 +579,7 @@ def _withdrawn_since(results: list[dict]) -> set[int]:
 
 def _show_results(results: list[dict]) -> None:
     """Totals, one line per sheet, then the details of every sheet that needs a look."""
-    st.header("Result of the last upload")
+    st.header("Result of the last upload", anchor=False)
     withdrawn = _withdrawn_since(results)
     if withdrawn:
         ids = sorted(withdrawn)
@@ -670,7 +670,7 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]], not_ready: dic
 
 
 def _history() -> None:
-    st.header("Upload history")
+    st.header("Upload history", anchor=False)
     store = S.store()
     ledger = store.uploads()
     if ledger.empty:
@@ -707,7 +707,7 @@ def _history() -> None:
               for r in table.itertuples(index=False)}
     c1, c2 = st.columns(2)
     with c1:
-        st.subheader("Withdraw an upload")
+        st.subheader("Withdraw an upload", anchor=False)
         if live.empty:
             st.caption("No live upload to withdraw.")
         else:
@@ -736,7 +736,7 @@ def _history() -> None:
                     st.session_state.pop("withdraw_confirm", None)
                     st.rerun()
     with c2:
-        st.subheader("Rejected rows of an earlier upload")
+        st.subheader("Rejected rows of an earlier upload", anchor=False)
         with_rejects = table[table["rows_rejected"] > 0]
         if with_rejects.empty:
             st.caption("No upload has rejected rows.")
@@ -749,7 +749,7 @@ def _history() -> None:
 
 
 def main() -> None:
-    st.title("Upload")
+    st.title("Upload", anchor=False)
     st.write("Drop this term's spreadsheets here: placements, attendance, exclusions and assessments, as CSV "
              "or Excel (.xlsx) files, one dataset per file or one per sheet. Each file is checked first; "
              "nothing is stored until you press **Load**.")
