@@ -30,15 +30,17 @@ GROUP_BY = ("provider", "reason", "commissioner", "setting_type")
 
 
 def _ended_sql(sql: str, params: list, period: Period, settings: Settings,
-               by: str | None = None) -> tuple[str, list]:
+               by: str | None = None, all_groups: bool = False) -> tuple[str, list]:
     """One row per placement ended in the period: its group, canonical destination and, for
-    returns to mainstream, whether it is eligible, the first breakdown and what caused it."""
+    returns to mainstream, whether it is eligible, the first breakdown and what caused it.
+    ``all_groups``: each breakdown's group too, as grp_<by> (for one query of them all)."""
     a = period.as_of
+    every = "".join(f"{group_sql(b, GROUP_BY)} AS grp_{b}, " for b in GROUP_BY) if all_groups else ""
     query = f"""
         WITH s AS ({sql}),
         ended AS (
             SELECT placement_id, pupil_id, provider, provider_key, eff_end AS end_date,
-                   {group_sql(by, GROUP_BY)} AS grp,
+                   {every}{group_sql(by, GROUP_BY)} AS grp,
                    CASE WHEN list_contains(?::VARCHAR[], lower(trim(eff_destination)))
                         THEN lower(trim(eff_destination))
                         WHEN trim(eff_destination) = '' THEN 'unknown'
@@ -122,6 +124,61 @@ def by_group(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
                CASE WHEN sustained_eligible > 0 THEN sustained / sustained_eligible END AS sustained_rate
         FROM g ORDER BY ended DESC, "group"
     """, ended_params).df()
+
+
+def _grouping_sets(con, ended_sql: str, ended_params: list, select: str, extra: tuple[str, ...] = (),
+                   whole: bool = False) -> dict[str | None, pd.DataFrame]:
+    """``select`` (aggregates) for every breakdown of GROUP_BY at once (one scan of the ended
+    placements, GROUPING SETS), each with ``extra`` columns grouped too; ``whole``: the set of
+    ``extra`` alone as well (key None, group 'All'). {by: frame with a "group" column}."""
+    keys = ", ".join(extra)
+    sets = [f"(grp_{b}{', ' + keys if keys else ''})" for b in GROUP_BY] + ([f"({keys})"] if whole else [])
+    flags = ", ".join(f"GROUPING(grp_{b}) AS _g_{b}" for b in GROUP_BY)
+    df = con.execute(f"""
+        WITH e AS ({ended_sql})
+        SELECT {flags}, COALESCE({', '.join(f'grp_{b}' for b in GROUP_BY)}, 'All') AS "group"
+               {', ' + keys if keys else ''}, {select}
+        FROM e GROUP BY GROUPING SETS ({', '.join(sets)})
+    """, ended_params).df()
+    out: dict[str | None, pd.DataFrame] = {}
+    for b in GROUP_BY + ((None,) if whole else ()):
+        mask = pd.Series(True, index=df.index)
+        for other in GROUP_BY:
+            mask &= df[f"_g_{other}"] == (0 if other == b else 1)
+        out[b] = df[mask].drop(columns=[f"_g_{o}" for o in GROUP_BY]).reset_index(drop=True)
+    return out
+
+
+def by_groups(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+              today: date | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`by_group` for every breakdown of GROUP_BY, from one query: {by: frame}."""
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings, all_groups=True)
+    out = {}
+    for by, g in _grouping_sets(con, ended_sql, ended_params, _AGGREGATES).items():
+        g = g.astype({c: "int64" for c in ("ended", "returned", "unknown_destination", "sustained_eligible",
+                                           "sustained")})
+        # as the SQL of by_group gives them: a float, NaN where the denominator is 0
+        g["rate"] = (g["returned"] / g["ended"]).where(g["ended"] > 0)
+        g["sustained_rate"] = (g["sustained"] / g["sustained_eligible"]).where(g["sustained_eligible"] > 0)
+        out[by] = (g.sort_values(["ended", "group"], ascending=[False, True])
+                   [["group", "ended", "returned", "rate", "unknown_destination", "sustained_eligible", "sustained",
+                     "sustained_rate"]].reset_index(drop=True))
+    return out
+
+
+def destinations_by_groups(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                           today: date | None = None) -> dict[str | None, pd.DataFrame]:
+    """:func:`destinations` for all (None) and every breakdown of GROUP_BY, from one query
+    (the terms stay with :func:`destinations`): {by: [group, destination, n]}."""
+    period, sql, params = scope(filters, settings, today)
+    ended_sql, ended_params = _ended_sql(sql, params, period, settings, all_groups=True)
+    order = {d: i for i, d in enumerate(DESTINATIONS)}
+    out = {}
+    for by, g in _grouping_sets(con, ended_sql, ended_params, "count(*) AS n", ("destination",), whole=True).items():
+        g = g.astype({"n": "int64"}).assign(_o=g["destination"].map(order))
+        out[by] = g.sort_values(["group", "_o"])[["group", "destination", "n"]].reset_index(drop=True)
+    return out
 
 
 def destinations(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,

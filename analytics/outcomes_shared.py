@@ -45,8 +45,8 @@ import duckdb
 import pandas as pd
 
 from analytics import trends
-from analytics.outcomes import (DESTINATIONS, GROUP_BY, by_group, destinations, destinations_wide,
-                                summary)
+from analytics.outcomes import (DESTINATIONS, GROUP_BY, by_groups, destinations, destinations_by_groups,
+                                destinations_wide, summary)
 from analytics.settings import Filters, Period, Settings, resolve_period
 from analytics.suppression import (SUPPRESSED, TOTAL_LABEL, _is_small, pinned_cells, protect_cells,
                                    suppress_count, suppress_part)
@@ -352,6 +352,11 @@ def _solve(sys: _System, cost_of=None) -> Shared:
     return out
 
 
+def in_order(by_groups_: dict, by_term: pd.DataFrame) -> dict:
+    """The destinations as :func:`protect` takes them: all, by term, then each breakdown."""
+    return {None: by_groups_[None], "term": by_term, **{by: by_groups_[by] for by in GROUP_BY}}
+
+
 def shared_outcomes(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
                     today: date | None = None) -> Shared:
     """:func:`protect` on the store's figures for these filters and settings."""
@@ -360,6 +365,7 @@ def shared_outcomes(con: duckdb.DuckDBPyConnection, filters: Filters, settings: 
         summary(con, filters, settings, today),
         terms := trends.by_term(con, filters, settings, unit="term", today=today),
         years_from_terms(terms),
-        {by: by_group(con, filters, settings, by, today) for by in GROUP_BY},
-        {by: destinations(con, filters, settings, by=by, today=today) for by in (None, "term", *GROUP_BY)},
+        by_groups(con, filters, settings, today),
+        in_order(destinations_by_groups(con, filters, settings, today),
+                  destinations(con, filters, settings, by="term", today=today)),
         period, int(settings.suppress_below))

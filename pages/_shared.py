@@ -24,8 +24,9 @@ def _pieces() -> dict:
         summary_=S.metric("outcomes", "summary"),
         by_term=terms,
         years=S.api("outcomes_shared", "years_from_terms")(terms),   # the overview's trend by year
-        groups={by: S.metric("outcomes", "by_group", by=by) for by in GROUP_BY},
-        dests={by: S.metric("outcomes", "destinations", by=by) for by in (None, "term", *GROUP_BY)},
+        groups=S.metric("outcomes", "by_groups"),
+        dests=S.api("outcomes_shared", "in_order")(S.metric("outcomes", "destinations_by_groups"),
+                                                    S.metric("outcomes", "destinations", by="term")),
         period=S.period(), threshold=S.threshold())
 
 
@@ -91,10 +92,23 @@ def trend_shared(unit: str, count_cols, rate_cols, stat_cols=None):
     return apply
 
 
+def destinations(by) -> pd.DataFrame:
+    """The destinations by ``by`` (None, 'term' or a breakdown) as the joint protection has
+    them: every breakdown comes from one query (outcomes.destinations_by_groups)."""
+    if by == "term":
+        return S.metric("outcomes", "destinations", by="term")
+    return S.metric("outcomes", "destinations_by_groups")[by]
+
+
+def by_group(by: str) -> pd.DataFrame:
+    """The returns by ``by``, from the one query of every breakdown (outcomes.by_groups)."""
+    return S.metric("outcomes", "by_groups")[by]
+
+
 def n_shown(by) -> object:
     """The chart's n for the destinations (all placements ended), as the joint protection
     shows it: hidden when the moves to another AP it gives away beside the tiles are few."""
-    df = S.metric("outcomes", "destinations", by=by)
+    df = destinations(by)
     n = int(df["n"].sum()) if len(df) else 0
     if not S.presentation():
         return n

@@ -78,7 +78,7 @@ def _pct(v) -> str:
 def by_group() -> None:
     label = st.segmented_control("Compare by", list(GROUPS), default="Provider", key="out_by")
     by = GROUPS[label or "Provider"]
-    df = S.metric("outcomes", "by_group", by=by)
+    df = SH.by_group(by)
 
     def chart(d):
         d = d.copy()
@@ -111,7 +111,7 @@ def destinations() -> None:
                                  key="dest_by")
     by = {"All": None, "Term": "term"}.get(label or "All") if (label or "All") in ("All", "Term") \
         else GROUPS[label]
-    df = S.metric("outcomes", "destinations", by=by)
+    df = SH.destinations(by)
     title = f"Where pupils went when placements ended (n = {U.fmt_count(SH.n_shown(by))})"
     if by is None:
         def chart(d):
