@@ -73,11 +73,14 @@ def km() -> None:
     counts = ["at_risk", "events", "censored"]
     # The life table's counts give each other away (at risk falls by the endings and
     # censorings), so a shared screen, and every download, gets the curves only, and only for
-    # groups that started with enough placements for their steps not to single out a pupil.
+    # groups that started with enough placements for their steps not to single out a pupil;
+    # each curve stops where fewer than that are still at risk (its last steps would each be
+    # one placement's own length).
     shared = df
     if len(df):
         started = df.groupby("group", dropna=False)["at_risk"].transform("max")
-        shared = df.assign(placements=started)[started >= S.threshold()][["group", "days", "survival", "placements"]]
+        keep = (started >= S.threshold()) & (df["at_risk"] >= S.threshold())
+        shared = df.assign(placements=started)[keep][["group", "days", "survival", "placements"]]
     if S.presentation() and len(df):
         df, counts = shared, ["placements"]
 
@@ -101,7 +104,9 @@ def km() -> None:
 
     U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
              count_cols=counts,
-             about_extra="With 'Provider', the eight providers with the most placements are drawn.",
+             about_extra="With 'Provider', the eight providers with the most placements are drawn. In presentation "
+                         f"mode and in the files, a line stops where fewer than {S.threshold()} placements are still "
+                         "in AP.",
              empty="No placement started in the period, so there is no curve.",
              file_stem=f"km-curve-{by or 'all'}", download_df=shared, level=2)
 

@@ -64,6 +64,40 @@ def test_the_km_download_is_the_curves_of_groups_large_enough(sample_db, monkeyp
     assert (km[L("placements")].astype(int) >= 3).all()
 
 
+def test_a_shared_km_curve_stops_where_fewer_than_the_threshold_are_at_risk(sample_db, sample_db_copy, monkeypatch,
+                                                                        captured):
+    # Past that point each step is one placement's own length. The life table is worked out
+    # here from the store (a read-only copy) for the page's cohort: as of 24 March 2025, this
+    # academic year, by reason (the page's default split).
+    from datetime import date
+
+    import duckdb
+
+    from analytics import time_in_ap
+    from analytics.settings import Filters, Settings
+    at = open_app(sample_db, monkeypatch, "pages/time_in_ap.py", query={"as_of": "2025-03-24"})
+    assert_healthy(at)
+    from pages._ui import column_label as L
+    [km] = [f for f in captured.values() if L("survival") in f.columns]
+    con = duckdb.connect(str(sample_db_copy), read_only=True)
+    try:
+        table = time_in_ap.km_curve(con, Filters(as_of=date(2025, 3, 24)), Settings(), by="reason")
+    finally:
+        con.close()
+    from pages._ui import value_label
+    table["label"] = table["group"].map(value_label)
+    cut = 0
+    for group, rows in table.groupby("label"):
+        if rows["at_risk"].max() < 3:
+            assert group not in set(km[L("group")]), group
+            continue
+        shown = km[km[L("group")] == group]
+        expected = sorted(rows.loc[rows["at_risk"] >= 3, "days"].astype(int))
+        assert sorted(shown[L("days")].astype(int)) == expected, group
+        cut += int((rows["at_risk"] < 3).sum())
+    assert cut > 0, "some curve of the sample runs on with fewer than 3 at risk"
+
+
 def test_scorecard_statistics_are_hidden_with_the_count_of_their_group(sample_db, monkeypatch, captured):
     at = open_app(sample_db, monkeypatch, "pages/providers.py")
     assert_healthy(at)
