@@ -377,9 +377,28 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
     return data if codes else readable(data, group_by)
 
 
+def _per_state(key: tuple, fn):
+    """fn(), kept in the session for this data and key: every download of a page asks for the
+    same description, and the filter labels and the latest date read the whole placements
+    table (a copy of it from the cache each time)."""
+    memo = st.session_state.setdefault("_ui_memo", {})
+    key = (S.data_version(), *key)
+    if key not in memo:
+        if len(memo) > 64:
+            memo.clear()
+        memo[key] = fn()
+    return memo[key]
+
+
 def filters_described() -> list[tuple[str, str]]:
     """The sidebar's filters as a person would read them back: [(label, values)], only those on."""
     f = S.filters()
+    if not S.active_filter_count():
+        return []
+    return _per_state(("filters", repr(f)), lambda: _described(f))
+
+
+def _described(f) -> list[tuple[str, str]]:
     labels = S.filter_options().get("_labels", {})
     out = []
     for name, label in S.MULTI_FILTERS.items():
@@ -397,9 +416,13 @@ def filters_described() -> list[tuple[str, str]]:
 
 def settings_changed() -> list[tuple[str, str]]:
     """The thresholds set away from their defaults (metrics.md), as [(label, 'value (default d)')]."""
-    now, default = S.settings(), S.Settings()
-    return [(label, f"{getattr(now, name):g} (default {getattr(default, name):g})")
-            for name, label, _ in THRESHOLDS if getattr(now, name) != getattr(default, name)]
+    chosen = tuple(st.session_state.get(f"s_{name}") for name, *_ in THRESHOLDS)
+
+    def changed():
+        now, default = S.settings(), S.Settings()
+        return [(label, f"{getattr(now, name):g} (default {getattr(default, name):g})")
+                for name, label, _ in THRESHOLDS if getattr(now, name) != getattr(default, name)]
+    return _per_state(("settings", chosen), changed)
 
 
 def _slug(text: str) -> str:
@@ -433,7 +456,7 @@ def file_about(title: str | None, note: str | None) -> pd.DataFrame:
     rows += settings_changed()
     if note:
         rows.append(("Small numbers" if "'c'" in note else "Pupils", note))
-    last = S.last_data_date()
+    last = _per_state(("last_data_date",), S.last_data_date)
     if last is not None:
         rows.append(("Latest date in the loaded data", f"{last:%d/%m/%Y}"))
     rows.append(("Downloaded", f"{datetime.now(timezone.utc):%d/%m/%Y %H:%M} UTC"))
