@@ -95,6 +95,43 @@ def test_the_warning_shows_no_id():
     assert "99444316577" not in rows[3] and not re.search(r"[0-9]{5}", rows[3])
 
 
+SPACED = "had spaces inside, which were removed: a UPN has none."
+
+
+@pytest.mark.parametrize("typed, why", [
+    ("C999 0000 00001", "grouped as some systems print a UPN"),
+    ("C999000 000001", "one space inside"),
+    ("c999\u00a00000\u00a000001", "non-breaking spaces (copied from a web page), lower case"),
+    ("C999\t000000001", "a tab inside"),
+])
+def test_a_upn_written_with_spaces_is_the_upn_with_a_warning(typed, why):
+    # C999000000001's check letter is right (module docstring), so the spaced form is that pupil:
+    # without this, the same child is a second pupil once a later file writes it without spaces
+    assert warnings_by_id([typed]) == {"C999000000001": "UPN " + SPACED}, why
+
+
+def test_a_spaced_upn_with_a_wrong_check_letter_gets_both_warnings():
+    w = warnings_by_id(["B999 0000 00001"])["B999000000001"]
+    assert w == ("UPN had spaces inside, which were removed: a UPN has none; "
+                 "UPN 'B999000000001' is not a valid UPN: its check letter does not match.")
+
+
+@pytest.mark.parametrize("typed", ["AB 12", "LA REF 0004", "C999 0000 0001"])
+def test_spaces_stay_in_an_id_that_is_not_a_upn_without_them(typed):
+    # a local ID may have spaces of its own (data-spec §1: trimmed and upper-cased, nothing more);
+    # 'C99900000001' (12 characters) is not UPN-shaped, so it stays as typed and unwarned
+    assert warnings_by_id([typed]) == {typed: None}
+
+
+def test_the_spaced_and_unspaced_upn_are_one_pupil_in_the_store(store):
+    head = "UPN,Provider Name,Provider URN,Start Date,End Date\n"
+    store.ingest_file((head + "C999 0000 00001,Oak PRU,100001,01/09/2025,\n").encode(), "autumn.csv")
+    store.ingest_file((head + "C999000000001,Oak PRU,100001,01/09/2025,12/12/2025\n").encode(), "spring.csv")
+    # spring's end date closes autumn's placement: one pupil, one placement, no open one
+    assert store.con.execute("SELECT pupil_id, end_date IS NULL FROM placements").fetchall() == [
+        ("C999000000001", False)]
+
+
 def test_the_other_datasets_warn_of_it_too():
     s = one("UPN,Exclusion Type,Start Date,Sessions\nC99900000001,suspension,01/10/2025,2\n")
     assert s.dataset == "exclusions"

@@ -133,6 +133,7 @@ _URN = {"home_school_urn": 6, "provider_urn": 6, "school_urn": 6, "provider_ukpr
 # Optional columns whose invalid value still rejects the row (data-spec §5).
 _REJECT_IF_INVALID = {"end_date", "period_end"}
 # The warning for a pupil ID that is nearly a UPN (_Builder._pupil_id), after the column's header.
+SPACED_UPN = "had spaces inside, which were removed: a UPN has none."
 MISTYPED_UPN = ("is not a well-formed UPN: a character may be missing, extra or mistyped (a UPN is a "
                 "letter, 11 digits and a check character). Check it, or this child may be counted as two "
                 "pupils.")
@@ -486,7 +487,15 @@ class _Builder:
                               f"{self.msg(name, words + ', so it was left blank.', s)} END")
 
     def _pupil_id(self, s: str) -> str:
-        v = f"upper({s})"
+        # A UPN written in groups ('A123 4567 89012', as some systems print it) is the same UPN:
+        # its spaces are removed, with a row warning (nothing is silently fixed). Only when what
+        # is left is UPN-shaped: a local ID may have spaces of its own.
+        compact = f"regexp_replace(upper({s}), '[ \\t\u00a0]+', '', 'g')"
+        upn = "'[A-Z][0-9]{11}[0-9A-Z]'"
+        v = f"CASE WHEN regexp_full_match({compact}, {upn}) THEN {compact} ELSE upper({s}) END"
+        self.warns.append(
+            f"CASE WHEN v_pupil_id IS DISTINCT FROM upper({s}) THEN "
+            f"{self.msg('pupil_id', SPACED_UPN)} END")
         self.rejects.append(
             f"CASE WHEN {s} IS NULL THEN {self.msg('pupil_id', 'is blank, but it is required.')} "
             f"WHEN regexp_full_match(v_pupil_id, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
