@@ -916,12 +916,32 @@ class Store:
         >>> Store(":memory:").preview_changes(type("S", (), {"dataset": None})()).changed
         0
         """
-        dataset = sheet.dataset
-        if dataset is None:
-            return ChangePreview(None)
-        if dataset not in schema.DATASETS:
-            raise StoreError(f"'{dataset}' is not a dataset this program knows.")
-        content_hash = sheet_hash(file_hash, sheet.sheet) if file_hash else "preview (never stored)"
+        items = [(b, h) for b, h in before if getattr(b, "dataset", None) == sheet.dataset]
+        return self.preview_batch(items + [(sheet, file_hash)], examples, wanted=[len(items)])[-1]
+
+    def preview_batch(self, items: Sequence, examples: int = 5, wanted: Iterable[int] | None = None,
+                      progress: Progress | None = None) -> list[ChangePreview | None]:
+        """preview_changes for a batch: for each i in `wanted` (default: all), what loading
+        items[i] (a (sheet, file_hash) pair) would change once items[:i] are loaded, that is
+        preview_changes(*items[i], before=items[:i]). Each sheet is applied once, in one
+        rolled-back transaction per dataset, so a batch of k sheets costs k applications, not
+        k²/2. Items after the last wanted one of their dataset are not applied; the list holds
+        None for the items not wanted. `progress(fraction, message)` is called as it goes."""
+        wanted = set(range(len(items))) if wanted is None else set(wanted)
+        results: list[ChangePreview | None] = [None] * len(items)
+        by_dataset: dict[str, list[int]] = {}
+        for i, (sh, _) in enumerate(items):
+            dataset = getattr(sh, "dataset", None)
+            if dataset is None:
+                if i in wanted:
+                    results[i] = ChangePreview(None)
+                continue
+            if dataset not in schema.DATASETS:
+                raise StoreError(f"'{dataset}' is not a dataset this program knows.")
+            by_dataset.setdefault(dataset, []).append(i)
+        todo = [(d, [i for i in idx if i <= max(wanted & set(idx))])
+                for d, idx in by_dataset.items() if wanted & set(idx)]
+        total, done = sum(len(idx) for _, idx in todo), 0
         w = self._w
         with self._lock:
             # A large append is otherwise written to the database file before commit, and a
@@ -930,12 +950,27 @@ class Store:
             optimistic = w.execute("SELECT current_setting('enable_optimistic_write')").fetchall()[0][0]
             w.execute("SET enable_optimistic_write = false")
             try:
-                return self._preview(sheet, dataset, content_hash, examples,
-                                     [(b, h) for b, h in before if getattr(b, "dataset", None) == dataset])
+                for dataset, idx in todo:
+                    with self._transaction(keep=False,
+                                           failure="The changes this file would make could not be worked out"):
+                        for i in idx:
+                            sh, file_hash = items[i]
+                            content_hash = (sheet_hash(file_hash, sh.sheet) if file_hash
+                                            else f"preview (never stored) {i}")
+                            if i in wanted:
+                                results[i] = self._preview_step(sh, dataset, content_hash, examples)
+                            else:
+                                self._write_sheet(sh, content_hash, None, with_rejects=False)
+                            done += 1
+                            if progress:
+                                progress(done / total, f"Checked {done} of {total} sheets")
             finally:
                 w.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
+        return results
 
-    def _preview(self, sheet, dataset: str, content_hash: str, examples: int, before=()) -> ChangePreview:
+    def _preview_step(self, sheet, dataset: str, content_hash: str, examples: int) -> ChangePreview:
+        """Inside a rolled-back transaction: apply `sheet` and say what it changed. It stays
+        applied, for the sheets after it in a batch."""
         keys = list(schema.KEYS[dataset])
         # a column whose text is never shown and whose derived column is compared instead
         # (ethnicity: 'WBRI' and 'White - White British' are one group) is left out, so that
@@ -946,78 +981,74 @@ class Store:
         cols = ", ".join(keys + compared)
         on = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
         w = self._w
-        with self._transaction(keep=False, failure="The changes this file would make could not be worked out"):
-            for t in ("_pv_before", "_pv_old", "_pv_new", "_pv_pairs"):
-                w.execute(f"DROP TABLE IF EXISTS {t}")
-            for i, (earlier, earlier_hash) in enumerate(before):
-                self._write_sheet(earlier, sheet_hash(earlier_hash, earlier.sheet) if earlier_hash
-                                  else f"preview (never stored) {i}", None, with_rejects=False)
-            w.execute(f"CREATE TEMP TABLE _pv_before AS SELECT {cols} FROM {dataset}")
-            written = self._write_sheet(sheet, content_hash, None, with_rejects=False)
-            if isinstance(written, tuple):
-                return ChangePreview(dataset, duplicate_of=written[0])
-            upload_id = written
-            repeated, same_pupil = tuple(self.last_repeated), self.last_same_pupil
-            # each side's rows that the other lacks: the stored versions of records that change
-            # or go, and the new versions of records that change or are added
-            w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
-                      f"(SELECT {cols} FROM _pv_before EXCEPT SELECT {cols} FROM {dataset})")
-            w.execute(f"CREATE TEMP TABLE _pv_new AS SELECT *, row_number() OVER () AS _id FROM "
-                      f"(SELECT {cols} FROM {dataset} EXCEPT SELECT {cols} FROM _pv_before)")
-            w.execute(f"CREATE TEMP TABLE _pv_pairs AS SELECT o._id AS oid, n._id AS nid "
-                      f"FROM _pv_old o JOIN _pv_new n ON {on}")
-            if dataset == "placements":
-                # A placement whose provider key changes (a name now tied to a URN) goes from
-                # one key to another: the same pupil and start date, one record on each side.
-                w.execute("""
-                    INSERT INTO _pv_pairs
-                    WITH gone AS (SELECT * FROM _pv_old WHERE _id NOT IN (SELECT oid FROM _pv_pairs)),
-                         fresh AS (SELECT * FROM _pv_new WHERE _id NOT IN (SELECT nid FROM _pv_pairs)),
-                         m AS (SELECT g._id AS oid, f._id AS nid,
-                                      count(*) OVER (PARTITION BY g._id) AS n_o,
-                                      count(*) OVER (PARTITION BY f._id) AS n_n
-                               FROM gone g JOIN fresh f ON g.pupil_id = f.pupil_id AND g.start_date = f.start_date)
-                    SELECT oid, nid FROM m WHERE n_o = 1 AND n_n = 1""")
-            counts = ", ".join(
-                f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NULL), "
-                f"count(*) FILTER (WHERE o.{c} IS NULL AND n.{c} IS NOT NULL), "
-                f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NOT NULL AND o.{c} <> n.{c})"
-                for c in compared)
-            events = _EVENT_DATES[dataset]
-            newest_old = ", ".join(f"max(o.{c})" for c in events)
-            row = w.execute(
-                f"SELECT (SELECT count(*) FROM _pv_old), (SELECT count(*) FROM _pv_new), count(*), "
-                f"{newest_old}, {counts} FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid "
-                "JOIN _pv_new n ON n._id = p.nid").fetchall()[0]
-            n_old, n_new, n_pairs = row[:3]
-            newest_in_changed = max((d for d in row[3:3 + len(events)] if d is not None), default=None)
-            flat = row[3 + len(events):]
-            columns = tuple(ColumnChange(c, *flat[3 * i:3 * i + 3]) for i, c in enumerate(compared)
-                            if any(flat[3 * i:3 * i + 3]))
-            other_setting = 0
-            if dataset == "attendance":
-                other_setting = w.execute("""
-                    SELECT count(*) FROM _pv_new n
-                    WHERE n._id NOT IN (SELECT nid FROM _pv_pairs)
-                      AND EXISTS (SELECT 1 FROM _pv_before b WHERE b.pupil_id = n.pupil_id
-                                  AND b.period_start = n.period_start
-                                  AND b.period_end IS NOT DISTINCT FROM n.period_end
-                                  AND b.setting_key IS DISTINCT FROM n.setting_key)""").fetchall()[0][0]
-            file_dates = w.execute(f"SELECT {', '.join(f'max({c})' for c in events)} FROM ledger_{dataset} "
-                                   "WHERE upload_id = ?", [upload_id]).fetchall()[0]
-            newest_in_file = max((d for d in file_dates if d is not None), default=None)
-            when, what = _RECORD_LABEL[dataset]
-            names = keys + compared
-            cur = w.execute(
-                f"SELECT {', '.join('o.' + c for c in names)}, {', '.join('n.' + c for c in names)} "
-                f"FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid JOIN _pv_new n ON n._id = p.nid "
-                f"ORDER BY n.pupil_id, n.{when}, n.{what}, p.nid LIMIT ?", [int(examples)])
-            shown = []
-            for r in cur.fetchall():
-                before, after = dict(zip(names, r[:len(names)])), dict(zip(names, r[len(names):]))
-                shown.append(RecordChange(
-                    after["pupil_id"], after[when], after[what],
-                    tuple((c, before[c], after[c]) for c in compared if before[c] != after[c])))
+        for t in ("_pv_before", "_pv_old", "_pv_new", "_pv_pairs"):
+            w.execute(f"DROP TABLE IF EXISTS {t}")
+        w.execute(f"CREATE TEMP TABLE _pv_before AS SELECT {cols} FROM {dataset}")
+        written = self._write_sheet(sheet, content_hash, None, with_rejects=False)
+        if isinstance(written, tuple):
+            return ChangePreview(dataset, duplicate_of=written[0])
+        upload_id = written
+        repeated, same_pupil = tuple(self.last_repeated), self.last_same_pupil
+        # each side's rows that the other lacks: the stored versions of records that change
+        # or go, and the new versions of records that change or are added
+        w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
+                  f"(SELECT {cols} FROM _pv_before EXCEPT SELECT {cols} FROM {dataset})")
+        w.execute(f"CREATE TEMP TABLE _pv_new AS SELECT *, row_number() OVER () AS _id FROM "
+                  f"(SELECT {cols} FROM {dataset} EXCEPT SELECT {cols} FROM _pv_before)")
+        w.execute(f"CREATE TEMP TABLE _pv_pairs AS SELECT o._id AS oid, n._id AS nid "
+                  f"FROM _pv_old o JOIN _pv_new n ON {on}")
+        if dataset == "placements":
+            # A placement whose provider key changes (a name now tied to a URN) goes from
+            # one key to another: the same pupil and start date, one record on each side.
+            w.execute("""
+                INSERT INTO _pv_pairs
+                WITH gone AS (SELECT * FROM _pv_old WHERE _id NOT IN (SELECT oid FROM _pv_pairs)),
+                     fresh AS (SELECT * FROM _pv_new WHERE _id NOT IN (SELECT nid FROM _pv_pairs)),
+                     m AS (SELECT g._id AS oid, f._id AS nid,
+                                  count(*) OVER (PARTITION BY g._id) AS n_o,
+                                  count(*) OVER (PARTITION BY f._id) AS n_n
+                           FROM gone g JOIN fresh f ON g.pupil_id = f.pupil_id AND g.start_date = f.start_date)
+                SELECT oid, nid FROM m WHERE n_o = 1 AND n_n = 1""")
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NULL), "
+            f"count(*) FILTER (WHERE o.{c} IS NULL AND n.{c} IS NOT NULL), "
+            f"count(*) FILTER (WHERE o.{c} IS NOT NULL AND n.{c} IS NOT NULL AND o.{c} <> n.{c})"
+            for c in compared)
+        events = _EVENT_DATES[dataset]
+        newest_old = ", ".join(f"max(o.{c})" for c in events)
+        row = w.execute(
+            f"SELECT (SELECT count(*) FROM _pv_old), (SELECT count(*) FROM _pv_new), count(*), "
+            f"{newest_old}, {counts} FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid "
+            "JOIN _pv_new n ON n._id = p.nid").fetchall()[0]
+        n_old, n_new, n_pairs = row[:3]
+        newest_in_changed = max((d for d in row[3:3 + len(events)] if d is not None), default=None)
+        flat = row[3 + len(events):]
+        columns = tuple(ColumnChange(c, *flat[3 * i:3 * i + 3]) for i, c in enumerate(compared)
+                        if any(flat[3 * i:3 * i + 3]))
+        other_setting = 0
+        if dataset == "attendance":
+            other_setting = w.execute("""
+                SELECT count(*) FROM _pv_new n
+                WHERE n._id NOT IN (SELECT nid FROM _pv_pairs)
+                  AND EXISTS (SELECT 1 FROM _pv_before b WHERE b.pupil_id = n.pupil_id
+                              AND b.period_start = n.period_start
+                              AND b.period_end IS NOT DISTINCT FROM n.period_end
+                              AND b.setting_key IS DISTINCT FROM n.setting_key)""").fetchall()[0][0]
+        file_dates = w.execute(f"SELECT {', '.join(f'max({c})' for c in events)} FROM ledger_{dataset} "
+                               "WHERE upload_id = ?", [upload_id]).fetchall()[0]
+        newest_in_file = max((d for d in file_dates if d is not None), default=None)
+        when, what = _RECORD_LABEL[dataset]
+        names = keys + compared
+        cur = w.execute(
+            f"SELECT {', '.join('o.' + c for c in names)}, {', '.join('n.' + c for c in names)} "
+            f"FROM _pv_pairs p JOIN _pv_old o ON o._id = p.oid JOIN _pv_new n ON n._id = p.nid "
+            f"ORDER BY n.pupil_id, n.{when}, n.{what}, p.nid LIMIT ?", [int(examples)])
+        shown = []
+        for r in cur.fetchall():
+            before, after = dict(zip(names, r[:len(names)])), dict(zip(names, r[len(names):]))
+            shown.append(RecordChange(
+                after["pupil_id"], after[when], after[what],
+                tuple((c, before[c], after[c]) for c in compared if before[c] != after[c])))
         return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
                              newest_in_changed=newest_in_changed, repeated=repeated,

@@ -275,11 +275,17 @@ def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_
             st.rerun()
 
 
+def _preview_key(digest: str, mapping_json: str, n: int, before=()) -> tuple:
+    """What a sheet's change preview depends on: the file, its mapping, the sheet, the stored
+    data and the sheets before it in the batch."""
+    return digest, mapping_json, n, S.data_version(), tuple(k for *_, k in before)
+
+
 def _preview_for(parsed, sha256: str, digest: str, mapping_json: str, n: int, before=()):
     """Store.preview_changes for one sheet after the sheets ``before`` it in the batch, kept in
     this browser session until the file, its mapping, the files before it or the stored data
     change (the check is drawn again on every click). ``before``: [(sheet, sha256, key)]."""
-    key = (digest, mapping_json, n, S.data_version(), tuple(k for *_, k in before))
+    key = _preview_key(digest, mapping_json, n, before)
     held = st.session_state.setdefault("_previews", {})
     st.session_state.setdefault("_previews_used", set()).add(key)
     if key not in held:
@@ -341,11 +347,21 @@ def _example_line(dataset: str, r) -> str:
 
 
 def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int, before=(),
-                    unchecked: int = 0) -> None:
+                    unchecked: int = 0, pending: list | None = None) -> None:
     """Before Load: how many stored records this sheet would change, and how (data-spec §6: the
     newest upload wins for every column it carries, blanks included, whatever its dates), once
     the sheets ``before`` it in the batch are loaded. ``unchecked``: files ahead of it that will
-    load but could not be applied here (too large to hold)."""
+    load but could not be applied here (too large to hold). ``pending``: when given and the
+    answer is not yet known, a place is kept for it and the sheet put on this list, for
+    _fill_previews to work out the whole batch at once after every file is drawn."""
+    key = _preview_key(digest, mapping_json, n, before)
+    if pending is not None and key not in st.session_state.get("_previews", {}):
+        st.session_state.setdefault("_previews_used", set()).add(key)
+        slot = st.empty()
+        slot.caption("What loading this would change is worked out once every file is checked…")
+        pending.append({"slot": slot, "key": key, "args": (parsed, sha256, digest, mapping_json, n, before,
+                                                            unchecked)})
+        return
     try:
         pv = _preview_for(parsed, sha256, digest, mapping_json, n, before)
     except APDataError as e:
@@ -420,7 +436,41 @@ def _sheets_of(steps) -> list:
             for _, _, mapping, parsed, sha256 in steps if parsed is not None for i, sh in enumerate(parsed)]
 
 
-def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = None
+def _fill_previews(pending: list[dict], ready: list) -> None:
+    """Work out the change previews _change_preview put off, for the whole batch in one pass
+    (Store.preview_batch applies each sheet once: a batch of k sheets costs k applications
+    instead of one preview per sheet with all the sheets ahead of it applied again), with a
+    progress bar in the first file's place; then draw each in its place."""
+    if not pending:
+        return
+    items = _sheets_of(ready)
+    keys = [k for *_, k in items]
+    wanted = {}
+    for p in pending:
+        before = p["args"][5]
+        i = len(before)
+        if i < len(keys) and keys[i] == p["key"][:3] and keys[:i] == [k for *_, k in before]:
+            wanted[i] = p
+    held = st.session_state.setdefault("_previews", {})
+    if wanted:
+        words = "Working out what loading these files would change"
+        bar = pending[0]["slot"].progress(0.0, text=f"{words}…")
+        try:
+            found = S.store().preview_batch([(sh, h) for sh, h, _ in items], examples=PREVIEW_EXAMPLES,
+                                            wanted=list(wanted),
+                                            progress=lambda f, m: bar.progress(min(1.0, f), text=f"{words}: {m[0].lower()}{m[1:]}"))
+        except APDataError:
+            found = None   # each is worked out on its own below, which says where it fails
+        if found is not None:
+            for i, p in wanted.items():
+                held[p["key"]] = found[i]
+    for p in pending:
+        parsed = p["args"][0]
+        with p["slot"].container(), S.section(f"what loading {parsed.file_name} would change"):
+            _change_preview(*p["args"])
+
+
+def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = None, pending: list | None = None
                ) -> tuple[bytes, str, dict, list | None, str] | None:
     """Show what one file holds; return (data, name, mapping, parsed sheets or None, sha256)
     when it can be loaded. ``ahead``: the steps of the files above it that will load first;
@@ -492,7 +542,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
             mapping_json = json.dumps(user_map, sort_keys=True)
             before = _sheets_of(ahead) + [(s, sha256, (digest, mapping_json, i)) for i, s in enumerate(read["sheets"][:n])]
             _change_preview(read["sheets"][n], sha256, digest, mapping_json, n, before,
-                            unchecked=sum(step[3] is None for step in ahead))
+                            unchecked=sum(step[3] is None for step in ahead), pending=pending)
         else:
             st.caption("What loading this would change in the stored data is not worked out for a file "
                        "this large.")
@@ -775,6 +825,7 @@ def main() -> None:
         ready = []
         why_not: dict[str, str] = {}   # files that cannot be loaded, and why
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
+        pending: list[dict] = []   # change previews to work out for the batch at once
         for f in files:
             with st.container(border=True), S.section(f"the check of {f.name}"):
                 data = f.getvalue()
@@ -783,10 +834,11 @@ def main() -> None:
                     step = _same_bytes_step(f.name, *checked[sha256])
                 else:
                     checked[sha256] = (f.name, None)   # (its widgets are keyed by content: drawn once)
-                    step = _file_step(f, data, sha256, ahead=list(ready), why_not=why_not)
+                    step = _file_step(f, data, sha256, ahead=list(ready), why_not=why_not, pending=pending)
                     checked[sha256] = (f.name, step)
                 if step:
                     ready.append(step)
+        _fill_previews(pending, ready)
         _forget_unused_reads()
         if ready:
             if st.button(f"Load {len(ready)} file{'s' if len(ready) != 1 else ''}", type="primary",

@@ -377,3 +377,74 @@ def test_an_ethnicity_code_written_as_its_label_is_not_a_change(store):
         {"pupil_id": "P2", "ethnicity": "Black - Black African", "ethnicity_group": black, **base}]))  # changed
     assert (pv.changed, pv.added) == (1, 0)
     assert columns(pv) == {"ethnicity_group": (0, 0, 1)}
+
+
+# -- a whole batch at once (Store.preview_batch) --------------------------------------------------
+
+SPRING = sheet("placements", [
+    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-12-19",
+     "hours_per_week": 25.0, "destination": "mainstream", "last_review_date": "2025-10-14"},
+    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "hours_per_week": 25.0},
+], file_name="spring.csv")
+SUMMER = sheet("placements", [
+    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "end_date": "2026-07-17",
+     "hours_per_week": 25.0, "destination": "special"},
+], file_name="summer.csv")
+ATTENDANCE = sheet("attendance", [
+    {"pupil_id": "P1", "period_start": "2025-09-01", "period_end": "2025-09-05", "possible_sessions": 10,
+     "attended_sessions": 9}], file_name="att.csv")
+
+
+def test_a_batch_preview_is_each_sheet_after_the_ones_ahead_of_it(store):
+    # Worked out by hand on an empty store, in load order:
+    # autumn adds P1-P3; the attendance sheet adds its one week; spring, after autumn, closes P1
+    # (end date and destination filled in) and adds P4; summer, after spring, closes P4 (end date
+    # and destination filled in) and adds nothing.
+    items = [(AUTUMN, None), (ATTENDANCE, None), (SPRING, None), (SUMMER, None)]
+    pvs = store.preview_batch(items)
+    assert [(p.dataset, p.added, p.changed, p.merged) for p in pvs] == [
+        ("placements", 3, 0, 0), ("attendance", 1, 0, 0), ("placements", 1, 1, 0), ("placements", 0, 1, 0)]
+    assert columns(pvs[2]) == {"end_date": (0, 1, 0), "destination": (0, 1, 0)}
+    assert columns(pvs[3]) == {"end_date": (0, 1, 0), "destination": (0, 1, 0)}
+    # the same as one preview per sheet with the sheets ahead of it (the definition)
+    for i, pv in enumerate(pvs):
+        assert pv == store.preview_changes(*items[i], before=items[:i])
+    # and nothing stays
+    assert one(store, "SELECT count(*) FROM uploads") == [(0,)]
+    assert one(store, "SELECT count(*) FROM placements") == [(0,)]
+
+
+def test_a_batch_applies_each_sheet_once_and_only_as_far_as_it_must(store, monkeypatch):
+    # k sheets cost k applications (one preview per sheet with the sheets ahead of it applied
+    # again would cost k(k+1)/2 = 10 for four placement sheets); sheets after the last wanted one
+    # of their dataset are not applied at all.
+    calls = []
+    real = Store._write_sheet
+
+    def counting(self, sh, *a, **kw):
+        calls.append(sh.file_name)
+        return real(self, sh, *a, **kw)
+
+    monkeypatch.setattr(Store, "_write_sheet", counting)
+    autumn_again = sheet("placements", [{k: v for k, v in r.items() if k not in ("row_number", "warnings")}
+                                          for r in AUTUMN.accepted.to_pylist()], file_name="autumn-copy.csv")
+    items = [(AUTUMN, None), (SPRING, None), (SUMMER, None), (autumn_again, None)]
+    store.preview_batch(items)
+    assert calls == ["autumn.csv", "spring.csv", "summer.csv", "autumn-copy.csv"]
+    calls.clear()
+    pvs = store.preview_batch(items, wanted=[1])
+    assert calls == ["autumn.csv", "spring.csv"]
+    assert pvs[0] is None and pvs[2] is None and pvs[3] is None
+    assert (pvs[1].added, pvs[1].changed) == (1, 1)
+
+
+def test_a_batch_reports_its_progress_and_a_duplicate_within_it(store):
+    # The same file's bytes twice in one batch: the second is a duplicate of the first (applied
+    # ahead of it in the rolled-back transaction), as a load would find.
+    seen = []
+    h = hashlib.sha256(b"autumn").hexdigest()
+    pvs = store.preview_batch([(AUTUMN, h), (SPRING, None), (AUTUMN, h)],
+                              progress=lambda f, m: seen.append((round(f, 3), m)))
+    assert pvs[2].duplicate_of is not None and pvs[0].duplicate_of is None
+    assert seen == [(0.333, "Checked 1 of 3 sheets"), (0.667, "Checked 2 of 3 sheets"),
+                    (1.0, "Checked 3 of 3 sheets")]
