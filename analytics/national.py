@@ -22,6 +22,7 @@ import gzip
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -36,9 +37,15 @@ SYMBOLS = frozenset({"c", "x", "z", ".", "low", "k", "u", ":", "~", ""})
 
 SPC = "DfE, Schools, pupils and their characteristics 2022/23"
 SOURCES = {
-    "spc_ap_setting.csv": f"{SPC}: school-arranged AP placements by setting type (spc_ap_setting.csv)",
-    "spc_school_ap_placement.csv": (f"{SPC}: pupils in school-arranged AP by placement reason "
-                                    "(spc_school_ap_placement.csv)"),
+    # The file is published beside the school census's AP tables, but what it counts is the AP
+    # census's population (LA-funded AP, January 2023): its LA totals equal the AP census's
+    # pupil counts in 130 of 149 LAs, and its national placements with "other unregistered"
+    # providers (2,557) are fewer than the school census's pupils in school-arranged AP there
+    # (6,449), which no count of the same pupils' placements could be (tests/test_national.py).
+    "spc_ap_setting.csv": ("DfE, 2022/23: placements in LA-funded AP by setting type, January 2023 "
+                           "(the AP census's population) (spc_ap_setting.csv)"),
+    "spc_school_ap_placement.csv": (f"{SPC}: pupils in school-arranged AP by placement reason, "
+                                    "January 2023 school census (spc_school_ap_placement.csv)"),
     "ap_placements_ap_census.csv.gz": ("DfE, Alternative provision census (January): pupils in "
                                        "LA-funded AP (ap_placements_ap_census.csv.gz)"),
     "exclusions_la_rates_sfr35_2017.csv": ("DfE, SFR35/2017 Permanent and fixed-period exclusions "
@@ -47,9 +54,9 @@ SOURCES = {
                               "terms: pupil referral units (absence_2term_pru.csv)"),
 }
 
-# DfE's school-census AP setting types, and the setting types of this product they correspond
-# to (approximately: "Education setting with URN" covers state AP, special and independent
-# schools and hospital schools alike).
+# DfE's AP setting types (AP census), and the setting types of this product they correspond
+# to (approximately: "Education setting with URN" covers independent and special schools and
+# hospital education alike; PRUs and AP academies are not in the AP census at all).
 DFE_SETTING_TYPES = {
     "Education setting with URN": ("state_ap_school", "independent_school", "special_school",
                                    "hospital"),
@@ -71,14 +78,39 @@ DFE_REASONS = {
     "Other": ("awaiting_school_place", "awaiting_specialist_place", "other", "unknown"),
 }
 
-# The side-by-side comparisons: (title, national measure, local basis, national basis).
+class Comparison(NamedTuple):
+    """One side-by-side comparison: the local figures are counted over the same population as
+    DfE's, so that the two shares describe the same kind of placement."""
+    title: str
+    measure: str            # the national shares (by DfE group)
+    total_measure: str      # the national n they are shares of
+    local_basis: str        # what the local shares count
+    national_basis: str     # what DfE's count
+    commissioner: str       # the local placements in DfE's population: commissioned by ...
+    left_out: tuple[str, ...] = ()   # ... and not in these setting types
+    outside: str = ""       # what the local placements left out are
+
+
 COMPARISONS = {
-    "setting_type": ("Open placements by setting type",
-                     "school_arranged_ap_placements_share_by_setting_type",
-                     "open placements at the as-of date", "school-arranged AP placements"),
-    "reason": ("Pupils in AP by placement reason", "school_arranged_ap_pupils_share_by_reason",
-               "pupils in AP at the as-of date (reason of their latest open placement)",
-               "pupils in school-arranged AP"),
+    # The AP census counts AP that the LA funds, and not pupils on a PRU or AP academy roll
+    # (they are in the school census): dfe-codes.md §1.1.
+    "setting_type": Comparison(
+        "Open placements in LA-funded AP by setting type", "la_funded_ap_placements_share_by_setting_type",
+        "la_funded_ap_placements",
+        "open placements commissioned by the LA, other than at a PRU or AP academy, at the as-of date",
+        "placements in LA-funded AP, January census",
+        "la", ("state_ap_school",),
+        "placements commissioned by schools, with no commissioner recorded, or at a PRU or AP academy"),
+    # The school census counts AP that schools arrange: "permanent exclusion" there is a pupil
+    # still on the school's roll while the exclusion is reviewed.
+    "reason": Comparison(
+        "Pupils in school-arranged AP by placement reason", "school_arranged_ap_pupils_share_by_reason",
+        "school_arranged_ap_pupils",
+        "pupils in AP commissioned by schools at the as-of date (the reason of their latest such open "
+        "placement)",
+        "pupils in school-arranged AP, January school census",
+        "school", (),
+        "pupils whose open placements were all commissioned by the LA or have no commissioner recorded"),
 }
 
 
@@ -137,7 +169,7 @@ def _national(rows: Iterable[dict], level_col: str = "geographic_level") -> Iter
 
 
 def extract_setting_types(folder: Path) -> list[dict]:
-    """Shares of England's school-arranged AP placements by setting type, and the total."""
+    """Shares of England's placements in LA-funded AP by setting type, and the total."""
     file = "spc_ap_setting.csv"
     by_period: dict[str, dict[str, float | None]] = {}
     for r in _national(_rows(folder / file)):
@@ -145,13 +177,14 @@ def extract_setting_types(folder: Path) -> list[dict]:
     out = []
     for period, values in sorted(by_period.items()):
         total = values.get("Total")
-        out.append(_figure("school_arranged_ap_placements", "Total", total, "count",
-                           academic_year(period), file, "placements, not pupils"))
+        out.append(_figure("la_funded_ap_placements", "Total", total, "count",
+                           academic_year(period), file,
+                           "placements, not pupils, in AP the LA funds (not PRUs or AP academies)"))
         for setting, n in values.items():
             if setting != "Total":
-                out.append(_figure("school_arranged_ap_placements_share_by_setting_type", setting,
+                out.append(_figure("la_funded_ap_placements_share_by_setting_type", setting,
                                    _share(n, total), "fraction", academic_year(period), file,
-                                   "share of all placements"))
+                                   "share of all placements in LA-funded AP"))
     return out
 
 
@@ -204,7 +237,8 @@ def extract_exclusion_rates(folder: Path) -> list[dict]:
         out.append(_figure("permanent_exclusion_rate", breakdown,
                            _fraction(parse_value(r["perm_excl_rate"])), "fraction", period, file, note))
         out.append(_figure("fixed_period_exclusion_rate", breakdown,
-                           _fraction(parse_value(r["fixed_excl_rate"])), "fraction", period, file, note))
+                           _fraction(parse_value(r["fixed_excl_rate"])), "fraction", period, file,
+                           note + "; fixed-period exclusions are what DfE now calls suspensions"))
     return sorted(out, key=lambda f: (f["measure"], f["time_period"]))
 
 
@@ -265,6 +299,31 @@ def figures(path: Path | str = DATA_FILE) -> pd.DataFrame:
     return df[COLUMNS]
 
 
+def figures_as_published(path: Path | str = DATA_FILE) -> pd.DataFrame:
+    """figures() with a 'readable' column: each value as a count, a percentage or a rate per 100
+    ('4.76 per 100 pupils', '79.9%', '41,319'), so that a fraction is not quoted as a rate; and a symbol
+    (suppressed, not applicable) as 'not published', never blank or 0.
+
+    >>> df = figures_as_published()
+    >>> df.loc[df.measure == "permanent_exclusion_rate", "readable"].iloc[-1]
+    '0.10 per 100 pupils'
+    """
+    df = figures(path)
+    per_100 = df["note"].str.contains("per 100", regex=False)
+
+    def shown(value, unit, rate):
+        if pd.isna(value):
+            return "not published (a DfE symbol)"
+        if unit == "count":
+            return f"{value:,.0f}"
+        if rate:
+            return f"{100 * value:.2f} per 100 pupils"
+        return f"{100 * value:.1f}%" if value == 0 or value >= 0.0005 else "less than 0.1%"
+
+    df.insert(3, "readable", [shown(v, u, r) for v, u, r in zip(df["value"], df["unit"], per_100)])
+    return df
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics.national",
                                      description="Extract national comparison figures from DfE files.")
@@ -288,53 +347,71 @@ if __name__ == "__main__":
 
 def compare(con, filters, settings, by: str, today=None, path: Path | str = DATA_FILE) -> pd.DataFrame:
     """Local shares beside the published national shares, one row per DfE group:
-    [group, local_n, local_total, local_share, national_share, national_period].
+    [group, local_n, local_total, local_share, national_share, national_period,
+    national_total, local_outside].
 
+    The local figures are counted over DfE's population (``COMPARISONS[by]``): placements
+    commissioned by the LA and not at a PRU or AP academy for the setting types (the AP census),
+    pupils in AP commissioned by schools for the reasons (the school census). ``local_outside``:
+    how many open placements (pupils) the filters chose that are outside it.
     ``by`` 'setting_type': open placements at as_of in DfE's AP setting types (the census
     rule: a provider URN makes an "Education setting with URN", else a UKPRN a "Registered
-    provider with UKPRN", else the setting type decides). ``by`` 'reason': pupils in AP at
-    as_of by the reason of their latest-starting open placement. Groups come in DfE's order;
-    a local share is blank when nothing is open.
+    provider with UKPRN", else the setting type decides). ``by`` 'reason': pupils by the reason
+    of their latest-starting open placement of those commissioned by schools. Groups come in
+    DfE's order; a local share is blank when nothing comparable is open, a national share when
+    DfE published none (a symbol). ``national_total``: DfE's n (placements or pupils).
     """
     from analytics.time_in_ap import scope   # here: the extractor above needs no database
 
     if by not in COMPARISONS:
         raise ValueError(f"No national comparison by {by!r}; choose one of {', '.join(COMPARISONS)}.")
-    measure = COMPARISONS[by][1]
+    c = COMPARISONS[by]
     table = DFE_SETTING_TYPES if by == "setting_type" else DFE_REASONS
     groups = list(table)
     local_keys = [k for g in groups for k in table[g]]
     local_groups = [g for g in groups for _ in table[g]]
     period, sql, params = scope(filters, settings, today)
+    comparable = ("COALESCE(commissioner = ?, false) AND COALESCE(setting_type, 'unknown') <> ALL(?::VARCHAR[])")
+    comparable_params = [c.commissioner, list(c.left_out)]
     if by == "setting_type":
         label = ("CASE WHEN trim(COALESCE(provider_urn, '')) <> '' THEN ? "
                  "WHEN trim(COALESCE(provider_ukprn, '')) <> '' THEN ? "
                  "ELSE COALESCE(m.dfe, ?) END")
         label_params = ["Education setting with URN", "Registered provider with UKPRN", "Unknown"]
-        rows_sql = (f"SELECT {label} AS dfe FROM ({sql}) s "
+        rows_sql = (f"SELECT CASE WHEN {comparable} THEN {label} END AS dfe FROM ({sql}) s "
                     "LEFT JOIN m ON m.local = COALESCE(s.setting_type, 'unknown') WHERE s.is_open")
+        row_params = comparable_params + label_params + params
     else:
-        label = "COALESCE(m.dfe, ?)"
-        label_params = ["Other"]
-        rows_sql = (f"SELECT {label} AS dfe FROM (SELECT pupil_id, arg_max(reason, start_date) AS reason "
+        # each pupil once: the latest-starting of their open placements in DfE's population, or
+        # no group (outside it) when they have none
+        rows_sql = (f"SELECT CASE WHEN s.inside THEN COALESCE(m.dfe, ?) END AS dfe "
+                    f"FROM (SELECT pupil_id, bool_or({comparable}) AS inside, "
+                    f"arg_max(COALESCE(reason, 'unknown'), start_date) FILTER (WHERE {comparable}) AS reason_ "
                     f"FROM ({sql}) WHERE is_open GROUP BY pupil_id) s "
-                    "LEFT JOIN m ON m.local = COALESCE(s.reason, 'unknown')")
+                    "LEFT JOIN m ON m.local = s.reason_")
+        row_params = ["Other"] + comparable_params + comparable_params + params
     counts = dict(con.execute(f"""
         WITH m AS (SELECT unnest(?::VARCHAR[]) AS local, unnest(?::VARCHAR[]) AS dfe),
         r AS ({rows_sql})
         SELECT dfe, count(*) FROM r GROUP BY dfe
-    """, [local_keys, local_groups] + label_params + params).fetchall())
+    """, [local_keys, local_groups] + row_params).fetchall())
+    outside = int(counts.pop(None, 0))
     total = sum(counts.values())
     nat = figures(path)
-    nat = nat[nat["measure"] == measure]
-    latest = nat["time_period"].max() if len(nat) else None
-    nat = nat[nat["time_period"] == latest].set_index("breakdown")["value"]
+    shares = nat[nat["measure"] == c.measure]
+    latest = shares["time_period"].max() if len(shares) else None
+    shares = shares[shares["time_period"] == latest].set_index("breakdown")["value"]
+    n = nat[(nat["measure"] == c.total_measure) & (nat["breakdown"] == "Total") & (nat["time_period"] == latest)]
+    national_total = float(n["value"].iloc[0]) if len(n) and pd.notna(n["value"].iloc[0]) else None
     return pd.DataFrame({
         "group": groups,
         "local_n": [int(counts.get(g, 0)) for g in groups],
         "local_total": [total] * len(groups),
         "local_share": [counts.get(g, 0) / total if total else None for g in groups],
-        "national_share": [float(nat[g]) if g in nat.index and pd.notna(nat[g]) else None
+        "national_share": [float(shares[g]) if g in shares.index and pd.notna(shares[g]) else None
                            for g in groups],
         "national_period": [latest] * len(groups),
+        "national_total": pd.array([None if national_total is None else int(national_total)] * len(groups),
+                                   dtype="Int64"),
+        "local_outside": [outside] * len(groups),
     })

@@ -109,8 +109,9 @@ TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row
 NO_ATTENDANCE = "No attendance recorded (data to check)"
 
 COLUMN_LABELS = {
-    "local_n": "Here", "local_total": "Here (all)", "local_share": "Share here",
-    "national_share": "Share in England", "national_period": "England: year",
+    "local_n": "This LA: number", "local_total": "This LA: total", "local_share": "This LA: share",
+    "national_share": "England: share", "national_period": "England: year",
+    "national_total": "England: total",
     "case": "Case", "pupil": "Pupil", "age": "Age", "nc_year": "Year group", "group": "Group",
     "provider": "Provider", "provider_key": "Provider ID", "setting_type": "Setting type",
     "reason": "Reason", "commissioner": "Commissioned by", "start_date": "Start",
@@ -440,9 +441,22 @@ def file_suffix() -> str:
     return suffix
 
 
-def file_about(title: str | None, note: str | None) -> pd.DataFrame:
+def file_about(title: str | None, note: str | None, more=()) -> pd.DataFrame:
     """The 'About this file' sheet of an Excel download: what the figures are and what they were
-    chosen by, so a file that has left the dashboard can still be read (and reproduced)."""
+    chosen by, so a file that has left the dashboard can still be read (and reproduced).
+    ``more``: the figure's own (label, text) rows; one whose label is already there replaces it
+    (a figure counted on the 'as of' date says so instead of giving the period)."""
+    rows = _file_about_rows(title, note)
+    labels = [label for label, _ in rows]
+    for label, text in more:
+        if label in labels:
+            rows[labels.index(label)] = (label, text)
+        else:
+            rows.insert(len(rows) - 1, (label, text))   # before "Downloaded"
+    return pd.DataFrame(rows, columns=["About this file", ""])
+
+
+def _file_about_rows(title: str | None, note: str | None) -> list[tuple[str, str]]:
     f = S.filters()
     rows = [("Figure", title or "")]
     try:
@@ -460,18 +474,21 @@ def file_about(title: str | None, note: str | None) -> pd.DataFrame:
     if last is not None:
         rows.append(("Latest date in the loaded data", f"{last:%d/%m/%Y}"))
     rows.append(("Downloaded", f"{datetime.now(timezone.utc):%d/%m/%Y %H:%M} UTC"))
-    return pd.DataFrame(rows, columns=["About this file", ""])
+    return rows
 
 
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
               count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
               group_by: str | None = None, codes: bool = False, suppress=None, also_hide=None,
-              title: str | None = None, scoped: bool = True) -> None:
+              title: str | None = None, scoped: bool = True, about_rows=(), file_cols=None) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
     above it. A file of figures is named by its 'as of' date and filters, and its Excel copy
-    has an 'About this file' sheet (``title``: the figure's). ``scoped=False``: the file does not
-    depend on the dates and filters (the bundled national figures)."""
+    has an 'About this file' sheet (``title``: the figure's; ``about_rows``: its own rows, see
+    file_about). ``scoped=False``: the file does not depend on the dates and filters (the bundled
+    national figures); it gets an 'About this file' sheet only with ``about_rows``.
+    ``file_cols``: {heading: text} columns the files carry on every row and the screen does not
+    (a source and licence, so that a CSV pasted elsewhere still says where its figures came from)."""
     if df is None or df.empty:
         return
     data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes,
@@ -491,12 +508,16 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
             if aggregate and count_cols else
             "One row per pupil's placement, with case numbers instead of UPNs."
             if not aggregate else None)
+    if file_cols:
+        data = data.assign(**file_cols)
     sheets = data
     if scoped and (aggregate or not codes):
         # a file outlives the screen: its name says the date its figures are as of and the
         # filters they were chosen by, and the workbook says it all in words
         file_stem += file_suffix()
-        sheets = {"Data": data, "About this file": file_about(title, note)}
+        sheets = {"Data": data, "About this file": file_about(title, note, about_rows)}
+    elif about_rows:
+        sheets = {"Data": data, "About this file": pd.DataFrame(list(about_rows), columns=["About this file", ""])}
     row = st.container(horizontal=True)
     c1 = c2 = row
     c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
@@ -603,7 +624,8 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            empty: str = "Nothing to show.", file_stem: str | None = None,
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
-           download_df: pd.DataFrame | None = None, suppress=None, also_hide=None, level: int = 3) -> None:
+           download_df: pd.DataFrame | None = None, suppress=None, also_hide=None, level: int = 3,
+           about_rows=(), file_cols=None) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -622,6 +644,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     protected together there); hiding more in a protected table leaves it protected.
     ``level``: the title's heading level, 2 for a figure directly under the page's title (a
     screen reader's outline of the page skips no level), 3 under a section heading.
+    ``about_rows``, ``file_cols``: what the files say beside the data (see downloads).
     """
     (st.header if level == 2 else st.subheader)(title, anchor=False)
     about(about_key, about_extra)
@@ -666,11 +689,11 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     if download_df is not None:
         downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
                   rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by,
-                  suppress=suppress, title=title)
+                  suppress=suppress, title=title, about_rows=about_rows, file_cols=file_cols)
     else:
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
                   total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by,
-                  suppress=suppress, also_hide=also_hide, title=title)
+                  suppress=suppress, also_hide=also_hide, title=title, about_rows=about_rows, file_cols=file_cols)
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

@@ -232,36 +232,77 @@ def national() -> None:
     label = st.segmented_control("Compare", list(NATIONAL), default="Setting type", key="nat_by")
     by = NATIONAL[label or "Setting type"]
     df = S.metric("national", "compare", by=by)
-    title, _, local_basis, national_basis = S.api("national", "COMPARISONS")[by]
+    c = S.api("national", "COMPARISONS")[by]
+    sources = S.api("national", "SOURCES")
+    attribution = S.api("national", "ATTRIBUTION")
+    source = sources["spc_ap_setting.csv" if by == "setting_type" else "spc_school_ap_placement.csv"]
     year = df["national_period"].dropna().iloc[0] if df["national_period"].notna().any() else "no year"
     n = int(df["local_total"].iloc[0]) if len(df) else 0
+    outside = int(df["local_outside"].iloc[0]) if len(df) else 0
+    national_n = df["national_total"].dropna().iloc[0] if df["national_total"].notna().any() else None
+    unit = c.national_basis.split(" in ")[0]              # "placements" / "pupils"
+    england = f"England, {year}" + (f" (n = {national_n:,.0f} {unit})" if national_n is not None else "")
+    as_of = f"{S.filters().as_of:%d/%m/%Y}" if S.filters().as_of else "the 'as of' date"
+    # like for like, on the screen and not only in the note: DfE's figures count one kind of AP
+    few = outside < S.threshold()   # a count of 1 or 2 is written "fewer than 3" (metrics.md §7)
+    outside_text = f"fewer than {S.threshold()}" if few and S.presentation() else f"{outside:,}"
+    left_out = (f" {outside_text} {'open placements' if by == 'setting_type' else 'pupils'} "
+                f"chosen by the filters are left out: {c.outside}." if outside else "")
+    st.markdown(f"**Like for like:** England's figures count {c.national_basis}, so this LA's figures here count "
+                f"{c.local_basis}.{left_out}")
+    st.caption(f"{england}: {source}. {attribution}")
 
     def chart(d):
         fig = go.Figure()
         fig.add_trace(go.Bar(y=d["group"], x=d["local_share"], orientation="h", marker_color=U.OKABE_ITO[0],
-                             name=f"This LA (n = {U.fmt_count(S.shared_count(n))} {local_basis.split(' at ')[0]})"))
+                             name=f"This LA, {as_of} (n = {U.fmt_count(S.shared_count(n))} {unit})"))
         fig.add_trace(go.Bar(y=d["group"], x=d["national_share"], orientation="h", marker_color=U.OKABE_ITO[1],
-                             marker_pattern_shape="/", name=f"England, {year} ({national_basis})"))
-        fig = U.style(fig, f"{title}: share here and in England", "Share (%)", "",
-                      height=max(320, 80 + 56 * len(d)))
+                             marker_pattern_shape="/", name=england))
+        fig = U.style(fig, "Share in this LA and in England", "Share (%)", "",
+                      height=max(360, 120 + 56 * len(d)))
         fig.update_xaxes(tickformat=".0%", rangemode="tozero")
         fig.update_yaxes(autorange="reversed")
+        # a chart copied into a paper keeps its source and licence
+        fig.add_annotation(text=f"England: DfE, {c.national_basis}, {year}.<br>Contains public sector information "
+                                "licensed under the Open Government Licence v3.0.", xref="paper", yref="paper",
+                           align="left",
+                           x=0, y=-0.22, showarrow=False, xanchor="left", yanchor="top", font={"size": 11})
+        fig.update_layout(margin={"b": 110})
         return fig
 
-    shown = df[["group", "local_n", "local_total", "local_share", "national_share", "national_period"]]
-    U.figure(title, "national", shown if n else None, "national", chart=chart,
+    shown = df[["group", "local_n", "local_total", "local_share", "national_share", "national_period"]].assign(
+        national_total="" if national_n is None else f"{national_n:,.0f} {unit}")
+    empty = ("Nothing is open on the 'as of' date, so there is nothing to compare." if not outside else
+             f"None of the open placements chosen is of the kind England's figures count ({c.national_basis}), so "
+             f"there is nothing to compare like for like: {c.outside}.")
+    U.figure(c.title, "national", shown if n else None, "national", chart=chart,
              count_cols=["local_n", "local_total"], rate_cols={"local_share": ("local_n", "local_total")},
              total_row=True, repeated_totals=["local_total"],
              file_stem=f"national-comparison-{by}",
-             about_extra=f"Here: {local_basis}. England: {national_basis} in {year}, the latest published. "
-                         "DfE counts school-arranged AP in the January school census; the local figures include "
-                         "LA-commissioned placements unless you filter by who commissioned them.",
-             empty="Nothing is open on the 'as of' date, so there is nothing to compare.")
+             about_extra=f"This LA: {c.local_basis}. England: {c.national_basis}, {year}: the latest year in the "
+                         "national figures bundled with this version (DfE publishes later years on Explore "
+                         "Education Statistics). The two are counted over the same kind of AP; "
+                         f"{c.outside} are left out here. A blank England share is one DfE did not publish "
+                         "(suppressed or not applicable), not a zero.",
+             about_rows=[("Period", f"Counted on {as_of} (the 'as of' date), not over a period"),
+                         ("This LA's figures", f"{c.local_basis[0].upper()}{c.local_basis[1:]}"
+                                               + (f"; {f'fewer than {S.threshold()}' if few else f'{outside:,}'} "
+                                                  f"left out: {c.outside}" if outside else "")),
+                         ("England's figures", f"{c.national_basis[0].upper()}{c.national_basis[1:]}, {year}"
+                                               + (f", n = {national_n:,.0f} {unit}" if national_n is not None else "")),
+                         ("Source of England's figures", source), ("Licence", attribution)],
+             file_cols={"Source of England's figures": f"{source}. {attribution}"},
+             empty=empty)
     with st.expander("Every bundled national figure, with its source"):
-        figures = S.api("national", "figures")()
+        figures = S.api("national", "figures_as_published")()
         U.table(figures)
-        U.downloads(figures, "national_all", "national-figures", aggregate=False, scoped=False)
-        st.caption(S.api("national", "ATTRIBUTION"))
+        U.downloads(figures, "national_all", "national-figures", aggregate=False, scoped=False,
+                    about_rows=[("File", "Published national (England) figures bundled with the dashboard"),
+                                ("Value", "Counts as published; percentages and rates per 100 as fractions "
+                                          "(0.0476 is 4.76%); 'Readable' gives each as a count, a percentage or a rate per 100"),
+                                ("Licence", attribution)],
+                    file_cols={"Licence": attribution})
+        st.caption(attribution)
 
 
 def main() -> None:

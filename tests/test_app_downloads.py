@@ -282,3 +282,72 @@ def test_many_filters_make_a_short_name(sample_db, monkeypatch):
     about = _about(files["returns-by-term-as-of-2025-03-14-filtered-3-ways.xlsx"])
     assert about["Setting type"] == "Online provision; One-to-one tuition; FE college"
     assert about["Looked after (CLA)"] == "Yes"
+
+
+def test_the_england_comparison_files_say_what_is_compared_and_where_it_comes_from(sample_db, monkeypatch):
+    # A lead pasting the comparison into a paper: the file must say which placements are
+    # counted on each side, on what date, England's n, source and licence. Expected counts are
+    # worked out here from the store with the AP census's rule (dfe-codes.md §1.1: AP the LA
+    # funds, not a PRU or AP academy roll), not through analytics.national.
+    import csv
+    import io
+
+    import duckdb
+    import openpyxl
+
+    from streamlit.delta_generator import DeltaGenerator
+    files = {}
+    original = DeltaGenerator.download_button
+
+    def recording(self, *args, **kwargs):
+        data = kwargs.get("data")
+        files[kwargs.get("file_name")] = data() if callable(data) else data
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+
+    con = duckdb.connect(str(sample_db))   # same configuration as the app's Store (see conftest)
+    try:
+        [(inside, outside, with_urn)] = con.execute("""
+            SELECT count(*) FILTER (WHERE commissioner = 'la' AND setting_type <> 'state_ap_school'),
+                   count(*) FILTER (WHERE NOT (commissioner = 'la' AND setting_type <> 'state_ap_school')),
+                   count(*) FILTER (WHERE commissioner = 'la' AND setting_type <> 'state_ap_school'
+                                    AND trim(COALESCE(provider_urn, '')) <> '')
+            FROM placements WHERE start_date <= DATE '2025-07-22'
+              AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchall()
+    finally:
+        con.close()
+    assert inside >= 3 and outside >= 3   # the sample has both, so neither is hidden as small
+
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2025-07-22"})
+    assert_healthy(at)
+    # on the screen, outside the note: what each side counts and how many are left out
+    like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
+    assert "placements in LA-funded AP" in like and "other than at a PRU or AP academy" in like
+    assert f"{outside} open placements chosen by the filters are left out" in like
+
+    wb = openpyxl.load_workbook(io.BytesIO(files["national-comparison-setting_type-as-of-2025-07-22.xlsx"]))
+    ws = wb["About this file"]
+    about = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2).value for r in range(2, ws.max_row + 1)}
+    assert about["Period"] == "Counted on 22/07/2025 (the 'as of' date), not over a period"
+    assert about["This LA's figures"].startswith("Open placements commissioned by the LA, other than at a PRU")
+    assert f"; {outside} left out: placements commissioned by schools" in about["This LA's figures"]
+    # 41,319 placements in England's file (spc_ap_setting.csv, National, Total; tests/test_national.py)
+    assert about["England's figures"] == "Placements in LA-funded AP, January census, 2022/23, n = 41,319 placements"
+    assert "spc_ap_setting.csv" in about["Source of England's figures"]
+    assert "Open Government Licence v3.0" in about["Licence"]
+
+    rows = list(csv.DictReader(io.StringIO(files["national-comparison-setting_type-as-of-2025-07-22.csv"]
+                                           .decode("utf-8-sig"))))
+    by_group = {r["Group"]: r for r in rows}
+    assert int(by_group["Education setting with URN"]["This LA: number"]) == with_urn
+    assert {r["This LA: total"] for r in rows} == {str(inside)}
+    assert {r["England: total"] for r in rows if r["Group"] != "Total"} == {"41,319 placements"}
+    assert all("Open Government Licence v3.0" in r["Source of England's figures"] for r in rows)
+
+    # the bundled figures: a licence on every row, an About sheet, and rates as DfE writes them
+    rows = list(csv.DictReader(io.StringIO(files["national-figures.csv"].decode("utf-8-sig"))))
+    assert all("Open Government Licence v3.0" in r["Licence"] for r in rows)
+    perm = [r for r in rows if r["Measure"] == "permanent_exclusion_rate" and r["Time period"] == "2016/17"]
+    assert [r["Readable"] for r in perm] == ["0.10 per 100 pupils"]   # SFR35/2017: 0.10 per 100
+    wb = openpyxl.load_workbook(io.BytesIO(files["national-figures.xlsx"]))
+    assert wb.sheetnames == ["Data", "About this file"]

@@ -66,11 +66,42 @@ def test_setting_type_share_matches_published_file(table):
                   if r["geographic_level"] == "National"}
     # 2,557 of 41,319 placements were with other unregistered providers (about 6.2%)
     share = placements["Other unregistered provider"] / placements["Total"]
-    assert _value(table, "school_arranged_ap_placements_share_by_setting_type",
+    assert _value(table, "la_funded_ap_placements_share_by_setting_type",
                   "Other unregistered provider", "2022/23") == pytest.approx(share, abs=1e-9)
-    assert _value(table, "school_arranged_ap_placements", "Total", "2022/23") == placements["Total"]
+    assert _value(table, "la_funded_ap_placements", "Total", "2022/23") == placements["Total"]
     # the setting types add up to the total
     assert sum(v for k, v in placements.items() if k != "Total") == placements["Total"]
+
+
+@needs_realdata
+def test_the_setting_type_file_counts_la_funded_ap_not_school_arranged_ap():
+    # Why the setting-type figures are labelled LA-funded AP (the AP census's population), not
+    # school-arranged AP (the school census's): worked out from the published files alone.
+    def total(rows, value):
+        return {r["new_la_code"]: r[value] for r in rows}
+    setting = [r for r in _csv("spc_ap_setting.csv") if r["setting_type"] == "Total"]
+    census = [r for r in _csv("ap_placements_ap_census.csv.gz") if r["time_period"] == "202223"
+              and all(r[c] == "Total" for c in ("gender", "age", "ethnicity_minor", "fsm"))]
+    school = [r for r in _csv("spc_school_ap_placement.csv") if r["pupil_characteristic"] == "Total"
+              and r["setting_type"] == "Total"]
+    by_la = [r for r in setting if r["geographic_level"] == "Local authority"]
+    placements = total(by_la, "placements")
+    ap_census = total([r for r in census if r["geographic_level"] == "Local authority"], "number_of_pupils")
+    school_arranged = total([r for r in school if r["geographic_level"] == "Local authority"], "pupils")
+    both = [la for la in placements if la in ap_census and la in school_arranged]
+    assert len(both) == 149
+    # each LA's placements equal its pupils in the AP census in 130 of 149 LAs (a pupil has
+    # one placement there as a rule), and its pupils in school-arranged AP in almost none
+    assert sum(placements[la] == ap_census[la] for la in both) == 130
+    assert sum(placements[la] == school_arranged[la] for la in both) <= 5
+    # nationally, fewer placements with other unregistered providers (2,557) than the school
+    # census's pupils in school-arranged AP there (6,449): not a count of those pupils' placements
+    nat = {r["setting_type"]: int(r["placements"]) for r in _csv("spc_ap_setting.csv")
+           if r["geographic_level"] == "National"}
+    pupils = {r["setting_type"]: int(r["pupils"]) for r in _csv("spc_school_ap_placement.csv")
+              if r["geographic_level"] == "National" and r["pupil_characteristic"] == "Total"}
+    assert (nat["Other unregistered provider"], pupils["Other unregistered provider"]) == (2557, 6449)
+    assert "LA-funded AP" in national.SOURCES["spc_ap_setting.csv"]
 
 
 @needs_realdata
@@ -156,10 +187,10 @@ def test_suppressed_cells_give_null_figures(tmp_path):
     (tmp_path / "spc_ap_setting.csv").write_text("\ufeff" + header + body, encoding="utf-8")
     rows = {(r["measure"], r["breakdown"]): r["value"]
             for r in national.extract_setting_types(tmp_path)}
-    assert rows[("school_arranged_ap_placements", "Total")] == 40
-    assert rows[("school_arranged_ap_placements_share_by_setting_type",
+    assert rows[("la_funded_ap_placements", "Total")] == 40
+    assert rows[("la_funded_ap_placements_share_by_setting_type",
                  "Education setting with URN")] == 0.75
-    assert rows[("school_arranged_ap_placements_share_by_setting_type",
+    assert rows[("la_funded_ap_placements_share_by_setting_type",
                  "One on one tuition")] is None
 
 
@@ -191,9 +222,11 @@ def test_open_placements_by_setting_type_beside_the_national_shares(tmp_path):
     from analytics.settings import Filters, Settings
     from tests.factories import make_db, placement
 
-    # Open at 1 June 2025: A (URN given, so a URN setting whatever its type), B (UKPRN only),
-    # C and D (tuition), E (online: "other unregistered"), F (no type: unknown).
-    # G ended before as_of and is not counted. 6 open placements in all.
+    # Open at 1 June 2025 and commissioned by the LA (the factory's default): A (URN given, so a
+    # URN setting whatever its type), B (UKPRN only), C and D (tuition), E (online: "other
+    # unregistered"), F (no type: unknown). G ended before as_of and is not counted. 6 open
+    # placements in the AP census's population. Open but outside it: H at a PRU (on its roll,
+    # so in the school census), I commissioned by a school, J with no commissioner: 3.
     con = make_db(placements=[
         placement("A", "2024-09-02", setting_type="one_to_one_tuition", provider_urn="100001"),
         placement("B", "2024-09-02", setting_type="fe_college", provider_ukprn="10000001",
@@ -203,13 +236,20 @@ def test_open_placements_by_setting_type_beside_the_national_shares(tmp_path):
         placement("E", "2024-09-02", setting_type="online", provider_urn=None),
         placement("F", "2024-09-02", setting_type=None, provider_urn=None),
         placement("G", "2024-09-02", "2024-12-20", setting_type="work_based", provider_urn=None),
+        placement("H", "2024-09-02", setting_type="state_ap_school", provider_urn="100002"),
+        placement("I", "2024-09-02", setting_type="one_to_one_tuition", provider_urn=None,
+                  commissioner="school"),
+        placement("J", "2024-09-02", setting_type="one_to_one_tuition", provider_urn=None,
+                  commissioner=None),
     ])
     nat = tmp_path / "national.csv"
     nat.write_text(
         "measure,breakdown,value,unit,time_period,source,note\n"
-        "school_arranged_ap_placements_share_by_setting_type,One on one tuition,0.5,fraction,2021/22,s,\n"
-        "school_arranged_ap_placements_share_by_setting_type,One on one tuition,0.1,fraction,2022/23,s,\n"
-        "school_arranged_ap_placements_share_by_setting_type,Work based placement,,fraction,2022/23,s,\n")
+        "la_funded_ap_placements_share_by_setting_type,One on one tuition,0.5,fraction,2021/22,s,\n"
+        "la_funded_ap_placements_share_by_setting_type,One on one tuition,0.1,fraction,2022/23,s,\n"
+        "la_funded_ap_placements_share_by_setting_type,Work based placement,,fraction,2022/23,s,\n"
+        "la_funded_ap_placements,Total,41319,count,2022/23,s,\n"
+        "la_funded_ap_placements,Total,40000,count,2021/22,s,\n")
     df = national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "setting_type",
                           path=nat).set_index("group")
     assert list(df.index) == list(national.DFE_SETTING_TYPES)
@@ -218,11 +258,18 @@ def test_open_placements_by_setting_type_beside_the_national_shares(tmp_path):
         "Non-maintained further education college": 0, "One on one tuition": 2,
         "Work based placement": 0, "Other unregistered provider": 1, "Unknown": 1}
     assert set(df["local_total"]) == {6}
+    assert set(df["local_outside"]) == {3}
     assert df.loc["One on one tuition", "local_share"] == pytest.approx(2 / 6)
     # the latest published year only; a suppressed or absent figure is blank, never 0
     assert df.loc["One on one tuition", "national_share"] == 0.1
     assert df["national_share"].isna().sum() == 6
     assert set(df["national_period"]) == {"2022/23"}
+    assert set(df["national_total"]) == {41319}
+    # filtered to placements commissioned by schools, nothing is comparable: all 1 is outside
+    only_schools = national.compare(con, Filters(as_of=date(2025, 6, 1), commissioner=("school",)), Settings(),
+                                    "setting_type", path=nat)
+    assert set(only_schools["local_total"]) == {0} and set(only_schools["local_outside"]) == {1}
+    assert only_schools["local_share"].isna().all()
 
 
 def test_pupils_in_ap_by_reason_count_each_pupil_once_by_the_latest_open_placement(tmp_path):
@@ -231,22 +278,32 @@ def test_pupils_in_ap_by_reason_count_each_pupil_once_by_the_latest_open_placeme
     from analytics.settings import Filters, Settings
     from tests.factories import make_db, placement
 
-    # P1 has two open placements: the later one (medical_mental_health) decides.
-    # P2 awaiting a school place -> DfE "Other"; P3 no reason -> "Other".
+    # Commissioned by schools (the school census's population): P1 has two open placements, the
+    # later one (medical_mental_health) decides; P2 awaiting a school place -> DfE "Other"; P3 no
+    # reason -> "Other". P4's later open placement is the LA's (permanent exclusion, not
+    # school-arranged), so its school placement (suspension) decides. P5 has only an LA
+    # placement and P6 one with no commissioner: outside, 2 pupils. 4 pupils inside.
     con = make_db(placements=[
-        placement("P1", "2024-09-02", reason="suspension"),
+        placement("P1", "2024-09-02", reason="suspension", commissioner="school"),
         placement("P1", "2025-01-06", reason="medical_mental_health", provider="Elm",
-                  provider_urn="9"),
-        placement("P2", "2024-09-02", reason="awaiting_school_place"),
-        placement("P3", "2024-09-02", reason=None),
+                  provider_urn="9", commissioner="school"),
+        placement("P2", "2024-09-02", reason="awaiting_school_place", commissioner="school"),
+        placement("P3", "2024-09-02", reason=None, commissioner="school"),
+        placement("P4", "2024-09-02", reason="suspension", commissioner="school"),
+        placement("P4", "2025-02-03", reason="permanent_exclusion", provider="Elm", provider_urn="9"),
+        placement("P5", "2024-09-02", reason="permanent_exclusion"),
+        placement("P6", "2024-09-02", reason="behaviour_support", commissioner=None),
     ])
     df = national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "reason").set_index("group")
     assert df["local_n"].to_dict() == {
-        "Permanent exclusion (where still going through the review process)": 0, "Suspension": 0,
+        "Permanent exclusion (where still going through the review process)": 0, "Suspension": 1,
         "Off-site placement for behavioural support": 0, "Medical condition (physical health need)": 0,
         "Medical condition (mental health need)": 1, "Other": 2}
-    assert df.loc["Other", "local_share"] == pytest.approx(2 / 3)
-    # the committed table: 18.2% of pupils in school-arranged AP were there for mental health
+    assert set(df["local_total"]) == {4} and set(df["local_outside"]) == {2}
+    assert df.loc["Other", "local_share"] == pytest.approx(2 / 4)
+    # the committed table: 18.2% of pupils in school-arranged AP were there for mental health,
+    # of 24,577 pupils in 2022/23
     assert df.loc["Medical condition (mental health need)", "national_share"] == pytest.approx(0.1824, abs=1e-4)
+    assert set(df["national_total"]) == {24577}
     with pytest.raises(ValueError):
         national.compare(con, Filters(as_of=date(2025, 6, 1)), Settings(), "sex")
