@@ -798,3 +798,18 @@ def pupil_file(view: dict, placement_cols: list[str], as_of) -> dict:
         t = S.protect(table_, as_of)
         out[name] = readable(t[[c for c in shown.get(name, t.columns) if c in t.columns]])
     return out
+
+
+def clicked_case(row: int, seen: list | None, now: list) -> str | None:
+    """The case number of the row clicked: by its position in the list as it was drawn
+    (``seen``, from the run before the click), not as worked out again now (``now``); None when
+    that case is no longer listed.
+
+    >>> clicked_case(2, ["C-1", "C-2", "C-3"], ["C-2", "C-3", "C-4"])   # C-1 withdrawn since
+    'C-3'
+    >>> clicked_case(0, ["C-1", "C-2"], ["C-2"]) is None
+    True
+    """
+    listed = seen if seen is not None and row < len(seen) else now
+    case = listed[row] if row < len(listed) else None
+    return case if case in now else None

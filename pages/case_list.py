@@ -83,11 +83,20 @@ def main() -> None:
     shown = shown[cols]
     st.caption(f"{U.fmt_count(len(shown))} placement(s) listed. Click a column heading to sort. Click a row to "
                "open its pupil view (with the keyboard: Shift+Space on a row), or pick a case number below.")
+    # the order the person saw: a click is a row position in the table as drawn, and someone
+    # else's upload or withdrawal since would shift a list worked out again (another child)
+    seen = st.session_state.get("_case_list_seen")
+    st.session_state["_case_list_seen"] = shown["case"].tolist()
     event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520)
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:
-        st.session_state["case"] = shown.iloc[selected[0]]["case"]
-        st.switch_page("pages/pupil_view.py")
+        case = U.clicked_case(selected[0], seen, shown["case"].tolist())
+        if case is None:
+            st.warning("The case you clicked is no longer in the list: the data changed after it was drawn "
+                       "(an upload or a withdrawal). Check the list again and pick the case below.")
+        else:
+            st.session_state["case"] = case
+            st.switch_page("pages/pupil_view.py")
 
     cases = shown["case"].drop_duplicates().tolist()
     o1, o2 = st.columns([3, 1])

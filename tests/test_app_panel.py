@@ -189,3 +189,37 @@ def test_ordinary_words_in_objectives_stay(monkeypatch):
     text = "Will will attend with grace; Grace and O'Neil's tutor; ANNA-MAY and anna to read"
     assert S.mask_names(text, own=["Anna-May", "Smith"]) == \
         "[name] will attend with grace; [name] and [name]'s tutor; [name] and [name] to read"
+
+
+def test_a_click_on_the_case_list_opens_the_case_drawn_even_if_the_data_changed_since(sample_db, tmp_path,
+                                                                                       monkeypatch):
+    # A reviewer: with the case list on the screen, a colleague withdrew an upload; the row
+    # clicked next opened the pupil below it (the list was worked out again and the click is a
+    # row position). The click must open the case that was drawn in that row.
+    import shutil
+
+    from analytics.store import Store
+
+    db = tmp_path / "ap.duckdb"
+    shutil.copyfile(sample_db, db)
+    # a synthetic pupil's open placement with several flags (unregistered, no review, part time),
+    # so that it is listed near the top
+    text = ("UPN,Forename,Surname,DOB,Provider Name,Setting Type,Registered,Start Date,Hours Per Week\n"
+            "V999000000004,Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,other_unregistered,no,06/01/2025,6\n")
+    with Store(db) as store:
+        [added] = store.ingest_file(text.encode(), "late.csv")
+    at = open_app(db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    assert_healthy(at)
+    from pages import _state as S
+    seen = list(at.session_state["_case_list_seen"])
+    row = seen.index(S.case_number("V999000000004")) + 1    # a row below the placement that goes
+    assert row < len(seen)
+    with Store(db) as store:         # a colleague withdraws the upload meanwhile
+        store.withdraw(added.upload_id)
+    at.session_state["case_table"] = {"selection": {"rows": [row], "columns": []}}
+    at.run()
+    assert at.session_state["case"] == seen[row]        # the case drawn in that row, not the one below it
+    # the list worked out again has moved up by one there: that row position is another child now
+    assert at.session_state["_case_list_seen"][row - 1:row + 1] == seen[row:row + 2]
+
+
