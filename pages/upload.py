@@ -822,6 +822,11 @@ def main() -> None:
         st.session_state.pop("_previews", None)
     else:
         st.header("Before loading: what each file holds", anchor=False)
+        # the stored data the checks below are worked out on, and the data the person last read
+        # them on: Load is refused when the two differ
+        version = S.data_version()
+        checked_on = st.session_state.get("_upload_checked_on")
+        st.session_state["_upload_checked_on"] = version
         ready = []
         why_not: dict[str, str] = {}   # files that cannot be loaded, and why
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
@@ -843,7 +848,13 @@ def main() -> None:
         if ready:
             if st.button(f"Load {len(ready)} file{'s' if len(ready) != 1 else ''}", type="primary",
                          key="load_files", icon=":material/publish:"):
-                _load(ready, why_not)
+                if checked_on not in (None, version):
+                    # what the person read was worked out on data someone else has changed since
+                    st.warning("**Nothing was loaded: the stored data changed after these files were checked** "
+                               "(someone loaded or withdrew an upload meanwhile). The checks above are now worked "
+                               "out on what is stored: read them again, then press **Load**.")
+                else:
+                    _load(ready, why_not)
         else:
             st.info("Nothing in these files can be loaded yet: see the messages above.")
 

@@ -325,3 +325,27 @@ def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
     named = [w for w in texts(at, "warning") if "name suggests" in w]
     assert named == ["The file's name suggests **attendance**, but its headings are those of **placements**. "
                      "Check that this is the file you meant to upload."]
+
+
+def test_load_is_refused_when_the_stored_data_changed_after_the_check(tmp_path, monkeypatch):
+    # A reviewer: C's check of spring said "will change 1 placement"; D then withdrew the upload
+    # it would change; C pressed Load and spring went in as something else, the result saying
+    # only that every sheet loaded. Load must not act on a check the person has not seen.
+    from pages import _state as S
+
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", AUTUMN))
+    load(at)
+    [(autumn_id, *_)] = uploads(at)
+    drop(at, ("spring.csv", SPRING))
+    # spring after autumn: U1, U2 and U3 change, LA-0004 is added (the batch test above)
+    assert any(w.startswith("**Loading this will change 3 placements already stored**")
+               for w in texts(at, "warning"))
+    S.store().withdraw(autumn_id)                   # a colleague, in another session
+    load(at)
+    assert [w for w in texts(at, "warning") if w.startswith("**Nothing was loaded: the stored data changed")]
+    assert [u[1] for u in uploads(at) if not u[5]] == []          # nothing went in
+    # the check is now the one on the data stored (autumn withdrawn): spring adds its 4
+    assert "Loading this will add 4 placements and change none already stored." in texts(at, "info")
+    load(at)                                        # pressed again, on the check now shown
+    assert [(u[1], u[4]) for u in uploads(at) if not u[5]] == [("spring.csv", 4)]
