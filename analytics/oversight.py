@@ -215,3 +215,20 @@ def same_child(placements: pd.DataFrame) -> list[list[str]]:
     d = d[(d["f"] != "") & (d["l"] != "")]
     groups = d.groupby(["f", "l", "date_of_birth"])["pupil_id"].agg(lambda s: sorted(set(s)))
     return sorted(g for g in groups if len(g) > 1)
+
+
+def first_uploads(con, pupil_ids) -> dict[str, tuple[int, str]]:
+    """{pupil_id: (upload_id, file name)}: the earliest live placements upload holding each of
+    ``pupil_ids``, the one that brought it, so that a person can withdraw the upload behind a
+    mistyped ID (same_child). IDs no live upload holds are left out.
+    """
+    ids = sorted({str(p) for p in pupil_ids})
+    if not ids:
+        return {}
+    rows = con.execute("""
+        SELECT l.pupil_id, min(u.upload_id) AS upload_id,
+               arg_min(u.file_name || COALESCE(' / ' || u.sheet, ''), u.upload_id) AS file
+        FROM ledger_placements l JOIN uploads u ON u.upload_id = l.upload_id
+        WHERE u.withdrawn_at IS NULL AND l.pupil_id = ANY(?)
+        GROUP BY l.pupil_id""", [ids]).fetchall()
+    return {p: (int(u), f) for p, u, f in rows}

@@ -200,24 +200,53 @@ def repeated_rows_notice(dataset: str, pairs: Sequence[tuple[int, int]], shown: 
             "Only the later row of each pair is kept.")
 
 
-def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
-    """A sentence about pupils of a placements sheet who appear under more than one pupil ID.
+def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10, in_sheet: bool = True,
+                      stored: Sequence[str] = (), in_batch: Sequence[str] = (),
+                      loaded_as: int | None = None) -> str:
+    """A sentence about pupils of a placements sheet who appear under more than one pupil ID,
+    and what puts it right.
 
-    It names rows of the sheet only, never a name or an ID (UPNs are never shown).
+    It names rows of the sheet and uploads only, never a name or an ID (UPNs are never shown).
+    ``in_sheet``: the other IDs include rows of this sheet; ``stored``: the uploads holding the
+    others ('upload 12 (autumn.csv)'); ``in_batch``: files ahead of this one in a batch being
+    checked; ``loaded_as``: this sheet's upload number once loaded (None: being checked). A file
+    with the ID put right cannot replace the record under the wrong one, since the ID is part
+    of every record's key (data-spec §6), so the remedy is to withdraw and load again.
 
     >>> same_pupil_notice(1, [4, 9])
-    '1 pupil appears under more than one pupil ID: rows 4 and 9 of this sheet have the same first name, last name and date of birth as a pupil with a different ID (in this sheet or already stored). Where it is the same child, the ID was probably mistyped: correct it and upload the file again, or the child counts as two pupils.'
+    '1 pupil appears under more than one pupil ID: rows 4 and 9 of this sheet have the same first name, last name and date of birth as a pupil with another ID, in this sheet. If it is the same child, one ID is mistyped, and the child counts as two pupils until the record under the wrong ID goes: a later file with the ID put right adds a record beside it, not in its place, since the ID is part of every record. Correct the wrong ID in this file before loading.'
+    >>> print(same_pupil_notice(1, [2], in_sheet=False, stored=["upload 12 (autumn.csv)"], loaded_as=15)
+    ...       .split("every record. ")[1])
+    If the ID in upload 12 (autumn.csv) is the wrong one, withdraw that upload and the placement uploads after it, correct its file, and upload the files again, oldest first. If this sheet's ID is the wrong one, withdraw this upload (15), correct the file and upload it again.
     """
     items = [str(r) for r in rows[:shown]]
     if len(rows) > shown:
         items.append(f"{len(rows) - shown} more")
-    listed = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-    return (f"{_plural(pupils, 'pupil')} appear{'s' if pupils == 1 else ''} under more than one pupil ID: "
+    listed = _and(items)
+    where = _and((["this sheet"] if in_sheet else []) + list(stored) + [f"{f}, above it" for f in in_batch])
+    fix_this = ("correct the wrong ID in this file before loading" if loaded_as is None else
+                f"withdraw this upload ({loaded_as}), correct the file and upload it again")
+    text = (f"{_plural(pupils, 'pupil')} appear{'s' if pupils == 1 else ''} under more than one pupil ID: "
             f"row{'s' if len(rows) > 1 else ''} {listed} of this sheet "
             f"{'has' if len(rows) == 1 else 'have'} the same first name, last name and date of birth "
-            "as a pupil with a different ID (in this sheet or already stored). Where it is the same "
-            "child, the ID was probably mistyped: correct it and upload the file again, or the child "
-            "counts as two pupils.")
+            f"as a pupil with another ID, in {where}. If it is the same child, one ID is mistyped, and the "
+            "child counts as two pupils until the record under the wrong ID goes: a later file with the ID "
+            "put right adds a record beside it, not in its place, since the ID is part of every record.")
+    if not stored and not in_batch:
+        return f"{text} {fix_this[0].upper()}{fix_this[1:]}."
+    if stored:
+        one = len(stored) == 1
+        text += (f" If the ID in {_and(list(stored))} is the wrong one, withdraw {'that upload' if one else 'those uploads'} "
+                 f"and the placement uploads after {'it' if one else 'them'}, correct {'its file' if one else 'their files'}, "
+                 "and upload the files again, oldest first.")
+    if in_batch:
+        text += f" If the ID in {_and(list(in_batch))} is the wrong one, correct it there before loading."
+    return f"{text} If this sheet's ID is the wrong one, {fix_this}."
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 # How a record is named beside its pupil in a preview: (its date, its text).
@@ -466,6 +495,8 @@ class Store:
         self._keys_distinct: bool | None = None   # set by _rebuild when it learns it
         self.last_repeated: list[tuple[int, int]] = []   # of the last sheet written (under the lock)
         self.last_same_pupil: str | None = None   # same_pupil_notice of the last sheet written
+        self.last_same_pupil_found: tuple | None = None   # its arguments (Store._same_pupil)
+        self._preview_ids: set[int] = set()   # uploads written in a preview's rolled-back transaction
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
         if not read_only:
@@ -796,11 +827,13 @@ class Store:
                 FROM ledger_{dataset} WHERE upload_id = ?)
             WHERE n > 1 AND row_number <> first_row ORDER BY row_number""", [upload_id]).fetchall()]
 
-    def _same_pupil(self, upload_id: int, accepted: pa.Table) -> str | None:
-        """same_pupil_notice() for the rows of a placements upload whose first name, last name
-        and date of birth (all given; names trimmed, case-folded) are those of a placement under
-        a different pupil ID in the current state (already re-derived with the upload, so
-        other rows of it count too); None when there are none.
+    def _same_pupil(self, upload_id: int, accepted: pa.Table) -> tuple | None:
+        """For the rows of a placements upload whose first name, last name and date of birth (all
+        given; names trimmed, case-folded) are those of a placement under a different pupil ID
+        in the current state (already re-derived with the upload, so other rows of it count
+        too): same_pupil_notice's arguments but ``loaded_as``, as (pupils, rows, {keywords});
+        None when there are none. Uploads written in a preview's rolled-back transaction
+        (``self._preview_ids``) are files ahead in the batch, not stored uploads.
 
         A mistyped UPN otherwise makes the same child a second pupil with a second open
         placement, and nothing on screen says why: UPNs are never shown.
@@ -808,7 +841,7 @@ class Store:
         if any(c not in accepted.column_names or accepted[c].null_count == accepted.num_rows
                for c in ("first_name", "last_name", "date_of_birth")):
             return None
-        pupils, rows = self._w.execute("""
+        pupils, rows, others = self._w.execute("""
             WITH s AS (
                 SELECT row_number, pupil_id, lower(trim(first_name)) AS f, lower(trim(last_name)) AS l,
                        date_of_birth AS d
@@ -816,12 +849,22 @@ class Store:
                 WHERE upload_id = ? AND date_of_birth IS NOT NULL
                   AND trim(first_name) <> '' AND trim(last_name) <> ''),
             m AS (
-                SELECT s.* FROM s SEMI JOIN placements p
+                SELECT s.*, p.upload_id AS other FROM s JOIN placements p
                   ON p.date_of_birth = s.d AND lower(trim(p.first_name)) = s.f
                  AND lower(trim(p.last_name)) = s.l AND p.pupil_id <> s.pupil_id)
-            SELECT count(DISTINCT (f, l, d)), list(row_number ORDER BY row_number) FROM m""",
-                                       [upload_id]).fetchall()[0]
-        return same_pupil_notice(pupils, rows) if pupils else None
+            SELECT count(DISTINCT (f, l, d)), list_sort(list_distinct(list(row_number))),
+                   list_sort(list_distinct(list(other))) FROM m""", [upload_id]).fetchall()[0]
+        if not pupils:
+            return None
+        elsewhere = [u for u in others if u != upload_id]
+        names = dict(((u, _where(f, s)) for u, f, s in self._w.execute(
+            "SELECT upload_id, file_name, sheet FROM uploads WHERE upload_id = ANY(?)", [elsewhere]).fetchall())
+                     if elsewhere else {})
+        previews = getattr(self, "_preview_ids", set())
+        return pupils, rows, {"in_sheet": upload_id in others,
+                              "stored": [f"upload {u} ({names.get(u, 'a file')})" for u in elsewhere
+                                         if u not in previews],
+                              "in_batch": [names.get(u, "a file") for u in elsewhere if u in previews]}
 
     def _first_placements(self, upload_id: int, cols: str) -> bool:
         """An upload into an empty placements table: its rows go in one per record, unless two
@@ -960,11 +1003,14 @@ class Store:
                             if i in wanted:
                                 results[i] = self._preview_step(sh, dataset, content_hash, examples)
                             else:
-                                self._write_sheet(sh, content_hash, None, with_rejects=False)
+                                written = self._write_sheet(sh, content_hash, None, with_rejects=False)
+                                if not isinstance(written, tuple):
+                                    self._preview_ids.add(written)
                             done += 1
                             if progress:
                                 progress(done / total, f"Checked {done} of {total} sheets")
             finally:
+                self._preview_ids.clear()   # rolled back: their numbers may be a later upload's
                 w.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
         return results
 
@@ -988,7 +1034,10 @@ class Store:
         if isinstance(written, tuple):
             return ChangePreview(dataset, duplicate_of=written[0])
         upload_id = written
-        repeated, same_pupil = tuple(self.last_repeated), self.last_same_pupil
+        self._preview_ids.add(upload_id)
+        found = self.last_same_pupil_found   # worded for a file being checked, not loaded
+        repeated = tuple(self.last_repeated)
+        same_pupil = same_pupil_notice(found[0], found[1], **found[2]) if found else None
         # each side's rows that the other lacks: the stored versions of records that change
         # or go, and the new versions of records that change or are added
         w.execute(f"CREATE TEMP TABLE _pv_old AS SELECT *, row_number() OVER () AS _id FROM "
@@ -1160,8 +1209,10 @@ class Store:
         if self.last_repeated:
             self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
                             "WHERE upload_id = ?", [repeated_rows_notice(dataset, self.last_repeated), upload_id])
-        self.last_same_pupil = (self._same_pupil(upload_id, accepted)
-                                if dataset == "placements" and n_acc else None)
+        found = self._same_pupil(upload_id, accepted) if dataset == "placements" and n_acc else None
+        self.last_same_pupil_found = found
+        self.last_same_pupil = (same_pupil_notice(found[0], found[1], **found[2], loaded_as=upload_id)
+                                if found else None)
         if self.last_same_pupil:
             self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
                             "WHERE upload_id = ?", [self.last_same_pupil, upload_id])

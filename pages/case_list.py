@@ -50,10 +50,17 @@ def main() -> None:
     if twins:
         # a mistyped UPN makes one child two pupils, each with an open placement (UPNs are never
         # shown, so only the name and date of birth give it away); case numbers only here
-        listed = "; ".join(" and ".join(sorted(S.case_number(p) for p in g)) for g in twins)
+        brought = S.call("oversight", "first_uploads", tuple(p for g in twins for p in g))
+
+        def named(p):   # a case number and the upload that brought its ID (never the ID itself)
+            u = brought.get(p)
+            return S.case_number(p) + (f" (upload {u[0]}, {S.md_escape(u[1])})" if u else "")
+        listed = "; ".join(" and ".join(named(p) for p in sorted(g, key=S.case_number)) for g in twins)
         st.warning(f"**Possibly one child under two pupil IDs:** {listed} have the same name and date of birth. "
-                   "Most likely a UPN was mistyped in one upload: correct it in the next file (the Upload page "
-                   "warns of such rows), or withdraw the upload that brought the wrong one.",
+                   "Most likely a UPN was mistyped in one upload. A later file with the ID put right cannot "
+                   "replace the record under the wrong one (the ID is part of every record): withdraw the upload "
+                   "that brought the wrong ID and the placement uploads after it, correct its file, and upload the "
+                   "files again, oldest first (the Upload page).",
                    icon=":material/content_copy:")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],

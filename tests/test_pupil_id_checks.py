@@ -174,11 +174,19 @@ SPRING = sheet("placements", [
     row("V999000000004", first="Cass", last="Wendleby", dob="2010-11-30", start="2026-01-05"),
     row("T999444316577"),
 ], file_name="spring.csv")
-# spring's row 4 (the third row) matches autumn's TO99444316577: one pupil, row 4
-SPRING_NOTICE = ("1 pupil appears under more than one pupil ID: row 4 of this sheet has the same first "
-                 "name, last name and date of birth as a pupil with a different ID (in this sheet or "
-                 "already stored). Where it is the same child, the ID was probably mistyped: correct it "
-                 "and upload the file again, or the child counts as two pupils.")
+# What every notice says of why (a later file cannot replace the record under the wrong ID: the
+# ID is part of its key, data-spec §6), between where the other ID is and what to do.
+WHY = ("If it is the same child, one ID is mistyped, and the child counts as two pupils until the record "
+       "under the wrong ID goes: a later file with the ID put right adds a record beside it, not in its "
+       "place, since the ID is part of every record.")
+# spring's row 4 (the third row) matches autumn's TO99444316577 (upload 1): one pupil, row 4
+SPRING_FOUND = ("1 pupil appears under more than one pupil ID: row 4 of this sheet has the same first name, "
+                "last name and date of birth as a pupil with another ID, in upload 1 (autumn.csv). " + WHY +
+                " If the ID in upload 1 (autumn.csv) is the wrong one, withdraw that upload and the placement "
+                "uploads after it, correct its file, and upload the files again, oldest first.")
+SPRING_NOTICE = SPRING_FOUND + " If this sheet's ID is the wrong one, correct the wrong ID in this file before loading."
+SPRING_LOADED = SPRING_FOUND + (" If this sheet's ID is the wrong one, withdraw this upload (2), correct the file "
+                                "and upload it again.")
 
 
 def test_the_corrected_id_in_a_later_file_is_reported_before_and_after_load(store):
@@ -188,16 +196,22 @@ def test_the_corrected_id_in_a_later_file_is_reported_before_and_after_load(stor
     assert pv.same_pupil == SPRING_NOTICE
     assert pv.added == 2   # T999444316577 (a second pupil) and V999000000004
     spring = load(store, SPRING, "spring")
-    assert notices(store, spring.upload_id) == [SPRING_NOTICE]
+    assert spring.upload_id == 2
+    assert notices(store, spring.upload_id) == [SPRING_LOADED]
     # the load's result carries it too, as a sheet warning (no row number)
-    assert spring.warnings["warning"].tolist() == [SPRING_NOTICE]
+    assert spring.warnings["warning"].tolist() == [SPRING_LOADED]
     assert spring.warnings["row_number"].isna().all()
 
 
 def test_a_batch_preview_counts_the_files_ahead_of_it(store):
     # autumn and spring dropped together: spring's preview applies autumn first
+    # (autumn is a file above it in the batch, not a stored upload)
     pv = store.preview_changes(SPRING, before=[(AUTUMN, None)])
-    assert pv.same_pupil == SPRING_NOTICE
+    assert pv.same_pupil == (
+        "1 pupil appears under more than one pupil ID: row 4 of this sheet has the same first name, last name "
+        "and date of birth as a pupil with another ID, in autumn.csv, above it. " + WHY +
+        " If the ID in autumn.csv is the wrong one, correct it there before loading. If this sheet's ID is the "
+        "wrong one, correct the wrong ID in this file before loading.")
     assert store.uploads().empty   # a preview stores nothing
 
 
@@ -212,9 +226,8 @@ def test_rows_of_one_sheet_and_names_compared_trimmed_and_case_folded(store):
         row("P9", dob="2011-05-05"),
     ]), "one sheet")
     expected = ("2 pupils appear under more than one pupil ID: rows 2, 3, 4 and 5 of this sheet have the "
-                "same first name, last name and date of birth as a pupil with a different ID (in this sheet "
-                "or already stored). Where it is the same child, the ID was probably mistyped: correct it "
-                "and upload the file again, or the child counts as two pupils.")
+                "same first name, last name and date of birth as a pupil with another ID, in this sheet. " + WHY +
+                f" Withdraw this upload ({r.upload_id}), correct the file and upload it again.")
     assert notices(store, r.upload_id) == [expected]
 
 
@@ -280,9 +293,10 @@ def test_from_csv_files_both_warnings(store):
     [s] = store.ingest_file(spring, "spring.csv")
     assert s.warnings["warning"].tolist() == [
         "1 pupil appears under more than one pupil ID: row 2 of this sheet has the same first name, last "
-        "name and date of birth as a pupil with a different ID (in this sheet or already stored). Where it "
-        "is the same child, the ID was probably mistyped: correct it and upload the file again, or the "
-        "child counts as two pupils."]
+        f"name and date of birth as a pupil with another ID, in upload {a.upload_id} (autumn.csv). " + WHY +
+        f" If the ID in upload {a.upload_id} (autumn.csv) is the wrong one, withdraw that upload and the "
+        "placement uploads after it, correct its file, and upload the files again, oldest first. If this "
+        f"sheet's ID is the wrong one, withdraw this upload ({s.upload_id}), correct the file and upload it again."]
     # the two IDs are two pupils with two open placements: what the notice explains
     assert store.con.execute("SELECT count(DISTINCT pupil_id) FROM placements WHERE end_date IS NULL "
                              "AND last_name = 'Quillfeather'").fetchall() == [(2,)]
@@ -300,3 +314,17 @@ def test_the_sample_data_has_neither_warning(sample_db):
     finally:
         con.close()
     assert (mistyped, same) == (0, 0)
+
+
+def test_the_upload_that_brought_an_id_is_its_earliest_live_one(store):
+    # oversight.first_uploads: autumn (upload 1) brings TO99444316577 and R999000000002; spring
+    # (upload 2) brings T999444316577 and V999000000004 and sends R999000000002 again
+    from analytics.oversight import first_uploads
+
+    load(store, AUTUMN, "autumn")
+    load(store, SPRING, "spring")
+    ids = ["TO99444316577", "T999444316577", "R999000000002", "NOT-STORED"]
+    assert first_uploads(store.con, ids) == {"TO99444316577": (1, "autumn.csv"), "T999444316577": (2, "spring.csv"),
+                                             "R999000000002": (1, "autumn.csv")}
+    store.withdraw(1)   # withdrawn: no longer what brought them
+    assert first_uploads(store.con, ids) == {"T999444316577": (2, "spring.csv"), "R999000000002": (2, "spring.csv")}

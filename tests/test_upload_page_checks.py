@@ -295,9 +295,12 @@ def test_the_check_says_when_a_child_comes_back_under_another_id(tmp_path, monke
     drop(at, ("autumn.csv", autumn), ("spring.csv", spring))
     notices = [w for w in texts(at, "warning") if "under more than one pupil ID" in w]
     assert notices == ["1 pupil appears under more than one pupil ID: row 2 of this sheet has the same first name, "
-                       "last name and date of birth as a pupil with a different ID (in this sheet or already "
-                       "stored). Where it is the same child, the ID was probably mistyped: correct it and upload "
-                       "the file again, or the child counts as two pupils."]
+                       "last name and date of birth as a pupil with another ID, in autumn.csv, above it. If it is "
+                       "the same child, one ID is mistyped, and the child counts as two pupils until the record "
+                       "under the wrong ID goes: a later file with the ID put right adds a record beside it, not in "
+                       "its place, since the ID is part of every record. If the ID in autumn.csv is the wrong one, "
+                       "correct it there before loading. If this sheet's ID is the wrong one, correct the wrong ID "
+                       "in this file before loading."]
     page = "\n".join(texts(at, "warning") + texts(at, "info") + texts(at, "markdown") + texts(at, "success"))
     assert "C99900000001" not in page and "Ann" not in page
 
@@ -314,9 +317,14 @@ def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monk
     at.switch_page("pages/case_list.py").run()
     assert_healthy(at)
     [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
-    pair = sorted([case_number(tmp_path, U1), case_number(tmp_path, "C99900000001")])
-    assert f"{pair[0]} and {pair[1]} have the same name and date of birth" in w
+    # each case with the upload that brought its ID (autumn.csv is upload 1, spring.csv upload 2),
+    # so that the one to withdraw can be found
+    brought = {case_number(tmp_path, U1): "upload 1, autumn.csv", case_number(tmp_path, "C99900000001"): "upload 2, spring.csv"}
+    pair = sorted(brought)
+    assert (f"{pair[0]} ({brought[pair[0]]}) and {pair[1]} ({brought[pair[1]]}) have the same name and date of "
+            "birth") in w
     assert case_number(tmp_path, U2) not in w
+    assert "withdraw the upload that brought the wrong ID and the placement uploads after it" in w
 
 
 def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
