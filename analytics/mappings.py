@@ -70,6 +70,48 @@ def remember(path: str | os.PathLike, headers, mapping: dict[str, str]) -> None:
         data[key] = clean
     else:
         data.pop(key, None)
+    _write(path, data)
+
+
+def entries(path: str | os.PathLike) -> list[tuple[str, dict[str, str]]]:
+    """Every remembered mapping as (key, {heading: column or "" for left out}), canonical
+    columns only (as lookup), in a stable order."""
+    valid = _valid_columns() | {""}
+    out = []
+    for key, mapping in sorted(load_all(path).items()):
+        clean = {h: c for h, c in mapping.items() if c in valid}
+        if clean:
+            out.append((key, clean))
+    return out
+
+
+def used_by(path: str | os.PathLike, applied: dict[str, str]) -> list[str]:
+    """Keys of the remembered mappings an upload read with: every choice in them agrees with
+    ``applied`` (the upload's heading -> column; a heading left out is absent from it).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.json"
+    >>> remember(p, ["Exp End", "Leave Dt", "UPN"], {"Exp End": "end_date", "Leave Dt": ""})
+    >>> used_by(p, {"UPN": "pupil_id", "exp end": "end_date"}) == [header_key(["Exp End", "Leave Dt", "UPN"])]
+    True
+    >>> used_by(p, {"UPN": "pupil_id", "Exp End": "planned_end_date"})
+    []
+    """
+    got = {_normalise(h): c for h, c in applied.items()}
+    return [key for key, mapping in entries(path)
+            if all((got.get(_normalise(h)) == c) if c else (_normalise(h) not in got) for h, c in mapping.items())]
+
+
+def forget(path: str | os.PathLike, keys) -> int:
+    """Forget the remembered mappings with these keys (atomic write); how many were forgotten."""
+    data = load_all(path)
+    gone = [k for k in keys if data.pop(k, None) is not None]
+    if gone:
+        _write(path, data)
+    return len(gone)
+
+
+def _write(path: str | os.PathLike, data: dict) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mappings-", suffix=".json")

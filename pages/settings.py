@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from analytics import mappings
 from analytics.errors import APDataError
 from analytics.settings import SETTING_LIMITS, Settings
 from pages import _state as S
@@ -138,8 +139,33 @@ def main() -> None:
     with S.section("the holiday calendar"):
         holidays()
     st.divider()
+    with S.section("the remembered column choices"):
+        column_choices()
+    st.divider()
     with S.section("the record of changes"):
         changes()
+
+
+def column_choices() -> None:
+    """What the Upload page remembers of the headings people mapped, with a way to forget a
+    choice that was wrong (it would otherwise be used for every later file with those headings)."""
+    st.header("Remembered column choices", anchor=False)
+    path = mappings.mappings_path(S.db_path())
+    remembered = mappings.entries(path)
+    if not remembered:
+        st.caption("None yet. When a file's headings are mapped on the Upload page, the choices are remembered "
+                   "here and used for the next file with the same headings.")
+        return
+    st.caption("Used automatically for the next file with the same set of headings. Forget a set when its "
+               "columns were read wrongly: the next such file is then read afresh, and you can map it again.")
+    for n, (key, choice) in enumerate(remembered):
+        shown = pd.DataFrame({"Heading in the file": list(choice),
+                              "Read as": [U.column_label(c) if c else "(left out)" for c in choice.values()]})
+        with st.expander(f"Set {n + 1}: {S.md_escape(', '.join(list(choice)[:3]))}{' …' if len(choice) > 3 else ''}"):
+            st.dataframe(shown, hide_index=True, width="stretch", placeholder="")
+            if st.button("Forget these choices", key=f"forget_{key}", icon=":material/delete:"):
+                mappings.forget(path, [key])
+                st.rerun()
 
 
 def changes() -> None:

@@ -719,6 +719,38 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]], not_ready: dic
     st.rerun()
 
 
+def _json_dict(text) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _offer_to_forget() -> None:
+    """After a withdrawal: the column choices the withdrawn file was read with are still
+    remembered for the next file with the same headings; if they were the mistake, forget them."""
+    held = st.session_state.get("withdraw_forget")
+    if not held:
+        return
+    uid, keys = held
+    with st.container(border=True):
+        st.info(f"The column choices made for upload {uid}'s file are still remembered, and will be used again for "
+                "the next file with the same headings. If the file was withdrawn because its columns were read "
+                "wrongly, forget them (Settings lists every remembered choice).")
+        c1, c2 = st.columns(2)
+        if c1.button("Forget these column choices", key="forget_yes", icon=":material/delete:"):
+            n = mappings.forget(_mappings_file(), keys)
+            st.session_state.pop("withdraw_forget", None)
+            st.session_state["withdraw_message"] = (f"Forgot the column choices of upload {uid}'s file: the next file "
+                                                    "with the same headings is read afresh." if n else
+                                                    "Those column choices were already forgotten.")
+            st.rerun()
+        if c2.button("Keep them", key="forget_no"):
+            st.session_state.pop("withdraw_forget", None)
+            st.rerun()
+
+
 def _history() -> None:
     st.header("Upload history", anchor=False)
     store = S.store()
@@ -778,6 +810,12 @@ def _history() -> None:
                         with S.write_lock():
                             message = store.withdraw(uid, user=S.current_user())
                         st.session_state["withdraw_message"] = message
+                        # a file withdrawn because its columns were read wrongly would be read the
+                        # same way next time: the choices it was read with are offered to forget
+                        applied = table.loc[table["upload_id"] == uid, "mapping"]
+                        used = mappings.used_by(_mappings_file(), _json_dict(applied.iloc[0] if len(applied) else None))
+                        if used:
+                            st.session_state["withdraw_forget"] = (uid, used)
                     except APDataError as e:
                         st.session_state["withdraw_message"] = f"Not withdrawn: {e}"
                     st.session_state.pop("withdraw_confirm", None)
@@ -805,6 +843,7 @@ def main() -> None:
              "nothing is stored until you press **Load**.")
     if msg := st.session_state.pop("withdraw_message", None):
         (st.error if msg.startswith("Not withdrawn") else st.success)(msg)
+    _offer_to_forget()
     results = st.session_state.get("upload_results")
     if results:
         _show_results(results)

@@ -301,3 +301,48 @@ def test_a_file_whose_headings_are_all_unknown_can_be_mapped(tmp_path, monkeypat
     assert [(r[0], str(r[1]), r[2] and str(r[2])) for r in rows] == [
         ("Oak PRU", "2025-09-01", None), ("Lumen Online", "2025-09-08", "2025-12-19"),
         ("Kestrel Farm", "2025-09-15", None)]
+
+
+def test_a_withdrawn_files_column_choices_can_be_forgotten_there_or_in_settings(checked, tmp_path, monkeypatch):
+    # A reviewer mapped a file's columns wrongly (Ended as the planned end date), loaded it,
+    # withdrew it, and the next file with the same headings was read the same wrong way again,
+    # with only a small caption to say so.
+    at = checked
+    choice(at, "Began").set_value("start_date")
+    choice(at, "Ended").set_value("planned_end_date")            # the mistake
+    at.run()
+    apply(at)
+    at.button(key="load_files").click().run()
+    assert_healthy(at)
+    path = tmp_path / "mappings.json"
+    assert list(json.loads(path.read_text()).values()) == [{"Began": "start_date", "Ended": "planned_end_date"}]
+    # withdraw it (upload 1) from the history
+    at.selectbox(key="withdraw_pick").set_value(1).run()
+    at.button(key="withdraw_start").click().run()
+    at.button(key="withdraw_yes").click().run()
+    assert_healthy(at)
+    offer = [i.value for i in at.info if "column choices made for upload 1" in i.value]
+    assert offer and "still remembered" in offer[0]
+    at.button(key="forget_yes").click().run()
+    assert_healthy(at)
+    assert json.loads(path.read_text()) == {}
+    assert [s.value for s in at.success if s.value.startswith("Forgot the column choices of upload 1")]
+    # the next file with the same headings is read afresh: Ended is not taken as anything
+    again = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    again.file_uploader[0].set_value(("next_term.csv", MESSY.replace(b"2025,", b"2026,"), "text/csv")).run()
+    assert_healthy(again)
+    assert column_choices(again)["Ended"] == LEAVE_OUT
+
+    # Settings lists what is remembered, and forgets a set
+    from analytics import mappings
+    mappings.remember(path, ["Began", "Ended", "UPN"], {"Began": "start_date", "Ended": ""})
+    settings = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/settings.py")
+    assert_healthy(settings)
+    [table] = [d.value for d in settings.dataframe if "Heading in the file" in d.value.columns]
+    assert table.to_dict("records") == [{"Heading in the file": "Began", "Read as": "Start"},
+                                        {"Heading in the file": "Ended", "Read as": "(left out)"}]
+    [forget] = [b for b in settings.button if b.label == "Forget these choices"]
+    forget.click().run()
+    assert_healthy(settings)
+    assert json.loads(path.read_text()) == {}
+    assert [c.value for c in settings.caption if c.value.startswith("None yet.")]
