@@ -153,6 +153,9 @@ class ChangePreview:
     # placements: same_pupil_notice() when pupils of the sheet share a first name, last name and
     # date of birth with a different pupil ID in the state after the load (Store._same_pupil)
     same_pupil: str | None = None
+    # the sheet's rows (row numbers as in the file) whose records change stored values: what to
+    # delete from an older file before loading it (placements matched by pupil and start date)
+    changed_rows: tuple[int, ...] = ()
 
     @property
     def older_than_stored(self) -> bool:
@@ -1083,6 +1086,12 @@ class Store:
                               AND b.period_start = n.period_start
                               AND b.period_end IS NOT DISTINCT FROM n.period_end
                               AND b.setting_key IS DISTINCT FROM n.setting_key)""").fetchall()[0][0]
+        ks = _key_sql(dataset, "l.")
+        match = " AND ".join(f"{ks[k]} IS NOT DISTINCT FROM n.{k}" for k in keys if k != "provider_key")
+        changed_rows = w.execute(
+            f"SELECT list_sort(list_distinct(list(l.row_number))) FROM ledger_{dataset} l "
+            f"JOIN (SELECT n.* FROM _pv_new n SEMI JOIN _pv_pairs p ON p.nid = n._id) n ON {match} "
+            "WHERE l.upload_id = ?", [upload_id]).fetchall()[0][0] or []
         file_dates = w.execute(f"SELECT {', '.join(f'max({c})' for c in events)} FROM ledger_{dataset} "
                                "WHERE upload_id = ?", [upload_id]).fetchall()[0]
         newest_in_file = max((d for d in file_dates if d is not None), default=None)
@@ -1101,7 +1110,8 @@ class Store:
         return ChangePreview(dataset, None, added=n_new - n_pairs, changed=n_pairs, merged=n_old - n_pairs,
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
                              newest_in_changed=newest_in_changed, repeated=repeated,
-                             other_setting=other_setting, same_pupil=same_pupil)
+                             other_setting=other_setting, same_pupil=same_pupil,
+                             changed_rows=tuple(int(r) for r in changed_rows))
 
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)

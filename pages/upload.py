@@ -404,12 +404,22 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
              f"{also}.")
     st.warning(text)
     if pv.older_than_stored:
+        rows = list(getattr(pv, "changed_rows", ()))
+        listed = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20:,} more" if len(rows) > 20 else "")
         st.warning(f"**This file looks older than what it would change.** Its newest date is "
                    f"{pv.newest_in_file:%d/%m/%Y}, but the {words[1]} it would change already hold dates up to "
                    f"{pv.newest_in_changed:%d/%m/%Y}. Loading it puts this file's values back over the newer "
                    "ones (reopening placements whose end date it leaves blank, say). If it is an older "
-                   "term's file, delete from it the rows a newer file has already sent (the records listed "
-                   "below, by case number) and upload what is left; or correct the newer file instead.")
+                   "term's file, delete from it the rows that change what is stored"
+                   + (f" (row{'s' if len(rows) != 1 else ''} {listed} of the file, as numbered in the spreadsheet)"
+                      if rows else "") +
+                   " and upload what is left; or correct the newer file instead.")
+        if rows:
+            # row numbers only: nothing personal, so offered in presentation mode too
+            st.download_button("Download the row numbers to delete", data="\n".join(["Row in the file"] +
+                                                                                  [str(r) for r in rows]) + "\n",
+                               file_name=f"rows-to-delete-{digest}-{n}.csv", mime="text/csv",
+                               key=f"dl_rows_{digest}_{n}", on_click="ignore", icon=":material/download:")
     shown = pv.examples
     if not shown:
         return

@@ -202,6 +202,10 @@ def test_before_load_the_check_says_what_an_older_file_would_undo(tmp_path, monk
     # newest date in the file: U5's start, 03/11/2025; in what it changes: U1's end, 16/01/2026
     [older] = [w for w in texts(at, "warning") if "looks older" in w]
     assert "Its newest date is 03/11/2025, but the placements it would change already hold dates up to 16/01/2026" in older
+    # the rows to delete, numbered as in the spreadsheet (headings on row 1): U1, U2, U3 are rows
+    # 2, 3 and 4; U5 (row 5) only adds. As a download too, for a long list.
+    assert "delete from it the rows that change what is stored (rows 2, 3, 4 of the file, as numbered" in older
+    [button] = [b for b in at.get("download_button") if b.proto.label == "Download the row numbers to delete"]
     [listing] = [_unescape(m.value) for m in at.markdown if "case numbers, not UPNs" in m.value]
     lines = listing.splitlines()[1:]
     expected = {

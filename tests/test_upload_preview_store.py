@@ -117,6 +117,9 @@ def test_an_older_file_again_reopens_what_a_newer_one_closed_and_says_it_is_olde
     # newest in the file: P5's start, 03/11/2025; in the records it changes: P1's end, 16/01/2026
     assert (pv.newest_in_file, pv.newest_in_changed) == (D("2025-11-03"), D("2026-01-16"))
     assert pv.older_than_stored
+    # the rows to delete from it before loading: P1, P2 and P3 are its rows 2, 3 and 4 (headings
+    # on row 1); P5 (row 5) only adds
+    assert pv.changed_rows == (2, 3, 4)
 
 
 AUTUMN_ROWS_CORRECTED = [
