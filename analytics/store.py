@@ -156,6 +156,9 @@ class ChangePreview:
     # the sheet's rows (row numbers as in the file) whose records change stored values: what to
     # delete from an older file before loading it (placements matched by pupil and start date)
     changed_rows: tuple[int, ...] = ()
+    # placements: two_open_notice() when a pupil of the sheet would have two open placements at
+    # one provider, one of them stored before (a start date corrected: Store._two_open)
+    two_open: str | None = None
 
     @property
     def older_than_stored(self) -> bool:
@@ -245,6 +248,25 @@ def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10, in_shee
     if in_batch:
         text += f" If the ID in {_and(list(in_batch))} is the wrong one, correct it there before loading."
     return f"{text} If this sheet's ID is the wrong one, {fix_this}."
+
+
+def two_open_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
+    """A sentence about rows of a placements sheet after which a pupil has two open placements
+    at one provider: most often a start date corrected in a later file, which adds a record
+    beside the one under the old date instead of replacing it (the start date is part of the
+    key, data-spec §6). Rows only, never a name or an ID.
+
+    >>> two_open_notice(1, [3])[:112]
+    '1 pupil would have two open placements at the same provider: row 3 of this sheet and a placement already stored.'
+    """
+    items = [str(r) for r in rows[:shown]] + ([f"{len(rows) - shown} more"] if len(rows) > shown else [])
+    return (f"{_plural(pupils, 'pupil')} would have two open placements at the same provider: "
+            f"row{'s' if len(rows) > 1 else ''} {_and(items)} of this sheet and a placement already stored. "
+            "If a start date was mistyped, the placement under the wrong date stays open: a file with the date "
+            "put right adds a record beside it, not in its place, since the start date is part of every record. "
+            "Correct the date in this file before loading it; if the wrong date came in an earlier upload, "
+            "withdraw that upload and the placement uploads after it, correct its file, and upload the files "
+            "again, oldest first. If the pupil really has two placements there, nothing needs doing.")
 
 
 def _and(items: Sequence[str]) -> str:
@@ -499,6 +521,7 @@ class Store:
         self.last_repeated: list[tuple[int, int]] = []   # of the last sheet written (under the lock)
         self.last_same_pupil: str | None = None   # same_pupil_notice of the last sheet written
         self.last_same_pupil_found: tuple | None = None   # its arguments (Store._same_pupil)
+        self.last_two_open: str | None = None   # two_open_notice of the last sheet written
         self._preview_ids: set[int] = set()   # uploads written in a preview's rolled-back transaction
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
@@ -869,6 +892,24 @@ class Store:
                                          if u not in previews],
                               "in_batch": [names.get(u, "a file") for u in elsewhere if u in previews]}
 
+    def _two_open(self, upload_id: int) -> str | None:
+        """two_open_notice() for the rows of a placements upload whose pupil, once it is applied,
+        has two or more open placements at one provider, at least one of them not from this
+        upload (two open ones in one file are two rows the person wrote); None when none."""
+        pupils, rows = self._w.execute("""
+            WITH mine AS (SELECT DISTINCT pupil_id FROM ledger_placements WHERE upload_id = ?),
+            twice AS (
+                SELECT pupil_id, provider_key FROM placements
+                WHERE end_date IS NULL AND pupil_id IN (SELECT pupil_id FROM mine)
+                GROUP BY ALL HAVING count(*) > 1 AND bool_or(upload_id <> ?) AND bool_or(upload_id = ?))
+            SELECT count(DISTINCT t.pupil_id), list_sort(list_distinct(list(l.row_number)))
+            FROM twice t JOIN placements p ON p.pupil_id = t.pupil_id AND p.provider_key = t.provider_key
+                 AND p.end_date IS NULL AND p.upload_id = ?
+            JOIN ledger_placements l ON l.upload_id = p.upload_id AND l.pupil_id = p.pupil_id
+                 AND l.start_date = p.start_date AND l.end_date IS NULL""",
+                                       [upload_id, upload_id, upload_id, upload_id]).fetchall()[0]
+        return two_open_notice(pupils, rows) if pupils else None
+
     def _first_placements(self, upload_id: int, cols: str) -> bool:
         """An upload into an empty placements table: its rows go in one per record, unless two
         of them turn out to share a key, when nothing is kept and False is returned.
@@ -1039,7 +1080,7 @@ class Store:
         upload_id = written
         self._preview_ids.add(upload_id)
         found = self.last_same_pupil_found   # worded for a file being checked, not loaded
-        repeated = tuple(self.last_repeated)
+        repeated, two_open = tuple(self.last_repeated), self.last_two_open
         same_pupil = same_pupil_notice(found[0], found[1], **found[2]) if found else None
         # each side's rows that the other lacks: the stored versions of records that change
         # or go, and the new versions of records that change or are added
@@ -1111,7 +1152,7 @@ class Store:
                              columns=columns, examples=tuple(shown), newest_in_file=newest_in_file,
                              newest_in_changed=newest_in_changed, repeated=repeated,
                              other_setting=other_setting, same_pupil=same_pupil,
-                             changed_rows=tuple(int(r) for r in changed_rows))
+                             changed_rows=tuple(int(r) for r in changed_rows), two_open=two_open)
 
     def _ingest_sheet(self, sheet, file_hash: str, user: str | None, step: Progress) -> UploadResult:
         where = _where(sheet.file_name, sheet.sheet)
@@ -1145,6 +1186,8 @@ class Store:
             notices = [repeated_rows_notice(dataset, self.last_repeated)] if self.last_repeated else []
             if self.last_same_pupil:
                 notices.append(self.last_same_pupil)
+            if self.last_two_open:
+                notices.append(self.last_two_open)
             if notices:
                 notice = pd.DataFrame({"row_number": pd.array([None] * len(notices), dtype="Int64"),
                                        "warning": notices})
@@ -1226,6 +1269,10 @@ class Store:
         if self.last_same_pupil:
             self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
                             "WHERE upload_id = ?", [self.last_same_pupil, upload_id])
+        self.last_two_open = self._two_open(upload_id) if dataset == "placements" and n_acc else None
+        if self.last_two_open:
+            self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
+                            "WHERE upload_id = ?", [self.last_two_open, upload_id])
         step(1.0, f"Saved {where}")
         return upload_id
 

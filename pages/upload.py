@@ -377,6 +377,9 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
     if getattr(pv, "same_pupil", None):
         # a mistyped UPN: the same child (name and date of birth) under a second ID
         st.warning(S.md_escape(pv.same_pupil))
+    if getattr(pv, "two_open", None):
+        # a start date corrected: the placement under the old date stays open beside it
+        st.warning(S.md_escape(pv.two_open))
     if getattr(pv, "other_setting", 0):
         st.warning(f"**{pv.other_setting:,} attendance row(s) are for weeks already stored for the same pupil "
                    "under another setting** (or with none). Both will count, so those weeks will have their "

@@ -451,3 +451,39 @@ def test_a_batch_reports_its_progress_and_a_duplicate_within_it(store):
     assert pvs[2].duplicate_of is not None and pvs[0].duplicate_of is None
     assert seen == [(0.333, "Checked 1 of 3 sheets"), (0.667, "Checked 2 of 3 sheets"),
                     (1.0, "Checked 3 of 3 sheets")]
+
+
+# -- a start date corrected: two open placements at one provider (Store._two_open) -------------
+
+def test_a_corrected_start_date_says_the_old_placement_stays_open(store):
+    # A reviewer re-sent an open placement with its start date a day later: "will add 1
+    # placement and change none", and afterwards the pupil had two open placements at Ashbeck.
+    # The start date is part of the key (data-spec §6), so the old record stays open.
+    load(store, AUTUMN)                                              # P1 from 01/09/2025, open
+    moved = sheet("placements", [
+        {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-02", "hours_per_week": 25.0},
+        {"pupil_id": "P9", "provider_urn": "100001", "start_date": "2025-09-02", "hours_per_week": 25.0},
+    ], file_name="autumn fixed.csv")
+    pv = store.preview_changes(moved)
+    assert (pv.added, pv.changed) == (2, 0)
+    assert pv.two_open is not None and pv.two_open.startswith(
+        "1 pupil would have two open placements at the same provider: row 2 of this sheet and a placement "
+        "already stored.")
+    assert "the start date is part of every record" in pv.two_open
+    [r] = load(store, moved, "fixed")
+    assert r.warnings["warning"].tolist() == [pv.two_open]
+    assert one(store, "SELECT count(*) FROM placements WHERE pupil_id = 'P1' AND end_date IS NULL") == [(2,)]
+
+
+@pytest.mark.parametrize("rows, why", [
+    ([{"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-09-01"},
+      {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-02"}],
+     "the old placement closed in the same file"),
+    ([{"pupil_id": "P1", "provider_urn": "100002", "start_date": "2025-09-02"}], "another provider"),
+    ([{"pupil_id": "P7", "provider_urn": "100001", "start_date": "2025-09-02"},
+      {"pupil_id": "P7", "provider_urn": "100001", "start_date": "2025-10-06"}],
+     "two open placements there, both written in this one file"),
+])
+def test_no_two_open_notice(store, rows, why):
+    load(store, AUTUMN)
+    assert store.preview_changes(sheet("placements", rows)).two_open is None, why
