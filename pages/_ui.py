@@ -318,6 +318,15 @@ def tiles(n: int) -> list:
 # ---------------------------------------------------------------------------------------------
 # Numbers
 
+def n_of(count, word: str, plural: str | None = None) -> str:
+    """'1 row', '3 rows', '1,204 rows': a count with its noun agreeing (never 'row(s)').
+
+    >>> n_of(1, "row"), n_of(1204, "row"), n_of(2, "date", "dates")
+    ('1 row', '1,204 rows', '2 dates')
+    """
+    return f"{int(count):,} {word if int(count) == 1 else (plural or word + 's')}"
+
+
 def fmt_count(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         # In presentation mode a missing count in a chart is one hidden as 'c'.

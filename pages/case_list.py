@@ -88,7 +88,7 @@ def main() -> None:
                         "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")
             if c in shown.columns]
     shown = shown[cols]
-    st.caption(f"{U.fmt_count(len(shown))} placement(s) listed. Click a column heading to sort. Click a row to "
+    st.caption(f"{U.n_of(len(shown), 'placement')} listed. Click a column heading to sort. Click a row to "
                "open its pupil view (with the keyboard: Shift+Space on a row), or pick a case number below.")
     # the order the person saw: a click is a row position in the table as drawn, and someone
     # else's upload or withdrawal since would shift a list worked out again (another child)

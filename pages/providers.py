@@ -24,14 +24,14 @@ def registration() -> None:
         return
     likely = df[df["likely_needs_registration"].fillna(False).astype(bool)]
     if len(likely):
-        st.error(f"{len(likely)} provider(s) are likely to need registering as an independent school:")
+        st.error(f"{U.n_of(len(likely), 'provider')} {'is' if len(likely) == 1 else 'are'} likely to need registering as an independent school:")
         for r in likely.itertuples(index=False):
             st.text(f"• {r.provider}: {r.reason}")
     else:
         st.success("No unregistered provider meets the registration test on the 'as of' date.")
     unknown = df[df["status"].astype(str) == "registration_unknown"] if "status" in df.columns else df.iloc[0:0]
     if len(unknown):
-        st.warning(f"{len(unknown)} provider(s) would meet the test but their registration status is not recorded: "
+        st.warning(f"{U.n_of(len(unknown), 'provider')} would meet the test but their registration status is not recorded: "
                    "add a URN or UKPRN, or a 'Registered' column, to the placements file.")
     shown = S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
     if "registered" in shown.columns:

@@ -89,7 +89,7 @@ def holidays() -> None:
     store = S.store()
     current = store.holidays()
     if current:
-        st.success(f"{len(current)} holiday date(s) are loaded, from {min(current):%d %b %Y} to {max(current):%d %b %Y}.")
+        st.success(f"{U.n_of(len(current), 'holiday date')} {'is' if len(current) == 1 else 'are'} loaded, from {min(current):%d %b %Y} to {max(current):%d %b %Y}.")
     else:
         st.info("No holiday calendar is loaded: every Monday to Friday counts as a school day.")
     f = st.file_uploader("Holiday calendar", type=["csv", "xlsx"], key="holiday_file")
@@ -105,7 +105,7 @@ def holidays() -> None:
             S.log.exception("reading a holiday calendar")
             dates, problems = [], []
         if problems:
-            st.warning(f"{len(problems)} row(s) of {S.md_escape(f.name)} were left out:\n\n"
+            st.warning(f"{U.n_of(len(problems), 'row')} of {S.md_escape(f.name)} {'was' if len(problems) == 1 else 'were'} left out:\n\n"
                        + "\n".join(f"- {S.md_escape(p)}" for p in problems[:20])
                        + (f"\n- … and {len(problems) - 20} more" if len(problems) > 20 else ""))
         if not dates:
@@ -113,7 +113,7 @@ def holidays() -> None:
                      "columns giving each holiday's first and last day.")
         else:
             weekdays = [d for d in dates if d.weekday() < 5]
-            st.write(f"{len(dates)} date(s) found ({len(weekdays)} on weekdays), from {dates[0]:%d %b %Y} "
+            st.write(f"{U.n_of(len(dates), 'date')} found ({len(weekdays)} on weekdays), from {dates[0]:%d %b %Y} "
                      f"to {dates[-1]:%d %b %Y}.")
             if st.button("Use this calendar (replaces the current one)", type="primary", key="holiday_save"):
                 with S.write_lock():

@@ -144,12 +144,12 @@ def _row_list(rows: pd.DataFrame, text: str, total: int) -> None:
 def _check_rows(sh: dict) -> None:
     """Before Load: the rows that will be rejected, and the rows that will load with warnings."""
     if sh["rejected"]:
-        st.markdown(f"**{sh['rejected']:,} row(s) will be rejected** (not loaded). Fix them in the file and "
+        st.markdown(f"**{U.n_of(sh['rejected'], 'row')} will be rejected** (not loaded). Fix them in the file and "
                     "check it again, or load the rest now and send these back to be fixed. Row numbers are "
                     "the file's own (its first line is row 1).")
         _row_list(sh["rejects"], "reason", sh["rejected"])
     if sh["warned"]:
-        with st.expander(f"{sh['warned']:,} row(s) will load with warnings — check them"):
+        with st.expander(f"{U.n_of(sh['warned'], 'row')} will load with warnings — check them"):
             _row_list(sh["row_warnings"], "warnings", sh["warned"])
 
 
@@ -323,6 +323,8 @@ def _change_phrases(pv, most: int = 6) -> list[str]:
             if count:
                 phrases.append((rank, -count, f"{name} {verb} on {count:,}"))
     phrases.sort(key=lambda p: p[:2])
+    if len(phrases) <= most + 3:   # a few more are named, not counted ("and 1 more change" hid which)
+        return [p[2] for p in phrases]
     out = [p[2] for p in phrases[:most]]
     if len(phrases) > most:
         rest = phrases[most:]
@@ -381,7 +383,7 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
         # a start date corrected: the placement under the old date stays open beside it
         st.warning(S.md_escape(pv.two_open))
     if getattr(pv, "other_setting", 0):
-        st.warning(f"**{pv.other_setting:,} attendance row(s) are for weeks already stored for the same pupil "
+        st.warning(f"**{U.n_of(pv.other_setting, 'attendance row')} {'is' if pv.other_setting == 1 else 'are'} for weeks already stored for the same pupil "
                    "under another setting** (or with none). Both will count, so those weeks will have their "
                    "possible sessions twice. If this file sends the same weeks again, give them the setting "
                    "they were stored with.")
@@ -539,10 +541,10 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
             continue
         loadable = True
         st.success(f"{label} holds **{sh['dataset']}** (headings on row {sh['header_row']}): "
-                   f"{sh['accepted']:,} row(s) ready, {sh['rejected']:,} to be rejected"
+                   f"{U.n_of(sh['accepted'], 'row')} ready, {sh['rejected']:,} to be rejected"
                    + (f", {sh['warned']:,} with warnings" if sh["warned"] else "")
-                   + (f", {sh['summary_rows']} total row(s) ignored" if sh["summary_rows"] else "")
-                   + (f", {sh['blank_rows']} blank row(s) ignored" if sh["blank_rows"] else "") + ".")
+                   + (f", {U.n_of(sh['summary_rows'], 'total row')} ignored" if sh["summary_rows"] else "")
+                   + (f", {U.n_of(sh['blank_rows'], 'blank row')} ignored" if sh["blank_rows"] else "") + ".")
         named = _named_dataset(sh["sheet"] or name)
         if named and named != sh["dataset"]:
             # a file dropped under the wrong name is often the wrong file
@@ -614,7 +616,7 @@ def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
     box(text)
     rejects: pd.DataFrame = r["rejects"]
     if len(rejects):
-        st.markdown(f"**{len(rejects):,} rejected row(s)** — not loaded. Download them, fix them and upload "
+        st.markdown(f"**{U.n_of(len(rejects), 'rejected row')}** — not loaded. Download them, fix them and upload "
                     "them again.")
         _text_table(rejects, "reason", "Reason")
         _rejects_downloads(rejects, f"rej_{r['key']}", f"rejected-rows-{_stem(where)}")
@@ -626,7 +628,7 @@ def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
         st.markdown("**About the sheet:**\n" + "\n".join(f"- {S.md_escape(S.mask_upns(w))}"
                                                            for w in notices["warning"]))
     if len(row_warnings):
-        with st.expander(f"Warnings on {len(row_warnings):,} row(s) — loaded, but check them"):
+        with st.expander(f"Warnings on {U.n_of(len(row_warnings), 'row')} — loaded, but check them"):
             _text_table(row_warnings, "warning", "Warning")
 
 
@@ -653,9 +655,13 @@ def _show_results(results: list[dict]) -> None:
     c[0].metric("Rows accepted", f"{sum(r['accepted'] for r in results):,}")
     c[1].metric("Rows rejected", f"{sum(r['rejected'] for r in results):,}")
     c[2].metric("Rows with warnings", f"{sum(r['warned'] for r in results):,}")
-    c[3].metric("Sheets not loaded", f"{sum(r['status'] != 'loaded' for r in results):,}",
-                help="Sheets skipped (no data recognised), files that could not be read, and files already "
-                     "loaded before (duplicates change nothing).")
+    c[3].metric("Sheets not loaded", f"{sum(r['status'] not in ('loaded', 'duplicate') for r in results):,}",
+                help="Sheets skipped (no data recognised) and files that could not be read. Files already "
+                     "loaded before are counted apart: loading them again changes nothing.")
+    duplicates = sum(r["status"] == "duplicate" for r in results)
+    if duplicates:
+        st.caption(f"{U.n_of(duplicates, 'sheet')} {'was' if duplicates == 1 else 'were'} already loaded, so "
+                   "nothing changed for " + ("it." if duplicates == 1 else "them."))
     summary = pd.DataFrame([{"file": r["file_name"], "sheet": r["sheet"], "dataset": r.get("dataset"),
                              "status": r["status"] + (", since withdrawn" if r.get("upload_id") in withdrawn
                                                       else ""), "accepted": r["accepted"], "rejected": r["rejected"],

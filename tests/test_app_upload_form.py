@@ -136,7 +136,7 @@ def test_after_apply_the_form_still_shows_every_heading_as_it_is_read(checked):
     map_began_ended_setting(at)
     assert not at.error
     [ok] = [s.value for s in at.success]
-    assert "holds **placements** (headings on row 3): 4 row(s) ready, 3 to be rejected, 2 with warnings" in ok
+    assert "holds **placements** (headings on row 3): 4 rows ready, 3 to be rejected, 2 with warnings" in ok
     assert column_choices(at) == {**RECOGNISED_ON_THEIR_OWN, "Began": "start_date", "Ended": "end_date",
                                   "Type of setting": "setting_type"}
     assert any(e.label.startswith("Columns: 11 read, 3 left out (3 not recognised)") for e in at.expander)
@@ -146,11 +146,11 @@ def test_the_check_lists_the_rows_to_be_rejected_and_why_before_load(checked):
     at = checked
     map_began_ended_setting(at)
     text = markdown_text(at)
-    assert "3 row(s) will be rejected" in text
+    assert "3 rows will be rejected" in text
     assert ("- Row 5: Began '31/02/2025' is not a valid date (day/month/year, in the years 1900 to 2100).\n"
             "- Row 6: Began 'next week' is not a valid date (day/month/year, in the years 1900 to 2100).\n"
             "- Row 8: The end date is before the start date.") in text
-    assert any(e.label == "2 row(s) will load with warnings — check them" for e in at.expander)
+    assert any(e.label == "2 rows will load with warnings — check them" for e in at.expander)
     warned = next(m.value for m in at.markdown if m.value.startswith("- Row 9"))
     lines = _unescape(warned).splitlines()
     assert [ln.split(":")[0] for ln in lines] == ["- Row 9", "- Row 10"]
@@ -169,7 +169,7 @@ def test_the_check_says_how_many_more_rejects_there_are_past_the_first_ten(tmp_p
     at.file_uploader[0].set_value(("feb.csv", body.encode(), "text/csv")).run()
     assert_healthy(at)
     text = markdown_text(at)
-    assert "12 row(s) will be rejected" in text
+    assert "12 rows will be rejected" in text
     listed = [ln for ln in text.splitlines() if ln.startswith("- Row ")]
     assert [ln.split(":")[0] for ln in listed] == [f"- Row {n}" for n in range(2, 12)]
     assert "- … and 2 more" in text
@@ -183,7 +183,7 @@ def test_the_result_counts_rows_with_warnings_apart_from_notices_about_the_sheet
     assert metric_value(at, "Rows accepted") == "4"
     assert metric_value(at, "Rows rejected") == "3"
     assert metric_value(at, "Rows with warnings") == "2"
-    assert any(e.label == "Warnings on 2 row(s) — loaded, but check them" for e in at.expander)
+    assert any(e.label == "Warnings on 2 rows — loaded, but check them" for e in at.expander)
     assert ("About the sheet:\n"
             "- Column 'Planned finish' was not recognised and was not loaded.\n"
             "- Column 'Hrs per week' was not recognised and was not loaded.\n"
@@ -241,7 +241,7 @@ def test_register_marks_keep_their_meaning_when_apply_is_pressed(tmp_path, monke
     at.file_uploader[0].set_value(("marks.csv", body, "text/csv")).run()
     assert_healthy(at)
     before = [s.value for s in at.success]
-    assert len(before) == 1 and "holds **attendance**" in before[0] and "1 row(s) ready" in before[0]
+    assert len(before) == 1 and "holds **attendance**" in before[0] and "1 row ready" in before[0]
     assert column_choices(at) == {"UPN": "pupil_id", "Date": "period_start", "AM": "_am", "PM": "_pm",
                                   "Notes": LEAVE_OUT}
     assert choice(at, "AM").format_func("_am") == "AM register mark"
@@ -290,7 +290,7 @@ def test_a_file_whose_headings_are_all_unknown_can_be_mapped(tmp_path, monkeypat
         choice(at, heading).set_value(column)
     at.run()
     apply(at)
-    assert any("holds **placements** (headings on row 2): 3 row(s) ready, 0 to be rejected" in s.value
+    assert any("holds **placements** (headings on row 2): 3 rows ready, 0 to be rejected" in s.value
                for s in at.success), [s.value for s in at.success] + [e.value for e in at.error]
     at.button(key="load_files").click().run()
     assert_healthy(at)
