@@ -614,7 +614,32 @@ def run_page(body) -> None:
         runpy.run_path(str(Path(__file__).resolve().parent.parent / "dashboard.py"), run_name="__main__")
         return
     with section("this page"):
+        _changed_since(data_version())
         body()
+
+
+def _poll_seconds() -> float:
+    try:
+        return max(1.0, float(os.environ.get("AP_CHANGE_POLL_SECONDS", "60")))
+    except ValueError:
+        return 60.0
+
+
+@st.fragment(run_every=timedelta(seconds=_poll_seconds()))
+def _changed_since(drawn_on: str) -> None:
+    """A page left open says so when someone else's upload or withdrawal has changed the data
+    since it was drawn: Streamlit redraws a page on the next click, not by itself, so figures on
+    a screen in a meeting could be older than the store. Checked every AP_CHANGE_POLL_SECONDS
+    (60) seconds; only the ledger's digest is read."""
+    try:
+        now = data_version()
+    except Exception:  # noqa: BLE001 - a notice, never a failure of the page
+        return
+    if now != drawn_on:
+        st.warning("**The data has changed since this page was drawn**: someone has loaded or withdrawn an "
+                   "upload. The figures below are as they were.", icon=":material/update:")
+        if st.button("Show the figures as they are now", key="_changed_refresh", icon=":material/refresh:"):
+            st.rerun(scope="app")
 
 
 def empty_state(what: str) -> bool:

@@ -193,3 +193,49 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
     idle(pg)
     assert not names_on_screen(pg, personal_strings["name"])
     shot(pg, "13-overview-presentation")
+
+
+def test_a_page_left_open_says_when_the_data_changes_under_it(tmp_path, sample_file_paths):
+    # A reviewer: pages left open showed old figures with no hint that a colleague had loaded a
+    # term meanwhile. Two people at once: A on the overview, B loads a file on the Upload page.
+    from playwright.sync_api import sync_playwright
+
+    from analytics.store import Store
+
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as store:
+        store.ingest_file(next(p for p in sample_file_paths if p.name == "2022-23_1_autumn_placements.csv"))
+    later = next(p for p in sample_file_paths if p.name == "2023-24_2_spring_placements.csv")
+    with streamlit_server(tmp_path, {"AP_DB": str(db), "AP_CHANGE_POLL_SECONDS": "2"},
+                          log_name="browser-server-two-people.log") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            a = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            b = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            for pg in (a, b):
+                pg.set_default_timeout(120_000)
+            a.goto(url)
+            idle(a)
+            a.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Pupils in AP now")')
+            a.wait_for_timeout(5_000)   # polls with nothing changed: no notice
+            assert a.locator("text=The data has changed since this page was drawn").count() == 0
+            b.goto(url)
+            idle(b)
+            go(b, "Upload")
+            with b.expect_file_chooser() as chooser:
+                b.locator('[data-testid="stFileUploaderDropzone"] button').first.click()
+            chooser.value.set_files([str(later)])
+            load = b.get_by_role("button", name="Load 1 file")
+            load.wait_for()
+            idle(b)
+            load.click()
+            b.wait_for_selector("text=Result of the last upload", timeout=300_000)
+            # A's page, untouched, says so within a few polls; the button redraws it
+            a.wait_for_selector("text=The data has changed since this page was drawn", timeout=30_000)
+            a.get_by_role("button", name="Show the figures as they are now").click()
+            a.wait_for_selector("text=The data has changed since this page was drawn", state="detached",
+                                timeout=60_000)
+            idle(a)
+            assert a.locator("text=Something went wrong").count() == 0
+        finally:
+            browser.close()
