@@ -721,7 +721,9 @@ def mask_upns(text) -> str:
     global _UPN_RE
     import re
     if _UPN_RE is None:
-        _UPN_RE = re.compile(r"\b[A-HJ-NP-TV-Z]\d{11}[0-9A-HJ-NP-TV-Z]\b", re.IGNORECASE)
+        # not \b: a file name's underscore is a word character ('smith_A123...csv')
+        _UPN_RE = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NP-TV-Z]\d{11}[0-9A-HJ-NP-TV-Z](?![A-Za-z0-9])",
+                             re.IGNORECASE)
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return text
     return _UPN_RE.sub("[UPN hidden]", str(text))
@@ -745,6 +747,17 @@ def _name_parts(names) -> set[str]:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _known_names(key: str) -> frozenset[str]:
     return frozenset(_name_parts(call("oversight", "pupil_names")))
+
+
+def as_shown(text) -> str:
+    """A file or sheet name, or a message quoting one, as a page shows it: UPNs hidden always
+    (security.md invariant 9; a referral file is often named after the child), and in
+    presentation mode the names of pupils in the store too (mask_names). Escape it for markdown
+    where it goes into markdown."""
+    shown = mask_upns(text)
+    if shown is None or (isinstance(shown, float) and pd.isna(shown)):
+        return shown
+    return mask_names(shown) if presentation() else shown
 
 
 def mask_names(text, own=()) -> str:

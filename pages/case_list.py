@@ -54,7 +54,7 @@ def main() -> None:
 
         def named(p):   # a case number and the upload that brought its ID (never the ID itself)
             u = brought.get(p)
-            return S.case_number(p) + (f" (upload {u[0]}, {S.md_escape(u[1])})" if u else "")
+            return S.case_number(p) + (f" (upload {u[0]}, {S.md_escape(S.as_shown(u[1]))})" if u else "")
         listed = "; ".join(" and ".join(named(p) for p in sorted(g, key=S.case_number)) for g in twins)
         st.warning(f"**Possibly one child under two pupil IDs:** {listed} have the same name and date of birth. "
                    "Most likely a UPN was mistyped in one upload. A later file with the ID put right cannot "

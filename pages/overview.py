@@ -244,10 +244,17 @@ def national() -> None:
     england = f"England, {year}" + (f" (n = {national_n:,.0f} {unit})" if national_n is not None else "")
     as_of = f"{S.filters().as_of:%d/%m/%Y}" if S.filters().as_of else "the 'as of' date"
     # like for like, on the screen and not only in the note: DfE's figures count one kind of AP
-    few = outside < S.threshold()   # a count of 1 or 2 is written "fewer than 3" (metrics.md §7)
-    outside_text = f"fewer than {S.threshold()}" if few and S.presentation() else f"{outside:,}"
-    left_out = (f" {outside_text} {'open placements' if by == 'setting_type' else 'pupils'} "
-                f"chosen by the filters are left out: {c.outside}." if outside else "")
+    thr = S.threshold()
+    few = outside < thr   # a count of 1 or 2 is written "fewer than 3" (metrics.md §7)
+    # the compared total and the number left out add up to the headline tile above (open
+    # placements, pupils in AP now): when either is small, showing the other gives it away, so
+    # the figure is withheld in presentation mode and its files are not offered (metrics.md §7)
+    small = 0 < outside < thr or 0 < n < thr
+    outside_text = f"fewer than {thr}" if few and S.presentation() else f"{outside:,}"
+    what = "open placements" if by == "setting_type" else "pupils"
+    left_out = ((f" {outside_text[0].upper()}{outside_text[1:]} {what} chosen by the filters are left out: "
+                 f"{c.outside}.") if outside and not (small and S.presentation()) else
+                f" Some {what} chosen by the filters are left out: {c.outside}." if outside else "")
     st.markdown(f"**Like for like:** England's figures count {c.national_basis}, so this LA's figures here count "
                 f"{c.local_basis}.{left_out}")
     st.caption(f"{england}: {source}. {attribution}")
@@ -292,6 +299,7 @@ def national() -> None:
                                                + (f", n = {national_n:,.0f} {unit}" if national_n is not None else "")),
                          ("Source of England's figures", source), ("Licence", attribution)],
              file_cols={"Source of England's figures": f"{source}. {attribution}"},
+             suppress=(lambda _: None) if small else None,
              empty=empty)
     with st.expander("Every bundled national figure, with its source"):
         figures = S.api("national", "figures_as_published")()

@@ -41,8 +41,8 @@ def registration() -> None:
     U.table(shown[cols], rename={
         "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
         "Reason": "Why"})
-    U.downloads(shared, "registration", "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"],
-                title="Registration check")
+    U.downloads(shared.drop(columns=["provider_key"], errors="ignore"), "registration", "registration-check",
+                count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"], title="Registration check")
 
 
 def _registered(values: pd.Series) -> pd.Series:

@@ -259,7 +259,11 @@ def main() -> None:
             U.table(ex[cols])
 
     with S.section("the downloads"):
+        # the attendance sheet's rate is the share of sessions attended, not the "Return rate"
+        # that the generic heading of a rate column says
         bundle = U.pupil_file({**view, "placements": rows}, placement_cols, p.as_of)
+        if "attendance" in bundle:
+            bundle["attendance"] = bundle["attendance"].rename(columns={U.column_label("rate"): "Share of sessions attended"})
         try:
             to_xlsx = S.api("exports", "to_xlsx_bytes")
             st.download_button("Download this pupil's records (Excel)", data=lambda: to_xlsx(bundle),

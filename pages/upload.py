@@ -133,7 +133,7 @@ def _summary(sh) -> dict:
 
 def _row_list(rows: pd.DataFrame, text: str, total: int) -> None:
     """The first rows of a list as 'Row 5: reason' lines (long texts wrap), then how many more."""
-    lines = [f"- {f'Row {int(r)}' if pd.notna(r) else 'A row'}: {S.md_escape(S.mask_upns(t))}"
+    lines = [f"- {f'Row {int(r)}' if pd.notna(r) else 'A row'}: {S.md_escape(S.as_shown(t))}"
              for r, t in zip(rows["row_number"], rows[text])]
     if total > len(rows):
         lines.append(f"- … and {total - len(rows):,} more (all of them are listed, and can be downloaded, "
@@ -263,7 +263,7 @@ def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_
         return   # no header row found: nothing to map (a "Read me" sheet, say)
     guess = H.closest_dataset(headers, user_map)
     key = f"{digest}_s{n}"
-    with st.expander(f"Tell us what the columns of sheet '{S.md_escape(sh['sheet'])}' are",
+    with st.expander(f"Tell us what the columns of sheet '{S.md_escape(S.as_shown(sh['sheet']))}' are",
                      expanded=guess is not None or st.session_state.get("_upload_form_open") == key):
         st.write("Each heading is set to what it was recognised as; the ones not recognised are left out. "
                  "Change any of them, then press **Apply**. Your choices are remembered for the next file "
@@ -378,10 +378,10 @@ def _change_preview(parsed, sha256: str, digest: str, mapping_json: str, n: int,
         st.warning(S.api("store", "repeated_rows_notice")(pv.dataset, list(pv.repeated)))
     if getattr(pv, "same_pupil", None):
         # a mistyped UPN: the same child (name and date of birth) under a second ID
-        st.warning(S.md_escape(pv.same_pupil))
+        st.warning(S.md_escape(S.as_shown(pv.same_pupil)))
     if getattr(pv, "two_open", None):
         # a start date corrected: the placement under the old date stays open beside it
-        st.warning(S.md_escape(pv.two_open))
+        st.warning(S.md_escape(S.as_shown(pv.two_open)))
     if getattr(pv, "other_setting", 0):
         st.warning(f"**{U.n_of(pv.other_setting, 'attendance row')} {'is' if pv.other_setting == 1 else 'are'} for weeks already stored for the same pupil "
                    "under another setting** (or with none). Both will count, so those weeks will have their "
@@ -481,7 +481,7 @@ def _fill_previews(pending: list[dict], ready: list) -> None:
                 held[p["key"]] = found[i]
     for p in pending:
         parsed = p["args"][0]
-        with p["slot"].container(), S.section(f"what loading {parsed.file_name} would change"):
+        with p["slot"].container(), S.section(f"what loading {S.md_escape(S.as_shown(parsed.file_name))} would change"):
             _change_preview(*p["args"])
 
 
@@ -493,7 +493,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
     why_not = why_not if why_not is not None else {}
     digest = sha256[:16]
     name = f.name
-    st.subheader(S.md_escape(name), anchor=False)   # h3, under "Before loading" (h2); a name is text
+    st.subheader(S.md_escape(S.as_shown(name)), anchor=False)   # h3, under "Before loading" (h2); a name is text
     st.caption(f"{len(data) / 1024:,.0f} KB")
     headers_by_sheet = _peek(digest, data, name)
     all_headers = [h for hs in headers_by_sheet.values() for h in hs]
@@ -501,7 +501,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
     for hs in headers_by_sheet.values():
         remembered.update(mappings.lookup(_mappings_file(), hs))
     user_map = dict(st.session_state.get(f"usermap_{digest}", remembered))
-    with st.spinner(f"Reading {name}…"):
+    with st.spinner(f"Reading {S.md_escape(S.as_shown(name))}…"):
         read = _read(digest, data, name, json.dumps(user_map, sort_keys=True))
     error = read["error"]
     if remembered:
@@ -534,7 +534,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
         return None
     loadable = False
     for n, sh in enumerate(read["summaries"]):
-        label = f"Sheet '{S.md_escape(sh['sheet'])}'" if sh["sheet"] else "The file"
+        label = f"Sheet '{S.md_escape(S.as_shown(sh['sheet']))}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
             _skipped_sheet_form(digest, n, sh, headers_by_sheet.get(sh["sheet"], []), user_map)
@@ -550,7 +550,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
             # a file dropped under the wrong name is often the wrong file
             st.warning(f"{label}'s name suggests **{named}**, but its headings are those of **{sh['dataset']}**. "
                        "Check that this is the file you meant to upload.")
-        notices = [S.md_escape(S.mask_upns(w)) for w in sh["sheet_warnings"]]
+        notices = [S.md_escape(S.as_shown(w)) for w in sh["sheet_warnings"]]
         if notices:   # about the sheet as a whole, not any one row
             st.warning(notices[0] if len(notices) == 1 else "\n".join(f"- {w}" for w in notices))
         if read["sheets"] is not None:
@@ -589,8 +589,8 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
 def _same_bytes_step(name: str, first_name: str, first_step: tuple | None):
     """A file with the same bytes as one above it in this batch (a second download, renamed by the
     browser): checked once, above; on Load it is reported as a duplicate (data-spec §6)."""
-    st.subheader(S.md_escape(name), anchor=False)   # h3, under "Before loading" (h2); a name is text
-    st.info(f"This file holds exactly the same bytes as {S.md_escape(first_name)}, above, so it is checked "
+    st.subheader(S.md_escape(S.as_shown(name)), anchor=False)   # h3, under "Before loading" (h2); a name is text
+    st.info(f"This file holds exactly the same bytes as {S.md_escape(S.as_shown(first_name))}, above, so it is checked "
             "there. Loading it again changes nothing: after **Load** it is reported as a duplicate.")
     if first_step is None:
         return None
@@ -600,14 +600,14 @@ def _same_bytes_step(name: str, first_name: str, first_step: tuple | None):
 
 def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
     """One sheet's outcome: its sentence, then its rejected rows (to download) and warnings."""
-    where = r["file_name"] + (f", sheet '{r['sheet']}'" if r["sheet"] else "")
+    where = S.as_shown(r["file_name"] + (f", sheet '{r['sheet']}'" if r["sheet"] else ""))
     if r["status"] == "loaded":
         box = st.success if not r["rejected"] else st.warning
     elif r["status"] == "duplicate":
         box = st.info
     else:
         box = st.warning if r["status"] == "skipped" else st.error
-    text = S.md_escape(S.mask_upns(r["message"]) or f"{where}: {r['status']}")
+    text = S.md_escape(S.as_shown(r["message"]) or f"{where}: {r['status']}")
     if r.get("upload_id") in withdrawn:   # since this result: the history below says so too
         box = st.warning
         text += (f"\n\n**Upload {r['upload_id']} has since been withdrawn**: " +
@@ -625,7 +625,7 @@ def _show_result(r: dict, withdrawn: set[int] = frozenset()) -> None:
     notices = warnings[warnings["row_number"].isna()]
     row_warnings = warnings[warnings["row_number"].notna()]
     if len(notices):
-        st.markdown("**About the sheet:**\n" + "\n".join(f"- {S.md_escape(S.mask_upns(w))}"
+        st.markdown("**About the sheet:**\n" + "\n".join(f"- {S.md_escape(S.as_shown(w))}"
                                                            for w in notices["warning"]))
     if len(row_warnings):
         with st.expander(f"Warnings on {U.n_of(len(row_warnings), 'row')} — loaded, but check them"):
@@ -662,7 +662,7 @@ def _show_results(results: list[dict]) -> None:
     if duplicates:
         st.caption(f"{U.n_of(duplicates, 'sheet')} {'was' if duplicates == 1 else 'were'} already loaded, so "
                    "nothing changed for " + ("it." if duplicates == 1 else "them."))
-    summary = pd.DataFrame([{"file": r["file_name"], "sheet": r["sheet"], "dataset": r.get("dataset"),
+    summary = pd.DataFrame([{"file": S.as_shown(r["file_name"]), "sheet": S.as_shown(r["sheet"]), "dataset": r.get("dataset"),
                              "status": r["status"] + (", since withdrawn" if r.get("upload_id") in withdrawn
                                                       else ""), "accepted": r["accepted"], "rejected": r["rejected"],
                              "warnings": r["warned"], "total_rows_ignored": r["summary_rows"]} for r in results])
@@ -788,6 +788,8 @@ def _history() -> None:
         shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y %H:%M"))
     for c in ("sheet", "user_name", "withdrawn_by"):
         shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else "")
+    for c in ("file_name", "sheet"):   # uploaded text: a referral file may be named after the child
+        shown[c] = shown[c].map(S.as_shown)
     # who uploaded and withdrew is known when sign-in is on; otherwise the columns are empty
     shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by") if not shown[c].any()])
     st.dataframe(shown.rename(columns={
@@ -802,8 +804,8 @@ def _history() -> None:
 
     live = table[table["status"] == "live"]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
-    labels = {int(r.upload_id): f"{int(r.upload_id)}: {r.file_name}"
-              + (f" / {r.sheet}" if isinstance(r.sheet, str) and r.sheet else "")
+    labels = {int(r.upload_id): f"{int(r.upload_id)}: {S.as_shown(r.file_name)}"
+              + (f" / {S.as_shown(r.sheet)}" if isinstance(r.sheet, str) and r.sheet else "")
               + f" ({r.dataset}, {int(r.rows_accepted):,} row{'' if int(r.rows_accepted) == 1 else 's'})"
               for r in table.itertuples(index=False)}
     c1, c2 = st.columns(2)
@@ -861,7 +863,7 @@ def main() -> None:
              "or Excel (.xlsx) files, one dataset per file or one per sheet. Each file is checked first; "
              "nothing is stored until you press **Load**.")
     if msg := st.session_state.pop("withdraw_message", None):
-        (st.error if msg.startswith("Not withdrawn") else st.success)(msg)
+        (st.error if msg.startswith("Not withdrawn") else st.success)(S.md_escape(S.as_shown(msg)))
     _offer_to_forget()
     results = st.session_state.get("upload_results")
     if results:
@@ -890,7 +892,7 @@ def main() -> None:
         checked: dict[str, tuple[str, tuple | None]] = {}   # sha256 -> (first file's name, its step)
         pending: list[dict] = []   # change previews to work out for the batch at once
         for f in files:
-            with st.container(border=True), S.section(f"the check of {f.name}"):
+            with st.container(border=True), S.section(f"the check of {S.md_escape(S.as_shown(f.name))}"):
                 data = f.getvalue()
                 sha256 = hashlib.sha256(data).hexdigest()
                 if sha256 in checked:

@@ -351,3 +351,88 @@ def test_the_england_comparison_files_say_what_is_compared_and_where_it_comes_fr
     assert [r["Readable"] for r in perm] == ["0.10 per 100 pupils"]   # SFR35/2017: 0.10 per 100
     wb = openpyxl.load_workbook(io.BytesIO(files["national-figures.xlsx"]))
     assert wb.sheetnames == ["Data", "About this file"]
+
+
+def test_the_england_comparison_is_withheld_where_its_left_out_count_would_give_a_small_number(
+        sample_db, monkeypatch):
+    # A reviewer, presentation mode on, filtered to two providers: the tile said 7 open
+    # placements, the legend n = 6, and the sentence "fewer than 3 left out": 7 - 6 = 1. The
+    # compared total and the number left out add up to the tile, so when either is small the
+    # figure is withheld in presentation mode and no file is offered (metrics.md §7).
+    import duckdb
+
+    from streamlit.delta_generator import DeltaGenerator
+    query = {"as_of": "2025-07-22", "provider": ["kestrel home tuition service", "boxing clever community gym"]}
+    con = duckdb.connect(str(sample_db))   # same configuration as the app's Store (see conftest)
+    try:
+        [(inside, outside)] = con.execute("""
+            SELECT count(*) FILTER (WHERE commissioner = 'la' AND setting_type <> 'state_ap_school'),
+                   count(*) FILTER (WHERE NOT (commissioner = 'la' AND setting_type <> 'state_ap_school'))
+            FROM placements WHERE lower(provider) IN ('kestrel home tuition service', 'boxing clever community gym')
+              AND start_date <= DATE '2025-07-22' AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchall()
+    finally:
+        con.close()
+    assert inside >= 3 and 0 < outside < 3, (inside, outside)   # the reviewer's case: 6 and 1
+
+    names = []
+    original = DeltaGenerator.download_button
+
+    def recording(self, *args, **kwargs):
+        names.append(kwargs.get("file_name"))
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    at = open_app(sample_db, monkeypatch, query=query)
+    assert_healthy(at)
+    # presentation mode off: the figure is drawn with its exact counts, but no file travels
+    assert not [n for n in names if n and n.startswith("national-comparison-setting_type")]
+    like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
+    assert f"{outside} open placements chosen by the filters are left out" in like
+    at.toggle(key="present_toggle_other").set_value(True).run()
+    assert_healthy(at)
+    like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
+    assert "Some open placements chosen by the filters are left out" in like
+    assert any(i.value.startswith("Not shown in presentation mode") for i in at.info)
+    charts = [n for n in _walk(at._tree) if getattr(n, "type", "") == "plotly_chart"
+              and n.proto.id.endswith("chart_national")]
+    assert charts == []
+
+
+def test_the_pupil_file_heads_attendance_as_attendance_and_the_registration_file_has_no_internal_key(
+        sample_db, monkeypatch):
+    # A reviewer: the pupil's Excel file headed the share of sessions attended "Return rate", and
+    # the registration check's files carried the internal provider key as a first column.
+    import io
+
+    import openpyxl
+
+    from streamlit.delta_generator import DeltaGenerator
+    files = {}
+    original = DeltaGenerator.download_button
+
+    def recording(self, *args, **kwargs):
+        data = kwargs.get("data")
+        files[kwargs.get("file_name")] = data() if callable(data) else data
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    import streamlit as st   # st.download_button is bound to the main area at import: patched too
+    bound = st.download_button
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: (files.__setitem__(
+        k.get("file_name"), k["data"]() if callable(k.get("data")) else k.get("data")), bound(*a, **k))[1])
+    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": "2025-03-14"})
+    assert_healthy(at)
+    [pupil] = [v for k, v in files.items() if k and k.startswith("C-") and k.endswith(".xlsx")]
+    ws = openpyxl.load_workbook(io.BytesIO(pupil))["attendance"]
+    headings = [c.value for c in ws[1]]
+    assert "Share of sessions attended" in headings and "Return rate" not in headings
+    files.clear()
+    at.switch_page("pages/providers.py").run()
+    assert_healthy(at)
+    [csv_name] = [k for k in files if k and k.startswith("registration-check") and k.endswith(".csv")]
+    heading = files[csv_name].decode("utf-8-sig").splitlines()[0]
+    assert heading.startswith("Provider,") and "Provider ID" not in heading and "provider_key" not in heading
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)

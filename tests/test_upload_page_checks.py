@@ -363,3 +363,31 @@ def test_load_is_refused_when_the_stored_data_changed_after_the_check(tmp_path, 
     assert "Loading this will add 4 placements and change none already stored." in texts(at, "info")
     load(at)                                        # pressed again, on the check now shown
     assert [(u[1], u[4]) for u in uploads(at) if not u[5]] == [("spring.csv", 4)]
+
+
+def test_a_file_named_after_a_child_is_shown_without_the_upn_or_in_a_meeting_the_name(tmp_path, monkeypatch):
+    # A reviewer: a referral file named "Da Silva L999415416465 ....csv" showed the UPN and the
+    # name in presentation mode in the Upload page's headings, result, history and withdraw list,
+    # and in the case list's mistyped-ID warning. UPNs are never shown (security.md invariant 9);
+    # a meeting's screen shows no names. L999415416465: 2*9+3*9+4*9+5*4+6*1+7*5+8*4+9*1+10*6+
+    # 11*4+12*6+13*5 = 424, 424 mod 23 = 10: L (synthetic, LA number 999).
+    from tests.test_app import page_text
+
+    head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date\n"
+    autumn = (head + f"{U1},Ann,Quillby,03/04/2012,Oak PRU,01/09/2025\n").encode()
+    named = "Quillby_L999415416465 referral.csv"
+    # the same child under the UPN of the file's name: the case list warns of one child, two IDs
+    spring = (head + "L999415416465,Ann,Quillby,03/04/2012,Lumen Online,05/01/2026\n").encode()
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("autumn.csv", autumn), (named, spring))
+    load(at)
+    at.toggle(key="present_toggle_other").set_value(True).run()
+    assert_healthy(at)
+    text = page_text(at)
+    assert "L999415416465" not in text and "l999415416465" not in text.lower()
+    assert "Quillby" not in text
+    assert "[UPN hidden]" in text          # the result and history still name the file, masked
+    at.switch_page("pages/case_list.py").run()        # presentation mode is on on the Panel pages
+    assert_healthy(at)
+    [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
+    assert "upload 2, [" in w and "L999415416465" not in w and "Quillby" not in w
