@@ -295,15 +295,7 @@ def test_the_england_comparison_files_say_what_is_compared_and_where_it_comes_fr
     import duckdb
     import openpyxl
 
-    from streamlit.delta_generator import DeltaGenerator
-    files = {}
-    original = DeltaGenerator.download_button
-
-    def recording(self, *args, **kwargs):
-        data = kwargs.get("data")
-        files[kwargs.get("file_name")] = data() if callable(data) else data
-        return original(self, *args, **kwargs)
-    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    files = _all_files(monkeypatch)
 
     con = duckdb.connect(str(sample_db))   # same configuration as the app's Store (see conftest)
     try:
@@ -361,7 +353,6 @@ def test_the_england_comparison_is_withheld_where_its_left_out_count_would_give_
     # figure is withheld in presentation mode and no file is offered (metrics.md §7).
     import duckdb
 
-    from streamlit.delta_generator import DeltaGenerator
     query = {"as_of": "2025-07-22", "provider": ["kestrel home tuition service", "boxing clever community gym"]}
     con = duckdb.connect(str(sample_db))   # same configuration as the app's Store (see conftest)
     try:
@@ -374,17 +365,11 @@ def test_the_england_comparison_is_withheld_where_its_left_out_count_would_give_
         con.close()
     assert inside >= 3 and 0 < outside < 3, (inside, outside)   # the reviewer's case: 6 and 1
 
-    names = []
-    original = DeltaGenerator.download_button
-
-    def recording(self, *args, **kwargs):
-        names.append(kwargs.get("file_name"))
-        return original(self, *args, **kwargs)
-    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    files = _all_files(monkeypatch)
     at = open_app(sample_db, monkeypatch, query=query)
     assert_healthy(at)
     # presentation mode off: the figure is drawn with its exact counts, but no file travels
-    assert not [n for n in names if n and n.startswith("national-comparison-setting_type")]
+    assert not [n for n in files if n and n.startswith("national-comparison-setting_type")]
     like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
     assert f"{outside} open placements chosen by the filters are left out" in like
     at.toggle(key="present_toggle_other").set_value(True).run()
@@ -405,19 +390,7 @@ def test_the_pupil_file_heads_attendance_as_attendance_and_the_registration_file
 
     import openpyxl
 
-    from streamlit.delta_generator import DeltaGenerator
-    files = {}
-    original = DeltaGenerator.download_button
-
-    def recording(self, *args, **kwargs):
-        data = kwargs.get("data")
-        files[kwargs.get("file_name")] = data() if callable(data) else data
-        return original(self, *args, **kwargs)
-    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
-    import streamlit as st   # st.download_button is bound to the main area at import: patched too
-    bound = st.download_button
-    monkeypatch.setattr(st, "download_button", lambda *a, **k: (files.__setitem__(
-        k.get("file_name"), k["data"]() if callable(k.get("data")) else k.get("data")), bound(*a, **k))[1])
+    files = _all_files(monkeypatch)
     at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
     [pupil] = [v for k, v in files.items() if k and k.startswith("C-") and k.endswith(".xlsx")]
@@ -436,3 +409,29 @@ def _walk(node):
     yield node
     for child in getattr(node, "children", {}).values():
         yield from _walk(child)
+
+
+def _all_files(monkeypatch) -> dict:
+    """{file name: bytes} of every download a page offers, in a container or in the main area
+    (st.download_button is bound to the main area at import, so it is patched as well)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    files = {}
+
+    def keep(kwargs):
+        data = kwargs.get("data")
+        files[kwargs.get("file_name")] = data() if callable(data) else data
+
+    original, bound = DeltaGenerator.download_button, st.download_button
+
+    def recording(self, *args, **kwargs):
+        keep(kwargs)
+        return original(self, *args, **kwargs)
+
+    def main_area(*args, **kwargs):
+        keep(kwargs)
+        return bound(*args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setattr(st, "download_button", main_area)
+    return files

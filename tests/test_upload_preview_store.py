@@ -345,15 +345,25 @@ def test_column_change_defaults():
     assert ColumnChange("end_date") == ColumnChange("end_date", 0, 0, 0)
 
 
+SPRING = sheet("placements", [
+    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-12-19",
+     "hours_per_week": 25.0, "destination": "mainstream", "last_review_date": "2025-10-14"},
+    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "hours_per_week": 25.0},
+], file_name="spring.csv")
+SUMMER = sheet("placements", [
+    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "end_date": "2026-07-17",
+     "hours_per_week": 25.0, "destination": "special"},
+], file_name="summer.csv")
+ATTENDANCE = sheet("attendance", [
+    {"pupil_id": "P1", "period_start": "2025-09-01", "period_end": "2025-09-05", "possible_sessions": 10,
+     "attended_sessions": 9}], file_name="att.csv")
+
+
 def test_a_preview_after_the_files_ahead_of_it_in_a_batch(store):
     # Autumn and a spring file in one batch on an empty store: spring alone would add both of its
     # placements; after autumn (applied first, then rolled back with it) P1 gains an end date and
     # a destination and P4 is added. An attendance sheet ahead of it cannot change placements.
-    spring = sheet("placements", [
-        {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-12-19",
-         "hours_per_week": 25.0, "destination": "mainstream", "last_review_date": "2025-10-14"},
-        {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "hours_per_week": 25.0},
-    ], file_name="spring.csv")
+    spring = SPRING
     attendance = sheet("attendance", [
         {"pupil_id": "P1", "period_start": "2025-09-01", "period_end": "2025-09-05", "possible_sessions": 10,
          "attended_sessions": 9}], file_name="att.csv")
@@ -383,20 +393,6 @@ def test_an_ethnicity_code_written_as_its_label_is_not_a_change(store):
 
 
 # -- a whole batch at once (Store.preview_batch) --------------------------------------------------
-
-SPRING = sheet("placements", [
-    {"pupil_id": "P1", "provider_urn": "100001", "start_date": "2025-09-01", "end_date": "2025-12-19",
-     "hours_per_week": 25.0, "destination": "mainstream", "last_review_date": "2025-10-14"},
-    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "hours_per_week": 25.0},
-], file_name="spring.csv")
-SUMMER = sheet("placements", [
-    {"pupil_id": "P4", "provider_urn": "100001", "start_date": "2026-01-05", "end_date": "2026-07-17",
-     "hours_per_week": 25.0, "destination": "special"},
-], file_name="summer.csv")
-ATTENDANCE = sheet("attendance", [
-    {"pupil_id": "P1", "period_start": "2025-09-01", "period_end": "2025-09-05", "possible_sessions": 10,
-     "attended_sessions": 9}], file_name="att.csv")
-
 
 def test_a_batch_preview_is_each_sheet_after_the_ones_ahead_of_it(store):
     # Worked out by hand on an empty store, in load order:
