@@ -89,6 +89,7 @@ class Comparison(NamedTuple):
     commissioner: str       # the local placements in DfE's population: commissioned by ...
     left_out: tuple[str, ...] = ()   # ... and not in these setting types
     outside: str = ""       # what the local placements left out are
+    source_file: str = ""   # the DfE file of the national figures (a key of SOURCES)
 
 
 COMPARISONS = {
@@ -100,7 +101,8 @@ COMPARISONS = {
         "open placements commissioned by the LA, other than at a PRU or AP academy, at the as-of date",
         "placements in LA-funded AP, January census",
         "la", ("state_ap_school",),
-        "placements commissioned by schools, with no commissioner recorded, or at a PRU or AP academy"),
+        "placements commissioned by schools, with no commissioner recorded, or at a PRU or AP academy",
+        "spc_ap_setting.csv"),
     # The school census counts AP that schools arrange: "permanent exclusion" there is a pupil
     # still on the school's roll while the exclusion is reviewed.
     "reason": Comparison(
@@ -110,7 +112,8 @@ COMPARISONS = {
         "placement)",
         "pupils in school-arranged AP, January school census",
         "school", (),
-        "pupils whose open placements were all commissioned by the LA or have no commissioner recorded"),
+        "pupils whose open placements were all commissioned by the LA or have no commissioner recorded",
+        "spc_school_ap_placement.csv"),
 }
 
 

@@ -233,9 +233,8 @@ def national() -> None:
     by = NATIONAL[label or "Setting type"]
     df = S.metric("national", "compare", by=by)
     c = S.api("national", "COMPARISONS")[by]
-    sources = S.api("national", "SOURCES")
     attribution = S.api("national", "ATTRIBUTION")
-    source = sources["spc_ap_setting.csv" if by == "setting_type" else "spc_school_ap_placement.csv"]
+    source = S.api("national", "SOURCES")[c.source_file]
     year = df["national_period"].dropna().iloc[0] if df["national_period"].notna().any() else "no year"
     n = int(df["local_total"].iloc[0]) if len(df) else 0
     outside = int(df["local_outside"].iloc[0]) if len(df) else 0
@@ -293,8 +292,8 @@ def national() -> None:
                          "(suppressed or not applicable), not a zero.",
              about_rows=[("Period", f"Counted on {as_of} (the 'as of' date), not over a period"),
                          ("This LA's figures", f"{c.local_basis[0].upper()}{c.local_basis[1:]}"
-                                               + (f"; {f'fewer than {S.threshold()}' if few else f'{outside:,}'} "
-                                                  f"left out: {c.outside}" if outside else "")),
+                                               # (no file is offered when this count is small)
+                                               + (f"; {outside:,} left out: {c.outside}" if outside else "")),
                          ("England's figures", f"{c.national_basis[0].upper()}{c.national_basis[1:]}, {year}"
                                                + (f", n = {national_n:,.0f} {unit}" if national_n is not None else "")),
                          ("Source of England's figures", source), ("Licence", attribution)],
