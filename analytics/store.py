@@ -886,7 +886,7 @@ class Store:
         names = dict(((u, _where(f, s)) for u, f, s in self._w.execute(
             "SELECT upload_id, file_name, sheet FROM uploads WHERE upload_id = ANY(?)", [elsewhere]).fetchall())
                      if elsewhere else {})
-        previews = getattr(self, "_preview_ids", set())
+        previews = self._preview_ids
         return pupils, rows, {"in_sheet": upload_id in others,
                               "stored": [f"upload {u} ({names.get(u, 'a file')})" for u in elsewhere
                                          if u not in previews],
