@@ -217,13 +217,15 @@ def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10, in_shee
     others ('upload 12 (autumn.csv)'); ``in_batch``: files ahead of this one in a batch being
     checked; ``loaded_as``: this sheet's upload number once loaded (None: being checked). A file
     with the ID put right cannot replace the record under the wrong one, since the ID is part
-    of every record's key (data-spec §6), so the remedy is to withdraw and load again.
+    of every record's key (data-spec §6): the remedy is to remove the record under the wrong ID
+    by hand (the Pupil view's "Correct this pupil's records", Store.remove_records), or to
+    correct this file before it is loaded.
 
     >>> same_pupil_notice(1, [4, 9])
     '1 pupil appears under more than one pupil ID: rows 4 and 9 of this sheet have the same first name, last name and date of birth as a pupil with another ID, in this sheet. If it is the same child, one ID is mistyped, and the child counts as two pupils until the record under the wrong ID goes: a later file with the ID put right adds a record beside it, not in its place, since the ID is part of every record. Correct the wrong ID in this file before loading.'
     >>> print(same_pupil_notice(1, [2], in_sheet=False, stored=["upload 12 (autumn.csv)"], loaded_as=15)
     ...       .split("every record. ")[1])
-    If the ID in upload 12 (autumn.csv) is the wrong one, withdraw that upload and the placement uploads after it, correct its file, and upload the files again, oldest first. If this sheet's ID is the wrong one, withdraw this upload (15), correct the file and upload it again.
+    If the ID in upload 12 (autumn.csv) is the wrong one, open that pupil's case in the Pupil view and remove the record under "Correct this pupil's records" (the case list names the upload that brought each ID). If this sheet's ID is the wrong one, withdraw this upload (15), correct the file and upload it again.
     """
     items = [str(r) for r in rows[:shown]]
     if len(rows) > shown:
@@ -241,10 +243,9 @@ def same_pupil_notice(pupils: int, rows: Sequence[int], shown: int = 10, in_shee
     if not stored and not in_batch:
         return f"{text} {fix_this[0].upper()}{fix_this[1:]}."
     if stored:
-        one = len(stored) == 1
-        text += (f" If the ID in {_and(list(stored))} is the wrong one, withdraw {'that upload' if one else 'those uploads'} "
-                 f"and the placement uploads after {'it' if one else 'them'}, correct {'its file' if one else 'their files'}, "
-                 "and upload the files again, oldest first.")
+        text += (f" If the ID in {_and(list(stored))} is the wrong one, open that pupil's case in the Pupil view "
+                 "and remove the record under \"Correct this pupil's records\" (the case list names the upload "
+                 "that brought each ID).")
     if in_batch:
         text += f" If the ID in {_and(list(in_batch))} is the wrong one, correct it there before loading."
     return f"{text} If this sheet's ID is the wrong one, {fix_this}."
@@ -265,8 +266,8 @@ def two_open_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
             "If a start date was mistyped, the placement under the wrong date stays open: a file with the date "
             "put right adds a record beside it, not in its place, since the start date is part of every record. "
             "Correct the date in this file before loading it; if the wrong date came in an earlier upload, "
-            "withdraw that upload and the placement uploads after it, correct its file, and upload the files "
-            "again, oldest first. If the pupil really has two placements there, nothing needs doing.")
+            "open the pupil's case in the Pupil view and remove the placement under the wrong date there, under "
+            "\"Correct this pupil's records\". If the pupil really has two placements there, nothing needs doing.")
 
 
 def _and(items: Sequence[str]) -> str:
@@ -331,12 +332,38 @@ def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
                 "setting VARCHAR NOT NULL, detail VARCHAR)")
 
 
+def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
+    """Records removed by hand: an entry in the uploads ledger of kind 'removal', with the
+    reason as its note, whose ledger rows name the records it removes (see remove_records)."""
+    con.execute("ALTER TABLE uploads ADD COLUMN kind VARCHAR DEFAULT 'file'")
+    con.execute("ALTER TABLE uploads ADD COLUMN note VARCHAR")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
     (2, "school rolls", _migration_2),
     (3, "settings changes", _migration_3),
+    (4, "records removed by hand", _migration_4),
 ]
+
+# The columns a removal's ledger row copies from the record it removes: those its key is
+# worked out from (placements' provider key from the URN, UKPRN and name, as resolved).
+_REMOVAL_COLUMNS = {
+    "placements": ("pupil_id", "provider_urn", "provider_ukprn", "provider", "start_date"),
+    "attendance": ("pupil_id", "period_start", "period_end", "setting"),
+    "exclusions": ("pupil_id", "start_date", "category"),
+    "assessments": ("pupil_id", "measure", "date"),
+}
+
+
+def record_id_sql(dataset: str) -> str:
+    """A current-state record's identity as SQL over its table: placements' placement_id, else
+    the first 16 hex digits of the md5 of its key parts (the key is its identity, data-spec §6)."""
+    if dataset == "placements":
+        return "placement_id"
+    parts = " || '|' || ".join(f"coalesce(CAST({k} AS VARCHAR), '')" for k in schema.KEYS[dataset])
+    return f"substr(md5({parts}), 1, 16)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +388,7 @@ def _key_sql(dataset: str, q: str = "") -> dict[str, str]:
 
 
 def current_state_sql(dataset: str, scoped: bool = False,
-                      single_upload: int | None = None) -> tuple[str, list]:
+                      single_upload: int | None = None, removals: bool = False) -> tuple[str, list]:
     """The SELECT that derives a dataset's current-state table from the live ledger.
 
     Returns (sql, params); the select lists the current-state columns in table order.
@@ -384,7 +411,7 @@ def current_state_sql(dataset: str, scoped: bool = False,
 
     carried_flags = ", ".join(f"list_contains(carried, ?) AS c_{n}" for n in names)
     params.extend(names)
-    live = (f"SELECT upload_id AS live_id, {carried_flags} FROM uploads "
+    live = (f"SELECT upload_id AS live_id, coalesce(kind, 'file') = 'removal' AS removal, {carried_flags} FROM uploads "
             f"WHERE dataset = ? AND withdrawn_at IS NULL")
     params.append(dataset)
     rows_from = f"ledger_{dataset}"
@@ -405,7 +432,7 @@ def current_state_sql(dataset: str, scoped: bool = False,
             # every live row's identifiers, for the URN known for a UKPRN and for a name
             f"allp AS (SELECT {_SEQ} AS seq, nullif(trim(provider_urn), '') AS urn, "
             "nullif(trim(provider_ukprn), '') AS ukprn, nullif(lower(trim(provider)), '') AS name_key "
-            "FROM ledger_placements l JOIN live f ON l.upload_id = f.live_id)",
+            "FROM ledger_placements l JOIN live f ON l.upload_id = f.live_id WHERE NOT f.removal)",
             "ukprn_urn AS (SELECT ukprn, arg_max(urn, seq) AS urn FROM allp "
             "WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY 1)",
             # the newest identified row of each name (every arg_max below picks that same row)
@@ -430,6 +457,13 @@ def current_state_sql(dataset: str, scoped: bool = False,
     base = "keyed"
 
     group_cols = [k if keys[k] == k else f"k_{k}" for k in keys]
+    if removals and not single:
+        cut_cols = ", ".join(f"{g} AS r_{g}" for g in group_cols)
+        on = " AND ".join(f"keyed.{g} IS NOT DISTINCT FROM cut.r_{g}" for g in group_cols)
+        ctes += [f"cut AS (SELECT {cut_cols}, max(seq) AS cut_seq FROM keyed WHERE removal GROUP BY ALL)",
+                 f"kept AS (SELECT keyed.* FROM keyed LEFT JOIN cut ON {on} "
+                 "WHERE NOT keyed.removal AND (cut.cut_seq IS NULL OR keyed.seq > cut.cut_seq))"]
+        base = "kept"
     aggs: list[str] = []
     for n in names:
         if n in keys and keys[n] == n:
@@ -754,16 +788,21 @@ class Store:
         name or UKPRN in it). Re-deriving just those gives the same table as a full rebuild,
         because each record is a function of its own ledger rows and of the name/UKPRN maps.
         """
-        sql, params = current_state_sql(dataset, scoped=upload_id is not None)
-        cols = ", ".join(c.name for c in _current_columns(dataset))
         w = self._w
+        removals = bool(w.execute("SELECT count(*) FROM uploads WHERE dataset = ? AND withdrawn_at IS NULL "
+                                  "AND kind = 'removal'", [dataset]).fetchall()[0][0])
+        # a removal's rows are never records themselves, so it never takes the one-row paths
+        by_hand = upload_id is not None and w.execute(
+            "SELECT kind = 'removal' FROM uploads WHERE upload_id = ?", [upload_id]).fetchall()[0][0]
+        sql, params = current_state_sql(dataset, scoped=upload_id is not None, removals=removals)
+        cols = ", ".join(c.name for c in _current_columns(dataset))
         if upload_id is None:
             w.execute(f"DELETE FROM {dataset}")
             w.execute(f"INSERT INTO {dataset} ({cols}) {sql}", params)
             return
         keys = _key_sql(dataset)
         w.execute("DROP TABLE IF EXISTS _affected")
-        if dataset == "placements" and self._first_placements(upload_id, cols):
+        if dataset == "placements" and not by_hand and self._first_placements(upload_id, cols):
             return
         if dataset == "placements":
             # Pupils in the upload, and pupils with a row whose provider key can differ with
@@ -776,7 +815,8 @@ class Store:
                            nullif(trim(l.provider_urn), '') AS urn, nullif(trim(l.provider_ukprn), '') AS ukprn,
                            nullif(lower(trim(l.provider)), '') AS name_key
                     FROM ledger_placements l JOIN uploads u ON u.upload_id = l.upload_id
-                    WHERE u.dataset = 'placements' AND (u.withdrawn_at IS NULL OR u.upload_id = $1)),
+                    WHERE u.dataset = 'placements' AND (u.withdrawn_at IS NULL OR u.upload_id = $1)
+                      AND (u.kind = 'file' OR u.upload_id = $1)),
                 uk AS (
                     SELECT ukprn, arg_max(urn, seq) AS urn_with,
                            arg_max(urn, seq) FILTER (WHERE upload_id <> $1) AS urn_without
@@ -801,7 +841,7 @@ class Store:
                       [upload_id])
             w.execute("DELETE FROM placements WHERE pupil_id IN (SELECT pupil_id FROM _affected)")
         else:
-            if not w.execute(f"SELECT count(*) FROM {dataset}").fetchall()[0][0]:
+            if not by_hand and not w.execute(f"SELECT count(*) FROM {dataset}").fetchall()[0][0]:
                 # Nothing live yet (a first upload, or all withdrawn): no record to replace,
                 # and if the upload's keys are all distinct (their hashes all differ, which
                 # proves it; a hash collision only costs the slower grouped path) each of its
@@ -825,7 +865,7 @@ class Store:
                 f"SELECT (SELECT count(*) FROM ledger_{dataset} WHERE upload_id = ?), "
                 "(SELECT count(*) FROM _affected)", [upload_id]).fetchall()[0]
             self._keys_distinct = n_rows == n_keys
-            if deleted == 0:
+            if deleted == 0 and not by_hand:
                 # No live record shares a key with the upload (each live row has a record),
                 # so if its keys are all distinct every record is one of its rows, as it is.
                 if n_rows == n_keys:
@@ -1322,6 +1362,63 @@ class Store:
         finally:
             self._w.unregister("_incoming_rows")
 
+    def records_of(self, pupil_id: str) -> dict[str, pd.DataFrame]:
+        """One pupil's current records in each dataset, each with its `record_id` (for
+        remove_records), oldest first."""
+        order = {"placements": "start_date", "attendance": "period_start", "exclusions": "start_date",
+                 "assessments": "date"}
+        return {d: self._read(f"SELECT {record_id_sql(d)} AS record_id, * FROM {d} WHERE pupil_id = ? "
+                              f"ORDER BY {order[d]}, 1", [str(pupil_id)], df=True)
+                for d in schema.DATASETS}
+
+    def remove_records(self, dataset: str, record_ids: Iterable[str], reason: str,
+                       user: str | None = None) -> tuple[int, str]:
+        """Remove current records by hand (a mistyped UPN or start date made a second record
+        that no later file will put right), keeping why: (upload number, message).
+
+        The removal is an entry in the uploads ledger of kind 'removal', its note the reason,
+        with one ledger row per record naming its key. The record's rows up to that row no
+        longer count (current_state_sql), so a later file that sends the record again brings
+        it back, and withdrawing the removal, like any upload, restores the state before it.
+        """
+        if dataset not in schema.DATASETS:
+            raise StoreError(f"'{dataset}' is not a dataset this program knows.")
+        reason = " ".join(str(reason or "").split())
+        if not reason:
+            raise StoreError("Say why the records are being removed: the reason is kept with the removal.")
+        ids = list(dict.fromkeys(str(i) for i in record_ids))
+        if not ids:
+            raise StoreError("No record was chosen, so nothing was removed.")
+        what = _SAME_RECORD[dataset][0]
+        copy = ", ".join(_REMOVAL_COLUMNS[dataset])
+        with self._transaction(failure="The records could not be removed, so nothing was changed"):
+            w = self._w
+            found = w.execute(f"SELECT count(*) FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)",
+                              [ids]).fetchall()[0][0]
+            if found < len(ids):
+                raise StoreError(f"{_plural(len(ids) - found, what)} chosen {'is' if len(ids) - found == 1 else 'are'} "
+                                 "no longer stored (the data changed since the list was drawn), so nothing "
+                                 "was removed. Look at the list again.")
+            upload_id = w.execute("SELECT coalesce(max(upload_id), 0) + 1 FROM uploads").fetchall()[0][0]
+            now = _now()
+            digest = hashlib.sha256(f"removal\0{upload_id}\0{now.isoformat()}\0{dataset}\0{'|'.join(ids)}"
+                                    .encode()).hexdigest()
+            w.execute("INSERT INTO uploads (upload_id, uploaded_at, user_name, file_name, sheet, dataset, "
+                      "content_hash, carried, rows_accepted, rows_rejected, rows_warned, summary_rows, "
+                      "blank_rows, kind, note) VALUES (?, ?, ?, ?, NULL, ?, ?, [], ?, 0, 0, 0, 0, 'removal', ?)",
+                      [upload_id, now, user, f"{_plural(found, what)} removed by hand", dataset, digest,
+                       found, reason])
+            w.execute(f"INSERT INTO ledger_{dataset} (upload_id, row_number, {copy}) "
+                      f"SELECT ?, CAST(row_number() OVER (ORDER BY {copy}) AS INTEGER), {copy} "
+                      f"FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)", [upload_id, ids])
+            self._rebuild(dataset, upload_id)
+            left = w.execute(f"SELECT count(*) FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)",
+                             [ids]).fetchall()[0][0]
+            if left:   # a key that the removal row does not reproduce: a fault, so undo it all
+                raise StoreError(f"{_plural(left, what)} could not be removed, so nothing was changed.")
+        return upload_id, (f"{_plural(found, what).capitalize()} removed (upload {upload_id}). To undo "
+                           "it, withdraw upload {0} on the Upload page.".format(upload_id))
+
     def withdraw(self, upload_id: int, user: str | None = None) -> str:
         """Mark an upload withdrawn and rebuild its dataset: the state before it, exactly."""
         upload = self._upload(upload_id)
@@ -1335,5 +1432,8 @@ class Store:
             self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
                             [_now(), user, upload["upload_id"]])
             self._rebuild(upload["dataset"], upload["upload_id"])
+        if upload.get("kind") == "removal":
+            return (f"Upload {upload['upload_id']} ({upload['file_name']}: \"{upload['note']}\") was withdrawn, "
+                    "so the records it removed are back.")
         where = _where(upload["file_name"], upload["sheet"])
         return f"Upload {upload['upload_id']} ({where}, {upload['dataset']}) was withdrawn."

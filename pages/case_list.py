@@ -58,9 +58,9 @@ def main() -> None:
         listed = "; ".join(" and ".join(named(p) for p in sorted(g, key=S.case_number)) for g in twins)
         st.warning(f"**Possibly one child under two pupil IDs:** {listed} have the same name and date of birth. "
                    "Most likely a UPN was mistyped in one upload. A later file with the ID put right cannot "
-                   "replace the record under the wrong one (the ID is part of every record): withdraw the upload "
-                   "that brought the wrong ID and the placement uploads after it, correct its file, and upload the "
-                   "files again, oldest first (the Upload page).",
+                   "replace the record under the wrong one (the ID is part of every record): open the case under "
+                   "the wrong ID in the Pupil view and remove its records under \"Correct this pupil's records\", "
+                   "saying why. The removal can be undone.",
                    icon=":material/content_copy:")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],

@@ -8,8 +8,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from analytics.errors import APDataError
 from pages import _state as S
 from pages import _ui as U
+
+# What each dataset's records are called when they are corrected by hand.
+_RECORDS = {"placements": "Placements", "attendance": "Attendance", "exclusions": "Exclusions",
+            "assessments": "Assessments"}
 
 
 def _first(df: pd.DataFrame, col: str):
@@ -148,8 +153,101 @@ def _assessment_chart(ass: pd.DataFrame, directions: dict[str, bool]) -> go.Figu
     return fig
 
 
+def _day(v) -> str:
+    return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y")
+
+
+def _record_label(dataset: str, r) -> str:
+    """A stored record as a person recognises it (uploaded text through as_shown), with the
+    upload that last changed it."""
+    if dataset == "placements":
+        text = (f"{r.provider or 'a provider'}, from {_day(r.start_date)}"
+                + (f" to {_day(r.end_date)}" if _day(r.end_date) else ", open"))
+    elif dataset == "attendance":
+        text = (f"{r.setting or 'no setting'}, {_day(r.period_start)} to {_day(r.period_end)}: "
+                f"{U.fmt_count(r.attended_sessions)} of {U.fmt_count(r.possible_sessions)} sessions")
+    elif dataset == "exclusions":
+        text = f"{r.category or 'exclusion'} from {_day(r.start_date)}"
+    else:
+        text = f"{r.measure} on {_day(r.date)}: {r.value:g}" if pd.notna(r.value) else f"{r.measure} on {_day(r.date)}"
+    return f"{S.as_shown(text)} (upload {int(r.upload_id)})"
+
+
+def _removal_done() -> None:
+    """The last removal's result, with a button that undoes it (a withdrawal of the removal)."""
+    done = st.session_state.get("fix_done")
+    if not done:
+        return
+    upload_id, message = done
+    (st.error if message.startswith("Not ") else st.success)(S.md_escape(S.as_shown(message)))
+    if upload_id is None:   # an undo's result, or a refusal: said once
+        st.session_state.pop("fix_done", None)
+    if upload_id is not None and st.button("Undo this removal", key="fix_undo", icon=":material/undo:"):
+        try:
+            with S.write_lock():
+                text = S.store().withdraw(upload_id, user=S.current_user())
+            st.session_state["fix_done"] = (None, text)
+        except APDataError as e:
+            st.session_state["fix_done"] = (None, f"Not undone: {e}")
+        st.rerun()
+
+
+def _correct(pupil_id: str, case: str) -> None:
+    """Remove records that no file will put right (a mistyped UPN or start date), for people
+    who may upload; never in presentation mode. Kept in the Upload history, undoable there."""
+    if S.presentation() or not S.can_open("data"):
+        return
+    ss = st.session_state
+    with st.expander("Correct this pupil's records"):
+        st.write("A mistyped UPN or start date makes a second record that no later file will replace, since "
+                 "both are part of the record's key: a file with them put right adds a record beside the wrong "
+                 "one. Remove the wrong record here. The removal is kept in the Upload history with your "
+                 "reason, and withdrawing it there (or **Undo** here) puts the record back. A later file that "
+                 "sends the record again brings it back too.")
+        records = S.store().records_of(pupil_id)
+        kinds = [d for d in _RECORDS if len(records[d])]
+        if not kinds:
+            st.caption("No record of this pupil is stored.")
+            return
+        dataset = st.radio("Records of", kinds, horizontal=True, key="fix_dataset",
+                           format_func=lambda d: f"{_RECORDS[d]} ({len(records[d])})")
+        table = records[dataset]
+        labels = {r.record_id: _record_label(dataset, r) for r in table.itertuples(index=False)}
+        chosen = st.multiselect("Records to remove", list(labels), format_func=lambda i: labels.get(i, i),
+                                key=f"fix_pick_{dataset}", placeholder="Choose the wrong records")
+        reason = st.text_input("Why they are wrong (kept with the removal)", key="fix_reason", max_chars=200,
+                               placeholder="For example: UPN mistyped in the autumn file")
+        pending = ss.get("fix_confirm")
+        if pending != (dataset, tuple(chosen), reason.strip()):
+            if st.button("Remove…", key="fix_start", icon=":material/delete:", disabled=not chosen):
+                if not reason.strip():
+                    st.error("Say why the records are wrong: the reason is kept with the removal.")
+                else:
+                    ss["fix_confirm"] = (dataset, tuple(chosen), reason.strip())
+                    st.rerun()
+            return
+        what = U.n_of(len(chosen), _RECORDS[dataset].lower().rstrip("s") if dataset != "attendance"
+                      else "attendance period")
+        st.warning(f"Remove {what} of case {S.md_escape(case)}? They stop counting in every figure at once.")
+        b1, b2 = st.columns(2)
+        if b1.button("Yes, remove", type="primary", key="fix_yes"):
+            try:
+                with S.write_lock():
+                    ss["fix_done"] = S.store().remove_records(dataset, chosen, reason, user=S.current_user())
+                ss.pop(f"fix_pick_{dataset}", None)
+                ss.pop("fix_reason", None)
+            except APDataError as e:
+                ss["fix_done"] = (None, f"Not removed: {e}")
+            ss.pop("fix_confirm", None)
+            st.rerun()
+        if b2.button("Cancel", key="fix_no"):
+            ss.pop("fix_confirm", None)
+            st.rerun()
+
+
 def main() -> None:
     st.title("Pupil view", anchor=False)
+    _removal_done()
     if S.empty_state("The pupil view shows one pupil's placements, exclusions, attendance and assessments."):
         return
     p = S.period()
@@ -172,6 +270,7 @@ def main() -> None:
 
     def _pick() -> None:
         ss["case"] = ss["case_view_pick"]
+        ss.pop("fix_done", None)   # a removal's result and its Undo belong to the case it was made on
 
     # The chosen case lives in ss["case"], not in the widget: Streamlit forgets a widget's value
     # on a page that does not draw it, and going to the Case list and back showed the first case.
@@ -272,6 +371,8 @@ def main() -> None:
                                key="pupil_dl")
         except S.NotAvailable:
             st.caption("Downloads are not available yet.")
+
+    _correct(pupil_id, ss["case"])
 
 
 S.run_page(main)

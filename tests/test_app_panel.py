@@ -223,3 +223,81 @@ def test_a_click_on_the_case_list_opens_the_case_drawn_even_if_the_data_changed_
     assert at.session_state["_case_list_seen"][row - 1:row + 1] == seen[row:row + 2]
 
 
+
+
+def _mistyped_upn_db(sample_db, tmp_path):
+    """The sample, then one synthetic child loaded under a mistyped UPN in autumn and under the
+    right one in spring: two pupils, each with an open placement at the same provider."""
+    import shutil
+
+    from analytics.store import Store
+
+    db = tmp_path / "ap.duckdb"
+    shutil.copyfile(sample_db, db)
+    head = "UPN,Forename,Surname,DOB,Provider Name,Setting Type,Registered,Start Date,Hours Per Week\n"
+    with Store(db) as store:
+        [autumn] = store.ingest_file((head + "V999000000001,Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,"
+                                             "other_unregistered,no,06/01/2025,6\n").encode(), "autumn.csv")
+        [spring] = store.ingest_file((head + "V999000000002,Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,"
+                                             "other_unregistered,no,06/01/2025,6\n").encode(), "spring.csv")
+    return db, autumn.upload_id, spring.upload_id
+
+
+def _open_case(at, case: str) -> None:
+    sb = at.selectbox(key="case_view_pick")
+    [option] = [o for o in sb.options if o.split(" — ")[0] == case]
+    sb.set_value(option).run()
+
+
+def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_view(sample_db, tmp_path,
+                                                                                   monkeypatch):
+    # A reviewer: the advice for a mistyped UPN was to withdraw the upload and every placement
+    # upload after it and load them all again. The wrong record can now be removed where it is
+    # seen, with a reason, and the removal undone.
+    from analytics.store import Store
+    from pages import _state as S
+
+    db, autumn, spring = _mistyped_upn_db(sample_db, tmp_path)
+    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    wrong = S.case_number("V999000000001")
+    _open_case(at, wrong)
+    # in a meeting there is nothing to correct with: presentation mode is on by default here
+    assert not [e for e in at.expander if e.label == "Correct this pupil's records"]
+    at.toggle(key="present_toggle_panel").set_value(False).run()
+    assert_healthy(at)
+    assert [e for e in at.expander if e.label == "Correct this pupil's records"]
+    assert at.radio(key="fix_dataset").value == "placements"
+    pick = at.multiselect(key="fix_pick_placements")
+    [record] = pick.options
+    assert record == f"Hilltop Study Barn, from 06/01/2025, open (upload {autumn})"
+    pick.set_value([pick.options[0]]).run()
+    [b for b in at.button if b.label == "Remove…"][0].click().run()
+    assert [e.value for e in at.error] == ["Say why the records are wrong: the reason is kept with the removal."]
+    at.text_input(key="fix_reason").set_value("UPN mistyped in the autumn file").run()
+    [b for b in at.button if b.label == "Remove…"][0].click().run()
+    assert any("Remove 1 placement of case" in w.value for w in at.warning)
+    [b for b in at.button if b.label == "Yes, remove"][0].click().run()
+    assert_healthy(at)
+    assert [s.value.replace("\\", "") for s in at.success] == [
+        f"1 placement removed (upload {spring + 1}). To undo it, withdraw upload {spring + 1} on the Upload page."]
+    with Store(db) as store:
+        assert store.records_of("V999000000001")["placements"].empty
+        assert len(store.records_of("V999000000002")["placements"]) == 1
+        assert store.uploads().iloc[0][["kind", "note"]].tolist() == ["removal", "UPN mistyped in the autumn file"]
+
+    [b for b in at.button if b.label == "Undo this removal"][0].click().run()
+    assert_healthy(at)
+    assert "records it removed are back" in [s.value for s in at.success][0]
+    with Store(db) as store:
+        assert len(store.records_of("V999000000001")["placements"]) == 1
+
+
+def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monkeypatch):
+    from pages import _state as S
+
+    db, _, _ = _mistyped_upn_db(sample_db, tmp_path)
+    monkeypatch.setattr(S, "can_open", lambda group: group != "data")
+    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at.toggle(key="present_toggle_panel").set_value(False).run()
+    assert_healthy(at)
+    assert not [e for e in at.expander if e.label == "Correct this pupil's records"]

@@ -182,8 +182,9 @@ WHY = ("If it is the same child, one ID is mistyped, and the child counts as two
 # spring's row 4 (the third row) matches autumn's TO99444316577 (upload 1): one pupil, row 4
 SPRING_FOUND = ("1 pupil appears under more than one pupil ID: row 4 of this sheet has the same first name, "
                 "last name and date of birth as a pupil with another ID, in upload 1 (autumn.csv). " + WHY +
-                " If the ID in upload 1 (autumn.csv) is the wrong one, withdraw that upload and the placement "
-                "uploads after it, correct its file, and upload the files again, oldest first.")
+                " If the ID in upload 1 (autumn.csv) is the wrong one, open that pupil's case in the Pupil view "
+                "and remove the record under \"Correct this pupil's records\" (the case list names the upload that "
+                "brought each ID).")
 SPRING_NOTICE = SPRING_FOUND + " If this sheet's ID is the wrong one, correct the wrong ID in this file before loading."
 SPRING_LOADED = SPRING_FOUND + (" If this sheet's ID is the wrong one, withdraw this upload (2), correct the file "
                                 "and upload it again.")
@@ -294,8 +295,9 @@ def test_from_csv_files_both_warnings(store):
     assert s.warnings["warning"].tolist() == [
         "1 pupil appears under more than one pupil ID: row 2 of this sheet has the same first name, last "
         f"name and date of birth as a pupil with another ID, in upload {a.upload_id} (autumn.csv). " + WHY +
-        f" If the ID in upload {a.upload_id} (autumn.csv) is the wrong one, withdraw that upload and the "
-        "placement uploads after it, correct its file, and upload the files again, oldest first. If this "
+        f" If the ID in upload {a.upload_id} (autumn.csv) is the wrong one, open that pupil's case in the "
+        "Pupil view and remove the record under \"Correct this pupil's records\" (the case list names the "
+        "upload that brought each ID). If this "
         f"sheet's ID is the wrong one, withdraw this upload ({s.upload_id}), correct the file and upload it again."]
     # the two IDs are two pupils with two open placements: what the notice explains
     assert store.con.execute("SELECT count(DISTINCT pupil_id) FROM placements WHERE end_date IS NULL "

@@ -26,9 +26,9 @@ def tables(con) -> set[str]:
 def test_new_file_gets_the_latest_schema_and_its_folder(tmp_path):
     path = tmp_path / "a" / "b" / "ap.duckdb"
     with Store(path) as s:
-        assert s.schema_version() == MIGRATIONS[-1][0] == 3
+        assert s.schema_version() == MIGRATIONS[-1][0] == 4
         assert tables(s.con) == TABLES
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,)]
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,)]
     assert path.exists()
 
 
@@ -36,7 +36,7 @@ def test_an_existing_empty_file_is_migrated(tmp_path):
     path = tmp_path / "ap.duckdb"
     duckdb.connect(str(path)).close()
     with Store(path) as s:
-        assert s.schema_version() == 3 and TABLES <= tables(s.con)
+        assert s.schema_version() == 4 and TABLES <= tables(s.con)
 
 
 def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
@@ -50,10 +50,10 @@ def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
         calls.append(1)
         con.execute("CREATE TABLE notes (upload_id INTEGER, note VARCHAR)")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(4, "notes", add_notes)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(5, "notes", add_notes)])
     with Store(path) as s:
-        assert s.schema_version() == 4 and "notes" in tables(s.con)
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+        assert s.schema_version() == 5 and "notes" in tables(s.con)
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,), (5,)]
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
     with Store(path) as s:
         assert calls == [1]
@@ -67,12 +67,12 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         con.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(4, "broken", broken)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(5, "broken", broken)])
     with pytest.raises(RuntimeError):
         Store(path)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 3 and "half" not in tables(s.con)
+        assert s.schema_version() == 4 and "half" not in tables(s.con)
 
 
 def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
@@ -80,12 +80,19 @@ def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
     path = tmp_path / "ap.duckdb"
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS[:1])
     with Store(path) as s:
-        s.ingest_parsed([sheet("exclusions", [{"pupil_id": "P1", "category": "suspension",
-                                               "start_date": "2025-01-06"}])], "h")
+        # what the first release wrote for one exclusions upload (its code did not know `kind`)
+        s.con.execute("INSERT INTO uploads (upload_id, uploaded_at, file_name, dataset, content_hash, carried, "
+                      "rows_accepted, rows_rejected, rows_warned, summary_rows) VALUES (1, now(), 'x.csv', "
+                      "'exclusions', 'h', ['pupil_id', 'start_date', 'category'], 1, 0, 0, 0)")
+        s.con.execute("INSERT INTO ledger_exclusions (upload_id, row_number, pupil_id, start_date, category) "
+                      "VALUES (1, 2, 'P1', DATE '2025-01-06', 'suspension')")
+        s.con.execute("INSERT INTO exclusions (pupil_id, start_date, category, upload_id) "
+                      "VALUES ('P1', DATE '2025-01-06', 'suspension', 1)")
         assert s.schema_version() == 1 and "school_rolls" not in tables(s.con)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 3 and s.school_rolls() == {}
+        assert s.schema_version() == 4 and s.school_rolls() == {}
+        assert one(s, "SELECT kind, note FROM uploads") == [("file", None)]   # an old upload is a file
         assert s.settings_changes().empty
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
         assert len(s.uploads()) == 1

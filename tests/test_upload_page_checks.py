@@ -330,7 +330,8 @@ def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monk
     assert (f"{pair[0]} ({brought[pair[0]]}) and {pair[1]} ({brought[pair[1]]}) have the same name and date of "
             "birth") in w
     assert case_number(tmp_path, U2) not in w
-    assert "withdraw the upload that brought the wrong ID and the placement uploads after it" in w
+    assert ("open the case under the wrong ID in the Pupil view and remove its records under \"Correct this "
+            "pupil's records\"") in w
 
 
 def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
