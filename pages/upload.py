@@ -780,23 +780,24 @@ def _history() -> None:
     table = ledger.copy()
     table["status"] = table["withdrawn_at"].map(lambda v: "withdrawn" if v is not None and not pd.isna(v) else "live")
     cols = [c for c in ("upload_id", "uploaded_at", "user_name", "file_name", "sheet", "dataset", "rows_accepted",
-                        "rows_rejected", "rows_warned", "status", "withdrawn_at", "withdrawn_by")
+                        "rows_rejected", "rows_warned", "status", "withdrawn_at", "withdrawn_by", "note")
             if c in table.columns]
     shown = table[cols].copy()
     # a CSV has no sheet and a live upload no withdrawal: blank, not a grey "None"
     for c in ("uploaded_at", "withdrawn_at"):
         shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y %H:%M"))
-    for c in ("sheet", "user_name", "withdrawn_by"):
+    for c in ("sheet", "user_name", "withdrawn_by", "note"):
         shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else "")
-    for c in ("file_name", "sheet"):   # uploaded text: a referral file may be named after the child
+    for c in ("file_name", "sheet", "note"):   # typed text: a file or a reason may name the child
         shown[c] = shown[c].map(S.as_shown)
-    # who uploaded and withdrew is known when sign-in is on; otherwise the columns are empty
-    shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by") if not shown[c].any()])
+    # who uploaded and withdrew is known when sign-in is on, and a reason only for records
+    # removed by hand; otherwise the columns are empty
+    shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by", "note") if not shown[c].any()])
     st.dataframe(shown.rename(columns={
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
         "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)",
-        "user_name": "By", "withdrawn_by": "Withdrawn by"}),
+        "user_name": "By", "withdrawn_by": "Withdrawn by", "note": "Why removed"}),
         hide_index=True, width="stretch", placeholder="",
         # sized to be read, not to the first rows (a CSV's blank sheet made the column too narrow)
         column_config={"File": st.column_config.TextColumn(width="medium"),
@@ -817,7 +818,8 @@ def _history() -> None:
             uid = st.selectbox("Upload to withdraw", live["upload_id"].astype(int).tolist(), key="withdraw_pick",
                                format_func=lambda u: labels.get(u, str(u)))
             st.caption("Withdrawing removes everything this upload added or changed, as if it had never been "
-                       "loaded. It stays in the history.")
+                       "loaded; withdrawing records removed by hand (on the Pupil view) puts them back. It stays "
+                       "in the history.")
             if st.session_state.get("withdraw_confirm") != uid:
                 if st.button("Withdraw…", key="withdraw_start", icon=":material/undo:"):
                     st.session_state["withdraw_confirm"] = uid

@@ -290,6 +290,13 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     assert "records it removed are back" in [s.value for s in at.success][0]
     with Store(db) as store:
         assert len(store.records_of("V999000000001")["placements"]) == 1
+    # the Upload history keeps the removal, withdrawn, with its reason
+    at.switch_page("pages/upload.py").run()
+    assert_healthy(at)
+    [history] = [df.value for df in at.dataframe if "Why removed" in df.value.columns]
+    assert history.iloc[0][["Upload", "File", "Status", "Why removed"]].tolist() == [
+        spring + 1, "1 placement removed by hand", "withdrawn", "UPN mistyped in the autumn file"]
+    assert (history["Why removed"] == "").sum() == len(history) - 1
 
 
 def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monkeypatch):
