@@ -225,8 +225,11 @@ ABOUT = _About({
                       "has passed, the share where the pupil had a placement in place on that day. School "
                       "days are Monday to Friday, less any holidays loaded in Settings.",
     "any_flag": "Open placements with at least one oversight flag: no planned end date, planned end passed, "
-                "no objectives, review overdue, part-time (beyond the limit), unregistered provider, a long "
-                "placement or low attendance. See the Case list for which flags apply.",
+                "no objectives, review overdue, part-time (any part-time timetable, and again when it has run "
+                "beyond the limit), unregistered provider, a long placement or low attendance. Since a "
+                "part-time timetable alone raises it, most placements carry a flag; a change on last year is "
+                "judged on the share of open placements flagged, not the count (fewer flagged of fewer open "
+                "can be worse). See the Case list for which flags apply.",
     "trend": "Each point is the figure worked out at the end of that term (or on the 'as of' date for the "
              "current term), for placements in that term, with the same filters and settings. Terms run "
              "1 September–31 December, 1 January–Easter Sunday and Easter Monday–31 August; "
@@ -342,6 +345,34 @@ def fmt_rate(v) -> str:
     if v == "c":
         return "c"
     return f"{100 * float(v):.0f}%"
+
+
+def flag_share(now, open_now, before, open_before, delta: str | None, same: bool) -> tuple[str, str, str, str]:
+    """(delta colour, judgement, n text, last year's text) for the flagged-placements tile,
+    judged on the share of open placements flagged, not the count.
+
+    >>> flag_share(69, 73, 77, 84, "-8 on last year", False)
+    ('normal', ' · worse: a larger share', '95% of 73 open', '77 (92% of 84)')
+    >>> flag_share(40, 80, 50, 80, "-10 on last year", False)
+    ('inverse', ' · better', '50% of 80 open', '50 (62% of 80)')
+    """
+    def share(n, d):
+        return n / d if isinstance(n, (int, float)) and isinstance(d, (int, float)) and d else None
+    s_now, s_before = share(now, open_now), share(before, open_before)
+    n = f"{fmt_rate(s_now)} of {fmt_count(open_now)} open" if s_now is not None else ""
+    last = (f"{fmt_count(before)} ({fmt_rate(s_before)} of {fmt_count(open_before)})"
+            if s_before is not None else fmt_count(before))
+    if s_now is None or s_before is None or delta is None or same:
+        return "off", "", n, last
+    # the arrow's colour follows the share: red when a larger share is flagged, whichever way the count went
+    falling = delta.startswith("-")
+    if round(s_now, 2) == round(s_before, 2):
+        return "off", " · the same share", n, last
+    worse = s_now > s_before
+    colour = ("normal" if falling else "inverse") if worse else ("inverse" if falling else "normal")
+    judged = (" · worse" + (": a larger share" if falling else "")) if worse else (
+        " · better" + (": a smaller share" if not falling else ""))
+    return colour, judged, n, last
 
 
 def fmt_days(v) -> str:

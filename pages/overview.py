@@ -115,14 +115,19 @@ def headline() -> None:
         delta = _delta(kind, shown, pshown)
         same = delta is not None and delta.lstrip("+").startswith("0 ")
         judged = ""
-        if delta is not None and not same and colour in ("normal", "inverse"):
-            # the colour's judgement in words too (WCAG 1.4.1): a fall in flags is better
+        last = _text(kind, pshown)
+        if key == "any_flag":
+            # fewer flagged placements with fewer placements open is not better: judged on the
+            # share of open placements flagged (77 of 84 then, 69 of 73 now, is worse)
+            colour, judged, n, last = U.flag_share(shown, den, pshown, pden, delta, same)
+        elif delta is not None and not same and colour in ("normal", "inverse"):
+            # the colour's judgement in words too (WCAG 1.4.1)
             judged = " · better" if (not delta.startswith("-")) == (colour == "normal") else " · worse"
         col.metric(label, _text(kind, shown), "no change on last year" if same else delta,
                    delta_color="off" if same else colour, delta_arrow="off" if same else "auto",
                    help=help_text + (" The small line is the figure term by term." if key in spark else ""),
                    border=True, chart_data=spark.get(key), chart_type="line")
-        col.caption(f"{n}{' · ' if n else ''}last year: {_text(kind, pshown)}{judged}")
+        col.caption(f"{n}{' · ' if n else ''}last year: {last}{judged}")
     note = S.history_note(h["previous"]["period_start"], "last year's figures")
     if note:
         st.info(note, icon=":material/history:")

@@ -308,3 +308,19 @@ def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monk
     at.toggle(key="present_toggle_panel").set_value(False).run()
     assert_healthy(at)
     assert not [e for e in at.expander if e.label == "Correct this pupil's records"]
+
+
+def test_the_flagged_tile_is_judged_on_the_share_of_open_placements():
+    # A reviewer: "Placements with flags 69, -8 on last year, better", when 77 of 84 open
+    # placements were flagged last year (92%) and 69 of 73 now (95%): a larger share, worse.
+    from pages import _ui as U
+    assert U.flag_share(69, 73, 77, 84, "-8 on last year", False) == (
+        "normal", " · worse: a larger share", "95% of 73 open", "77 (92% of 84)")   # red arrow down
+    # 40 of 80 (50%) against 50 of 80 (62.5%): fewer and a smaller share
+    assert U.flag_share(40, 80, 50, 80, "-10 on last year", False)[:2] == ("inverse", " · better")
+    # more flagged, but of many more placements: 30 of 100 against 20 of 40
+    assert U.flag_share(30, 100, 20, 40, "+10 on last year", False)[:2] == ("normal", " · better: a smaller share")
+    # the share unchanged to the percent: 51 of 51 against 77 of 77
+    assert U.flag_share(51, 51, 77, 77, "-26 on last year", False)[:2] == ("off", " · the same share")
+    # a hidden count: no share, no judgement
+    assert U.flag_share("c", 73, 77, 84, None, False) == ("off", "", "", "77 (92% of 84)")
