@@ -92,6 +92,35 @@ def sixth_day_cases(con: duckdb.DuckDBPyConnection, filters: Filters, settings: 
     return con.execute(f"SELECT * FROM ({sql}) ORDER BY start_date, pupil_id", params).df()
 
 
+def without_provision(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                      today: date | None = None) -> pd.DataFrame:
+    """Pupils permanently excluded by as_of with no provision recorded since: for each pupil,
+    their latest permanent exclusion on or before as_of, kept when no placement covers its
+    start_date (started by then, not ended before it) and none started on or after it by as_of.
+    Not a metric of metrics.md: the children the sixth-day figure counts as "not met" who have
+    no placement at all, and so no open placement on the case list. Any date, not only the
+    period's: a child excluded last year with nothing since is still waiting.
+
+    Columns: pupil_id, excluded_on, school, days_since (calendar days from the exclusion to
+    as_of). Longest wait first.
+    """
+    period = resolve_period(filters, today)
+    everything = Period(period.as_of, date(1900, 1, 1), period.as_of)
+    esql, eparams = exclusions_sql(filters, everything)
+    last = con.execute(f"""
+        WITH latest AS (
+            SELECT pupil_id, max(start_date) AS excluded_on, arg_max(school, start_date) AS school
+            FROM ({esql}) e WHERE category = 'permanent' GROUP BY pupil_id)
+        SELECT l.pupil_id, l.excluded_on, l.school, date_diff('day', l.excluded_on, ?) AS days_since
+        FROM latest l
+        WHERE NOT EXISTS (
+            SELECT 1 FROM placements p
+            WHERE p.pupil_id = l.pupil_id AND p.start_date <= ?
+              AND (p.start_date >= l.excluded_on OR p.end_date IS NULL OR p.end_date >= l.excluded_on))
+        ORDER BY days_since DESC, pupil_id""", eparams + [period.as_of, period.as_of]).df()
+    return last
+
+
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
             today: date | None = None) -> dict:
     """The report's "exclusions" section (metrics.md §4 and §8)."""

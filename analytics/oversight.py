@@ -46,7 +46,7 @@ URGENCY = ("unregistered", "part_time_over_limit", "review_overdue", "long_place
 
 COLUMNS = ("placement_id", "pupil_id", "first_name", "last_name", "date_of_birth", "nc_year", "sex",
            "sen_status", "cla", "provider", "provider_key", "setting_type", "registered", "reason",
-           "commissioner", "home_school", "start_date", "planned_end_date", "last_review_date",
+           "commissioner", "home_school", "out_of_area", "start_date", "planned_end_date", "last_review_date",
            "days", "hours_per_week", "sessions_per_week", "objectives", "during_rate") + FLAGS + (
            "missing_attendance", "n_flags", "days_since_review")
 
@@ -93,7 +93,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
                 SELECT p.placement_id, p.pupil_id, p.first_name, p.last_name, p.date_of_birth,
                        p.nc_year, p.sex, p.sen_status, p.cla, p.provider, p.provider_key,
                        p.setting_type, {REGISTERED} AS registered, p.reason, p.commissioner, p.home_school,
-                       p.start_date, p.planned_end_date, p.last_review_date, p.days,
+                       p.out_of_area, p.start_date, p.planned_end_date, p.last_review_date, p.days,
                        p.hours_per_week, p.sessions_per_week, p.objectives, w.during_rate,
                        p.planned_end_date IS NULL AS no_planned_end,
                        COALESCE(p.planned_end_date < ?, false) AS planned_end_passed,
@@ -182,6 +182,14 @@ def pupil_view(con: duckdb.DuckDBPyConnection, pupil_id: str, settings: Settings
         [pupil_id, as_of]).df()
     return {"placements": placements, "exclusions": exclusions, "attendance": attendance,
             "assessments": assessments}
+
+
+def pupil_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every pupil ID in the current state, in any dataset."""
+    return [r[0] for r in con.execute("""
+        SELECT pupil_id FROM placements UNION SELECT pupil_id FROM exclusions
+        UNION SELECT pupil_id FROM attendance UNION SELECT pupil_id FROM assessments
+        ORDER BY 1""").fetchall()]
 
 
 def pupil_names(con: duckdb.DuckDBPyConnection) -> list[str]:

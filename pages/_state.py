@@ -704,8 +704,9 @@ def filter_options() -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=20)
 def _case_index(key: str) -> dict[str, str]:
-    placements = call("time_in_ap", "durations", _all_time(), Settings())
-    return {case_number(p): str(p) for p in placements["pupil_id"].dropna().unique()}
+    # every pupil in the store, not only those with a placement: a child permanently excluded
+    # with no placement since is on the case list and opens in the pupil view
+    return {case_number(p): str(p) for p in call("oversight", "pupil_ids")}
 
 
 def pupil_for_case(case: str) -> str | None:

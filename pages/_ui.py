@@ -129,6 +129,7 @@ COLUMN_LABELS = {
     "sixth_day_rate": "Sixth-day rate", "any_flag": "Placements with flags",
     "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
     "survival": "Share still in AP", "row_number": "Row", "warning": "Warning", "original": "Original row",
+    "excluded_on": "Permanently excluded on", "days_since": "Days since, no placement", "out_of_area": "Out of area",
 }
 FLAG_LABELS = {
     "no_planned_end": "No planned end date", "planned_end_passed": "Planned end date passed",

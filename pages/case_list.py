@@ -28,6 +28,7 @@ def main() -> None:
     U.about("case_list", f"Figures as of {p.as_of:%d %B %Y}.")
     if flags.empty:
         st.info(f"No placement is open on the 'as of' date. {S.empty_reason()}")
+        _waiting(p)
         return
 
     present = [f for f in FLAG_ORDER if f in flags.columns]
@@ -68,13 +69,17 @@ def main() -> None:
         st.dataframe(table.rename(columns={"flag": "Flag", "placements": "Placements"}),
                      hide_index=True, placeholder="")
 
-    f1, f2 = st.columns([3, 1])
-    wanted = f1.multiselect("Show placements with any of these flags", present, key="case_flags",
+    f1, f2, f3 = st.columns([3, 1, 1])
+    wanted = f1.multiselect("Show placements with these flags", present, key="case_flags",
                             format_func=lambda f: U.FLAG_LABELS[f], placeholder="All open placements")
-    only_flagged = f2.toggle("Only flagged placements", value=False, key="case_only_flagged")
+    # "open-ended with no exit plan" is two flags at once: long and no planned end date
+    match = f2.radio("Placements with", ["any", "all"], key="case_flags_match", horizontal=True,
+                     format_func=lambda m: {"any": "any of them", "all": "all of them"}[m])
+    only_flagged = f3.toggle("Only flagged placements", value=False, key="case_only_flagged")
     rows = flags.copy()
     if wanted:
-        rows = rows[rows[wanted].fillna(False).astype(bool).any(axis=1)]
+        held = rows[wanted].fillna(False).astype(bool)
+        rows = rows[held.all(axis=1) if match == "all" else held.any(axis=1)]
     if only_flagged and "n_flags" in rows.columns:
         rows = rows[rows["n_flags"] > 0]
 
@@ -84,8 +89,12 @@ def main() -> None:
         # at the placement's start: "Age 15, Year 9")
         rows["nc_year"] = [S.year_group_on(d, p.as_of) or y for d, y in zip(rows["date_of_birth"], rows["nc_year"])]
     shown = S.protect(rows, p.as_of)
+    if "out_of_area" in shown.columns:   # the review: oversight is weaker when AP is out of area
+        shown["out_of_area"] = shown["out_of_area"].map({True: "Yes", False: "No"}).fillna("")
+    # who must act: the commissioner and the pupil's home school
     cols = [c for c in ("case", "pupil", "age", "nc_year", "n_flags", "flags", "provider", "setting_type",
-                        "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week")
+                        "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week",
+                        "commissioner", "home_school", "out_of_area")
             if c in shown.columns]
     shown = shown[cols]
     st.caption(f"{U.n_of(len(shown), 'placement')} listed. Click a column heading to sort. Click a row to "
@@ -118,6 +127,31 @@ def main() -> None:
                 aggregate=False, columns=cols if S.presentation() else None, title="Case list: open placements")
     st.caption("The download lists case numbers, never UPNs"
                + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
+    _waiting(p)
+
+
+def _waiting(p) -> None:
+    """Children permanently excluded with no placement since: no open placement, so not in the
+    list above, and the ones the sixth-day duty exists for."""
+    st.subheader("Permanently excluded, no placement since", anchor=False)
+    waiting = S.metric("exclusions", "without_provision")
+    if waiting.empty:
+        st.caption(f"Every pupil permanently excluded by {p.as_of:%d %B %Y} has had a placement since "
+                   "(or was in one when excluded), as far as the loaded data show.")
+        return
+    shown = S.protect(waiting, p.as_of)[["case", "excluded_on", "school", "days_since"]]
+    shown["school"] = shown["school"].map(lambda v: S.as_shown(v) if isinstance(v, str) else "")
+    st.caption(f"{U.n_of(len(shown), 'pupil')} permanently excluded with no placement recorded since, as of "
+               f"{p.as_of:%d %B %Y}, longest wait first: each pupil's latest permanent exclusion, from any date, "
+               "not only the period's. The loaded data do not show a child starting at a new school or moving "
+               "away, so a child listed here may have done either: the exclusions officer will know.")
+    U.table(shown, key="waiting_table")
+    o1, o2 = st.columns([3, 1])
+    chosen = o1.selectbox("Open the pupil view for case", shown["case"].tolist(), key="waiting_pick", index=None,
+                          placeholder="Choose a case number")
+    if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:", key="waiting_open"):
+        st.session_state["case"] = chosen
+        st.switch_page("pages/pupil_view.py")
 
 
 S.run_page(main)

@@ -167,6 +167,11 @@ def sixth_day() -> None:
                  count_cols=["n"], file_stem="sixth-day-outcomes", total_row=True,
                  empty="No permanent exclusion started in the period.", also_hide=_as_sixth_day_tiles, level=2)
         return
+    if len(df):
+        # a child with no placement at all since is not a late start: said so, case by case (the
+        # Case list lists them under "Permanently excluded, no placement since")
+        none_since = (df["outcome"] == "Not by day 6") & df["first_provision_start"].isna()
+        df.loc[none_since, "outcome"] = "Not by day 6: no placement since"
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
              table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
                          "school_days_to_provision", "outcome"],

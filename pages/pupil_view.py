@@ -9,6 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from analytics.errors import APDataError
+from analytics.settings import Filters
 from pages import _state as S
 from pages import _ui as U
 
@@ -284,6 +285,15 @@ def main() -> None:
     view = S.call("oversight", "pupil_view", pupil_id, S.settings(), p.as_of)
     pl = view["placements"]
     _header(ss["case"], pl, p.as_of)
+    # whatever the sidebar's filters: this pupil's own records
+    waiting = S.call("exclusions", "without_provision", Filters(as_of=p.as_of), S.settings())
+    mine = waiting[waiting["pupil_id"] == pupil_id]
+    if len(mine):
+        w = mine.iloc[0]
+        school = f" from {S.as_shown(w['school'])}" if isinstance(w["school"], str) and w["school"] else ""
+        st.warning(S.md_escape(f"Permanently excluded{school} on {pd.Timestamp(w['excluded_on']):%d/%m/%Y}, with no "
+                               f"placement recorded since: {int(w['days_since']):,} days by the 'as of' date."),
+                   icon=":material/warning:")
 
     with S.section("the timeline"):
         st.plotly_chart(_timeline(view, p.as_of), key="pupil_timeline", config={"displaylogo": False}, theme=U.CHART_THEME)

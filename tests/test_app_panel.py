@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
 from tests.test_app import assert_healthy, open_app
@@ -324,3 +325,65 @@ def test_the_flagged_tile_is_judged_on_the_share_of_open_placements():
     assert U.flag_share(51, 51, 77, 77, "-26 on last year", False)[:2] == ("off", " · the same share")
     # a hidden count: no share, no judgement
     assert U.flag_share("c", 73, 77, 84, None, False) == ("off", "", "", "77 (92% of 84)")
+
+
+def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_db, store_rows, monkeypatch):
+    # A reviewer: a child permanently excluded on 3 September with nothing since was on no case
+    # list (only open placements are) and raised no flag in the pupil view.
+    from pages import _state as S
+    as_of = pd.Timestamp("2025-07-22")
+    ex = store_rows.execute("SELECT pupil_id, start_date FROM exclusions WHERE category = 'permanent'").df()
+    pl = store_rows.execute("SELECT pupil_id, start_date, end_date FROM placements").df()
+    ex = ex[ex["start_date"] <= as_of].sort_values("start_date").groupby("pupil_id").tail(1)   # the latest
+    expected = {}
+    for r in ex.itertuples():
+        theirs = pl[(pl["pupil_id"] == r.pupil_id) & (pl["start_date"] <= as_of)]
+        since = theirs["start_date"] >= r.start_date
+        covering = theirs["end_date"].isna() | (theirs["end_date"] >= r.start_date)
+        if not (since | covering).any():
+            expected[r.pupil_id] = (as_of - r.start_date).days
+    assert len(expected) >= 3        # the sample has such children (five on this date)
+
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    assert_healthy(at)
+    expected = {S.case_number(p): days for p, days in expected.items()}   # the installation's case key
+    assert any(h.value == "Permanently excluded, no placement since" for h in at.subheader)
+    [waiting] = [df.value for df in at.dataframe if "Days since, no placement" in df.value.columns]
+    assert dict(zip(waiting["Case"], waiting["Days since, no placement"])) == expected
+    assert list(waiting["Days since, no placement"]) == sorted(expected.values(), reverse=True)   # longest first
+    case = waiting["Case"].iloc[0]
+    at.selectbox(key="waiting_pick").set_value(case).run()
+    [b for b in at.button if b.label == "Open pupil view"][1].click().run()
+    assert_healthy(at)
+    assert at.session_state["case"] == case
+    [warning] = [w.value for w in at.warning if "no placement recorded since" in w.value]
+    assert f"{expected[case]:,} days by the" in warning
+    # the sixth-day table tells them from late starts (those excluded in this academic year)
+    this_year = {c for c, days in expected.items() if as_of - pd.Timedelta(days=days) >= pd.Timestamp("2024-09-01")}
+    assert this_year
+    at.switch_page("pages/exclusions.py").run()
+    at.session_state["view_sixth"] = "Table"
+    at.run()
+    assert_healthy(at)
+    [cases] = [df.value for df in at.dataframe if "Outcome" in df.value.columns and "Case" in df.value.columns]
+    none_since = set(cases.loc[cases["Outcome"] == "Not by day 6: no placement since", "Case"])
+    assert none_since == this_year
+
+
+def test_the_case_list_can_require_every_chosen_flag(sample_db, monkeypatch):
+    # A reviewer: "open-ended with no exit plan" is two flags at once (long, no planned end
+    # date), and the list could only show placements with either.
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    [everything] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    raised = everything["Flags raised"].fillna("")
+    both = raised.str.contains("Long placement") & raised.str.contains("No planned end date")
+    either = raised.str.contains("Long placement") | raised.str.contains("No planned end date")
+    assert 0 < both.sum() < either.sum()
+    at.multiselect(key="case_flags").set_value(["long_placement", "no_planned_end"]).run()
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert sorted(listed["Case"]) == sorted(everything.loc[either, "Case"])     # any of them, as before
+    at.radio(key="case_flags_match").set_value("all").run()
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert sorted(listed["Case"]) == sorted(everything.loc[both, "Case"])
+    # who must act, and where: the commissioner, the home school and whether it is out of area
+    assert {"Commissioned by", "Home school", "Out of area"} <= set(listed.columns)

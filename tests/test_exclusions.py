@@ -169,3 +169,40 @@ def test_rates_by_school(con):
     assert df.loc["Hill High", "permanent_rate"] == pytest.approx(0.0025)
     assert pd.isna(df.loc["Vale", "suspension_rate"]) and pd.isna(df.loc["Vale", "roll"])
     assert pd.isna(exclusions.rates_by_school(con, F, S, None)["suspension_rate"]).all()
+
+
+def test_children_permanently_excluded_with_no_provision_since():
+    # A reviewer: a child permanently excluded in September with nothing since was on no case
+    # list (no open placement) and counted like a two-day delay. As of Fri 14 Mar 2025:
+    as_of = date(2025, 3, 14)
+    con = make_db(
+        exclusions=[
+            exc("P1", "permanent", "2025-01-06", school="Hill High"),   # nothing at all: listed
+            exc("P2", "permanent", "2025-01-06"),   # a placement since, ended: provision was made
+            exc("P3", "permanent", "2025-01-06"),   # a placement open across the exclusion
+            exc("P4", "permanent", "2025-01-06", school="Vale"),   # only a placement ended before it: listed
+            exc("P5", "permanent", "2025-04-01"),   # after as_of
+            exc("P6", "permanent", "2024-10-01"),   # provided for after the first ...
+            exc("P6", "permanent", "2025-02-03", school="Vale"),   # ... not after the second: listed
+            exc("P7", "permanent", "2025-01-06"),   # a placement starting after as_of: listed
+            exc("P8", "suspension", "2025-01-06"),  # not permanent
+        ],
+        placements=[
+            placement("P2", "2025-01-13", "2025-02-01"),
+            placement("P3", "2024-11-01"),
+            placement("P4", "2024-09-01", "2024-12-20"),
+            placement("P6", "2024-10-08", "2024-12-01"),
+            placement("P7", "2025-03-20"),
+        ])
+    got = exclusions.without_provision(con, Filters(as_of=as_of), Settings())
+    # 6 Jan to 14 Mar 2025: 25 + 28 + 14 = 67 days; 3 Feb to 14 Mar: 25 + 14 = 39
+    got = got.assign(excluded_on=got["excluded_on"].dt.date, school=got["school"].astype(object).where(got["school"].notna(), None))
+    assert got.to_dict("records") == [
+        {"pupil_id": "P1", "excluded_on": date(2025, 1, 6), "school": "Hill High", "days_since": 67},
+        {"pupil_id": "P4", "excluded_on": date(2025, 1, 6), "school": "Vale", "days_since": 67},
+        {"pupil_id": "P7", "excluded_on": date(2025, 1, 6), "school": None, "days_since": 67},
+        {"pupil_id": "P6", "excluded_on": date(2025, 2, 3), "school": "Vale", "days_since": 39},
+    ]
+    # the period does not narrow it: a child waiting since last year is still waiting
+    last_term = Filters(as_of=as_of, period_start=date(2025, 2, 1), period_end=date(2025, 3, 14))
+    assert exclusions.without_provision(con, last_term, Settings())["pupil_id"].tolist() == ["P1", "P4", "P7", "P6"]
