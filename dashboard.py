@@ -135,6 +135,11 @@ def _sidebar_filters() -> None:
     sb.selectbox("Period", choices, key="f_period",
                  help="The reporting window: an academic year (1 September to 31 August), or from "
                       "1 September to the 'as of' date, or dates you choose. It never runs past 'as of'.")
+    so_far = (ss["f_as_of"] - S.academic_year_start(ss["f_as_of"])).days + 1
+    if ss["f_period"] == S.PERIOD_DEFAULT and so_far < 28:
+        # early in the autumn term the year so far holds almost nothing ended or excluded
+        sb.caption(f"The academic year began on 1 September, so this period is only {U.n_of(so_far, 'day')} "
+                   "long: choose last academic year above for a full year's figures.")
     if ss["f_period"] == S.PERIOD_CUSTOM:
         if "f_from" not in ss:
             ss["f_from"] = date(ss["f_as_of"].year - (ss["f_as_of"].month < 9), 9, 1)

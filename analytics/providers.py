@@ -2,7 +2,7 @@
 
 ``scorecard`` gives one row per provider with a selected placement that overlaps the period;
 ``registration_check`` says which providers are likely to need registration as an independent
-school: not registered, and at as_of 5 or more pupils attending 18 or more hours a week, or
+school: not registered, and at as_of 5 or more pupils timetabled for 18 or more hours a week, or
 any such pupil who is looked after or has an EHC plan (Education and Skills Act 2008 s.92, as
 DfE's guidance applies it to AP).
 
@@ -108,15 +108,16 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date,
     """(likely_needs_registration, reason sentence, status) for one provider.
 
     With ``suppress_below``, a count the table shows as 'c' (1 to suppress_below - 1, metrics.md
-    §7) is not given in the sentence either, in words or in grammar ("attends", "who is").
+    §7) is not given in the sentence either, in words or in grammar ("is timetabled", "who is"). Hours are the timetabled hours a
+    week (hours_per_week), not attendance.
     """
     meets = n18 >= REGISTRATION_PUPILS or vulnerable > 0
     on = f"on {_day(as_of)}"
     if n18 == 0:
-        pupils = f"no pupil attends {REGISTRATION_HOURS} or more hours a week {on}"
+        pupils = f"no pupil is timetabled for {REGISTRATION_HOURS} or more hours a week {on}"
     elif _hidden(n18, suppress_below) or _hidden(vulnerable, suppress_below):
         few = f"fewer than {suppress_below}"
-        pupils = (f"{few if _hidden(n18, suppress_below) else n18} pupils attend {REGISTRATION_HOURS} "
+        pupils = (f"{few if _hidden(n18, suppress_below) else n18} pupils are timetabled for {REGISTRATION_HOURS} "
                   f"or more hours a week {on}")
         if vulnerable:
             pupils += (f", of whom {few if _hidden(vulnerable, suppress_below) else vulnerable} are "
@@ -124,7 +125,7 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date,
         else:
             pupils += ", none looked after or with an EHC plan"
     else:
-        attend = "attends" if n18 == 1 else "attend"
+        attend = "is timetabled for" if n18 == 1 else "are timetabled for"
         pupils = (f"{_plural(n18, 'pupil', 'pupils')} {attend} {REGISTRATION_HOURS} or more "
                   f"hours a week {on}")
         if vulnerable:

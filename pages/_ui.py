@@ -107,6 +107,7 @@ THRESHOLDS = [  # the Settings page's thresholds: name, label, help; the range a
 TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row)
 # A data-quality note beside the flags: an open placement with no attendance recorded in it
 NO_ATTENDANCE = "No attendance recorded (data to check)"
+NO_REGISTRATION = "Registration not recorded (data to check)"
 
 COLUMN_LABELS = {
     "local_n": "This LA: number", "local_total": "This LA: total", "local_share": "This LA: share",
@@ -279,7 +280,7 @@ ABOUT = _About({
                  "registered (from its URN/UKPRN or setting type), hours a week, attendance during "
                  "placements, time in AP, return rate and cost per week where recorded.",
     "registration": "A provider that is not registered and, on the 'as of' date, has 5 or more pupils "
-                    "attending 18 hours a week or more — or any such pupil who is looked after or has an EHC "
+                    "timetabled for 18 hours a week or more — or any such pupil who is looked after or has an EHC "
                     "plan — is likely to need registering as an independent school.",
     "case_list": "Every placement open on the 'as of' date, with the oversight flags that apply, most urgent "
                  "first. Flags: no planned end date; planned end passed; no objectives; review overdue "

@@ -15,7 +15,14 @@ def _flag_text(row) -> str:
     if "missing_attendance" in row and row["missing_attendance"] is True:
         # not a flag (metrics.md §5) but a data-quality matter, shown as such
         flags.append(U.NO_ATTENDANCE)
+    if "registered" in row and _unknown(row["registered"]):
+        # blank is unknown, not unregistered (data-spec), so no flag: but nobody has recorded it
+        flags.append(U.NO_REGISTRATION)
     return "; ".join(flags)
+
+
+def _unknown(v) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA
 
 
 def main() -> None:
@@ -43,10 +50,14 @@ def main() -> None:
                 help=U.ABOUT["any_flag"])
     short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time too long",
              "unregistered": "Unregistered provider"}
+    unknown = int(flags["registered"].map(_unknown).sum()) if "registered" in flags.columns else 0
     for col, f in zip(c[2:], short):
         if f in counts:
             col.metric(short[f], U.fmt_count(counts[f]), border=True,
                        help=U.FLAG_LABELS[f] + ": see 'About this figure' above.")
+            if f == "unregistered" and unknown:
+                col.caption(f"and {U.n_of(unknown, 'placement')} at providers whose registration is not "
+                            "recorded (marked in the list)")
     twins = S.api("oversight", "same_child")(flags)
     if twins:
         # a mistyped UPN makes one child two pupils, each with an open placement (UPNs are never

@@ -20,10 +20,10 @@ def summary() -> None:
     c[0].metric("Return-to-mainstream rate", U.fmt_rate(S.shared_rate(s["returned"], s["ended"], s["rate"])),
                 border=True, help=U.ABOUT["return_rate"])
     c[0].caption(f"{U.fmt_count(S.shared_part(s['returned'], s['ended']))} of {U.fmt_count(S.shared_count(s['ended']))} "
-                 "placements that ended")
+                 "placements that ended (moves to other AP are not counted)")
     c[1].metric("Destination not recorded", U.fmt_count(S.shared_count(s.get("unknown_destination"))), border=True,
-                help="Placements that ended in the period with no destination recorded. They count as not "
-                     "returned.")
+                help="Placements that ended in the period with no destination recorded, or recorded as not "
+                     "known. They count as not returned.")
     c[2].metric("Sustained returns", U.fmt_rate(S.shared_rate(sus.get("sustained"), sus.get("eligible"),
                                                               sus.get("rate"))),
                 border=True, help=U.ABOUT["sustained_rate"])

@@ -310,7 +310,8 @@ def main() -> None:
             rows.loc[~rows["is_open"].fillna(False).astype(bool), "next_review_due"] = None
             rows["flags"] = rows.apply(lambda r: "; ".join(
                 [U.FLAG_LABELS[f] for f in U.FLAG_LABELS if f in r and r[f] is True]
-                + ([U.NO_ATTENDANCE] if r.get("missing_attendance") is True else [])), axis=1)
+                + ([U.NO_ATTENDANCE] if r.get("missing_attendance") is True else [])
+                + ([U.NO_REGISTRATION] if r.get("is_open") is True and pd.isna(r.get("registered")) else [])), axis=1)
             # a destination belongs to an ended placement: blank while open, not "Unknown"
             if "destination" in rows.columns:
                 open_ = rows["is_open"].fillna(False).astype(bool)

@@ -387,3 +387,31 @@ def test_the_case_list_can_require_every_chosen_flag(sample_db, monkeypatch):
     assert sorted(listed["Case"]) == sorted(everything.loc[both, "Case"])
     # who must act, and where: the commissioner, the home school and whether it is out of area
     assert {"Commissioned by", "Home school", "Out of area"} <= set(listed.columns)
+
+
+def test_placements_whose_registration_nobody_recorded_are_marked(sample_db, store_rows, monkeypatch):
+    # A reviewer: 4 pupils at a forest school with no URN and no setting type recorded were in no
+    # unregistered figure and carried no mark (blank is unknown, not false: data-spec).
+    unknown = store_rows.execute("""
+        SELECT count(*) FROM placements WHERE registered IS NULL AND start_date <= DATE '2025-07-22'
+          AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchone()[0]
+    assert unknown > 0
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    assert_healthy(at)
+    assert any(c.value == f"and {unknown} placements at providers whose registration is not recorded "
+                          "(marked in the list)" for c in at.caption)
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    marked = listed["Flags raised"].fillna("").str.contains("Registration not recorded (data to check)", regex=False)
+    assert marked.sum() == unknown
+    assert not listed.loc[marked, "Flags raised"].str.contains("Unregistered provider").any()
+
+
+def test_early_in_the_autumn_term_the_sidebar_says_the_period_has_barely_begun(sample_db, monkeypatch):
+    # A reviewer: on 1 September every period figure was "—" with nothing saying why.
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2024-09-01"})
+    assert_healthy(at)
+    assert [c.value for c in at.sidebar.caption if "academic year began" in c.value] == [
+        "The academic year began on 1 September, so this period is only 1 day long: choose last academic "
+        "year above for a full year's figures."]
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2024-10-15"})   # 45 days in: nothing said
+    assert not [c for c in at.sidebar.caption if "academic year began" in c.value]

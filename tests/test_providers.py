@@ -191,7 +191,7 @@ def test_registration_check_by_hand():
 
     assert (got["Five Ways"].pupils_18h_plus, got["Five Ways"].cla_or_ehcp_18h_plus) == (5, 0)
     assert got["Five Ways"].likely_needs_registration == True  # noqa: E712
-    assert got["Five Ways"].reason.startswith("Not registered, and 5 pupils attend 18 or more")
+    assert got["Five Ways"].reason.startswith("Not registered, and 5 pupils are timetabled for 18 or more")
 
     assert got["Mystery Ltd"].registered is None
     assert got["Mystery Ltd"].likely_needs_registration == False  # noqa: E712
@@ -249,20 +249,20 @@ def test_registration_reasons_on_shared_screens_give_no_count_the_table_hides():
     test = ("(registration is needed for 5 or more such pupils, or any such pupil who is looked after "
             "or has an EHC plan)")
     # Hill Tutors: 1 pupil at 18h+, who has an EHC plan: both counts hidden
-    assert got["Hill Tutors"] == ("Not registered, and fewer than 3 pupils attend 18 or more hours a week "
+    assert got["Hill Tutors"] == ("Not registered, and fewer than 3 pupils are timetabled for 18 or more hours a week "
                                   f"{day}, of whom fewer than 3 are looked after or have an EHC plan: likely "
                                   f"to need registration as an independent school {test}.")
     # Mystery Ltd: 1 looked-after pupil at 18h
-    assert got["Mystery Ltd"] == ("Registration status is not recorded, and fewer than 3 pupils attend 18 or "
+    assert got["Mystery Ltd"] == ("Registration status is not recorded, and fewer than 3 pupils are timetabled for 18 or "
                                   f"more hours a week {day}, of whom fewer than 3 are looked after or have an "
                                   f"EHC plan: check whether the provider is registered {test}.")
     # Five Ways: 5 pupils, none looked after: nothing to hide, the sentence as before
-    assert got["Five Ways"] == ("Not registered, and 5 pupils attend 18 or more hours a week "
+    assert got["Five Ways"] == ("Not registered, and 5 pupils are timetabled for 18 or more hours a week "
                                 f"{day}, none looked after or with an EHC plan: likely to need registration "
                                 f"as an independent school {test}.")
     # the exact sentences, for the internal view, still give the counts
     exact = {r.provider: r.reason for r in registration_check(_registration_db(), F, Settings()).itertuples()}
-    assert exact["Hill Tutors"].startswith("Not registered, and 1 pupil attends 18 or more hours a week "
+    assert exact["Hill Tutors"].startswith("Not registered, and 1 pupil is timetabled for 18 or more hours a week "
                                            f"{day}, who is looked after or has an EHC plan")
     assert exact["Five Ways"] == got["Five Ways"]
     # the count columns are left exact for the page to suppress
