@@ -144,7 +144,7 @@ def main() -> None:
 def _waiting(p) -> None:
     """Children permanently excluded with no placement since: no open placement, so not in the
     list above, and the ones the sixth-day duty exists for."""
-    st.subheader("Permanently excluded, no placement since", anchor=False)
+    st.header("Permanently excluded, no placement since", anchor=False)
     waiting = S.metric("exclusions", "without_provision")
     if waiting.empty:
         st.caption(f"Every pupil permanently excluded by {p.as_of:%d %B %Y} has had a placement since "

@@ -269,13 +269,18 @@ def main() -> None:
     if ss.get("case") not in options:
         ss["case"] = options[0]
 
+    # The labels are initials in presentation mode and names otherwise. The browser sends back
+    # the label it shows, so a widget kept across a switch of mode sent "C-… — T.Q." where the
+    # options now read "C-… — Tamsin Quarrel", and that text became the case: one widget per mode.
+    pick_key = "case_view_pick" if S.presentation() else "case_view_pick_named"
+
     def _pick() -> None:
-        ss["case"] = ss["case_view_pick"]
+        ss["case"] = ss[pick_key]
         ss.pop("fix_done", None)   # a removal's result and its Undo belong to the case it was made on
 
     # The chosen case lives in ss["case"], not in the widget: Streamlit forgets a widget's value
     # on a page that does not draw it, and going to the Case list and back showed the first case.
-    st.selectbox("Case", options, index=options.index(ss["case"]), key="case_view_pick", on_change=_pick,
+    st.selectbox("Case", options, index=options.index(ss["case"]), key=pick_key, on_change=_pick,
                  format_func=lambda c: labels.get(c, c))
     st.query_params["case"] = ss["case"]
     pupil_id = S.pupil_for_case(ss["case"])

@@ -815,7 +815,10 @@ def _history() -> None:
         if live.empty:
             st.caption("No live upload to withdraw.")
         else:
-            uid = st.selectbox("Upload to withdraw", live["upload_id"].astype(int).tolist(), key="withdraw_pick",
+            # one widget per mode: the labels mask names in presentation mode, and a widget kept
+            # across the switch sends back the label it showed, which then matches no upload
+            uid = st.selectbox("Upload to withdraw", live["upload_id"].astype(int).tolist(),
+                               key="withdraw_pick" + ("_present" if S.presentation() else ""),
                                format_func=lambda u: labels.get(u, str(u)))
             st.caption("Withdrawing removes everything this upload added or changed, as if it had never been "
                        "loaded; withdrawing records removed by hand (on the Pupil view) puts them back. It stays "
@@ -852,7 +855,8 @@ def _history() -> None:
         if with_rejects.empty:
             st.caption("No upload has rejected rows.")
         else:
-            uid = st.selectbox("Upload", with_rejects["upload_id"].astype(int).tolist(), key="rejects_pick",
+            uid = st.selectbox("Upload", with_rejects["upload_id"].astype(int).tolist(),
+                               key="rejects_pick" + ("_present" if S.presentation() else ""),
                                format_func=lambda u: labels.get(u, str(u)))
             rej = store.rejected_rows(uid)
             _text_table(rej, "reason", "Reason", text_width=300, **({"height": 200} if len(rej) > 5 else {}))

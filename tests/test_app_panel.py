@@ -347,7 +347,7 @@ def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_d
     at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
     assert_healthy(at)
     expected = {S.case_number(p): days for p, days in expected.items()}   # the installation's case key
-    assert any(h.value == "Permanently excluded, no placement since" for h in at.subheader)
+    assert any(h.value == "Permanently excluded, no placement since" for h in at.header)
     [waiting] = [df.value for df in at.dataframe if "Days since, no placement" in df.value.columns]
     assert dict(zip(waiting["Case"], waiting["Days since, no placement"])) == expected
     assert list(waiting["Days since, no placement"]) == sorted(expected.values(), reverse=True)   # longest first

@@ -239,3 +239,43 @@ def test_a_page_left_open_says_when_the_data_changes_under_it(tmp_path, sample_f
             assert a.locator("text=Something went wrong").count() == 0
         finally:
             browser.close()
+
+
+def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, sample_file_paths):
+    # Found taking screenshots: with presentation mode switched off on the pupil view, the next
+    # click on anything showed "Case C-… — T.Q. is not in the loaded data". The browser sent back
+    # the case's label as drawn in presentation mode (initials), which matched no option once
+    # the labels held names, and that text became the case.
+    from playwright.sync_api import sync_playwright
+
+    from analytics.store import Store
+
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as store:
+        store.ingest_file(next(p for p in sample_file_paths if p.name == "2024-25_1_autumn_placements.csv"))
+    with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-toggle.log") as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            pg = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            pg.set_default_timeout(120_000)
+            pg.goto(f"{url}/pupil_view?as_of=2024-12-13")
+            idle(pg)
+            case = re.search(r"Case (C-\w+)", pg.locator("h2:has-text('Case C-')").first.inner_text()).group(1)
+            toggle = pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True)
+            for _ in range(2):           # off (names), then on again (initials)
+                toggle.click()
+                idle(pg)
+                # any widget's rerun: the reason box of "Correct this pupil's records" when it is
+                # there (presentation off), else the attendance expander's toggle of the view
+                pg.get_by_text("Correct this pupil's records").click() if pg.get_by_text(
+                    "Correct this pupil's records").count() else None
+                idle(pg)
+                if pg.locator('[data-testid="stTextInput"] input').count():
+                    pg.locator('[data-testid="stTextInput"] input').last.fill("x")
+                    pg.keyboard.press("Enter")
+                    idle(pg)
+                assert pg.get_by_text("is not in the loaded data").count() == 0
+                assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
+        finally:
+            browser.close()
