@@ -48,6 +48,7 @@ above let overwrite it, can be caught before **Load**).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -523,6 +524,18 @@ def current_state_sql(dataset: str, scoped: bool = False,
 # ---------------------------------------------------------------------------------------------
 
 
+def _failure_text(failure: str, e: duckdb.Error) -> str:
+    """What a person is told when the database refused a write (nothing was stored)."""
+    text = str(e)
+    if "No space left on device" in text or "File too large" in text:
+        return (f"{failure}: the server's disk is full. Ask whoever runs the dashboard to free some "
+                "space, then try again.")
+    if isinstance(e, duckdb.FatalException):
+        return (f"{failure}: the database stopped with an error while saving, and is opened again as "
+                f"it was before. ({text.splitlines()[0][:200]})")
+    return f"{failure}: {text}"
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -557,6 +570,7 @@ class Store:
         self.last_same_pupil_found: tuple | None = None   # its arguments (Store._same_pupil)
         self.last_two_open: str | None = None   # two_open_notice of the last sheet written
         self._preview_ids: set[int] = set()   # uploads written in a preview's rolled-back transaction
+        self.broken = False   # DuckDB hit a fatal error (a full disk at commit): reopen before use
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
         if not read_only:
@@ -644,6 +658,9 @@ class Store:
         try:
             result = cur.execute(sql, params or [])
             return result.df() if df else result.fetchall()
+        except duckdb.FatalException as e:
+            self.broken = True
+            raise StoreError(_failure_text("The database could not be read", e)) from None
         finally:
             cur.close()
 
@@ -761,21 +778,38 @@ class Store:
                     raise StoreError(f"The database {store.path} was opened read-only.")
                 store._lock.acquire()
                 try:
+                    if store.broken:
+                        raise StoreError("The database stopped with an error during an earlier save, so nothing "
+                                         "was changed: try again (the dashboard reopens it).")
                     store._w.begin()
+                except duckdb.Error as e:
+                    store._lock.release()
+                    store.broken = store.broken or isinstance(e, duckdb.FatalException)
+                    raise StoreError(_failure_text(failure, e)) from None
                 except BaseException:
                     store._lock.release()
                     raise
 
             def __exit__(self_, exc_type, exc, tb):
+                ended = None   # the commit's or rollback's own failure (a full disk shows here)
                 try:
                     if exc_type is None and keep:
                         store._w.commit()
                     else:
                         store._w.rollback()
+                except duckdb.Error as e:
+                    ended = e
+                    with contextlib.suppress(duckdb.Error):
+                        store._w.rollback()
                 finally:
                     store._lock.release()
-                if isinstance(exc, duckdb.Error):
-                    raise StoreError(f"{failure}: {exc}") from None
+                for e in (exc, ended):
+                    if isinstance(e, duckdb.FatalException):
+                        # DuckDB refuses every later call on this file: the app reopens it
+                        store.broken = True
+                problem = exc if isinstance(exc, duckdb.Error) else ended if exc is None else None
+                if problem is not None:
+                    raise StoreError(_failure_text(failure, problem)) from None
                 return False
 
         return _Tx()
@@ -1313,7 +1347,7 @@ class Store:
         if self.last_two_open:
             self._w.execute("UPDATE uploads SET sheet_warnings = list_append(coalesce(sheet_warnings, []), ?) "
                             "WHERE upload_id = ?", [self.last_two_open, upload_id])
-        step(1.0, f"Saved {where}")
+        step(1.0, f"Writing {where} to disk")   # "saved" only once committed: the page says so
         return upload_id
 
     @staticmethod

@@ -73,8 +73,16 @@ def _open_store(path: str):
 
 
 def store():
-    """The shared Store for AP_DB (one per server process)."""
-    return _open_store(db_path())
+    """The shared Store for AP_DB (one per server process). After a fatal database error (a
+    full disk at commit), DuckDB refuses every call on that connection: it is opened again,
+    and the file holds what it held before the failed write."""
+    s = _open_store(db_path())
+    if s.broken:
+        with contextlib.suppress(Exception):
+            s.close()
+        _open_store.clear()
+        s = _open_store(db_path())
+    return s
 
 
 def data_version() -> str:

@@ -709,6 +709,7 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]], not_ready: dic
             overall = min(1.0, (i + max(0.0, min(1.0, float(fraction)))) / len(ready))
             bar.progress(overall, text=f"{name}: {message}")
 
+        store = S.store()   # opened again if a write before this one failed fatally (a full disk)
         try:
             with S.write_lock():
                 if parsed is not None:   # the sheets the check above read: not read again

@@ -88,3 +88,88 @@ def test_sigkill_mid_upload_leaves_the_previous_state(tmp_path, marker):
              "possible_sessions": 10, "attended_sessions": 9, "setting": "oak house"}])], "next")
         assert res[0].upload_id == 2
         assert one(s, "SELECT attended_sessions, upload_id FROM attendance") == [(9.0, 2)]
+
+
+FULL_DISK = r"""
+import resource, signal, sys
+from pathlib import Path
+from analytics.store import Store
+from analytics.errors import StoreError
+
+db, small, big = sys.argv[1], sys.argv[2], sys.argv[3]
+store = Store(db)
+store.ingest_file(small)
+# the file may grow 20 kB more: writing past that fails as a full disk would (EFBIG, not a signal)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (Path(db).stat().st_size + 20_000, resource.RLIM_INFINITY))
+try:
+    store.ingest_file(big)
+    print("LOADED")
+except StoreError as e:
+    print("REFUSED", e)
+print("BROKEN", store.broken)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+store.close()
+with Store(db) as again:   # as the dashboard does when a store is broken (pages/_state.store)
+    print("UPLOADS", len(again.uploads()))
+    print("AFTER", again.ingest_file(big)[0].status)
+"""
+
+
+def test_a_full_disk_during_a_load_says_so_and_leaves_the_store_as_it_was(tmp_path):
+    # A reviewer on a 3 MB disk: the page said "Saved", then every page failed until the
+    # server was restarted. Here the file may not grow past its size + 20 kB, so the rows
+    # DuckDB writes to it during the insert fail as on a full disk.
+    rows = 40_000
+    small = ROOT / "sample_data" / "files" / "2022-23_1_autumn_placements.csv"
+    lines = ["UPN,Week Commencing,Possible Sessions,Attended Sessions,Setting"]
+    lines += [f"K{i % 2000:05d},{1 + i // 2000:02d}/09/2025,10,{i % 11},Oak House" for i in range(rows)]
+    big = tmp_path / "attendance.csv"
+    big.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "ap.duckdb"
+    out = subprocess.run([sys.executable, "-c", FULL_DISK, str(db), str(small), str(big)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    said = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert said["REFUSED"] == ("The database could not be updated, so nothing was changed: the server's disk is "
+                               "full. Ask whoever runs the dashboard to free some space, then try again.")
+    assert said["BROKEN"] == "False"       # an I/O error: the connection is still usable
+    assert said["UPLOADS"] == "1"          # the first file only: nothing of the failed one
+    assert said["AFTER"] == "loaded"       # with room again, the same file loads
+
+
+class _CommitFails:
+    """The writer cursor, except that commit fails as DuckDB's checkpoint did on a full disk
+    (a FatalException, after which DuckDB refuses every call on the database)."""
+
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def commit(self):
+        import duckdb
+        raise duckdb.FatalException('FATAL Error: Failed to create checkpoint because of error: Could not '
+                                    'write file "ap.duckdb": No space left on device')
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def test_a_fatal_error_at_commit_is_told_plainly_and_the_store_reopens_as_it_was(tmp_path):
+    from analytics.errors import StoreError
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as s:
+        s.ingest_parsed([sheet("exclusions", [{"pupil_id": "P1", "category": "suspension",
+                                               "start_date": "2025-01-06"}])], "h1")
+        s._w = _CommitFails(s._w)
+        with pytest.raises(StoreError) as e:
+            s.ingest_parsed([sheet("exclusions", [{"pupil_id": "P2", "category": "suspension",
+                                                   "start_date": "2025-01-07"}])], "h2")
+        assert str(e.value) == ("The database could not be updated, so nothing was changed: the server's disk "
+                                "is full. Ask whoever runs the dashboard to free some space, then try again.")
+        assert s.broken
+        with pytest.raises(StoreError, match="stopped with an error during an earlier save"):
+            s.withdraw(1)          # refused in words, not DuckDB's "database has been invalidated"
+        s._w = s._w._cursor
+    with Store(db) as again:
+        assert one(again, "SELECT pupil_id FROM exclusions") == [("P1",)]
+        assert len(again.uploads()) == 1
