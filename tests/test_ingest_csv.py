@@ -331,3 +331,40 @@ def test_temporary_upn_check_letter():
     ok, bad = sheet.accepted.to_pylist()
     assert ok["warnings"] is None
     assert "check letter" in bad["warnings"]
+
+
+def test_a_row_with_fewer_cells_than_headings_is_warned_about():
+    # A reviewer: a row cut short after its 20th cell loaded with no word, and its missing cells
+    # cleared stored values (a blank in a carried column clears, data-spec §6). A row ending in
+    # empty cells (",,") is complete: its cells are there, empty.
+    text = ("UPN,Provider,Start Date,Hours Per Week\n"
+            "B801200005001,Oak,01/03/2025,25\n"
+            "P207000016049,Elm,02/03/2025\n"          # row 3: one cell short
+            "B801200005001,Oak,03/03/2025,\n"         # row 4: an empty last cell, not short
+            "P207000016049,Elm\n"                     # row 5: two short (no start date: rejected)
+            "B801200005001,Oak,04/03/2025,30\n")
+    sheet = one(text)
+    assert sheet.sheet_warnings == [
+        "2 rows had fewer cells than there are column headings (row 3, 5); the missing cells were read as "
+        "blank, and a blank clears the value stored before. A line cut short, or a line break inside a "
+        "value that is not in quotes, usually causes this: check those rows in the file."]
+    assert sorted(r["row_number"] for r in sheet.accepted.to_pylist()) == [2, 3, 4, 6]
+
+
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_a_file_cut_off_in_its_last_row_is_refused(ending):
+    # A reviewer: half of the autumn file (ending mid-row) loaded as 56 rows with no warning; the
+    # last row's objectives were cut to "Gradual increase in h" and its later cells blank.
+    text = ("UPN,Provider,Start Date,Objectives,Hours Per Week\n"
+            "B801200005001,Oak,01/03/2025,Full time by summer,25\n"
+            "P207000016049,Elm,02/03/2025,Gradual increase in h")
+    if ending:   # the same short last row with a line ending: a row cut short, warned, not a cut file
+        assert one(text + ending).sheet_warnings[0].startswith("1 row had fewer cells than there are column "
+                                                               "headings (row 3)")
+        return
+    with pytest.raises(IngestError) as e:
+        one(text)
+    assert str(e.value).endswith("The file ends in the middle of row 3: that row has fewer cells than there are "
+                                 "column headings and no line ending after it, so the file looks cut off (a "
+                                 "download or copy that did not finish). Nothing was loaded: save or send the "
+                                 "whole file again.")

@@ -138,7 +138,21 @@ def _read_csv(con, data: bytes, path: str | None, file_name: str,
     sheet = _parse(con, ncols, headers, match, file_name, None, idx)
     if sheet.dataset is None:
         raise IngestError(sheet.skipped_reason, file=file_name)
-    # Arrow reads only files with no cell past the headings
+    # Arrow reads only files whose every row has as many cells as headings, no more, no fewer
+    n_short, first, last_short, last = (0, [], None, None) if arrow is not None else readers.short_rows(con, ncols)
+    if n_short == 1 and last_short == last and not utf8.rstrip(b" \t").endswith((b"\n", b"\r")):
+        # the last row stops short and the file has no line ending after it: a file cut off
+        raise IngestError(f"The file ends in the middle of row {last}: that row has fewer cells than there "
+                          "are column headings and no line ending after it, so the file looks cut off (a "
+                          "download or copy that did not finish). Nothing was loaded: save or send the whole "
+                          "file again.", file=file_name, row=last)
+    if n_short:
+        which = ", ".join(str(r) for r in first) + (", ..." if n_short > len(first) else "")
+        sheet.sheet_warnings.append(
+            f"{n_short} row{'s' if n_short != 1 else ''} had fewer cells than there are column headings "
+            f"(row {which}); the missing cells were read as blank, and a blank clears the value stored "
+            "before. A line cut short, or a line break inside a value that is not in quotes, usually "
+            "causes this: check those rows in the file.")
     n_over, first = (0, []) if arrow is not None else readers.overflow_rows(con, ncols)
     if n_over:
         which = ", ".join(str(r) for r in first) + (", ..." if n_over > len(first) else "")

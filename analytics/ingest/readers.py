@@ -266,6 +266,20 @@ def overflow_rows(con: duckdb.DuckDBPyConnection, ncols: int) -> tuple[int, list
     return int(n), list(first or [])
 
 
+def short_rows(con: duckdb.DuckDBPyConnection, ncols: int) -> tuple[int, list[int], int | None, int | None]:
+    """Rows of ``raw`` with fewer cells than headings (a heading's cell missing, which DuckDB's
+    and Python's readers give as NULL, where an empty cell is ''), blank rows aside:
+    (count, first five rows, the last such row, the last row of the sheet)."""
+    ncols = int(ncols)
+    missing = " OR ".join(f"c{j} IS NULL" for j in range(ncols))
+    present = " OR ".join(f"trim(coalesce(c{j}, '')) <> ''" for j in range(ncols))
+    n, first, last_short, last = con.execute(
+        f"SELECT count(*) FILTER (WHERE ({missing}) AND ({present})), "
+        f"list(rn ORDER BY rn) FILTER (WHERE ({missing}) AND ({present}))[1:5], "
+        f"max(rn) FILTER (WHERE ({missing}) AND ({present})), max(rn) FROM raw").fetchall()[0]
+    return int(n), list(first or []), last_short, last
+
+
 def _register(con: duckdb.DuckDBPyConnection, rows: list[list], ncols: int, first_rn: int,
               keep_from: int = 0) -> None:
     rows = rows[keep_from:]
