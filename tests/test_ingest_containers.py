@@ -176,9 +176,19 @@ def test_formula_without_cached_value_is_blank_with_warning():
     ws.title = "Placements"
     ws.append(["UPN", "Provider", "Start Date", "Hours"])
     ws.append(["B801200005001", "Oak", "14/03/2025", "=2+3"])
+    ws.append(["=A2", "Elm", "15/03/2025", 10])        # row 3: the ID a formula, read as blank
     [sheet] = read_file(xlsx_bytes(wb), "formulas.xlsx")
     assert sheet.accepted["hours_per_week"].to_pylist() == [None]
-    assert any("formulas with no saved result" in w for w in sheet.sheet_warnings)
+    # A reviewer: the notice gave a count only, and row 3's reason said the ID "is blank" when
+    # the cell holds a formula: each cell is named, with its heading, on the sheet and the row
+    assert sheet.sheet_warnings == [
+        "2 cells hold a formula with no saved result, so they were read as blank: D2 (Hours), A3 (UPN). "
+        "Open the file in Excel, let it calculate, save it and upload it again."]
+    assert sheet.accepted["warnings"].to_pylist()[0].startswith(
+        "D2 (Hours) holds a formula with no saved result, read as blank")
+    [rejected] = sheet.rejected.to_pylist()
+    assert rejected["row_number"] == 3
+    assert rejected["reason"].startswith("A3 (UPN) holds a formula with no saved result, read as blank; ")
 
 
 @pytest.mark.parametrize("state", ["hidden", "veryHidden"])

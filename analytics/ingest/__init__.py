@@ -16,7 +16,7 @@ import pyarrow as pa
 from analytics import schema
 from analytics.errors import IngestError
 from analytics.ingest import pipeline, readers
-from analytics.ingest.containers import (MAX_FILE_BYTES, check_workbook,
+from analytics.ingest.containers import (MAX_FILE_BYTES, check_workbook, column_index,
                                          formulas_without_values, kind_of)
 from analytics.ingest.headers import (AM, DAYS, MARK, PCT, PM, HeaderMatch, find_header_row,
                                       normalise_header, recognise)
@@ -174,6 +174,7 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
                           file=file_name) from None
     out: list[ParsedSheet] = []
     keys = _mapping_keys(mapping)
+    blanks = formulas_without_values(data)
     for name, hidden in _worksheets(wb):
         if hidden:
             # What the user does not see in Excel is not loaded unseen: often a lookup list, and
@@ -211,19 +212,52 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
             out.append(_parse(con, ncols, headers, match, file_name, name, idx))
         finally:
             con.unregister("raw")
-    blanks = formulas_without_values(data)
-    for s in out:
-        if s.dataset and blanks.get(s.sheet):
-            s.sheet_warnings.append(
-                f"{blanks[s.sheet]} cell(s) hold formulas with no saved result, so they were "
-                "read as blank. Open the file in Excel, let it calculate, save it and upload it "
-                "again.")
+        if out[-1].dataset and blanks.get(name):
+            _formulas_named(out[-1], blanks[name], headers, idx)
     if not any(s.dataset for s in out):
         reasons = "; ".join(f"sheet '{s.sheet}': {s.skipped_reason.rstrip('.')}" for s in out)
         raise IngestError("No sheet in this workbook holds placements, attendance, exclusions "
                           "or assessments" + (f" ({reasons})" if reasons else "") + ".",
                           file=file_name)
     return out
+
+
+def _formulas_named(sheet: ParsedSheet, cells: list[tuple[str, int]], headers: list[str], header_index: int) -> None:
+    """Say which cells of a sheet hold formulas with no saved result (read as blank): in the
+    sheet's warnings, and on each row, where a rejected row's reason ("... is blank") would
+    otherwise send the person looking for a blank cell that is not there."""
+    below = [(col, row) for col, row in cells if row > header_index + 1]
+    if not below:
+        return
+
+    def named(col: str, row: int) -> str:
+        i = column_index(col)
+        return f"{col}{row}" + (f" ({headers[i]})" if i < len(headers) and headers[i] else "")
+    listed = ", ".join(named(c, r) for c, r in below[:10]) + (f" and {len(below) - 10} more" if len(below) > 10 else "")
+    n = len(below)
+    sheet.sheet_warnings.append(
+        f"{n} cell{'s' if n != 1 else ''} hold{'s' if n == 1 else ''} a formula with no saved result, so "
+        f"{'it was' if n == 1 else 'they were'} read as blank: {listed}. Open the file in Excel, let it "
+        "calculate, save it and upload it again.")
+    per_row: dict[int, list[str]] = {}
+    for c, r in below:
+        per_row.setdefault(r, []).append(named(c, r))
+    notes = {r: f"{', '.join(v)} hold{'s' if len(v) == 1 else ''} a formula with no saved result, read as blank"
+             for r, v in per_row.items()}
+    sheet.accepted = _with_notes(sheet.accepted, "warnings", notes)
+    sheet.rejected = _with_notes(sheet.rejected, "reason", notes)
+
+
+def _with_notes(table: pa.Table, column: str, notes: dict[int, str]) -> pa.Table:
+    """`table` with a note put before `column`'s text on the rows numbered in `notes`."""
+    if table is None or column not in table.column_names or not table.num_rows:
+        return table
+    rows = table["row_number"].to_pylist()
+    if not any(r in notes for r in rows):
+        return table
+    texts = table[column].to_pylist()
+    texts = [(f"{notes[r]}; {t}" if t else f"{notes[r]}.") if r in notes else t for r, t in zip(rows, texts)]
+    return table.set_column(table.column_names.index(column), column, pa.array(texts, pa.string()))
 
 
 def _worksheets(wb) -> list[tuple[str, bool]]:

@@ -112,9 +112,38 @@ _NO_VALUE = re.compile(rb"</f>\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>|<f\b[^>]*/>\s*(?
 FORMULA_SCAN_LIMIT = 50 * 1024 * 1024
 
 
-def formulas_without_values(data: bytes) -> dict[str, int]:
-    """Per sheet name: formula cells saved with no result (read as blank by any reader)."""
-    out: dict[str, int] = {}
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
+_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_VALUE = re.compile(rb"<v>\s*[^<\s]")
+
+
+def _formula_cells(xml: bytes) -> list[tuple[str, int]]:
+    """(column letters, row number) of each formula cell saved with no result."""
+    out = []
+    for attrs, body in _CELL.findall(xml):
+        if body and b"<f" in body and not _VALUE.search(body):
+            ref = _REF.search(attrs)
+            if ref:
+                out.append((ref.group(1).decode("ascii"), int(ref.group(2))))
+    return out
+
+
+def column_index(letters: str) -> int:
+    """0-based index of an Excel column: 'A' -> 0, 'Z' -> 25, 'AA' -> 26.
+
+    >>> column_index("A"), column_index("T"), column_index("AA")
+    (0, 19, 26)
+    """
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - ord("A") + 1
+    return n - 1
+
+
+def formulas_without_values(data: bytes) -> dict[str, list[tuple[str, int]]]:
+    """Per sheet name: formula cells saved with no result (read as blank by any reader), as
+    (column letters, row number)."""
+    out: dict[str, list[tuple[str, int]]] = {}
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         rels = zf.read("xl/_rels/workbook.xml.rels")
@@ -126,9 +155,11 @@ def formulas_without_values(data: bytes) -> dict[str, int]:
             info = zf.getinfo(part)
             if info.file_size > FORMULA_SCAN_LIMIT:
                 continue
-            n = len(_NO_VALUE.findall(zf.read(part)))
-            if n:
-                out[html.unescape(name.decode("utf-8", "replace"))] = n
+            xml = zf.read(part)
+            if _NO_VALUE.search(xml):   # the quick test first; the cells only when there are some
+                cells = _formula_cells(xml)
+                if cells:
+                    out[html.unescape(name.decode("utf-8", "replace"))] = cells
     except Exception:  # noqa: BLE001 - a best-effort warning, never a failure
         return out
     return out
