@@ -368,3 +368,16 @@ def test_a_file_cut_off_in_its_last_row_is_refused(ending):
                                  "column headings and no line ending after it, so the file looks cut off (a "
                                  "download or copy that did not finish). Nothing was loaded: save or send the "
                                  "whole file again.")
+
+
+def test_hours_a_week_past_the_hours_in_a_week_are_blank_with_a_warning():
+    # A reviewer: 400 hours a week was stored as it is (a week has 168), while -5 was warned.
+    sheet = one("UPN,Provider,Start Date,Hours Per Week\n"
+                "B801200005001,Oak,01/03/2025,400\n"
+                "P207000016049,Elm,02/03/2025,168\n"
+                "B801200005001,Elm,03/03/2025,-5\n")
+    rows = sheet.accepted.to_pylist()
+    assert [r["hours_per_week"] for r in rows] == [None, 168.0, None]
+    assert "Hours Per Week '400' is not a number of hours from 0 to 168 (the hours in a week)" in rows[0]["warnings"]
+    assert rows[1]["warnings"] is None
+    assert "Hours Per Week '-5' is not a number of hours from 0 to 168" in rows[2]["warnings"]

@@ -464,6 +464,12 @@ class _Builder:
                 self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
                               "is not a whole number of sessions from 1 to 10")
                 return v
+            if name == "hours_per_week":
+                # a week has 168 hours: more is a typo (400 for 40), not a timetable
+                v = f"CASE WHEN {num} BETWEEN 0 AND 168 THEN {num} END"
+                self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", False,
+                              "is not a number of hours from 0 to 168 (the hours in a week)")
+                return v
             v = num if required else f"CASE WHEN {num} >= 0 THEN {num} END"
             self._invalid(name, s, f"{s} IS NOT NULL AND {V} IS NULL", required,
                           "is not a number" if required else "is not a number of 0 or more")
