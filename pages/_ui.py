@@ -160,6 +160,9 @@ def column_label(c: str) -> str:
     return COLUMN_LABELS.get(c) or FLAG_LABELS.get(c) or str(c).replace("_", " ").capitalize()
 
 
+_BIDI_RE = "[\u202a-\u202e\u2066-\u2069]"
+
+
 def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
     """Codes as words and columns as headings, for the screen and the downloads."""
     out = df.copy()
@@ -180,6 +183,9 @@ def readable(df: pd.DataFrame, group_by: str | None = None) -> pd.DataFrame:
     for c in out.columns:
         if str(out[c].dtype).startswith("datetime"):
             out[c] = out[c].dt.date
+        elif c in labels and out[c].astype(str).str.contains(_BIDI_RE, regex=True).any():
+            # uploaded text with a bidirectional override shows reversed: the controls go
+            out[c] = out[c].map(lambda v: v.translate(S.BIDI_CONTROLS) if isinstance(v, str) else v)
     return out.rename(columns={c: column_label(c) for c in out.columns})
 
 
