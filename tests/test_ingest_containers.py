@@ -137,10 +137,13 @@ def test_zip_bomb_refused_from_declared_sizes():
         read_file(bio.getvalue(), "bomb.xlsx")
 
 
-def test_xml_entities_refused():
+@pytest.mark.parametrize("padding", [0, 5000, 200_000])
+def test_xml_entities_refused(padding):
+    # A reviewer put the DOCTYPE after a 5,000-byte comment, past the 4 kB that were looked at
+    comment = f"<!--{'x' * padding}-->" if padding else ""
     bio = io.BytesIO()
     with zipfile.ZipFile(bio, "w") as z:
-        z.writestr("xl/workbook.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x/>')
+        z.writestr("xl/workbook.xml", f'<?xml version="1.0"?>{comment}<!DOCTYPE x [<!ENTITY a "aaaa">]><x/>')
     with pytest.raises(IngestError, match="document type"):
         read_file(bio.getvalue(), "laugh.xlsx")
 

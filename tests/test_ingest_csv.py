@@ -381,3 +381,11 @@ def test_hours_a_week_past_the_hours_in_a_week_are_blank_with_a_warning():
     assert "Hours Per Week '400' is not a number of hours from 0 to 168 (the hours in a week)" in rows[0]["warnings"]
     assert rows[1]["warnings"] is None
     assert "Hours Per Week '-5' is not a number of hours from 0 to 168" in rows[2]["warnings"]
+
+
+def test_the_missing_columns_are_listed_with_and():
+    # A reviewer: "...has no column for a pupil ID (UPN), a placement start date."
+    with pytest.raises(IngestError) as e:
+        one("Kid Code,Provider,Began on,Hours Per Week\nB801200005001,Oak,01/03/2025,25\n")
+    assert str(e.value).endswith("This looks like placements data, but it has no column for a pupil ID (UPN) "
+                                 "and a placement start date.")

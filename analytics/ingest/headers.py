@@ -299,4 +299,4 @@ def recognise(headers: list[str], mapping: dict[str, str], sheet: str | None
                       "or assessments.")
     missing = _complete(best, matches[best].columns)
     return None, (f"This looks like {best} data, but it has no column for "
-                  f"{' or '.join(missing) if len(missing) == 1 else ', '.join(missing)}.")
+                  f"{missing[0] if len(missing) == 1 else ', '.join(missing[:-1]) + ' and ' + missing[-1]}.")
