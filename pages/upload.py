@@ -14,6 +14,7 @@ import streamlit as st
 
 from analytics import mappings
 from analytics.errors import APDataError
+from analytics.ingest import HIDDEN_SHEET, NO_DATA
 from analytics.ingest import headers as H
 from analytics.ingest.headers import AM, DATASET_ORDER, DAYS, MARK, PCT, PM, SESSION, normalise_header
 from analytics.schema import DATASETS
@@ -256,11 +257,18 @@ def _with_changes(user_map: dict[str, str], changes: dict[str, str | None]) -> d
     return out
 
 
+def _mappable(sh: dict, headers: list[str]) -> bool:
+    """A skipped sheet the person can put right by saying what its columns are: it has headings,
+    and it was not skipped for being hidden or for having headings but no rows."""
+    reason = str(sh.get("skipped_reason") or "")
+    return bool(headers) and not reason.startswith(HIDDEN_SHEET) and reason != NO_DATA
+
+
 def _skipped_sheet_form(digest: str, n: int, sh: dict, headers: list[str], user_map: dict[str, str]) -> None:
     """A workbook sheet skipped for want of a column gets the form a single-sheet file gets, so it
     can be mapped instead of split out (data-spec: unrecognised headings are offered to the user)."""
-    if not headers:
-        return   # no header row found: nothing to map (a "Read me" sheet, say)
+    if not _mappable(sh, headers):
+        return   # no header row found (a "Read me" sheet, say), hidden, or no rows: nothing to map
     guess = H.closest_dataset(headers, user_map)
     key = f"{digest}_s{n}"
     with st.expander(f"Tell us what the columns of sheet '{S.md_escape(S.as_shown(sh['sheet']))}' are",
@@ -516,7 +524,7 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
             st.error(f"{error} Say below what each column is.")
         else:
             st.error(S.md_escape(error))
-        if all_headers:
+        if all_headers and not error.endswith(NO_DATA):   # headings all known, no rows: nothing to map
             with st.expander("Tell us what the columns are", expanded=True):
                 st.write("Each heading is set to what it was recognised as; the ones not recognised are "
                          "left out. Change any of them, then press **Apply**. Your choices are remembered "
@@ -533,9 +541,20 @@ def _file_step(f, data: bytes, sha256: str, ahead=(), why_not: dict | None = Non
         why_not[name] = error
         return None
     loadable = False
+    # sheets skipped with nothing to map (no heading row, empty, hidden): one notice for them all
+    # when there are many, not a wall of boxes above the sheets that load
+    quiet = [sh for n, sh in enumerate(read["summaries"]) if sh["dataset"] is None
+             and not _mappable(sh, headers_by_sheet.get(sh["sheet"], []))]
+    if len(quiet) > 3:
+        st.warning(f"{len(quiet)} sheets were skipped, with nothing in them to load or to map.")
+        with st.expander(f"Why each of the {len(quiet)} sheets was skipped"):
+            st.markdown("\n".join(f"- Sheet '{S.md_escape(S.as_shown(sh['sheet']))}': {S.md_escape(sh['skipped_reason'])}"
+                                   for sh in quiet))
     for n, sh in enumerate(read["summaries"]):
         label = f"Sheet '{S.md_escape(S.as_shown(sh['sheet']))}'" if sh["sheet"] else "The file"
         if sh["dataset"] is None:
+            if len(quiet) > 3 and any(sh is q for q in quiet):
+                continue
             st.warning(f"{label} was skipped: {S.md_escape(sh['skipped_reason'])}")
             _skipped_sheet_form(digest, n, sh, headers_by_sheet.get(sh["sheet"], []), user_map)
             continue

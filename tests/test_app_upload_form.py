@@ -346,3 +346,39 @@ def test_a_withdrawn_files_column_choices_can_be_forgotten_there_or_in_settings(
     assert_healthy(settings)
     assert json.loads(path.read_text()) == {}
     assert [c.value for c in settings.caption if c.value.startswith("None yet.")]
+
+
+def test_many_skipped_sheets_make_one_notice_and_nothing_to_map(tmp_path, monkeypatch):
+    # A reviewer: a workbook of 120 sheets gave 118 "Sheet 'Junk N' was skipped" boxes before the
+    # sheets that load, and a hidden sheet (never loaded) and a header-only file were each offered
+    # the "Tell us what the columns are" form, though nothing there could be mapped to any use.
+    import io
+
+    import openpyxl
+    wb = openpyxl.Workbook()
+    wb.active.title = "Placements"
+    wb.active.append(["UPN", "Provider", "Start Date"])
+    wb.active.append(["D999123400001", "Oak PRU", "01/09/2025"])
+    for i in range(1, 6):
+        wb.create_sheet(f"Junk {i}").append([f"Notes page {i}"])
+    hidden = wb.create_sheet("Lookup")
+    hidden.append(["UPN", "Provider", "Start Date"])
+    hidden.append(["T999123400002", "Elm", "01/09/2024"])
+    hidden.sheet_state = "hidden"
+    buf = io.BytesIO()
+    wb.save(buf)
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at.file_uploader[0].set_value(("many.xlsx", buf.getvalue(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    assert_healthy(at)
+    skipped = [w.value for w in at.warning if "skipped" in w.value]
+    assert skipped == ["6 sheets were skipped, with nothing in them to load or to map."]
+    [why] = [e for e in at.expander if e.label == "Why each of the 6 sheets was skipped"]
+    assert "Sheet 'Lookup': This sheet is hidden in the workbook" in why.markdown[0].value.replace("\\", "")
+    assert not [e for e in at.expander if e.label.startswith("Tell us what the columns")]
+    assert any("holds **placements**" in s.value for s in at.success)
+
+    at.file_uploader[0].set_value(("empty.csv", b"UPN,Provider,Start Date\n", "text/csv")).run()
+    assert_healthy(at)
+    assert any("no rows of data" in e.value for e in at.error)
+    assert not [e for e in at.expander if e.label.startswith("Tell us what the columns")]

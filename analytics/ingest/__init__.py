@@ -25,6 +25,7 @@ __all__ = ["ParsedSheet", "read_file", "MAX_FILE_BYTES"]
 log = logging.getLogger(__name__)
 
 NO_DATA = "It has column headings but no rows of data."
+HIDDEN_SHEET = "This sheet is hidden in the workbook"
 
 
 @dataclass
@@ -179,7 +180,7 @@ def _read_xlsx(con, data: bytes, file_name: str, mapping: dict[str, str]) -> lis
         if hidden:
             # What the user does not see in Excel is not loaded unseen: often a lookup list, and
             # when it holds data, the user should see it before it changes the figures.
-            out.append(_skipped(file_name, name, "This sheet is hidden in the workbook, so it was not "
+            out.append(_skipped(file_name, name, f"{HIDDEN_SHEET}, so it was not "
                                                  "loaded. If it holds data to load, unhide it in Excel "
                                                  "(right-click a sheet tab, Unhide), save and upload the "
                                                  "file again."))
