@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from analytics.settings import PLACEMENT_FILTER_COLUMNS, Filters, Period
+from analytics.settings import BOOL_FILTER_COLUMNS, PLACEMENT_FILTER_COLUMNS, Filters, Period
 
 
 def _filter_clauses(filters: Filters) -> tuple[list[str], list]:
@@ -31,7 +31,7 @@ def _filter_clauses(filters: Filters) -> tuple[list[str], list]:
         if values:
             clauses.append(f"{column} = ANY(?)")
             params.append(list(values))
-    for field in ("cla", "fsm"):
+    for field in BOOL_FILTER_COLUMNS:
         value = getattr(filters, field)
         if value is not None:
             clauses.append(f"{field} IS NOT DISTINCT FROM ?")

@@ -99,6 +99,10 @@ PLACEMENT_FILTER_COLUMNS = {
     "nc_year": "nc_year",
 }
 
+# Yes/no filters: each the placements column of its name ("out of area": the review found
+# oversight weaker when AP is out of area).
+BOOL_FILTER_COLUMNS = ("cla", "fsm", "out_of_area")
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -114,13 +118,14 @@ class Filters:
     sen_status: tuple[str, ...] = ()
     cla: bool | None = None
     fsm: bool | None = None
+    out_of_area: bool | None = None
     sex: tuple[str, ...] = ()
     nc_year: tuple[str, ...] = ()
 
     def selects_placements(self) -> bool:
         """True when any filter narrows the placements (and so the pupils) counted."""
         return (any(getattr(self, f) for f in PLACEMENT_FILTER_COLUMNS)
-                or self.cla is not None or self.fsm is not None)
+                or any(getattr(self, f) is not None for f in BOOL_FILTER_COLUMNS))
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -138,7 +138,7 @@ MULTI_FILTERS = {  # Filters field -> sidebar label
     "sex": "Sex",
     "nc_year": "Year group at placement start",
 }
-BOOL_FILTERS = {"cla": "Looked after (CLA)", "fsm": "Free school meals (FSM)"}
+BOOL_FILTERS = {"cla": "Looked after (CLA)", "fsm": "Free school meals (FSM)", "out_of_area": "Placed out of area"}
 BOOL_CHOICES = ("Any", "Yes", "No")
 PERIOD_DEFAULT = "This academic year to date"
 PERIOD_CUSTOM = "Custom dates"

@@ -415,3 +415,17 @@ def test_early_in_the_autumn_term_the_sidebar_says_the_period_has_barely_begun(s
         "year above for a full year's figures."]
     at = open_app(sample_db, monkeypatch, query={"as_of": "2024-10-15"})   # 45 days in: nothing said
     assert not [c for c in at.sidebar.caption if "academic year began" in c.value]
+
+
+def test_the_case_list_can_be_narrowed_to_placements_out_of_area(sample_db, store_rows, monkeypatch):
+    # A reviewer: out-of-area placements (where the thematic review found oversight weakest) were
+    # loaded but could not be seen or chosen anywhere.
+    expected = store_rows.execute("""
+        SELECT count(*) FROM placements WHERE out_of_area AND start_date <= DATE '2025-07-22'
+          AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchone()[0]
+    assert expected > 0
+    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22", "out_of_area": "yes"})
+    assert_healthy(at)
+    assert at.radio(key="f_out_of_area").value == "Yes"
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert len(listed) == expected and set(listed["Out of area"]) == {"Yes"}

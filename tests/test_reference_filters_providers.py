@@ -58,7 +58,7 @@ TUPLE_FILTERS = {  # Filters field -> placements column (analytics/settings.py)
     "provider": "provider_key", "commissioner": "commissioner", "school": "home_school",
     "trust": "trust", "setting_type": "setting_type", "reason": "reason",
     "sen_status": "sen_status", "sex": "sex", "nc_year": "nc_year"}
-BOOL_FILTERS = ("cla", "fsm")
+BOOL_FILTERS = ("cla", "fsm", "out_of_area")
 REGISTRATION_HOURS = 18
 REGISTRATION_PUPILS = 5
 
@@ -221,6 +221,8 @@ def filter_sets(data: dict) -> list[dict]:
         {"cla": False},
         {"fsm": True},
         {"fsm": False},
+        {"out_of_area": True},
+        {"out_of_area": False},
         {"sex": ("F",)},
         {"nc_year": ("10", "11")},
         {"sex": ("M",), "fsm": True, "sen_status": ("K", "N")},
