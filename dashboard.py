@@ -175,6 +175,17 @@ def _sidebar_filters() -> None:
 
 
 try:
+    S.store()
+except Exception as e:  # noqa: BLE001 - said once, in words, instead of by every part of the page
+    from analytics.errors import APDataError
+    if not isinstance(e, APDataError):
+        logging.getLogger("ap_dashboard").exception("Error opening the database")
+    st.error((str(e) if isinstance(e, APDataError) else "The database could not be opened.")
+             + " Nothing can be shown until it opens: ask whoever runs the dashboard.",
+             icon=":material/database:")
+    st.stop()
+
+try:
     section = "panel" if page.url_path in PANEL_PAGES else "other"
     ss["_presentation_now"] = _presentation_switch(section)
     # Drawn on every page so that they keep their values (Streamlit forgets a widget's value
