@@ -341,6 +341,22 @@ def _case_key_cached(path: str) -> bytes:
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_CASE_RE = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{7}(?![0-9A-Z])")
+
+
+def case_in(text):
+    """The case number at the start of a case's label ("C-DR5H9EK — T.Q."), else the text as it
+    is. Streamlit's selectbox sends back the label it showed when that label has changed since
+    (a switch of presentation mode, a case whose last open placement went), and that text must
+    not become the case.
+
+    >>> case_in("C-DR5H9EK — Tamsin Quarrel"), case_in("C-DR5H9EK"), case_in("nonsense")
+    ('C-DR5H9EK', 'C-DR5H9EK', 'nonsense')
+    """
+    m = _CASE_RE.match(str(text))
+    return m.group(0) if m else text
+
+
 def case_number(pupil_id) -> str:
     """A stable case number for a pupil (never the UPN): 'C-' and 7 characters."""
     if pupil_id is None or (isinstance(pupil_id, float) and pd.isna(pupil_id)):

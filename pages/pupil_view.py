@@ -181,8 +181,6 @@ def _removal_done() -> None:
         return
     upload_id, message = done
     (st.error if message.startswith("Not ") else st.success)(S.md_escape(S.as_shown(message)))
-    if upload_id is None:   # an undo's result, or a refusal: said once
-        st.session_state.pop("fix_done", None)
     if upload_id is not None and st.button("Undo this removal", key="fix_undo", icon=":material/undo:"):
         try:
             with S.write_lock():
@@ -256,13 +254,16 @@ def main() -> None:
     flags = S.metric("oversight", "flags")
     listed = S.protect(flags, p.as_of)
     options = listed["case"].drop_duplicates().tolist() if len(listed) else []
-    current = ss.get("case")
+    current = ss["case"] = S.case_in(ss.get("case")) if ss.get("case") else None
     if current and current not in options:
         options = [current] + options
     if not options:
         st.info(f"No placement is open on the 'as of' date, so there is no case to show. {S.empty_reason()}")
         return
-    labels = {}
+    # a case's label stays what it was when it drops out of the list (its last open placement
+    # removed or ended): a changed label is sent back by the browser as the value (see below)
+    mode = "present" if S.presentation() else "named"
+    labels = ss.setdefault("_case_labels", {}).setdefault(mode, {})
     if len(listed):
         for r in listed.drop_duplicates("case").itertuples(index=False):
             labels[r.case] = f"{r.case} — {getattr(r, 'pupil', '')}".rstrip(" —")
@@ -275,8 +276,15 @@ def main() -> None:
     pick_key = "case_view_pick" if S.presentation() else "case_view_pick_named"
 
     def _pick() -> None:
-        ss["case"] = ss[pick_key]
-        ss.pop("fix_done", None)   # a removal's result and its Undo belong to the case it was made on
+        chosen = S.case_in(ss[pick_key])
+        if chosen != ss.get("case"):
+            ss.pop("fix_done", None)   # a removal's result and its Undo belong to the case it was made on
+        ss["case"] = chosen
+
+    # the same stale label when the chosen case's own label changes (its last open placement
+    # removed, say): a widget holding a value that is no longer an option starts again
+    if pick_key in ss and ss[pick_key] not in options:
+        del ss[pick_key]
 
     # The chosen case lives in ss["case"], not in the widget: Streamlit forgets a widget's value
     # on a page that does not draw it, and going to the Case list and back showed the first case.
@@ -285,7 +293,8 @@ def main() -> None:
     st.query_params["case"] = ss["case"]
     pupil_id = S.pupil_for_case(ss["case"])
     if pupil_id is None:
-        st.warning(f"Case {S.md_escape(ss['case'])} is not in the loaded data (it may have been withdrawn).")
+        st.warning(f"Case {S.md_escape(ss['case'])} has no records in the loaded data (they may have been "
+                   "withdrawn, or removed by hand).")
         return
     view = S.call("oversight", "pupil_view", pupil_id, S.settings(), p.as_of)
     pl = view["placements"]

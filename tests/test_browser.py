@@ -279,3 +279,60 @@ def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, 
                 assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
         finally:
             browser.close()
+
+
+def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sample_file_paths):
+    # Found taking screenshots: with the pupil's only open placement removed, the case's label
+    # lost its name, the browser sent the old label back as the value, and that rerun dropped the
+    # Undo click (the case looked changed) and left "not in the loaded data" on the screen.
+    from playwright.sync_api import sync_playwright
+
+    from analytics.store import Store
+    from pages import _state as S
+
+    db = tmp_path / "ap.duckdb"
+    head = "UPN,Forename,Surname,DOB,Provider Name,Setting Type,Registered,Start Date,Hours Per Week\n"
+    with Store(db) as store:
+        store.ingest_file(next(p for p in sample_file_paths if p.name == "2024-25_1_autumn_placements.csv"))
+        for upn, name in (("V999000000001", "autumn.csv"), ("V999000000002", "spring.csv")):
+            store.ingest_file((head + f"{upn},Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,other_unregistered,no,"
+                                      "06/01/2025,6\n").encode(), name)
+    with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-removal.log") as url, \
+            sync_playwright() as p:
+        os.environ["AP_DB"] = str(db)       # the case number as this installation makes it
+        try:
+            case = S.case_number("V999000000001")
+        finally:
+            os.environ.pop("AP_DB", None)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            pg = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            pg.set_default_timeout(120_000)
+            pg.goto(f"{url}/pupil_view?as_of=2025-03-14&case={case}")
+            idle(pg)
+            pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True).click()
+            idle(pg)
+            pg.get_by_text("Correct this pupil's records").click()
+            idle(pg)
+            pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove").locator("input").click()
+            pg.keyboard.press("ArrowDown")
+            pg.keyboard.press("Enter")
+            idle(pg)
+            pg.keyboard.press("Escape")
+            pg.locator('[data-testid="stTextInput"] input').last.fill("UPN mistyped in the autumn file")
+            pg.keyboard.press("Enter")
+            idle(pg)
+            pg.get_by_role("button", name="Remove…").click()
+            idle(pg)
+            pg.get_by_role("button", name="Yes, remove").click()
+            idle(pg)
+            pg.wait_for_selector("text=1 placement removed")
+            pg.get_by_role("button", name="Undo this removal").click()
+            pg.wait_for_selector("text=so the records it removed are back")
+            idle(pg)
+            assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
+            assert pg.get_by_text("has no records in the loaded data").count() == 0
+        finally:
+            browser.close()
+    with Store(db) as store:          # the server stopped: the record is back in the file
+        assert len(store.records_of("V999000000001")["placements"]) == 1
