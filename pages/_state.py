@@ -488,8 +488,8 @@ def md_escape(v) -> str:
     markdown characters escaped, bare web and email addresses not made into links, and
     bidirectional controls dropped.
 
-    >>> md_escape("see http://evil.example or www.evil.example")
-    'see http\\:\u200b//evil\\.example or www\u200b\\.evil\\.example'
+    >>> md_escape("see http://evil.example or www.evil.example").replace("\\u200b", "|")
+    'see http\\\\:|//evil\\\\.example or www|\\\\.evil\\\\.example'
     """
     text = str(v).translate(BIDI_CONTROLS).replace("://", ":\u200b//").replace("@", "@\u200b")
     text = _WWW.sub("\\1\u200b.", text)
