@@ -479,19 +479,20 @@ _MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:"
 # name shows it backwards), so they are dropped wherever uploaded text is shown.
 BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 # Streamlit's markdown makes links of bare addresses after parsing, so escaping does not stop
-# them: a zero-width space breaks "http://", "www." and "name@host" (security.md invariant 7).
+# them: a zero-width space breaks "http://" and "www." (security.md invariant 7). An email
+# address may still show as a mail link: it opens nothing by itself.
 _WWW = re.compile(r"(?i)\b(www)\.")
 
 
 def md_escape(v) -> str:
     """Text from an upload placed where Streamlit reads markdown (alerts, labels), shown literally:
-    markdown characters escaped, bare web and email addresses not made into links, and
+    markdown characters escaped, bare web addresses not made into links, and
     bidirectional controls dropped.
 
     >>> md_escape("see http://evil.example or www.evil.example").replace("\\u200b", "|")
     'see http\\\\:|//evil\\\\.example or www|\\\\.evil\\\\.example'
     """
-    text = str(v).translate(BIDI_CONTROLS).replace("://", ":\u200b//").replace("@", "@\u200b")
+    text = str(v).translate(BIDI_CONTROLS).replace("://", ":\u200b//")
     text = _WWW.sub("\\1\u200b.", text)
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
