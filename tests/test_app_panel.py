@@ -434,22 +434,13 @@ def test_the_case_list_can_be_narrowed_to_placements_out_of_area(sample_db, stor
 def test_a_database_held_by_another_program_is_said_once(tmp_path, monkeypatch):
     # A reviewer ran a second dashboard on the same file: the sidebar, the data check and the
     # page each said "in use by another program ... Close it and try again", three boxes.
-    import subprocess
-    import sys
-
     from analytics.store import Store
+    from tests.test_store_helpers import held_by_another_process
     db = tmp_path / "ap.duckdb"
     Store(db).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(db)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_by_another_process(db):
         at = open_app(db, monkeypatch)
         assert not at.exception
         assert [e.value for e in at.error] == [
             f"The database file {db} is in use by another program (perhaps the dashboard or another import). "
             "Close it and try again. Nothing can be shown until it opens: ask whoever runs the dashboard."]
-    finally:
-        holder.kill()
-        holder.wait()

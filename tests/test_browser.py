@@ -241,6 +241,18 @@ def test_a_page_left_open_says_when_the_data_changes_under_it(tmp_path, sample_f
             browser.close()
 
 
+@contextlib.contextmanager
+def one_page(p):
+    """A Chromium page of 1400 x 1200 with a two-minute timeout, closed afterwards."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    try:
+        pg = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        pg.set_default_timeout(120_000)
+        yield pg
+    finally:
+        browser.close()
+
+
 def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, sample_file_paths):
     # Found taking screenshots: with presentation mode switched off on the pupil view, the next
     # click on anything showed "Case C-… — T.Q. is not in the loaded data". The browser sent back
@@ -254,31 +266,23 @@ def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, 
     with Store(db) as store:
         store.ingest_file(next(p for p in sample_file_paths if p.name == "2024-25_1_autumn_placements.csv"))
     with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-toggle.log") as url, \
-            sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            pg = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
-            pg.set_default_timeout(120_000)
-            pg.goto(f"{url}/pupil_view?as_of=2024-12-13")
+            sync_playwright() as p, one_page(p) as pg:
+        pg.goto(f"{url}/pupil_view?as_of=2024-12-13")
+        idle(pg)
+        case = re.search(r"Case (C-\w+)", pg.locator("h2:has-text('Case C-')").first.inner_text()).group(1)
+        toggle = pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True)
+        for _ in range(2):           # off (names), then on again (initials)
+            toggle.click()
             idle(pg)
-            case = re.search(r"Case (C-\w+)", pg.locator("h2:has-text('Case C-')").first.inner_text()).group(1)
-            toggle = pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True)
-            for _ in range(2):           # off (names), then on again (initials)
-                toggle.click()
+            # any widget's rerun: the reason box of "Correct this pupil's records" (presentation off)
+            if pg.get_by_text("Correct this pupil's records").count():
+                pg.get_by_text("Correct this pupil's records").click()
                 idle(pg)
-                # any widget's rerun: the reason box of "Correct this pupil's records" when it is
-                # there (presentation off), else the attendance expander's toggle of the view
-                pg.get_by_text("Correct this pupil's records").click() if pg.get_by_text(
-                    "Correct this pupil's records").count() else None
+                pg.locator('[data-testid="stTextInput"] input').last.fill("x")
+                pg.keyboard.press("Enter")
                 idle(pg)
-                if pg.locator('[data-testid="stTextInput"] input').count():
-                    pg.locator('[data-testid="stTextInput"] input').last.fill("x")
-                    pg.keyboard.press("Enter")
-                    idle(pg)
-                assert pg.get_by_text("is not in the loaded data").count() == 0
-                assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
-        finally:
-            browser.close()
+            assert pg.get_by_text("in the loaded data").count() == 0
+            assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
 
 
 def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sample_file_paths):
@@ -297,42 +301,36 @@ def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sampl
         for upn, name in (("V999000000001", "autumn.csv"), ("V999000000002", "spring.csv")):
             store.ingest_file((head + f"{upn},Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,other_unregistered,no,"
                                       "06/01/2025,6\n").encode(), name)
+    os.environ["AP_DB"] = str(db)       # the case number as this installation makes it
+    try:
+        case = S.case_number("V999000000001")
+    finally:
+        os.environ.pop("AP_DB", None)
     with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-removal.log") as url, \
-            sync_playwright() as p:
-        os.environ["AP_DB"] = str(db)       # the case number as this installation makes it
-        try:
-            case = S.case_number("V999000000001")
-        finally:
-            os.environ.pop("AP_DB", None)
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            pg = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
-            pg.set_default_timeout(120_000)
-            pg.goto(f"{url}/pupil_view?as_of=2025-03-14&case={case}")
-            idle(pg)
-            pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True).click()
-            idle(pg)
-            pg.get_by_text("Correct this pupil's records").click()
-            idle(pg)
-            pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove").locator("input").click()
-            pg.keyboard.press("ArrowDown")
-            pg.keyboard.press("Enter")
-            idle(pg)
-            pg.keyboard.press("Escape")
-            pg.locator('[data-testid="stTextInput"] input').last.fill("UPN mistyped in the autumn file")
-            pg.keyboard.press("Enter")
-            idle(pg)
-            pg.get_by_role("button", name="Remove…").click()
-            idle(pg)
-            pg.get_by_role("button", name="Yes, remove").click()
-            idle(pg)
-            pg.wait_for_selector("text=1 placement removed")
-            pg.get_by_role("button", name="Undo this removal").click()
-            pg.wait_for_selector("text=so the records it removed are back")
-            idle(pg)
-            assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
-            assert pg.get_by_text("has no records in the loaded data").count() == 0
-        finally:
-            browser.close()
+            sync_playwright() as p, one_page(p) as pg:
+        pg.goto(f"{url}/pupil_view?as_of=2025-03-14&case={case}")
+        idle(pg)
+        pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True).click()
+        idle(pg)
+        pg.get_by_text("Correct this pupil's records").click()
+        idle(pg)
+        pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove").locator("input").click()
+        pg.keyboard.press("ArrowDown")
+        pg.keyboard.press("Enter")
+        idle(pg)
+        pg.keyboard.press("Escape")
+        pg.locator('[data-testid="stTextInput"] input').last.fill("UPN mistyped in the autumn file")
+        pg.keyboard.press("Enter")
+        idle(pg)
+        pg.get_by_role("button", name="Remove…").click()
+        idle(pg)
+        pg.get_by_role("button", name="Yes, remove").click()
+        idle(pg)
+        pg.wait_for_selector("text=1 placement removed")
+        pg.get_by_role("button", name="Undo this removal").click()
+        pg.wait_for_selector("text=so the records it removed are back")
+        idle(pg)
+        assert pg.locator(f"h2:has-text('Case {case}')").count() == 1
+        assert pg.get_by_text("in the loaded data").count() == 0
     with Store(db) as store:          # the server stopped: the record is back in the file
         assert len(store.records_of("V999000000001")["placements"]) == 1

@@ -7,6 +7,9 @@ column named in any row. Columns left out are null.
 """
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -92,3 +95,17 @@ def _isna(v) -> bool:
 
 def one(store, sql: str, params=()) -> list[tuple]:
     return store.con.execute(sql, list(params)).fetchall()
+
+
+@contextlib.contextmanager
+def held_by_another_process(path):
+    """The database file opened read-write by another process (DuckDB then refuses it here)."""
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(60)", str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,8 +1,6 @@
 """Schema version and migrations; opening errors (locked, read-only, newer file); ingest_file end to end."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import duckdb
 import pytest
@@ -10,7 +8,7 @@ import pytest
 from analytics import store as store_mod
 from analytics.errors import IngestError, StoreError
 from analytics.store import MIGRATIONS, Store
-from tests.test_store_helpers import one, sheet
+from tests.test_store_helpers import held_by_another_process, one, sheet
 
 TABLES = {"schema_version", "uploads", "rejected_rows", "holidays", "measure_directions", "school_rolls",
           "settings_changes",
@@ -168,18 +166,11 @@ def test_default_path_from_ap_db(tmp_path, monkeypatch):
 def test_a_locked_file_is_a_plain_sentence(tmp_path):
     path = tmp_path / "ap.duckdb"
     Store(path).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(path)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_by_another_process(path):
         with pytest.raises(StoreError) as info:
             Store(path)
         assert str(info.value) == (f"The database file {path} is in use by another program (perhaps the "
                                    "dashboard or another import). Close it and try again.")
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 CSV = ("UPN,Assessment,Date,Score\n"
