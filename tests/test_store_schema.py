@@ -1,7 +1,6 @@
 """Schema version and migrations; opening errors (locked, read-only, newer file); ingest_file end to end."""
 from __future__ import annotations
 
-
 import duckdb
 import pytest
 
