@@ -225,6 +225,14 @@ def same_child(placements: pd.DataFrame) -> list[list[str]]:
     return sorted(g for g in groups if len(g) > 1)
 
 
+def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each pupil ID with the names and date of birth its placements give (any placement, open
+    or ended), for same_child: the record under a mistyped ID stays open after the real one
+    ends, and is still the same child."""
+    return con.execute("SELECT DISTINCT pupil_id, first_name, last_name, date_of_birth FROM placements "
+                       "WHERE date_of_birth IS NOT NULL").df()
+
+
 def first_uploads(con, pupil_ids) -> dict[str, tuple[int, str]]:
     """{pupil_id: (upload_id, file name)}: the earliest live placements upload holding each of
     ``pupil_ids``, the one that brought it, so that a person can withdraw the upload behind a

@@ -348,8 +348,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (4, "records removed by hand", _migration_4),
 ]
 
-# The columns a removal's ledger row copies from the record it removes: those its key is
-# worked out from (placements' provider key from the URN, UKPRN and name, as resolved).
+# The columns a removal's ledger row copies: those a key is worked out from (placements: from
+# each of the record's own rows, whose URN, UKPRN and name give its provider key; the other
+# datasets: from the record, whose key is its own columns).
 _REMOVAL_COLUMNS = {
     "placements": ("pupil_id", "provider_urn", "provider_ukprn", "provider", "start_date"),
     "attendance": ("pupil_id", "period_start", "period_end", "setting"),
@@ -389,7 +390,8 @@ def _key_sql(dataset: str, q: str = "") -> dict[str, str]:
 
 
 def current_state_sql(dataset: str, scoped: bool = False,
-                      single_upload: int | None = None, removals: bool = False) -> tuple[str, list]:
+                      single_upload: int | None = None, removals: bool = False,
+                      keyed_rows: bool = False) -> tuple[str, list]:
     """The SELECT that derives a dataset's current-state table from the live ledger.
 
     Returns (sql, params); the select lists the current-state columns in table order.
@@ -403,6 +405,14 @@ def current_state_sql(dataset: str, scoped: bool = False,
     with no grouping. Store._rebuild checks those conditions (for placements, after the insert:
     their provider key is only known then). For placements the upload must also be the only
     live one, since the URN maps read every live row.
+
+    With `removals` (some live upload is a removal, Store.remove_records), a record's rows up
+    to its newest live removal row are left out, and so is a record with no row after it: the
+    record is gone until a later file sends it again. Removal rows never count towards the URN
+    maps (they copy identifiers a file row already gave).
+
+    With `keyed_rows`, the SELECT gives the live ledger rows themselves, each with its key
+    columns (placements: provider_key as worked out now) and `removal`, not the records.
     """
     single = single_upload is not None
     cols = schema.DATASETS[dataset]
@@ -456,6 +466,8 @@ def current_state_sql(dataset: str, scoped: bool = False,
         key_exprs = ", ".join(f"{expr} AS k_{k}" for k, expr in keys.items() if expr != k)
         ctes.append(f"keyed AS (SELECT src.*{', ' + key_exprs if key_exprs else ''} FROM src)")
     base = "keyed"
+    if keyed_rows:
+        return f"WITH {', '.join(ctes)} SELECT * FROM keyed", params
 
     group_cols = [k if keys[k] == k else f"k_{k}" for k in keys]
     if removals and not single:
@@ -1442,9 +1454,26 @@ class Store:
                       "blank_rows, kind, note) VALUES (?, ?, ?, ?, NULL, ?, ?, [], ?, 0, 0, 0, 0, 'removal', ?)",
                       [upload_id, now, user, f"{_plural(found, what)} removed by hand", dataset, digest,
                        found, reason])
+            if dataset == "placements":
+                # one removal row for each way the record's own rows name their provider, as
+                # they name it: a record keyed by a URN that another upload taught (a name or a
+                # UKPRN seen with it) moves when that upload goes or another URN is taught, and
+                # its removal rows move with it
+                w.execute("DROP TABLE IF EXISTS _affected")
+                w.execute("CREATE TEMP TABLE _affected AS SELECT DISTINCT pupil_id FROM placements "
+                          "WHERE placement_id = ANY(?)", [ids])
+                rows_sql, rows_params = current_state_sql(dataset, scoped=True, keyed_rows=True)
+                source = (f"SELECT DISTINCT {', '.join('k.' + c for c in _REMOVAL_COLUMNS[dataset])} "
+                          f"FROM ({rows_sql}) k JOIN placements p ON p.pupil_id = k.pupil_id "
+                          "AND p.provider_key = k.provider_key AND p.start_date = k.start_date "
+                          "WHERE p.placement_id = ANY(?) AND NOT k.removal")
+                params = rows_params + [ids]
+            else:
+                source = f"SELECT {copy} FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)"
+                params = [ids]
             w.execute(f"INSERT INTO ledger_{dataset} (upload_id, row_number, {copy}) "
                       f"SELECT ?, CAST(row_number() OVER (ORDER BY {copy}) AS INTEGER), {copy} "
-                      f"FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)", [upload_id, ids])
+                      f"FROM ({source})", [upload_id] + params)
             self._rebuild(dataset, upload_id)
             left = w.execute(f"SELECT count(*) FROM {dataset} WHERE {record_id_sql(dataset)} = ANY(?)",
                              [ids]).fetchall()[0][0]
@@ -1466,8 +1495,8 @@ class Store:
             self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
                             [_now(), user, upload["upload_id"]])
             self._rebuild(upload["dataset"], upload["upload_id"])
-        if upload.get("kind") == "removal":
-            return (f"Upload {upload['upload_id']} ({upload['file_name']}: \"{upload['note']}\") was withdrawn, "
-                    "so the records it removed are back.")
+        if upload.get("kind") == "removal":   # the reason is typed text: not put where a screen may show it
+            return (f"Upload {upload['upload_id']} ({upload['file_name']}) was withdrawn, so the records it "
+                    "removed are back.")
         where = _where(upload["file_name"], upload["sheet"])
         return f"Upload {upload['upload_id']} ({where}, {upload['dataset']}) was withdrawn."

@@ -58,7 +58,11 @@ def main() -> None:
             if f == "unregistered" and unknown:
                 col.caption(f"and {U.n_of(unknown, 'placement')} at providers whose registration is not "
                             "recorded (marked in the list)")
-    twins = S.api("oversight", "same_child")(flags)
+    # the other ID's placement may have ended (a one-term typo leaves the wrong one open), so
+    # every placement's names count; a group is shown when one of its IDs is in the list
+    listed_ids = set(flags["pupil_id"].astype(str))
+    twins = [g for g in S.api("oversight", "same_child")(S.call("oversight", "identities"))
+             if listed_ids & set(g)]
     if twins:
         # a mistyped UPN makes one child two pupils, each with an open placement (UPNs are never
         # shown, so only the name and date of birth give it away); case numbers only here

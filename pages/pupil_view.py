@@ -181,7 +181,8 @@ def _removal_done() -> None:
         return
     upload_id, message = done
     (st.error if message.startswith("Not ") else st.success)(S.md_escape(S.as_shown(message)))
-    if upload_id is not None and st.button("Undo this removal", key="fix_undo", icon=":material/undo:"):
+    if upload_id is not None and not S.presentation() and st.button("Undo this removal", key="fix_undo",
+                                                                    icon=":material/undo:"):
         try:
             with S.write_lock():
                 text = S.store().withdraw(upload_id, user=S.current_user())
@@ -204,6 +205,12 @@ def _correct(pupil_id: str, case: str) -> None:
                  "reason, and withdrawing it there (or **Undo** here) puts the record back. A later file that "
                  "sends the record again brings it back too.")
         records = S.store().records_of(pupil_id)
+        pending = ss.get("fix_confirm")
+        if pending and not set(pending[1]) <= set(records[pending[0]]["record_id"]):
+            # someone else removed (or withdrew) them while this confirmation was on the screen
+            st.warning("The records you chose are no longer stored: someone else removed them, or withdrew the "
+                       "upload that brought them, after you chose them. Nothing was removed.")
+            ss.pop("fix_confirm", None)
         kinds = [d for d in _RECORDS if len(records[d])]
         if not kinds:
             st.caption("No record of this pupil is stored.")

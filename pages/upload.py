@@ -812,7 +812,8 @@ def _history() -> None:
         shown[c] = shown[c].map(S.as_shown)
     # who uploaded and withdrew is known when sign-in is on, and a reason only for records
     # removed by hand; otherwise the columns are empty
-    shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by", "note") if not shown[c].any()])
+    shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by", "note") if not shown[c].any()
+                                or (c == "note" and S.presentation())])   # typed text: a name, a date of birth
     st.dataframe(shown.rename(columns={
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
         "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.test_app import assert_healthy, open_app
+from tests.test_app import assert_healthy, open_app, page_text
 
 AS_OF = "2025-03-14"
 
@@ -274,7 +274,9 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     pick.set_value([pick.options[0]]).run()
     [b for b in at.button if b.label == "Remove…"][0].click().run()
     assert [e.value for e in at.error] == ["Say why the records are wrong: the reason is kept with the removal."]
-    at.text_input(key="fix_reason").set_value("UPN mistyped in the autumn file").run()
+    # typed text, with the child's name in lower case and a date of birth: kept, never shown in a meeting
+    reason = "UPN mistyped in the autumn file: tamsin quarrel dob 12/03/2011"
+    at.text_input(key="fix_reason").set_value(reason).run()
     [b for b in at.button if b.label == "Remove…"][0].click().run()
     assert any("Remove 1 placement of case" in w.value for w in at.warning)
     [b for b in at.button if b.label == "Yes, remove"][0].click().run()
@@ -284,11 +286,17 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     with Store(db) as store:
         assert store.records_of("V999000000001")["placements"].empty
         assert len(store.records_of("V999000000002")["placements"]) == 1
-        assert store.uploads().iloc[0][["kind", "note"]].tolist() == ["removal", "UPN mistyped in the autumn file"]
+        assert store.uploads().iloc[0][["kind", "note"]].tolist() == ["removal", reason]
+    # a reviewer: after switching presentation mode on, the Undo button stayed
+    at.toggle(key="present_toggle_panel").set_value(True).run()
+    assert not [b for b in at.button if b.label == "Undo this removal"]
+    at.toggle(key="present_toggle_panel").set_value(False).run()
 
     [b for b in at.button if b.label == "Undo this removal"][0].click().run()
     assert_healthy(at)
-    assert "records it removed are back" in [s.value for s in at.success][0]
+    # the reason is not quoted (a reviewer saw a lower-case name and a date of birth in it in a meeting)
+    assert [s.value.replace("\\", "") for s in at.success] == [
+        f"Upload {spring + 1} (1 placement removed by hand) was withdrawn, so the records it removed are back."]
     with Store(db) as store:
         assert len(store.records_of("V999000000001")["placements"]) == 1
     # the Upload history keeps the removal, withdrawn, with its reason
@@ -296,8 +304,11 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     assert_healthy(at)
     [history] = [df.value for df in at.dataframe if "Why removed" in df.value.columns]
     assert history.iloc[0][["Upload", "File", "Status", "Why removed"]].tolist() == [
-        spring + 1, "1 placement removed by hand", "withdrawn", "UPN mistyped in the autumn file"]
+        spring + 1, "1 placement removed by hand", "withdrawn", reason]
     assert (history["Why removed"] == "").sum() == len(history) - 1
+    at.toggle(key="present_toggle_other").set_value(True).run()     # in a meeting: no reasons at all
+    assert not [df for df in at.dataframe if "Why removed" in df.value.columns]
+    assert "12/03/2011" not in page_text(at)
 
 
 def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monkeypatch):
@@ -444,3 +455,28 @@ def test_a_database_held_by_another_program_is_said_once(tmp_path, monkeypatch):
         assert [e.value for e in at.error] == [
             f"The database file {db} is in use by another program (perhaps the dashboard or another import). "
             "Close it and try again. Nothing can be shown until it opens: ask whoever runs the dashboard."]
+
+
+def test_a_removal_confirmed_after_a_colleague_removed_the_record_says_so(sample_db, tmp_path, monkeypatch):
+    # A reviewer with two sessions: B removed the record while A's "Yes, remove" was on screen;
+    # A's click then did nothing and said nothing.
+    from analytics.store import Store
+    from pages import _state as S
+
+    db, _, _ = _mistyped_upn_db(sample_db, tmp_path)
+    with Store(db) as store:           # a week of attendance too, so the pupil stays after the removal
+        store.ingest_file(b"UPN,Week Commencing,Possible Sessions,Attended Sessions,Setting\n"
+                          b"V999000000001,13/01/2025,10,6,Hilltop Study Barn\n", "attendance.csv")
+    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    _open_case(at, S.case_number("V999000000001"))
+    at.toggle(key="present_toggle_panel").set_value(False).run()
+    pick = at.multiselect(key="fix_pick_placements")
+    pick.set_value([pick.options[0]]).run()
+    at.text_input(key="fix_reason").set_value("Mistyped UPN").run()
+    [b for b in at.button if b.label == "Remove…"][0].click().run()
+    with Store(db) as store:           # the colleague, meanwhile
+        store.remove_records("placements", store.records_of("V999000000001")["placements"]["record_id"], "Typo")
+    at.run()
+    assert_healthy(at)
+    assert any(w.value.startswith("The records you chose are no longer stored") for w in at.warning)
+    assert not [b for b in at.button if b.label == "Yes, remove"]

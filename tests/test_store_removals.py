@@ -166,3 +166,35 @@ def test_the_same_removal_twice_is_refused_the_second_time(s):
     with pytest.raises(StoreError, match="no longer stored"):
         s.remove_records("placements", record, "Mistyped")
     assert one(s, "SELECT count(*) FROM uploads WHERE kind = 'removal'") == [(1,)]
+
+
+def test_a_removed_record_stays_removed_when_the_upload_that_taught_its_urn_is_withdrawn(s):
+    # A reviewer: P1's row names its provider by UKPRN only; another upload (P2's) gives that
+    # UKPRN a URN, so P1's record is keyed by the URN when it is removed. Withdrawing P2's
+    # upload keys P1's rows by the UKPRN again: a removal row copying the URN stayed behind.
+    college = {"provider": "Test College", "setting_type": "fe_college"}
+    s.ingest_parsed([sheet("placements", [{"pupil_id": "P1", "start_date": "2025-01-06", "provider_ukprn": "10099999",
+                                           **college}])], "h1")
+    s.ingest_parsed([sheet("placements", [{"pupil_id": "P2", "start_date": "2025-01-13", "provider_ukprn": "10099999",
+                                           "provider_urn": "990299", **college}])], "h2")
+    assert one(s, "SELECT provider_key FROM placements WHERE pupil_id = 'P1'") == [("990299",)]
+    s.remove_records("placements", ids(s, "P1"), "Mistyped UPN")
+    s.withdraw(2)
+    assert open_placements(s) == []            # P2's upload gone, P1 still removed
+    s.rebuild_all()
+    assert open_placements(s) == []
+
+
+def test_a_removed_record_stays_removed_when_a_later_file_gives_its_provider_another_urn(s):
+    # The reviewer's second way: the name was taught URN 990298, then a later file about another
+    # pupil teaches it 990297; P1's name-only row moves to the new URN, and its removal with it.
+    barn = {"provider": "Hilltop Study Barn", "setting_type": "other_unregistered"}
+    s.ingest_parsed([sheet("placements", [{"pupil_id": "P1", "start_date": "2025-01-06", **barn}])], "h1")
+    s.ingest_parsed([sheet("placements", [{"pupil_id": "P2", "start_date": "2025-01-13", "provider_urn": "990298",
+                                           **barn}])], "h2")
+    s.remove_records("placements", ids(s, "P1"), "Mistyped UPN")
+    s.ingest_parsed([sheet("placements", [{"pupil_id": "P3", "start_date": "2025-02-03", "provider_urn": "990297",
+                                           **barn}])], "h4")
+    assert [r[0] for r in open_placements(s)] == ["P2", "P3"]
+    s.rebuild_all()
+    assert [r[0] for r in open_placements(s)] == ["P2", "P3"]

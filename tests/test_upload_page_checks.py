@@ -334,6 +334,25 @@ def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monk
             "pupil's records\"") in w
 
 
+def test_the_case_list_names_the_mistyped_id_after_the_real_placement_ends(tmp_path, monkeypatch):
+    # A reviewer: a one-term typo leaves the record under the wrong ID open for ever, while the
+    # summer file ends the real one; only open placements were compared, so once it ended the
+    # case list listed the ghost with no word of the other ID.
+    head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date,End Date\n"
+    spring = (head + "C99900000001,Ann,Example,03/04/2012,Oak PRU,01/09/2025,\n").encode()   # mistyped
+    summer = (head + f"{U1},Ann,Example,03/04/2012,Oak PRU,01/09/2025,19/06/2026\n").encode()
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    drop(at, ("spring.csv", spring), ("summer.csv", summer))
+    load(at)
+    at.query_params["as_of"] = "2026-07-01"
+    at.switch_page("pages/case_list.py").run()
+    assert_healthy(at)
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert listed["Case"].tolist() == [case_number(tmp_path, "C99900000001")]    # the ghost, still open
+    [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
+    assert case_number(tmp_path, "C99900000001") in w and case_number(tmp_path, U1) in w
+
+
 def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
     at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
     drop(at, ("spring_attendance.csv", SPRING), ("autumn_placements.csv", AUTUMN))
