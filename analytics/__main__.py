@@ -139,10 +139,13 @@ def _cmd_uploads(args) -> int:
     ledger = ledger.assign(
         status=ledger["withdrawn_at"].map(lambda v: "live" if v is None or v != v else f"withdrawn {v:%Y-%m-%d}"),
         uploaded=ledger["uploaded_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M}"),
-        sheet=ledger["sheet"].fillna(""), user_name=ledger["user_name"].fillna(""))
+        sheet=ledger["sheet"].fillna(""), user_name=ledger["user_name"].fillna(""),
+        note=ledger["note"].fillna("") if "note" in ledger.columns else "")
     cols = {"upload_id": "upload", "uploaded": "uploaded (UTC)", "user_name": "user", "file_name": "file",
             "sheet": "sheet", "dataset": "dataset", "rows_accepted": "accepted", "rows_rejected": "rejected",
             "rows_warned": "warned", "status": "status"}
+    if ledger["note"].astype(bool).any():   # records removed by hand (Pupil view) say why
+        cols["note"] = "why removed"
     print(ledger[list(cols)].rename(columns=cols).to_string(index=False))
     return 0
 

@@ -132,6 +132,13 @@ def test_uploads_and_withdraw(files, capsys):
     assert code == 1 and err.strip() == "There is no upload number 99."
     code, out, err = run("uploads", "--db", db, capsys=capsys)
     assert "withdrawn" in out.splitlines()[1]
+    # a removal by hand lists its reason
+    from analytics.store import Store
+    with Store(db) as store:
+        store.remove_records("placements", store.records_of("A1")["placements"]["record_id"], "Sent in error")
+    code, out, err = run("uploads", "--db", db, capsys=capsys)
+    lines = out.splitlines()
+    assert lines[0].rstrip().endswith("why removed") and lines[1].rstrip().endswith("Sent in error")
 
 
 def test_uploads_of_an_empty_database(tmp_path, capsys):
