@@ -271,12 +271,15 @@ def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, 
         idle(pg)
         case = re.search(r"Case (C-\w+)", pg.locator("h2:has-text('Case C-')").first.inner_text()).group(1)
         toggle = pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True)
-        for _ in range(2):           # off (names), then on again (initials)
+        correct = pg.locator('[data-testid="stExpander"]').filter(has_text="Correct this pupil's records")
+        for names in (True, False):           # off (names), then on again (initials)
             toggle.click()
+            # the section is drawn only with presentation mode off: waiting for it (or for it to
+            # go) waits for the rerun itself, not just for a quiet moment before it starts
+            correct.first.wait_for(state="visible" if names else "detached")
             idle(pg)
-            # any widget's rerun: the reason box of "Correct this pupil's records" (presentation off)
-            if pg.get_by_text("Correct this pupil's records").count():
-                pg.get_by_text("Correct this pupil's records").click()
+            if names:   # any widget's rerun: the reason box of "Correct this pupil's records"
+                correct.locator("summary").click()
                 idle(pg)
                 pg.locator('[data-testid="stTextInput"] input').last.fill("x")
                 pg.keyboard.press("Enter")
@@ -311,8 +314,10 @@ def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sampl
         pg.goto(f"{url}/pupil_view?as_of=2025-03-14&case={case}")
         idle(pg)
         pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True).click()
+        correct = pg.locator('[data-testid="stExpander"]').filter(has_text="Correct this pupil's records")
+        correct.first.wait_for(state="visible")      # drawn once presentation mode is off
         idle(pg)
-        pg.get_by_text("Correct this pupil's records").click()
+        correct.locator("summary").click()
         idle(pg)
         pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove").locator("input").click()
         pg.keyboard.press("ArrowDown")
