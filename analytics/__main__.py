@@ -1,19 +1,28 @@
-"""Command line: python -m analytics ingest|uploads|withdraw|load-sample|report (metrics.md §8).
+"""Command line: python -m analytics ingest|uploads|withdraw|put-back|load-sample|report (metrics.md §8).
 
     python -m analytics ingest --db data/ap.duckdb --map "Learner=pupil_id" autumn.csv spring.xlsx
+    python -m analytics ingest --db data/ap.duckdb --check spring.csv   # what it would change; nothing stored
     python -m analytics uploads --db data/ap.duckdb
     python -m analytics withdraw --db data/ap.duckdb 3
+    python -m analytics put-back --db data/ap.duckdb 3                  # undo that withdrawal
     python -m analytics load-sample --db data/ap.duckdb --if-empty
     python -m analytics report --db data/ap.duckdb --as-of 2025-07-18
 
+`ingest` says, for each sheet, how many stored records it changed and how (the Upload page's
+check). A sheet that looks older than the records it would change (its newest date before
+theirs: an old term's file, which would put its values back over newer ones) is not loaded
+unless --allow-older is given; the other sheets and files still load.
+
 Exit codes: 0 when everything asked for was done (rejected rows, skipped sheets and files
-already loaded included); 1 when a file could not be read or recognised (nothing from it is
-stored; the other files still load) or the store refused; 2 for a mistake in the command.
+already loaded included); 1 when a file could not be read or recognised, or a sheet was held
+back as older (nothing from it is stored; the other files still load) or the store refused;
+2 for a mistake in the command.
 Problems are printed as sentences on standard error, never as a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--map", action="append", default=[], metavar='"Header=column"',
                      help="treat a header as a canonical column (repeatable)")
     ing.add_argument("--user", help="who is loading (recorded in the ledger)")
+    ing.add_argument("--check", action="store_true",
+                     help="say what each file would change, and store nothing")
+    ing.add_argument("--allow-older", action="store_true",
+                     help="load a sheet even when it looks older than the records it would change")
     ing.add_argument("files", nargs="+", metavar="FILE")
 
     up = sub.add_parser("uploads", help="list the uploads, newest first")
@@ -51,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     db(wd)
     wd.add_argument("--user", help="who is withdrawing (recorded in the ledger)")
     wd.add_argument("upload_id", metavar="UPLOAD_ID")
+
+    pb = sub.add_parser("put-back", help="undo a withdrawal (the upload is live again in its own place)")
+    db(pb)
+    pb.add_argument("--user", help="who is putting it back (recorded in the ledger)")
+    pb.add_argument("upload_id", metavar="UPLOAD_ID")
 
     ls = sub.add_parser("load-sample", help="load the bundled synthetic sample files")
     db(ls)
@@ -83,10 +101,16 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _open(db: str | None):
+def _open(db: str | None, must_exist: bool = False):
+    """The store; `must_exist` for commands that only read or change what is there, so a
+    mistyped --db is said, not answered from a new empty database made at that path."""
+    from analytics.errors import StoreError
     from analytics.store import Store
 
-    return Store(db) if db else Store()
+    path = Path(db) if db else Store.default_path()
+    if must_exist and not path.exists():
+        raise StoreError(f"There is no database at {path}: check the --db path (or AP_DB).")
+    return Store(path)
 
 
 def _print_result(r) -> None:
@@ -106,10 +130,82 @@ def _print_result(r) -> None:
             print(f"  ... and {len(frame) - MAX_LISTED} more {label} lines.")
 
 
-def _ingest_files(store, files: list[Path], mapping: dict, user: str | None) -> int:
+def _changes(pv, done: bool) -> str:
+    """What a sheet changed (`done`) or would change, in one sentence: the Upload page's check."""
+    if pv.duplicate_of is not None:
+        return f"is already loaded as upload {pv.duplicate_of}, so it {'changed' if done else 'would change'} nothing"
+    change, add, merge = ("changed", "added", "merged") if done else ("would change", "would add", "would merge")
+    kind = {"placements": "placement", "attendance": "attendance period", "exclusions": "exclusion",
+            "assessments": "assessment"}[pv.dataset]
+
+    def n(count: int) -> str:
+        return f"{count:,} {kind}{'s' if count != 1 else ''}"
+
+    if not pv.changed and not pv.merged:
+        return f"{add} {n(pv.added)} and {change} none already stored"
+    text = (f"{change} {n(pv.changed)} already stored ("
+            + (", ".join(pv.change_phrases()) or "their provider is identified differently") + ")")
+    if pv.merged:
+        text += f", {merge} {n(pv.merged)} into another with the same pupil and start date"
+    return text + (f" and {add} {n(pv.added)}" if pv.added else "")
+
+
+def _older(pv, where: str, lead: str = "Not loaded") -> str:
+    rows = list(pv.changed_rows)
+    listed = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20:,} more" if len(rows) > 20 else "")
+    return (f"{lead}: {where} looks older than what it would change: its newest date is "
+            f"{pv.newest_in_file:%d/%m/%Y}, but the records it would change hold dates up to "
+            f"{pv.newest_in_changed:%d/%m/%Y}. Loading it would put its values back over the newer ones "
+            "(reopening placements whose end date it leaves blank, say). If it is an older term's file, delete "
+            "the rows that change what is stored" + (f" (rows {listed})" if rows else "")
+            + " and load the rest; to load it as it is, add --allow-older.")
+
+
+def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: bool,
+                     allow_older: bool) -> int:
+    """ingest: each sheet's changes worked out first (a rolled-back load, Store.preview_changes),
+    then stored unless --check, or unless it looks older than what it changes. 1 when any sheet
+    was held back."""
+    from analytics.store import Store, _where
+
+    sheets, digest = Store.read_source(path, path.name, mapping or None)
+    held = 0
+    for sheet in sheets:
+        where = _where(sheet.file_name, sheet.sheet)
+        if sheet.dataset is None:
+            if check:
+                print(f"{where}: would be skipped. {sheet.skipped_reason or 'It does not look like any dataset.'}")
+            else:
+                for r in store.ingest_parsed([sheet], digest, user=user):
+                    _print_result(r)
+            continue
+        pv = store.preview_changes(sheet, digest)
+        if check:
+            print(f"{where} ({sheet.dataset}): {_changes(pv, done=False)}.")
+            if pv.older_than_stored:
+                print("  " + _older(pv, where, lead="Would not be loaded"))
+            continue
+        if pv.older_than_stored and not allow_older:
+            _err(_older(pv, where))
+            held += 1
+            continue
+        for r in store.ingest_parsed([sheet], digest, user=user):
+            _print_result(r)
+            if r.status == "loaded":
+                print(f"  It {_changes(pv, done=True)}.")
+    return 1 if held else 0
+
+
+def _ingest_files(store, files: list[Path], mapping: dict, user: str | None, checked: bool = False,
+                  check: bool = False, allow_older: bool = False) -> int:
+    """Each file in turn. `checked`: say what each sheet changes, and hold back one that looks
+    older than what it changes (ingest); load-sample loads without (its files are in order)."""
     failed = 0
     for path in files:
         try:
+            if checked:
+                failed += _check_then_load(store, path, mapping, user, check, allow_older)
+                continue
             results = store.ingest_file(path, path.name, mapping=mapping or None, user=user)
         except APDataError as e:
             failed += 1
@@ -126,18 +222,20 @@ def _ingest_files(store, files: list[Path], mapping: dict, user: str | None) -> 
 
 def _cmd_ingest(args) -> int:
     mapping = _mapping(args.map)
-    with _open(args.db) as store:
-        return _ingest_files(store, [Path(f) for f in args.files], mapping, args.user)
+    with _open(args.db, must_exist=args.check) as store:
+        return _ingest_files(store, [Path(f) for f in args.files], mapping, args.user, checked=True,
+                             check=args.check, allow_older=args.allow_older)
 
 
 def _cmd_uploads(args) -> int:
-    with _open(args.db) as store:
+    with _open(args.db, must_exist=True) as store:
         ledger = store.uploads()
     if ledger.empty:
         print("No uploads yet.")
         return 0
     ledger = ledger.assign(
-        status=ledger["withdrawn_at"].map(lambda v: "live" if v is None or v != v else f"withdrawn {v:%Y-%m-%d}"),
+        status=[("live" if b is None or b != b else f"live, put back {b:%Y-%m-%d}") if w is None or w != w
+                else f"withdrawn {w:%Y-%m-%d}" for w, b in zip(ledger["withdrawn_at"], ledger["put_back_at"])],
         uploaded=ledger["uploaded_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M}"),
         sheet=ledger["sheet"].fillna(""), user_name=ledger["user_name"].fillna(""),
         note=ledger["note"].fillna("") if "note" in ledger.columns else "")
@@ -151,8 +249,14 @@ def _cmd_uploads(args) -> int:
 
 
 def _cmd_withdraw(args) -> int:
-    with _open(args.db) as store:
+    with _open(args.db, must_exist=True) as store:
         print(store.withdraw(args.upload_id, user=args.user))
+    return 0
+
+
+def _cmd_put_back(args) -> int:
+    with _open(args.db, must_exist=True) as store:
+        print(store.put_back(args.upload_id, user=args.user))
     return 0
 
 
@@ -171,6 +275,18 @@ def _cmd_load_sample(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader of a pipe stopped early (`... | head`): not a problem to report. Python's
+        # own recipe: point stdout at devnull so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "report":
         try:
@@ -184,12 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     commands = {"ingest": _cmd_ingest, "uploads": _cmd_uploads, "withdraw": _cmd_withdraw,
-                "load-sample": _cmd_load_sample}
+                "put-back": _cmd_put_back, "load-sample": _cmd_load_sample}
     try:
         return commands[args.command](args)
     except APDataError as e:
         _err(str(e))
         return 2 if args.command == "ingest" and "--map" in str(e) else 1
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         _err("Stopped. The upload in progress, if any, was not stored.")
         return 130

@@ -161,6 +161,24 @@ class ChangePreview:
     # one provider, one of them stored before (a start date corrected: Store._two_open)
     two_open: str | None = None
 
+    def change_phrases(self, name: Callable[[str], str] = lambda c: c.replace("_", " "),
+                       most: int = 6) -> list[str]:
+        """'end date cleared on 3', ...: values lost first, then values replaced, then blanks
+        filled in, the most records first within each; past `most`, how many more. `name` turns
+        a column into the words shown (the pages pass their labels)."""
+        phrases = []
+        for c in self.columns:
+            for rank, count, verb in ((0, c.cleared, "cleared"), (1, c.altered, "changed"), (2, c.filled, "filled in")):
+                if count:
+                    phrases.append((rank, -count, f"{name(c.column)} {verb} on {count:,}"))
+        phrases.sort(key=lambda p: p[:2])
+        if len(phrases) <= most + 3:   # a few more are named, not counted ("and 1 more change" hid which)
+            return [p[2] for p in phrases]
+        rest = phrases[most:]
+        return [p[2] for p in phrases[:most]] + [
+            f"and {len(rest)} more change{'s' if len(rest) != 1 else ''} to other columns"
+            + (" (blanks filled in)" if all(p[0] == 2 for p in rest) else "")]
+
     @property
     def older_than_stored(self) -> bool:
         """The records it would change already hold a later date than any in the file."""
@@ -340,12 +358,22 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE uploads ADD COLUMN note VARCHAR")
 
 
+def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
+    """Withdrawals can be undone: every withdrawal and putting back, who and when. The uploads
+    table's withdrawn_at / withdrawn_by stay the current status; this log keeps each step."""
+    con.execute("CREATE TABLE upload_actions (upload_id INTEGER NOT NULL, action VARCHAR NOT NULL, "
+                "acted_at TIMESTAMP NOT NULL, user_name VARCHAR)")
+    con.execute("INSERT INTO upload_actions SELECT upload_id, 'withdrawn', withdrawn_at, withdrawn_by "
+                "FROM uploads WHERE withdrawn_at IS NOT NULL ORDER BY withdrawn_at")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
     (2, "school rolls", _migration_2),
     (3, "settings changes", _migration_3),
     (4, "records removed by hand", _migration_4),
+    (5, "withdrawals undoable: a log of withdrawals and puttings back", _migration_5),
 ]
 
 # The columns a removal's ledger row copies: those a key is worked out from (placements: from
@@ -644,8 +672,10 @@ class Store:
         if current == latest:
             return
         if self.read_only:
-            raise StoreError(f"The database file {self.path} needs upgrading (schema {current} to "
-                             f"{latest}); open it once without read-only.")
+            raise StoreError(f"The database file {self.path} was made by an older version of this program "
+                             f"and needs upgrading (schema {current} to {latest}). Open the dashboard on it once, "
+                             f"or run: python -m analytics uploads --db {self.path} (keep a copy first if you "
+                             "may go back to the older version).")
         w = self._w
         if current == 0:
             w.execute("CREATE TABLE IF NOT EXISTS schema_version "
@@ -661,6 +691,7 @@ class Store:
             except BaseException:
                 w.rollback()
                 raise
+            self._checkpoint()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -680,12 +711,16 @@ class Store:
         """A short text that changes with every upload and withdrawal (one small query: the
         dashboard asks for it on every figure to key its caches)."""
         row = self._read("SELECT count(*), max(upload_id), count(withdrawn_at), max(withdrawn_at), "
-                         "sum(rows_accepted) FROM uploads")[0]
+                         "sum(rows_accepted), (SELECT count(*) FROM upload_actions) FROM uploads")[0]
         return "|".join("" if v is None else str(v) for v in row)
 
     def uploads(self) -> pd.DataFrame:
-        """The ledger, newest first."""
-        return self._read("SELECT * FROM uploads ORDER BY upload_id DESC", df=True)
+        """The ledger, newest first; `put_back_at`: when a live upload was last put back after a
+        withdrawal (else blank)."""
+        return self._read("SELECT u.*, CASE WHEN u.withdrawn_at IS NULL THEN a.put_back_at END AS put_back_at "
+                          "FROM uploads u LEFT JOIN (SELECT upload_id, max(acted_at) AS put_back_at FROM upload_actions "
+                          "WHERE action = 'put back' GROUP BY upload_id) a USING (upload_id) "
+                          "ORDER BY upload_id DESC", df=True)
 
     def _upload(self, upload_id: int) -> dict:
         try:
@@ -807,6 +842,7 @@ class Store:
                 try:
                     if exc_type is None and keep:
                         store._w.commit()
+                        store._checkpoint()
                     else:
                         store._w.rollback()
                 except duckdb.Error as e:
@@ -826,19 +862,32 @@ class Store:
 
         return _Tx()
 
-    def _rebuild(self, dataset: str, upload_id: int | None = None) -> None:
+    def _checkpoint(self) -> None:
+        """Write a committed change into the database file itself. Until a checkpoint DuckDB
+        keeps it in `<file>.wal`, and only checkpoints by itself when that passes 16 MB or the
+        file is closed: a copy of the file taken while the dashboard ran then silently lacked
+        the latest uploads. The commit is already durable in the WAL, so a failed checkpoint
+        loses nothing and is not the user's failure; a fatal one makes the app reopen the file."""
+        try:
+            self._w.execute("CHECKPOINT")
+        except duckdb.Error as e:
+            self.broken = self.broken or isinstance(e, duckdb.FatalException)
+
+    def _rebuild(self, dataset: str, upload_id: int | None = None, put_back: bool = False) -> None:
         """Re-derive the current state of a dataset: all of it, or what one upload can touch.
 
         The records one upload can change are those sharing a key with its rows (placements:
         every record of a pupil in it, and of pupils whose provider key depends on a provider
         name or UKPRN in it). Re-deriving just those gives the same table as a full rebuild,
         because each record is a function of its own ledger rows and of the name/UKPRN maps.
+        `put_back`: the upload is live again in its old place, so uploads after it (a removal
+        among them) may outrank its rows: never the one-row paths, which assume it is newest.
         """
         w = self._w
         removals = bool(w.execute("SELECT count(*) FROM uploads WHERE dataset = ? AND withdrawn_at IS NULL "
                                   "AND kind = 'removal'", [dataset]).fetchall()[0][0])
         # a removal's rows are never records themselves, so it never takes the one-row paths
-        by_hand = upload_id is not None and w.execute(
+        by_hand = put_back or upload_id is not None and w.execute(
             "SELECT kind = 'removal' FROM uploads WHERE upload_id = ?", [upload_id]).fetchall()[0][0]
         sql, params = current_state_sql(dataset, scoped=upload_id is not None, removals=removals)
         cols = ", ".join(c.name for c in _current_columns(dataset))
@@ -1031,6 +1080,14 @@ class Store:
 
         Raises IngestError (nothing stored) when the file cannot be read or recognised.
         """
+        sheets, content_hash = self.read_source(source, file_name, mapping, progress)
+        return self.ingest_parsed(sheets, content_hash, user=user, progress=progress)
+
+    @staticmethod
+    def read_source(source: Path | str | bytes, file_name: str | None = None,
+                    mapping: dict[str, str] | None = None, progress: Progress | None = None) -> tuple[list, str]:
+        """A file's parsed sheets (analytics.ingest.read_file) and the sha256 of its bytes, as
+        ingest_file reads them. Raises IngestError when it cannot be read or recognised."""
         from analytics.ingest import MAX_FILE_BYTES, read_file  # lazy: the store works without the reader
 
         path = None
@@ -1052,7 +1109,7 @@ class Store:
             progress(0.0, f"Reading {file_name}")
         sheets = (read_file(path, file_name, mapping, data=data) if path is not None
                   else read_file(data, file_name, mapping))
-        return self.ingest_parsed(sheets, hashlib.sha256(data).hexdigest(), user=user, progress=progress)
+        return sheets, hashlib.sha256(data).hexdigest()
 
     def ingest_parsed(self, sheets: Sequence, content_hash: str, user: str | None = None,
                       progress: Progress | None = None) -> list[UploadResult]:
@@ -1492,11 +1549,42 @@ class Store:
             if done is not None:
                 raise StoreError(f"Upload {upload['upload_id']} was already withdrawn on "
                                  f"{done:%d %b %Y %H:%M} UTC.")
+            now = _now()
             self._w.execute("UPDATE uploads SET withdrawn_at = ?, withdrawn_by = ? WHERE upload_id = ?",
-                            [_now(), user, upload["upload_id"]])
+                            [now, user, upload["upload_id"]])
+            self._w.execute("INSERT INTO upload_actions VALUES (?, 'withdrawn', ?, ?)",
+                            [upload["upload_id"], now, user])
             self._rebuild(upload["dataset"], upload["upload_id"])
         if upload.get("kind") == "removal":   # the reason is typed text: not put where a screen may show it
             return (f"Upload {upload['upload_id']} ({upload['file_name']}) was withdrawn, so the records it "
                     "removed are back.")
         where = _where(upload["file_name"], upload["sheet"])
         return f"Upload {upload['upload_id']} ({where}, {upload['dataset']}) was withdrawn."
+
+    def put_back(self, upload_id: int, user: str | None = None) -> str:
+        """Undo a withdrawal: the upload is live again in its own place in the history, so the
+        state is exactly what it would be had it never been withdrawn (the current state is a
+        function of the live uploads). Refused when the same sheet was loaded again since (that
+        later upload already holds its rows) or the upload is live."""
+        upload = self._upload(upload_id)
+        uid = upload["upload_id"]
+        with self._transaction(failure="The upload could not be put back, so nothing was changed"):
+            # checked inside the transaction: another session may have just put it back
+            done, content_hash = self._w.execute("SELECT withdrawn_at, content_hash FROM uploads "
+                                                 "WHERE upload_id = ?", [uid]).fetchall()[0]
+            if done is None:
+                raise StoreError(f"Upload {uid} is live: it has not been withdrawn.")
+            again = self._w.execute("SELECT min(upload_id) FROM uploads WHERE content_hash = ? "
+                                    "AND withdrawn_at IS NULL AND upload_id <> ?", [content_hash, uid]).fetchall()[0][0]
+            if again is not None:
+                raise StoreError(f"Upload {uid} was not put back: the same file was loaded again as upload "
+                                 f"{again}, which is live and already holds its rows.")
+            self._w.execute("UPDATE uploads SET withdrawn_at = NULL, withdrawn_by = NULL WHERE upload_id = ?", [uid])
+            self._w.execute("INSERT INTO upload_actions VALUES (?, 'put back', ?, ?)", [uid, _now(), user])
+            self._rebuild(upload["dataset"], uid, put_back=True)
+        if upload.get("kind") == "removal":   # the reason is typed text: not put where a screen may show it
+            return (f"Upload {uid} ({upload['file_name']}) was put back, so the records it removed are "
+                    "removed again.")
+        where = _where(upload["file_name"], upload["sheet"])
+        return (f"Upload {uid} ({where}, {upload['dataset']}) was put back: the figures are as if it had never "
+                "been withdrawn.")

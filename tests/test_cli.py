@@ -54,7 +54,11 @@ def test_ingest_loads_and_reports_each_file(files, capsys):
     assert lines[0] == ("autumn.csv: loaded as placements (upload 1), 2 rows accepted, 1 rejected, "
                         "1 total row ignored.")
     assert lines[1].startswith("  row 3 rejected: ") and "31/02/2025" in lines[1]
-    assert lines[2] == "spring.csv: loaded as placements (upload 2), 1 row accepted."
+    # each sheet's changes to what was stored, worked out by hand: autumn added A1 and C3;
+    # spring sends A1 again with the provider as "oak house" and an end date
+    assert lines[2] == "  It added 2 placements and changed none already stored."
+    assert lines[3] == "spring.csv: loaded as placements (upload 2), 1 row accepted."
+    assert lines[4] == "  It changed 1 placement already stored (provider changed on 1, end date filled in on 1)."
     # By hand: A1 found by name under URN 100001, ended by spring; hours kept from autumn.
     assert rows(db, "SELECT pupil_id, provider_key, end_date::VARCHAR, hours_per_week, upload_id "
                     "FROM placements ORDER BY 1") == [
@@ -142,8 +146,82 @@ def test_uploads_and_withdraw(files, capsys):
 
 
 def test_uploads_of_an_empty_database(tmp_path, capsys):
-    code, out, err = run("uploads", "--db", tmp_path / "new" / "ap.duckdb", capsys=capsys)
+    Store(tmp_path / "ap.duckdb").close()
+    code, out, err = run("uploads", "--db", tmp_path / "ap.duckdb", capsys=capsys)
     assert (code, out.strip()) == (0, "No uploads yet.")
+
+
+def test_a_mistyped_db_path_is_said_not_answered_from_a_new_empty_file(tmp_path, capsys):
+    # A reviewer: `uploads --db typo.duckdb` said "No uploads yet." and made a 536 kB file there.
+    for argv in (("uploads",), ("withdraw", "3"), ("put-back", "3")):
+        code, out, err = run(argv[0], "--db", tmp_path / "typo.duckdb", *argv[1:], capsys=capsys)
+        assert code == 1 and err.strip() == f"There is no database at {tmp_path / 'typo.duckdb'}: check the --db path (or AP_DB)."
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_older_terms_file_is_held_back_unless_allowed_and_check_stores_nothing(files, capsys):
+    # A reviewer loaded last spring's corrected file after the summer one from the command line:
+    # nothing was said, and 60 placements reopened. Spring here ends A1 on 28/03/2025; the
+    # older file (dated January) would blank that end date again.
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", files / "spring.csv", capsys=capsys)
+    (files / "autumn-again.csv").write_text("UPN,Provider,Provider URN,Start Date,End Date\n"
+                                            "A1,Oak House,100001,06/01/2025,\n", encoding="utf-8")
+    code, out, err = run("ingest", "--db", db, "--check", files / "autumn-again.csv", capsys=capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "autumn-again.csv (placements): would change 1 placement already stored (end date cleared on 1, "
+        "provider changed on 1).",
+        "  Would not be loaded: autumn-again.csv looks older than what it would change: its newest date is "
+        "06/01/2025, but the records it would change hold dates up to 28/03/2025. Loading it would put its values "
+        "back over the newer ones (reopening placements whose end date it leaves blank, say). If it is an older "
+        "term's file, delete the rows that change what is stored (rows 2) and load the rest; to load it as it is, "
+        "add --allow-older."]
+    code, out, err = run("ingest", "--db", db, files / "autumn-again.csv", capsys=capsys)
+    assert code == 1 and out == "" and err.startswith("Not loaded: autumn-again.csv looks older than")
+    assert rows(db, "SELECT count(*), max(end_date)::VARCHAR FROM placements WHERE pupil_id = 'A1'") == [
+        (1, "2025-03-28")]
+    code, out, err = run("ingest", "--db", db, "--allow-older", files / "autumn-again.csv", capsys=capsys)
+    assert code == 0 and "loaded as placements (upload 3)" in out
+    assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
+
+
+def test_a_withdrawal_is_put_back_from_the_command_line(files, capsys):
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", files / "spring.csv", capsys=capsys)
+    run("withdraw", "--db", db, "1", capsys=capsys)
+    assert rows(db, "SELECT pupil_id FROM placements") == [("A1",)]
+    code, out, err = run("put-back", "--db", db, "--user", "jo", "1", capsys=capsys)
+    assert code == 0 and out.strip() == ("Upload 1 (autumn.csv, placements) was put back: the figures are as if "
+                                         "it had never been withdrawn.")
+    # by hand: A1 still ended by spring (newer), C3 back from autumn
+    assert rows(db, "SELECT pupil_id, end_date::VARCHAR FROM placements ORDER BY 1") == [
+        ("A1", "2025-03-28"), ("C3", None)]
+    code, out, err = run("uploads", "--db", db, capsys=capsys)
+    assert out.splitlines()[2].rstrip().endswith("live, put back " + out.splitlines()[2].split()[1])
+    code, out, err = run("put-back", "--db", db, "1", capsys=capsys)
+    assert code == 1 and err.strip() == "Upload 1 is live: it has not been withdrawn."
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_traceback(files, monkeypatch, capsys):
+    # `python -m analytics report ... | head -c 50` printed a BrokenPipeError traceback.
+    import io
+    import os
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return os.open(os.devnull, os.O_WRONLY)
+
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)
+    monkeypatch.setattr(sys, "stdout", Closed())
+    assert main(["report", "--db", str(db), "--as-of", "2025-03-14"]) == 1
+    assert main(["uploads", "--db", str(db)]) == 1
+    monkeypatch.undo()
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_load_sample_in_name_order_and_if_empty(files, tmp_path, capsys):

@@ -22,7 +22,7 @@ from tests.test_store_helpers import FakeSheet, one, rejected_table, sheet
 D = date.fromisoformat
 TABLES = ("uploads", "rejected_rows", "ledger_placements", "ledger_attendance", "ledger_exclusions",
           "ledger_assessments", "placements", "attendance", "exclusions", "assessments", "school_rolls",
-          "holidays", "measure_directions", "settings_changes", "schema_version")
+          "holidays", "measure_directions", "settings_changes", "schema_version", "upload_actions")
 
 
 @pytest.fixture
