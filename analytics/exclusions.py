@@ -101,12 +101,16 @@ def without_provision(con: duckdb.DuckDBPyConnection, filters: Filters, settings
     no placement at all, and so no open placement on the case list. Any date, not only the
     period's: a child excluded last year with nothing since is still waiting.
 
+    The filters' selections are not applied: they select placements (a pupil counts through a
+    matching placement, scope.pupils_sql), and these children have none, so any filter would
+    hide every one of them while the list said no child was waiting. Only as_of applies.
+
     Columns: pupil_id, excluded_on, school, days_since (calendar days from the exclusion to
     as_of). Longest wait first.
     """
     period = resolve_period(filters, today)
     everything = Period(period.as_of, date(1900, 1, 1), period.as_of)
-    esql, eparams = exclusions_sql(filters, everything)
+    esql, eparams = exclusions_sql(Filters(as_of=period.as_of), everything)
     last = con.execute(f"""
         WITH latest AS (
             SELECT pupil_id, max(start_date) AS excluded_on, arg_max(school, start_date) AS school

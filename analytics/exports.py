@@ -41,6 +41,7 @@ _DATE_FORMAT = "dd/mm/yyyy"
 _PERCENT_FORMAT = "0.0%"
 _DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
+_PORTRAIT_CHARS = 100   # columns wider than this (in characters) print in landscape
 
 
 def neutralise(value):
@@ -187,11 +188,18 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=()) -> None
     ws = wb.create_sheet(title)
     header = [_cell_value(str(c)) for c in df.columns]
     rows = [[_cell_value(v) for v in row] for row in df.itertuples(index=False, name=None)]
+    total = 0
     for i, name in enumerate(header, start=1):
         width = max([_display_len(name)] + [_display_len(r[i - 1]) for r in rows])
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, _MIN_WIDTH),
-                                                               _MAX_WIDTH)
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
+        total += ws.column_dimensions[get_column_letter(i)].width
     ws.freeze_panes = "A2"
+    # printed as a meeting paper: one page wide (landscape when wide), the headings on every page
+    ws.print_title_rows = "1:1"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.page_setup.paperSize = 9   # A4 (openpyxl Worksheet.PAPERSIZE_A4)
+    ws.page_setup.orientation = "landscape" if total > _PORTRAIT_CHARS else "portrait"
     bold = Font(bold=True)
     head_cells = []
     for name in header:

@@ -206,3 +206,7 @@ def test_children_permanently_excluded_with_no_provision_since():
     # the period does not narrow it: a child waiting since last year is still waiting
     last_term = Filters(as_of=as_of, period_start=date(2025, 2, 1), period_end=date(2025, 3, 14))
     assert exclusions.without_provision(con, last_term, Settings())["pupil_id"].tolist() == ["P1", "P4", "P7", "P6"]
+    # nor do the filters, which choose placements: these children have none (P7's starts after
+    # as_of), so a provider or looked-after filter would otherwise hide them all
+    for narrowed in (Filters(as_of=as_of, provider=("100001",)), Filters(as_of=as_of, cla=True, sex=("F",))):
+        assert exclusions.without_provision(con, narrowed, Settings())["pupil_id"].tolist() == ["P1", "P4", "P7", "P6"]
