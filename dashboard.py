@@ -1,17 +1,18 @@
 """AP oversight dashboard: page config, the shared sidebar filters, presentation mode and
-navigation. Each page lives in pages/; all Streamlit glue is in pages/_state.py.
+navigation. Each page lives in views/; all Streamlit glue is in views/_state.py.
 
     AP_DB=data/ap.duckdb streamlit run dashboard.py
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import date
+from datetime import date, datetime, timezone
 
 import streamlit as st
 
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 if not logging.getLogger("ap_dashboard").handlers:
     _handler = logging.StreamHandler()
@@ -25,20 +26,20 @@ st.set_page_config(page_title="AP oversight", page_icon=":material/school:", lay
 
 PAGES = {
     "Overview and trends": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/time_in_ap.py", title="Time in AP", icon=":material/timelapse:"),
-        st.Page("pages/outcomes.py", title="Outcomes", icon=":material/output:"),
-        st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
-        st.Page("pages/exclusions.py", title="Exclusions", icon=":material/block:"),
-        st.Page("pages/providers.py", title="Providers", icon=":material/domain:"),
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("views/time_in_ap.py", title="Time in AP", icon=":material/timelapse:"),
+        st.Page("views/outcomes.py", title="Outcomes", icon=":material/output:"),
+        st.Page("views/progress.py", title="Progress", icon=":material/trending_up:"),
+        st.Page("views/exclusions.py", title="Exclusions", icon=":material/block:"),
+        st.Page("views/providers.py", title="Providers", icon=":material/domain:"),
     ],
     "Panel": [
-        st.Page("pages/case_list.py", title="Case list", icon=":material/assignment_late:"),
-        st.Page("pages/pupil_view.py", title="Pupil view", icon=":material/person:"),
+        st.Page("views/case_list.py", title="Case list", icon=":material/assignment_late:"),
+        st.Page("views/pupil_view.py", title="Pupil view", icon=":material/person:"),
     ],
     "Data": [
-        st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
-        st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
+        st.Page("views/upload.py", title="Upload", icon=":material/upload:"),
+        st.Page("views/settings.py", title="Settings", icon=":material/tune:"),
     ],
 }
 PANEL_PAGES = {p.url_path for p in PAGES["Panel"]}
@@ -74,19 +75,85 @@ for notice in ss.pop("_url_notices", []):
 
 
 def _presentation_switch(section: str) -> bool:
-    """One remembered switch per kind of page: on by default for the Panel pages."""
-    remembered = f"_present_{section}"
-    if remembered not in ss:
-        ss[remembered] = section == "panel"
-    widget = f"present_toggle_{section}"
+    """One switch for the whole session. Until someone uses it, it follows the page: on for the
+    Panel pages, off elsewhere (and once on, it stays on). Once used, the choice holds on every
+    page: a chair who switched it on on the Overview must not find names on the Case list."""
+    if "_present" not in ss:
+        ss["_present"] = section == "panel"
+    elif section == "panel" and not ss.get("_present_chosen"):
+        ss["_present"] = True
+    widget = "present_toggle"
 
     def _keep() -> None:
-        ss[remembered] = ss[widget]
+        ss["_present"], ss["_present_chosen"] = ss[widget], True
 
-    st.sidebar.toggle("Presentation mode", value=ss[remembered], key=widget, on_change=_keep,
+    ss[widget] = ss["_present"]   # the widget shows the session's value, whichever page set it
+    st.sidebar.toggle("Presentation mode", key=widget, on_change=_keep,
                       help="For showing on a shared screen: hides names, UPNs and dates of birth "
-                           "(initials, case numbers and ages instead) and shows small numbers as 'c'.")
-    return bool(ss[remembered])
+                           "(initials, case numbers and ages instead) and shows small numbers as 'c', "
+                           "on every page until it is switched off.")
+    return bool(ss["_present"])
+
+
+def _print_switch() -> bool:
+    """"Layout for printing": tables whole and charts at a paper's width (views/_ui.py). Kept
+    outside the widget, which Streamlit forgets when a case is opened by st.switch_page."""
+    ss.setdefault("_print", False)
+
+    def _keep() -> None:
+        ss["_print"] = ss["print_toggle"]
+
+    ss["print_toggle"] = ss["_print"]
+    st.sidebar.toggle("Layout for printing", key="print_toggle", on_change=_keep,
+                      help="Tables show every row and column, and charts fit the page. Then print from the "
+                           "browser (Ctrl+P); landscape suits the wider tables. The sidebar and buttons are "
+                           "left off the paper.")
+    return bool(ss["_print"])
+
+
+# Paper: the browser's print leaves off the sidebar, the page's own controls and the notes in
+# expanders, and lets tables wrap. Constant CSS of this program's own (no uploaded text).
+PRINT_CSS = """<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+  [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+  [data-testid="stButton"], [data-testid="stDownloadButton"], [data-testid="stSelectbox"],
+  [data-testid="stMultiSelect"], [data-testid="stDateInput"], [data-testid="stRadio"],
+  [data-testid="stCheckbox"], [data-testid="stTextArea"], [data-testid="stExpander"],
+  [data-testid="stElementToolbar"], [data-testid="stButtonGroup"], [data-testid="stFileUploader"],
+  .modebar-container, [class*="st-key-noprint"] { display: none !important; }
+  [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: none !important; }
+  [data-testid="stTable"], [data-testid="stTable"] > div { overflow: visible !important; max-height: none !important; }
+  [data-testid="stTable"] table { display: table !important; font-size: 9pt; width: 100%; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td { white-space: normal !important; overflow-wrap: anywhere; }
+  [data-testid="stPlotlyChart"], [data-testid="stMetric"], [data-testid="stAlert"] { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; }
+}
+</style>"""
+# The case list is wide (sixteen columns): landscape; the rest portrait, which the charts fit.
+PAGE_SIZE = {"case_list": "<style>@page { size: A4 landscape; margin: 10mm; }</style>"}
+PAGE_SIZE_DEFAULT = "<style>@page { size: A4 portrait; margin: 10mm; }</style>"
+
+
+def _print_heading(title: str, named: bool) -> None:
+    """On the page in the layout for printing, so on the paper: what the figures are as of and
+    chosen by, when it was printed and, for named pupils, how it must be handled."""
+    try:
+        p = S.period()
+        when = f"Figures as of {p.as_of:%d %B %Y}; period {p.start:%d/%m/%Y} to {p.end:%d/%m/%Y}"
+    except Exception:  # noqa: BLE001 - an empty period is said by the page itself
+        when = f"Figures as of {S.filters().as_of:%d %B %Y}"
+    on = U.filters_described()   # values may come from the data (provider names): escaped
+    chosen = "; ".join(f"{label}: {S.md_escape(S.as_shown(values))}" for label, values in on) if on else "none"
+    st.markdown(f"**AP oversight · {title}**  \n{when}. Filters: {chosen}. Presentation mode "
+                f"{'on: no names, UPNs or dates of birth' if S.presentation() else 'off'}. "
+                f"Printed {datetime.now(timezone.utc):%d/%m/%Y %H:%M} UTC.")
+    if named:
+        st.markdown("**OFFICIAL-SENSITIVE: personal data about children.** Keep this paper secure and "
+                    "destroy it after the meeting.")
+    with st.container(key="noprint_hint"):
+        st.caption("Layout for printing is on: print from the browser (Ctrl+P). The sidebar, buttons and "
+                   "notes are left off the paper.")
 
 
 def _clear_filters() -> None:
@@ -188,6 +255,7 @@ except Exception as e:  # noqa: BLE001 - said once, in words, instead of by ever
 try:
     section = "panel" if page.url_path in PANEL_PAGES else "other"
     ss["_presentation_now"] = _presentation_switch(section)
+    _print_switch()
     # Drawn on every page so that they keep their values (Streamlit forgets a widget's value
     # on a run that does not draw it).
     if page.url_path in PAGES_WITHOUT_FILTERS:
@@ -202,13 +270,19 @@ except Exception as e:  # noqa: BLE001 - a sentence on screen, the traceback in 
         logging.getLogger("ap_dashboard").exception("Error drawing the sidebar")
         st.error("The filters could not be drawn. The details were written to the server log.")
 
+st.html(PRINT_CSS + PAGE_SIZE.get(page.url_path, PAGE_SIZE_DEFAULT))
 if ss.get("_presentation_now"):
     st.warning("Presentation mode is on: names, UPNs and dates of birth are hidden; small numbers shown as c",
                icon=":material/visibility_off:")
+if ss.get("_print"):
+    _print_heading(page.title, named=page.url_path in PANEL_PAGES and not ss.get("_presentation_now"))
 
 if page.url_path not in PAGES_WITHOUT_FILTERS:
     with S.section("the data check"):
         S.data_note()
 
-with S.shell():
+# A wait of more than half a second shows a spinner (Streamlit's delay), so a page that takes a
+# while never sits there with nothing said; the Data pages show their own progress instead.
+with (st.spinner("Working out the figures…") if page.url_path not in PAGES_WITHOUT_FILTERS
+      else contextlib.nullcontext()), S.shell():
     page.run()

@@ -221,7 +221,7 @@ def suppress_table(df: pd.DataFrame, count_cols: Sequence[Hashable],
     1), the next smallest non-zero cell is hidden too, repeated until nothing changes. Zeros are
     never used to protect a cell: hiding a 0 beside a 1 still tells the reader the pair adds up
     to 1. A table with no totals needs no secondary suppression (the caller must not show a
-    total of the hidden cells elsewhere: pages/_ui.figure adds a Total row where it does).
+    total of the hidden cells elsewhere: views/_ui.figure adds a Total row where it does).
     Figures that show the same counts as others are protected together instead
     (analytics/outcomes_shared.py).
 

@@ -151,12 +151,12 @@ def pages(db: str, repeat: int) -> dict:
     from streamlit.testing.v1 import AppTest
     root = Path(__file__).resolve().parent.parent
     out = {}
-    for page in sorted(p.name for p in (root / "pages").glob("*.py") if not p.name.startswith("_")):
+    for page in sorted(p.name for p in (root / "views").glob("*.py") if not p.name.startswith("_")):
         at = AppTest.from_file(str(root / "dashboard.py"), default_timeout=300)
         at.run()
 
         def run(page=page):
-            at.switch_page(f"pages/{page}").run()
+            at.switch_page(f"views/{page}").run()
             if at.exception:
                 raise RuntimeError(f"{page}: {at.exception[0].value}")
         def cold(page=page):

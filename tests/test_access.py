@@ -73,7 +73,7 @@ def shows_no_data(at: AppTest) -> None:
 
 
 def test_signed_out_sees_only_a_sign_in_button(sample_db, monkeypatch):
-    for page in (None, "pages/case_list.py", "pages/pupil_view.py", "pages/upload.py"):
+    for page in (None, "views/case_list.py", "views/pupil_view.py", "views/upload.py"):
         at = app(sample_db, monkeypatch, {"is_logged_in": False}, page=page)
         assert_healthy(at)
         assert [b.label for b in at.button] == ["Sign in"], page
@@ -104,16 +104,16 @@ def test_a_trends_account_opens_the_trend_pages_but_not_the_panel_or_data(sample
     assert_healthy(at)
     assert at.title[0].value == "Overview" and at.metric
     assert any("Signed in as analyst@council.gov.uk" in c.value.replace("\\", "") for c in at.sidebar.caption)
-    at.switch_page("pages/providers.py").run()
+    at.switch_page("views/providers.py").run()
     assert_healthy(at)
     assert at.title[0].value == "Providers"
     # The navigation holds the six trend pages only: AppTest cannot even switch to the others.
-    for page in ("pages/case_list.py", "pages/pupil_view.py", "pages/upload.py", "pages/settings.py"):
+    for page in ("views/case_list.py", "views/pupil_view.py", "views/upload.py", "views/settings.py"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
     # Opened as the first page of a session (as a typed address would be), a panel or data
     # page still shows nothing of its own.
-    for page in ("pages/case_list.py", "pages/pupil_view.py", "pages/upload.py"):
+    for page in ("views/case_list.py", "views/pupil_view.py", "views/upload.py"):
         monkeypatch.setenv("AP_DB", str(sample_db))
         direct = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
         direct.secrets["access"] = RULES
@@ -127,7 +127,7 @@ def test_a_trends_account_opens_the_trend_pages_but_not_the_panel_or_data(sample
 
 
 def test_a_panel_account_opens_the_case_list(sample_db, monkeypatch):
-    at = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="pages/case_list.py")
+    at = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="views/case_list.py")
     assert_healthy(at)
     assert at.title[0].value == "Case list"
     assert at.dataframe, "the case list is shown"
@@ -152,7 +152,7 @@ def test_uploads_and_withdrawals_record_who_did_them(tmp_path, monkeypatch):
     from tests.conftest import write_synthetic_files
 
     placements = write_synthetic_files(tmp_path / "files", n=4)[0]
-    at = app(tmp_path / "ap.duckdb", monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/upload.py")
+    at = app(tmp_path / "ap.duckdb", monkeypatch, signed_in("data.team@council.gov.uk"), page="views/upload.py")
     assert_healthy(at)
     at.file_uploader[0].set_value((placements.name, placements.read_bytes(), "text/csv")).run()
     at.button(key="load_files").click().run()
@@ -173,7 +173,7 @@ def test_a_change_to_a_saved_setting_is_listed_with_who_made_it(sample_db, tmp_p
     for suffix in ("", ".wal"):
         if (src := sample_db.with_name(sample_db.name + suffix)).exists():
             shutil.copy(src, db.with_name(db.name + suffix))
-    at = app(db, monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/settings.py")
+    at = app(db, monkeypatch, signed_in("data.team@council.gov.uk"), page="views/settings.py")
     assert_healthy(at)
     assert any("No saved setting" in c.value for c in at.caption)
     radio = next(r for r in at.radio if (r.key or "").startswith("dir_"))
@@ -189,16 +189,16 @@ def test_a_change_to_a_saved_setting_is_listed_with_who_made_it(sample_db, tmp_p
 def test_only_the_data_group_can_change_school_rolls(sample_db, monkeypatch):
     # The rolls are a saved setting, edited on the Exclusions page (a trends page): a trends
     # account sees the rates but no editor; a data account gets the editor.
-    trends = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="pages/exclusions.py")
+    trends = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="views/exclusions.py")
     assert_healthy(trends)
     assert trends.title[0].value == "Exclusions"
     assert not [df for df in trends.dataframe if df.key == "rolls_editor"]
     assert any("the data team can change them" in c.value for c in trends.caption)
-    data = app(sample_db, monkeypatch, signed_in("data.team@council.gov.uk"), page="pages/exclusions.py")
+    data = app(sample_db, monkeypatch, signed_in("data.team@council.gov.uk"), page="views/exclusions.py")
     assert_healthy(data)
     assert [df for df in data.dataframe if df.key == "rolls_editor"]
     # and a trends account is not pointed at the Case list it cannot open
-    tia = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="pages/time_in_ap.py")
+    tia = app(sample_db, monkeypatch, signed_in("analyst@council.gov.uk"), page="views/time_in_ap.py")
     assert not any("Case list" in c.value for c in tia.caption)
-    chair = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="pages/time_in_ap.py")
+    chair = app(sample_db, monkeypatch, signed_in("chair@council.gov.uk"), page="views/time_in_ap.py")
     assert any("Case list" in c.value for c in chair.caption)

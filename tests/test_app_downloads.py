@@ -1,4 +1,4 @@
-"""What the dashboard's downloads hold (pages/_ui.download_data), page by page.
+"""What the dashboard's downloads hold (views/_ui.download_data), page by page.
 
 A reviewer downloading every file found: placement_id (an unkeyed md5 of the UPN, provider and
 start date, the other two in the same row) in pupil-level files, from which a UPN can be found
@@ -17,7 +17,7 @@ from tests.test_app import PAGES, _presentation_on, assert_healthy, open_app
 
 @pytest.fixture
 def captured(monkeypatch):
-    from pages import _ui as U
+    from views import _ui as U
     frames: dict[str, object] = {}
     original = U.download_data
 
@@ -45,8 +45,8 @@ def test_no_download_carries_placement_ids(sample_db, sample_db_copy, monkeypatc
         at = open_app(sample_db, monkeypatch, page)
         if present:
             _presentation_on(at, page)
-        elif page in ("pages/case_list.py", "pages/pupil_view.py"):
-            at.toggle(key="present_toggle_panel").set_value(False).run()
+        elif page in ("views/case_list.py", "views/pupil_view.py"):
+            at.toggle(key="present_toggle").set_value(False).run()
         assert_healthy(at)
     assert len(captured) >= 10
     for frame in captured.values():
@@ -56,9 +56,9 @@ def test_no_download_carries_placement_ids(sample_db, sample_db_copy, monkeypatc
 
 
 def test_the_km_download_is_the_curves_of_groups_large_enough(sample_db, monkeypatch, captured):
-    at = open_app(sample_db, monkeypatch, "pages/time_in_ap.py")   # presentation mode off
+    at = open_app(sample_db, monkeypatch, "views/time_in_ap.py")   # presentation mode off
     assert_healthy(at)
-    from pages._ui import column_label as L
+    from views._ui import column_label as L
     [km] = [f for f in captured.values() if L("survival") in f.columns]
     assert list(km.columns) == [L(c) for c in ("group", "days", "survival", "placements")]
     assert (km[L("placements")].astype(int) >= 3).all()
@@ -75,16 +75,16 @@ def test_a_shared_km_curve_stops_where_fewer_than_the_threshold_are_at_risk(samp
 
     from analytics import time_in_ap
     from analytics.settings import Filters, Settings
-    at = open_app(sample_db, monkeypatch, "pages/time_in_ap.py", query={"as_of": "2025-03-24"})
+    at = open_app(sample_db, monkeypatch, "views/time_in_ap.py", query={"as_of": "2025-03-24"})
     assert_healthy(at)
-    from pages._ui import column_label as L
+    from views._ui import column_label as L
     [km] = [f for f in captured.values() if L("survival") in f.columns]
     con = duckdb.connect(str(sample_db_copy), read_only=True)
     try:
         table = time_in_ap.km_curve(con, Filters(as_of=date(2025, 3, 24)), Settings(), by="reason")
     finally:
         con.close()
-    from pages._ui import value_label
+    from views._ui import value_label
     table["label"] = table["group"].map(value_label)
     cut = 0
     for group, rows in table.groupby("label"):
@@ -99,9 +99,9 @@ def test_a_shared_km_curve_stops_where_fewer_than_the_threshold_are_at_risk(samp
 
 
 def test_scorecard_statistics_are_hidden_with_the_count_of_their_group(sample_db, monkeypatch, captured):
-    at = open_app(sample_db, monkeypatch, "pages/providers.py")
+    at = open_app(sample_db, monkeypatch, "views/providers.py")
     assert_healthy(at)
-    from pages._ui import column_label as L
+    from views._ui import column_label as L
     [card] = [f for f in captured.values() if L("median_days") in f.columns]
     small = card[card[L("placements_in_period")].astype(str) == "c"]
     assert len(small), "the sample has providers with one or two placements in the period"
@@ -115,7 +115,7 @@ def test_scorecard_statistics_are_hidden_with_the_count_of_their_group(sample_db
 def test_trend_downloads_hold_their_own_columns_and_no_rate_without_its_denominator(sample_db, monkeypatch, captured):
     at = open_app(sample_db, monkeypatch)   # overview, presentation mode off
     assert_healthy(at)
-    from pages._ui import column_label as L
+    from views._ui import column_label as L
     trends = [f for f in captured.values() if L("label") in f.columns and L("as_of") in f.columns]
     assert len(trends) == 3
     assert len({tuple(f.columns) for f in trends}) == 3, "each figure downloads its own columns"
@@ -126,10 +126,10 @@ def test_trend_downloads_hold_their_own_columns_and_no_rate_without_its_denomina
 
 
 def test_presentation_mode_case_list_download_is_what_the_screen_shows(sample_db, monkeypatch, captured):
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py")   # presentation mode on by default
+    at = open_app(sample_db, monkeypatch, "views/case_list.py")   # presentation mode on by default
     assert_healthy(at)
     [screen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
-    from pages._ui import column_label as L
+    from views._ui import column_label as L
     [file] = [f for f in captured.values() if "Flags raised" in f.columns]
     assert list(file.columns) == list(screen.columns)
     for hidden in ("sex", "sen_status", "cla", "fsm", "ethnicity", "first_name", "date_of_birth"):
@@ -138,12 +138,12 @@ def test_presentation_mode_case_list_download_is_what_the_screen_shows(sample_db
 
 def test_rejected_rows_are_not_offered_for_download_in_presentation_mode(tmp_path, monkeypatch):
     body = b"UPN,Provider Name,Start Date\nD999123400001,Oak PRU,31/02/2025\nT999123400002,Oak PRU,01/09/2025\n"
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value(("bad.csv", body, "text/csv")).run()
     at.button(key="load_files").click().run()
     assert_healthy(at)
     assert any(b.key.startswith("dl_csv_rej_") for b in at.get("download_button"))
-    at.toggle(key="present_toggle_other").set_value(True).run()
+    at.toggle(key="present_toggle").set_value(True).run()
     assert_healthy(at)
     assert not any((b.key or "").startswith(("dl_csv_rej_", "dl_csv_hist_rej_")) for b in at.get("download_button"))
     assert any("Turn presentation mode off to download these rows" in c.value for c in at.caption)
@@ -158,7 +158,7 @@ def test_the_exclusion_rates_file_holds_rates_per_100_as_the_screen_does(sample_
         "SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school").fetchall()
     st.set_school_rolls({school: 1000 for (school,) in schools})
     st.close()
-    at = open_app(db, monkeypatch, "pages/exclusions.py")
+    at = open_app(db, monkeypatch, "views/exclusions.py")
     assert_healthy(at)
     [screen] = [df.value for df in at.dataframe if "Suspensions per 100 pupils" in df.value.columns]
     [file] = [f for f in captured.values() if "Suspensions per 100 pupils" in f.columns]
@@ -184,7 +184,7 @@ def test_a_download_is_named_with_its_as_of_date(sample_db, monkeypatch):
         names.append(kwargs.get("file_name"))
         return original(self, *args, **kwargs)
     monkeypatch.setattr(DeltaGenerator, "download_button", recording)
-    at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14"})
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
     # the bundled national figures do not depend on the date: their file is named by what it is
     assert "national-figures.csv" in names and "national-figures.xlsx" in names
@@ -198,7 +198,7 @@ def test_the_excel_files_show_rates_as_percentages():
     import pandas as pd
 
     from analytics.exports import to_xlsx_bytes
-    from pages import _ui as U
+    from views import _ui as U
     frame = pd.DataFrame({"label": ["Autumn 2024/25"], "ended": [8], "returned": [5], "return_rate": [0.625],
                           "part_time_share": [0.5]})
     headings = U.percent_headings(frame)
@@ -243,7 +243,7 @@ def test_a_file_says_what_its_figures_were_chosen_by(sample_db, monkeypatch):
     # set to 100 days, had files named only by their date: the same name as the unfiltered
     # file, and nothing inside to say they were filtered.
     files = _excel_files(monkeypatch)
-    at = open_app(sample_db, monkeypatch, "pages/outcomes.py",
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py",
                   query={"as_of": "2025-03-14", "setting_type": "online", "sex": "F", "s_long_placement_days": "100"})
     assert_healthy(at)
     # the sidebar's words for the two filters: "Setting type" "Online provision", "Sex" "Female"
@@ -264,7 +264,7 @@ def test_a_file_says_what_its_figures_were_chosen_by(sample_db, monkeypatch):
 
 def test_an_unfiltered_file_says_so(sample_db, monkeypatch):
     files = _excel_files(monkeypatch)
-    at = open_app(sample_db, monkeypatch, "pages/outcomes.py", query={"as_of": "2025-03-14", "period": "2023"})
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py", query={"as_of": "2025-03-14", "period": "2023"})
     assert_healthy(at)
     about = _about(files["returns-by-term-as-of-2025-03-14.xlsx"])
     assert about["Filters"] == "None: every placement in the period"
@@ -274,7 +274,7 @@ def test_an_unfiltered_file_says_so(sample_db, monkeypatch):
 
 def test_many_filters_make_a_short_name(sample_db, monkeypatch):
     files = _excel_files(monkeypatch)
-    at = open_app(sample_db, monkeypatch, "pages/outcomes.py",
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py",
                   query={"as_of": "2025-03-14", "setting_type": ["online", "one_to_one_tuition", "fe_college"],
                          "reason": ["permanent_exclusion"], "cla": "yes"})
     assert_healthy(at)
@@ -372,7 +372,7 @@ def test_the_england_comparison_is_withheld_where_its_left_out_count_would_give_
     assert not [n for n in files if n and n.startswith("national-comparison-setting_type")]
     like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
     assert f"{outside} open placements chosen by the filters are left out" in like
-    at.toggle(key="present_toggle_other").set_value(True).run()
+    at.toggle(key="present_toggle").set_value(True).run()
     assert_healthy(at)
     like = next(m.value for m in at.markdown if m.value.startswith("**Like for like:**"))
     assert "Some open placements chosen by the filters are left out" in like
@@ -391,14 +391,14 @@ def test_the_pupil_file_heads_attendance_as_attendance_and_the_registration_file
     import openpyxl
 
     files = _all_files(monkeypatch)
-    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": "2025-03-14"})
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
     [pupil] = [v for k, v in files.items() if k and k.startswith("C-") and k.endswith(".xlsx")]
     ws = openpyxl.load_workbook(io.BytesIO(pupil))["attendance"]
     headings = [c.value for c in ws[1]]
     assert "Share of sessions attended" in headings and "Return rate" not in headings
     files.clear()
-    at.switch_page("pages/providers.py").run()
+    at.switch_page("views/providers.py").run()
     assert_healthy(at)
     [csv_name] = [k for k in files if k and k.startswith("registration-check") and k.endswith(".csv")]
     heading = files[csv_name].decode("utf-8-sig").splitlines()[0]
@@ -435,3 +435,55 @@ def _all_files(monkeypatch) -> dict:
     monkeypatch.setattr(DeltaGenerator, "download_button", recording)
     monkeypatch.setattr(st, "download_button", main_area)
     return files
+
+
+def test_the_pupil_file_says_whose_records_as_of_when_and_prints_a_page_wide(sample_db, sample_db_copy,
+                                                                              monkeypatch):
+    # A panel clerk's review: the file had no "About this file" sheet (the README says every
+    # Excel file has one), no date in its name, attendance shares as 0.8333 and no print setup.
+    import io
+
+    import duckdb
+    import openpyxl
+
+    files = _all_files(monkeypatch)
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-07-22"})   # presenting
+    assert_healthy(at)
+    case = at.session_state["case"]
+    [(name, data)] = [(n, d) for n, d in files.items() if n.startswith(case)]
+    assert name == f"{case}-as-of-2025-07-22.xlsx"
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames[0] == "About this file"
+    about = {r[0]: r[1] for r in wb["About this file"].iter_rows(min_row=2, values_only=True)}
+    from views import _state as S
+    con = duckdb.connect(str(sample_db_copy), read_only=True)
+    first, last = con.execute("SELECT first_name, last_name FROM placements WHERE pupil_id = ? LIMIT 1",
+                              [S.pupil_for_case(case)]).fetchone()
+    con.close()
+    assert about["Case"] == case and about["Pupil"] == f"{first[0]}.{last[0]}."       # initials when presenting
+    assert about["Records as of"] == "22/07/2025" and about["Presentation mode"].startswith("On")
+    assert first not in str(about) and last not in str(about)
+    att = wb["attendance"]
+    heads = [c.value for c in att[1]]
+    share = att.cell(row=2, column=heads.index("Share of sessions attended") + 1)
+    assert isinstance(share.value, float) and "%" in share.number_format
+    for ws in wb:
+        assert ws.print_title_rows == "$1:$1" and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    assert wb["placements"].page_setup.orientation == "landscape"
+
+
+def test_the_case_list_file_is_in_the_screens_words(sample_db, monkeypatch, captured):
+    # A clerk's review: the named file had Sex "M", SEN "K", Cla False, ten TRUE/FALSE flag
+    # columns and an internal "Provider ID"; the meeting file said False/True for out of area.
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
+    meeting = [f for f in captured.values() if "Flags raised" in f.columns][-1]
+    assert set(meeting["Out of area"]) <= {"Yes", "No"}
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    named = [f for f in captured.values() if "Sex" in f.columns][-1]
+    assert set(named["Sex"].dropna()) <= {"Male", "Female", "Unknown"}
+    assert set(named["SEN"].dropna()) <= {"EHC plan", "SEN support", "No SEN"}
+    assert set(named["Looked after"].dropna()) <= {"Yes", "No"} and set(named["Out of area"].dropna()) <= {"Yes", "No"}
+    assert "Flags raised" in named.columns and "Provider ID" not in named.columns
+    assert not {"Review overdue", "Long placement", "Part-time"} & set(named.columns)

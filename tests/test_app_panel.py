@@ -5,6 +5,7 @@ Expected values come from the store (read-only copy) and the definitions, worked
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import duckdb
@@ -27,7 +28,7 @@ def _pick_case(at, index: int = 1) -> str:
 def test_opening_a_case_keeps_the_as_of_date_and_the_filters(sample_db, monkeypatch):
     # st.switch_page cut the run short and Streamlit dropped the sidebar's values: the pupil
     # view opened at the default date, a placement open on 14 March shown as ended.
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF, "sex": "F"})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF, "sex": "F"})
     assert at.date_input(key="f_as_of").value == date(2025, 3, 14)
     case = _pick_case(at)
     assert_healthy(at)
@@ -38,12 +39,12 @@ def test_opening_a_case_keeps_the_as_of_date_and_the_filters(sample_db, monkeypa
 
 
 def test_going_back_to_the_pupil_view_shows_the_same_pupil(sample_db, monkeypatch):
-    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     options = at.selectbox(key="case_view_pick").options
     chosen = options[3].split(" — ")[0]   # AppTest lists the options as shown: "C-… — R.R."
     at.selectbox(key="case_view_pick").set_value(options[3]).run()
-    at.switch_page("pages/case_list.py").run()
-    at.switch_page("pages/pupil_view.py").run()
+    at.switch_page("views/case_list.py").run()
+    at.switch_page("views/pupil_view.py").run()
     assert_healthy(at)
     assert at.selectbox(key="case_view_pick").value.split(" — ")[0] == chosen
     assert any(h.value == f"Case {chosen}" for h in at.header)
@@ -51,7 +52,7 @@ def test_going_back_to_the_pupil_view_shows_the_same_pupil(sample_db, monkeypatc
 
 def test_a_case_in_a_link_is_a_case_number_or_nothing(sample_db, monkeypatch):
     bogus = "[Open the secure portal](https://evil.example) **UPN A123**"
-    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"case": bogus})
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"case": bogus})
     assert_healthy(at)
     assert bogus not in at.selectbox(key="case_view_pick").options
     text = " ".join(str(e.value) for e in list(at.warning) + list(at.markdown) + list(at.header))
@@ -68,11 +69,11 @@ def store_rows(sample_db_copy):
 def test_the_pupil_view_file_holds_what_the_screen_shows(sample_db, monkeypatch):
     # It held ethnicity, sex, home school URN, cost, upload ids, the eff_* working columns and
     # placement_id, none of them on screen.
-    from pages import _ui as U
+    from views import _ui as U
     files = []
     original = U.pupil_file
     monkeypatch.setattr(U, "pupil_file", lambda *a, **k: files.append(original(*a, **k)) or files[-1])
-    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     assert_healthy(at)
     [screen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     placements = files[-1]["placements"]
@@ -84,8 +85,8 @@ def test_the_pupil_view_file_holds_what_the_screen_shows(sample_db, monkeypatch)
 
 
 def test_open_placements_show_no_destination_and_flag_missing_attendance(sample_db, store_rows, monkeypatch):
-    from pages import _state as S
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF})
+    from views import _state as S
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
     [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     # placements open on 14 March 2025 with no possible session recorded from their start to then
     missing = store_rows.execute("""
@@ -103,11 +104,11 @@ def test_open_placements_show_no_destination_and_flag_missing_attendance(sample_
 def test_the_year_group_is_the_one_on_the_as_of_date(sample_db, store_rows, monkeypatch):
     # data-spec §5: the age on 31 August before the academic year; on 14 March 2025 that is the
     # age on 31 August 2024: born 2 May 2009 -> 15 -> Year 11.
-    from pages import _state as S
+    from views import _state as S
     assert S.year_group_on(date(2009, 5, 2), date(2025, 3, 14)) == "11"
     assert S.year_group_on(date(2020, 8, 31), date(2025, 3, 14)) == "R"     # 4 on 31 August 2024
     assert S.year_group_on(date(2020, 9, 1), date(2025, 3, 14)) is None     # 3: not yet at school
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": AS_OF})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
     [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     ages = dict(zip(listed["Case"], listed["Age"]))
     years = dict(zip(listed["Case"], listed["Year group"]))
@@ -124,7 +125,7 @@ def test_the_year_group_is_the_one_on_the_as_of_date(sample_db, store_rows, monk
 
 
 def test_the_assessment_panels_say_which_way_is_better(sample_db, monkeypatch):
-    at = open_app(sample_db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     titles = set()
     for case in at.selectbox(key="case_view_pick").options[:30]:
         at.selectbox(key="case_view_pick").set_value(case).run()
@@ -139,7 +140,7 @@ def test_the_assessment_panels_say_which_way_is_better(sample_db, monkeypatch):
 def test_the_attendance_line_breaks_where_no_week_is_recorded():
     import pandas as pd
 
-    from pages._ui import with_gaps as _with_gaps
+    from views._ui import with_gaps as _with_gaps
     d = pd.DataFrame({"period_start": [date(2023, 3, 20), date(2023, 3, 27), date(2024, 2, 19)],
                       "rate": [0.8, 0.9, 0.5]})
     out = _with_gaps(d)
@@ -164,7 +165,7 @@ def test_names_typed_into_objectives_are_hidden_in_a_meeting(sample_db, tmp_path
                     WHERE {simple}""", [other_first, other_last])
     con.close()
 
-    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})   # presentation on
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})   # presentation on
     assert_healthy(at)
     seen = []
     for option in at.selectbox(key="case_view_pick").options[:8]:
@@ -175,7 +176,7 @@ def test_names_typed_into_objectives_are_hidden_in_a_meeting(sample_db, tmp_path
     # every name hidden, the rest of the sentence kept (worked out from the UPDATE above)
     assert set(seen) == {"[name] to attend full time; [name]'s mentor to meet weekly; not with [name] [name]"}
 
-    at.toggle(key="present_toggle_panel").set_value(False).run()   # staff at their desk: as typed
+    at.toggle(key="present_toggle").set_value(False).run()   # staff at their desk: as typed
     [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
     typed = [t for t in table["Objectives"].dropna() if "to attend full time" in t]
     assert typed and all("[name]" not in t and t.endswith(f"not with {other_first} {other_last}") for t in typed)
@@ -184,7 +185,7 @@ def test_names_typed_into_objectives_are_hidden_in_a_meeting(sample_db, tmp_path
 def test_ordinary_words_in_objectives_stay(monkeypatch):
     # Another pupil's name is hidden only where written with a capital, so a name that is also
     # a word ('will', 'grace') stays in lower case; the pupil's own names go in any case.
-    from pages import _state as S
+    from views import _state as S
     monkeypatch.setattr(S, "_known_names", lambda key: frozenset({"will", "grace", "o'neil"}))
     monkeypatch.setattr(S, "data_version", lambda: "v")
     text = "Will will attend with grace; Grace and O'Neil's tutor; ANNA-MAY and anna to read"
@@ -209,9 +210,9 @@ def test_a_click_on_the_case_list_opens_the_case_drawn_even_if_the_data_changed_
             "V999000000004,Tamsin,Quarrel,12/03/2011,Hilltop Study Barn,other_unregistered,no,06/01/2025,6\n")
     with Store(db) as store:
         [added] = store.ingest_file(text.encode(), "late.csv")
-    at = open_app(db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
     assert_healthy(at)
-    from pages import _state as S
+    from views import _state as S
     seen = list(at.session_state["_case_list_seen"])
     row = seen.index(S.case_number("V999000000004")) + 1    # a row below the placement that goes
     assert row < len(seen)
@@ -256,15 +257,15 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     # upload after it and load them all again. The wrong record can now be removed where it is
     # seen, with a reason, and the removal undone.
     from analytics.store import Store
-    from pages import _state as S
+    from views import _state as S
 
     db, autumn, spring = _mistyped_upn_db(sample_db, tmp_path)
-    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     wrong = S.case_number("V999000000001")
     _open_case(at, wrong)
     # in a meeting there is nothing to correct with: presentation mode is on by default here
     assert not [e for e in at.expander if e.label == "Correct this pupil's records"]
-    at.toggle(key="present_toggle_panel").set_value(False).run()
+    at.toggle(key="present_toggle").set_value(False).run()
     assert_healthy(at)
     assert [e for e in at.expander if e.label == "Correct this pupil's records"]
     assert at.radio(key="fix_dataset").value == "placements"
@@ -288,9 +289,9 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
         assert len(store.records_of("V999000000002")["placements"]) == 1
         assert store.uploads().iloc[0][["kind", "note"]].tolist() == ["removal", reason]
     # a reviewer: after switching presentation mode on, the Undo button stayed
-    at.toggle(key="present_toggle_panel").set_value(True).run()
+    at.toggle(key="present_toggle").set_value(True).run()
     assert not [b for b in at.button if b.label == "Undo this removal"]
-    at.toggle(key="present_toggle_panel").set_value(False).run()
+    at.toggle(key="present_toggle").set_value(False).run()
 
     [b for b in at.button if b.label == "Undo this removal"][0].click().run()
     assert_healthy(at)
@@ -300,24 +301,24 @@ def test_a_record_under_a_mistyped_upn_is_removed_and_put_back_from_the_pupil_vi
     with Store(db) as store:
         assert len(store.records_of("V999000000001")["placements"]) == 1
     # the Upload history keeps the removal, withdrawn, with its reason
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("views/upload.py").run()
     assert_healthy(at)
     [history] = [df.value for df in at.dataframe if "Why removed" in df.value.columns]
     assert history.iloc[0][["Upload", "File", "Status", "Why removed"]].tolist() == [
         spring + 1, "1 placement removed by hand", "withdrawn", reason]
     assert (history["Why removed"] == "").sum() == len(history) - 1
-    at.toggle(key="present_toggle_other").set_value(True).run()     # in a meeting: no reasons at all
+    at.toggle(key="present_toggle").set_value(True).run()     # in a meeting: no reasons at all
     assert not [df for df in at.dataframe if "Why removed" in df.value.columns]
     assert "12/03/2011" not in page_text(at)
 
 
 def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monkeypatch):
-    from pages import _state as S
+    from views import _state as S
 
     db, _, _ = _mistyped_upn_db(sample_db, tmp_path)
     monkeypatch.setattr(S, "can_open", lambda group: group != "data")
-    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
-    at.toggle(key="present_toggle_panel").set_value(False).run()
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
+    at.toggle(key="present_toggle").set_value(False).run()
     assert_healthy(at)
     assert not [e for e in at.expander if e.label == "Correct this pupil's records"]
 
@@ -325,23 +326,28 @@ def test_only_people_who_may_upload_can_remove_records(sample_db, tmp_path, monk
 def test_the_flagged_tile_is_judged_on_the_share_of_open_placements():
     # A reviewer: "Placements with flags 69, -8 on last year, better", when 77 of 84 open
     # placements were flagged last year (92%) and 69 of 73 now (95%): a larger share, worse.
-    from pages import _ui as U
-    assert U.flag_share(69, 73, 77, 84, "-8 on last year", False) == (
-        "normal", " · worse: a larger share", "95% of 73 open", "77 (92% of 84)")   # red arrow down
-    # 40 of 80 (50%) against 50 of 80 (62.5%): fewer and a smaller share
-    assert U.flag_share(40, 80, 50, 80, "-10 on last year", False)[:2] == ("inverse", " · better")
-    # more flagged, but of many more placements: 30 of 100 against 20 of 40
-    assert U.flag_share(30, 100, 20, 40, "+10 on last year", False)[:2] == ("normal", " · better: a smaller share")
+    # A later reviewer: "69 ↓ -8" in red beside "worse" read as a contradiction. The delta is
+    # now the share's change in points (95% - 92% = +3), up and red.
+    from views import _ui as U
+    assert U.flag_share(69, 73, 77, 84, False) == (
+        "+3 pts on last year", "inverse", " · worse: a larger share flagged", "95% of 73 open", "77 (92% of 84)")
+    # 40 of 80 (50%) against 50 of 80 (62.5%, shown 62%): 12 points smaller, down and green
+    assert U.flag_share(40, 80, 50, 80, False)[:3] == ("-12 pts on last year", "inverse",
+                                                       " · better: a smaller share flagged")
+    # more flagged, but of many more placements: 30 of 100 (30%) against 20 of 40 (50%)
+    assert U.flag_share(30, 100, 20, 40, False)[:3] == ("-20 pts on last year", "inverse",
+                                                        " · better: a smaller share flagged")
     # the share unchanged to the percent: 51 of 51 against 77 of 77
-    assert U.flag_share(51, 51, 77, 77, "-26 on last year", False)[:2] == ("off", " · the same share")
+    assert U.flag_share(51, 51, 77, 77, False)[:3] == ("no change in the share on last year", "off",
+                                                       " · the same share")
     # a hidden count: no share, no judgement
-    assert U.flag_share("c", 73, 77, 84, None, False) == ("off", "", "", "77 (92% of 84)")
+    assert U.flag_share("c", 73, 77, 84, False) == (None, "off", "", "", "77 (92% of 84)")
 
 
 def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_db, store_rows, monkeypatch):
     # A reviewer: a child permanently excluded on 3 September with nothing since was on no case
     # list (only open placements are) and raised no flag in the pupil view.
-    from pages import _state as S
+    from views import _state as S
     as_of = pd.Timestamp("2025-07-22")
     ex = store_rows.execute("SELECT pupil_id, start_date FROM exclusions WHERE category = 'permanent'").df()
     pl = store_rows.execute("SELECT pupil_id, start_date, end_date FROM placements").df()
@@ -355,13 +361,22 @@ def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_d
             expected[r.pupil_id] = (as_of - r.start_date).days
     assert len(expected) >= 3        # the sample has such children (five on this date)
 
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
     assert_healthy(at)
     expected = {S.case_number(p): days for p, days in expected.items()}   # the installation's case key
     assert any(h.value == "Permanently excluded, no placement since" for h in at.header)
     [waiting] = [df.value for df in at.dataframe if "Days since, no placement" in df.value.columns]
     assert dict(zip(waiting["Case"], waiting["Days since, no placement"])) == expected
     assert list(waiting["Days since, no placement"]) == sorted(expected.values(), reverse=True)   # longest first
+    # A reviewer: with a provider or looked-after filter on, the list said every child had had a
+    # placement since. The filters choose placements, which these children do not have.
+    for query in ({"provider": "990101"}, {"cla": "yes"}):
+        filtered = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22", **query})
+        assert_healthy(filtered)
+        [listed] = [df.value for df in filtered.dataframe if "Days since, no placement" in df.value.columns]
+        assert dict(zip(listed["Case"], listed["Days since, no placement"])) == expected, query
+        assert any("filters are not applied to this list" in c.value for c in filtered.caption), query
+        assert not any("has had a placement since" in c.value for c in filtered.caption), query
     case = waiting["Case"].iloc[0]
     at.selectbox(key="waiting_pick").set_value(case).run()
     [b for b in at.button if b.label == "Open pupil view"][1].click().run()
@@ -369,10 +384,15 @@ def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_d
     assert at.session_state["case"] == case
     [warning] = [w.value for w in at.warning if "no placement recorded since" in w.value]
     assert f"{expected[case]:,} days by the" in warning
+    # a reviewer saw "—" for initials, an empty facts line and an empty grid: it is said instead
+    assert any(t.value.startswith("No placement is recorded for this pupil, so") for t in at.text)
+    assert any(i.value == "No placement is recorded for this pupil by the 'as of' date." for i in at.info)
+    assert not any("placement's provider" in i.value for i in at.info)
     # the sixth-day table tells them from late starts (those excluded in this academic year)
     this_year = {c for c, days in expected.items() if as_of - pd.Timedelta(days=days) >= pd.Timestamp("2024-09-01")}
     assert this_year
-    at.switch_page("pages/exclusions.py").run()
+    at.toggle(key="present_toggle").set_value(False).run()   # the cases table is for staff at their desk
+    at.switch_page("views/exclusions.py").run()
     at.session_state["view_sixth"] = "Table"
     at.run()
     assert_healthy(at)
@@ -384,7 +404,7 @@ def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_d
 def test_the_case_list_can_require_every_chosen_flag(sample_db, monkeypatch):
     # A reviewer: "open-ended with no exit plan" is two flags at once (long, no planned end
     # date), and the list could only show placements with either.
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
     [everything] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     raised = everything["Flags raised"].fillna("")
     both = raised.str.contains("Long placement") & raised.str.contains("No planned end date")
@@ -407,7 +427,7 @@ def test_placements_whose_registration_nobody_recorded_are_marked(sample_db, sto
         SELECT count(*) FROM placements WHERE registered IS NULL AND start_date <= DATE '2025-07-22'
           AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchone()[0]
     assert unknown > 0
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22"})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
     assert_healthy(at)
     assert any(c.value == f"and {unknown} placements at providers whose registration is not recorded "
                           "(marked in the list)" for c in at.caption)
@@ -435,7 +455,7 @@ def test_the_case_list_can_be_narrowed_to_placements_out_of_area(sample_db, stor
         SELECT count(*) FROM placements WHERE out_of_area AND start_date <= DATE '2025-07-22'
           AND (end_date IS NULL OR end_date > DATE '2025-07-22')""").fetchone()[0]
     assert expected > 0
-    at = open_app(sample_db, monkeypatch, "pages/case_list.py", query={"as_of": "2025-07-22", "out_of_area": "yes"})
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22", "out_of_area": "yes"})
     assert_healthy(at)
     assert at.radio(key="f_out_of_area").value == "Yes"
     [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
@@ -461,15 +481,15 @@ def test_a_removal_confirmed_after_a_colleague_removed_the_record_says_so(sample
     # A reviewer with two sessions: B removed the record while A's "Yes, remove" was on screen;
     # A's click then did nothing and said nothing.
     from analytics.store import Store
-    from pages import _state as S
+    from views import _state as S
 
     db, _, _ = _mistyped_upn_db(sample_db, tmp_path)
     with Store(db) as store:           # a week of attendance too, so the pupil stays after the removal
         store.ingest_file(b"UPN,Week Commencing,Possible Sessions,Attended Sessions,Setting\n"
                           b"V999000000001,13/01/2025,10,6,Hilltop Study Barn\n", "attendance.csv")
-    at = open_app(db, monkeypatch, "pages/pupil_view.py", query={"as_of": AS_OF})
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     _open_case(at, S.case_number("V999000000001"))
-    at.toggle(key="present_toggle_panel").set_value(False).run()
+    at.toggle(key="present_toggle").set_value(False).run()
     pick = at.multiselect(key="fix_pick_placements")
     pick.set_value([pick.options[0]]).run()
     at.text_input(key="fix_reason").set_value("Mistyped UPN").run()
@@ -480,3 +500,112 @@ def test_a_removal_confirmed_after_a_colleague_removed_the_record_says_so(sample
     assert_healthy(at)
     assert any(w.value.startswith("The records you chose are no longer stored") for w in at.warning)
     assert not [b for b in at.button if b.label == "Yes, remove"]
+
+
+def _presenting(at) -> bool:
+    return any("Presentation mode is on" in w.value for w in at.warning)
+
+
+def test_presentation_mode_is_one_switch_for_every_page(sample_db, personal_strings, monkeypatch):
+    # A reviewer's meeting: the clerk switched it off on the Case list to check names; the chair
+    # then switched it on on the Overview, and the Case list still showed every full name (each
+    # group of pages had a switch of its own).
+    at = open_app(sample_db, monkeypatch, "views/case_list.py")
+    assert _presenting(at)                                     # the Panel pages start in it
+    at.toggle(key="present_toggle").set_value(False).run()     # the clerk checks the names
+    assert not _presenting(at)
+    at.switch_page("views/overview.py").run()
+    assert not _presenting(at)
+    at.toggle(key="present_toggle").set_value(True).run()      # the chair, on the projector
+    at.switch_page("views/case_list.py").run()
+    assert_healthy(at)
+    assert _presenting(at) and at.toggle(key="present_toggle").value
+    text = page_text(at)
+    for kind, values in personal_strings.items():   # as test_app's check of every page in the mode
+        assert not [v for v in values if re.search(r"(?<![\w])" + re.escape(v) + r"(?![\w])", text)], kind
+    # and a choice to switch it off holds on the Panel pages too
+    at.toggle(key="present_toggle").set_value(False).run()
+    at.switch_page("views/pupil_view.py").run()
+    assert not _presenting(at)
+
+
+def test_untouched_the_switch_turns_on_at_the_panel_pages_and_stays_on(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)                      # the Overview: off by default
+    assert not _presenting(at)
+    at.switch_page("views/case_list.py").run()
+    assert _presenting(at)
+    at.switch_page("views/exclusions.py").run()                # once on, on everywhere
+    assert _presenting(at)
+
+
+def _print_on(at) -> None:
+    at.toggle(key="print_toggle").set_value(True).run()
+    assert_healthy(at)
+
+
+def test_the_layout_for_printing_draws_the_whole_case_list_and_says_what_chose_it(sample_db, store_rows,
+                                                                                   monkeypatch):
+    # A panel clerk printed the case list: the scrolled grid printed 14 of 73 rows and lost every
+    # column after the flags, and nothing on the paper said which filters were on.
+    as_of = date(2025, 7, 22)
+    open_ = store_rows.execute("SELECT count(*) FROM placements WHERE start_date <= ? AND (end_date IS NULL "
+                               "OR end_date > ?) AND sex = 'F'", [as_of, as_of]).fetchall()[0][0]   # metrics.md §1
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22", "sex": "F"})
+    _print_on(at)
+    [table] = [t.value for t in at.table if "Flags raised" in t.value.columns]
+    assert len(table) == open_ and open_ > 14
+    assert {"Commissioned by", "Home school", "Out of area", "Days in AP"} <= set(table.columns)
+    assert all(isinstance(v, str) for v in table.iloc[0])              # dates and numbers as on screen
+    assert "Flags raised" not in {c for df in at.dataframe for c in df.value.columns}
+    heading = " ".join(m.value for m in at.markdown)
+    assert "Figures as of 22 July 2025" in heading and "Filters: Sex: Female" in heading
+    assert "Presentation mode on" in heading and "OFFICIAL-SENSITIVE" not in heading
+    # the flag choice is said in words, since the boxes are left off the paper
+    at.multiselect(key="case_flags").set_value(["review_overdue"]).run()
+    [table] = [t.value for t in at.table if "Flags raised" in t.value.columns]
+    assert any(f"{len(table)} placement" in c.value and "with any of these flags: Review overdue" in c.value
+               for c in at.caption)
+    # named, the paper says how to handle it; and the switch holds when a case is opened
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert "OFFICIAL-SENSITIVE: personal data about children" in " ".join(m.value for m in at.markdown)
+    at.switch_page("views/pupil_view.py").run()
+    assert_healthy(at)
+    assert at.toggle(key="print_toggle").value
+    assert not [df for df in at.dataframe]                             # every table whole, as text
+    assert any("Provider" in t.value.columns and "Objectives" in t.value.columns for t in at.table)
+
+
+def test_the_layout_for_printing_draws_charts_at_a_papers_width(sample_db, monkeypatch):
+    from views import _ui as U
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-07-22"})
+    _print_on(at)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert charts and all(c["layout"]["width"] == U.PRINT_WIDTH for c in charts)
+
+
+def test_a_single_assessment_score_is_drawn_on_readable_axes():
+    # A reviewer: one score drew x ticks "23:59:59.999 May 22, 2025 … 00:00:00.0005", a y axis
+    # stepping by 0.5 and the title "(n = 1 scores)".
+    import pandas as pd
+
+    from views._ui import assessment_chart
+    fig = assessment_chart(pd.DataFrame({"measure_key": ["reading_age"], "measure": ["Reading age"],
+                                         "date": [date(2025, 5, 22)], "value": [128.0]}), {})
+    lo, hi = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    assert (lo, hi) == (pd.Timestamp("2025-04-21"), pd.Timestamp("2025-06-22"))    # 31 days either side
+    assert fig.layout.yaxis.range == (115.2, 140.8)                                  # 128 ± 12.8
+    assert fig.layout.title.text == "Assessments (n = 1 score)"
+
+
+def test_the_flag_choice_is_kept_after_opening_a_case_and_coming_back(sample_db, monkeypatch):
+    # A reviewer: back on the Case list after a pupil view, 16 listed became 73 (the choice lost).
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
+    at.multiselect(key="case_flags").set_value(["review_overdue"]).run()
+    [chosen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert chosen["Flags raised"].str.contains("Review overdue").all()
+    _pick_case(at)
+    assert_healthy(at)
+    at.switch_page("views/case_list.py").run()
+    assert at.multiselect(key="case_flags").value == ["review_overdue"]
+    [back] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert back["Case"].tolist() == chosen["Case"].tolist()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tests.test_app import _presentation_on, assert_healthy, open_app
 
-OUTCOMES = "pages/outcomes.py"
+OUTCOMES = "views/outcomes.py"
 
 
 def _tables(at) -> dict[str, pd.DataFrame]:
@@ -72,7 +72,7 @@ def test_no_term_leaves_one_hidden_destination_beside_its_returns(sample_db, mon
 
 
 def test_the_file_of_destinations_by_term_hides_what_the_screen_hides(sample_db, monkeypatch):
-    from pages import _ui as U
+    from views import _ui as U
     files = []
     original = U.download_data
 
@@ -107,7 +107,7 @@ def test_the_overview_trend_hides_the_terms_the_outcomes_page_hides(sample_db, m
     hidden = {(term, col) for col in ("Ended", "Returned to mainstream") for term, v in returns[col].items()
               if v == "c" and term != "Total"}
     assert any(exact.loc[term, col] >= 3 for term, col in hidden), (hidden, exact)
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     assert_healthy(at)
     trend = _trend(at)
     for term, col in hidden:
@@ -136,7 +136,7 @@ def _withheld_by_term(sample_db, monkeypatch):
     assert "returns_by_term" not in _tables(at)
     assert any("Not shown in presentation mode: with the figures beside it" in i.value for i in at.info)
     # the overview's trend hides every term's returns and placements ended
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     trend = _trend(at)
     assert set(trend["Ended"]) == {"c"} and set(trend["Returned to mainstream"]) == {"c"}
     # without presentation mode the table is there, exact, but no file is offered
@@ -157,7 +157,7 @@ def test_the_provider_scorecard_hides_what_the_returns_by_provider_hide(sample_d
     hidden = {(p, col) for col in ("Ended", "Returned to mainstream") for p, v in returns[col].items()
               if v == "c" and p != "Total"}
     assert ("Ashbeck Learning Centre", "Returned to mainstream") in hidden, hidden
-    at.switch_page("pages/providers.py").run()
+    at.switch_page("views/providers.py").run()
     assert_healthy(at)
     card = next(df.value for df in at.dataframe if "Provider" in df.value.columns
                 and "Returned to mainstream" in df.value.columns).set_index("Provider")
@@ -178,8 +178,8 @@ def test_the_exclusion_rates_hide_what_the_exclusions_by_school_hide(sample_db_c
         "SELECT school FROM exclusions WHERE school IS NOT NULL GROUP BY school").fetchall()
     store.set_school_rolls({r[0]: 900 for r in rows})
     store.close()
-    at = open_app(db, monkeypatch, "pages/exclusions.py", query={"as_of": "2025-02-22"})
-    _presentation_on(at, "pages/exclusions.py")
+    at = open_app(db, monkeypatch, "views/exclusions.py", query={"as_of": "2025-02-22"})
+    _presentation_on(at, "views/exclusions.py")
     at.button_group(key="exc_by").set_value("School").run()
     at.button_group(key="view_exc_group").set_value("Table").run()
     assert_healthy(at)
@@ -202,8 +202,8 @@ def test_no_trust_leaves_one_of_its_schools_to_subtraction(sample_db, sample_db_
     trust_of = dict(zip(*by_school_and_trust(con, Filters(as_of=date(2024, 3, 14)), Settings())[["school", "trust"]]
                         .T.values))
     con.close()
-    at = open_app(sample_db, monkeypatch, "pages/exclusions.py", query={"as_of": "2024-03-14"})
-    _presentation_on(at, "pages/exclusions.py")
+    at = open_app(sample_db, monkeypatch, "views/exclusions.py", query={"as_of": "2024-03-14"})
+    _presentation_on(at, "views/exclusions.py")
     at.button_group(key="view_exc_group").set_value("Table").run()
     shown = {}
     for choice in ("School", "Trust"):
@@ -230,8 +230,8 @@ def test_the_sixth_day_tiles_do_not_give_the_too_recent_exclusions_back(sample_d
     # "Permanent 28" beside "of 26" gives back the 2 too recent to judge. Worked out by hand
     # (analytics/exclusions_shared.protect_sixth_day): the 26 is hidden, and then, since met +
     # not met = 26, the smaller of 18 and 8: the 8 not met. The 18 met and the 28 stay.
-    at = open_app(sample_db, monkeypatch, "pages/exclusions.py", query={"as_of": "2024-03-19"})
-    _presentation_on(at, "pages/exclusions.py")
+    at = open_app(sample_db, monkeypatch, "views/exclusions.py", query={"as_of": "2024-03-19"})
+    _presentation_on(at, "views/exclusions.py")
     assert_healthy(at)
     assert [m.value for m in at.metric if m.label == "Permanent"] == ["28"]
     assert [m.value for m in at.metric if m.label == "Sixth day met"] == ["c"]
@@ -242,7 +242,7 @@ def test_the_sixth_day_tiles_do_not_give_the_too_recent_exclusions_back(sample_d
     assert cells["Sixth day not yet reached"] == "c" and cells["Not by day 6"] == "c"
     assert cells["Provision by day 6"] == "18" and cells["Total"] == "28"
     # the overview's sixth-day headline gives neither the 26 nor a rate built on it
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     assert_healthy(at)
     assert [m.value for m in at.metric if m.label == "Sixth-day duty met"] == ["c"]
     assert any(c.value.startswith("n = c") for c in at.caption)

@@ -82,7 +82,7 @@ def apply(at) -> None:
 @pytest.fixture
 def checked(tmp_path, monkeypatch):
     """The upload page with MESSY dropped in (not yet mapped)."""
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value(("messy_placements.csv", MESSY, "text/csv")).run()
     assert_healthy(at)
     return at
@@ -165,7 +165,7 @@ def test_the_check_says_how_many_more_rejects_there_are_past_the_first_ten(tmp_p
     header = "UPN,Provider Name,Start Date\n"
     body = header + "".join(f"D999123400001,Oak PRU,{d}/02/2025\n" for d in range(30, 30 + 12))
     body += "D999123400001,Oak PRU,01/09/2025\n"
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value(("feb.csv", body.encode(), "text/csv")).run()
     assert_healthy(at)
     text = markdown_text(at)
@@ -211,7 +211,7 @@ def test_recognised_columns_load_and_only_changed_choices_are_remembered(checked
     # without Ended, row 8 loads: 5 rows (4, 7, 8, 9, 10) accepted, rows 5 and 6 rejected
     assert metric_value(at, "Rows accepted") == "5"
     assert metric_value(at, "Rows rejected") == "2"
-    from pages import _state as S
+    from views import _state as S
     rows = S.store().con.cursor().execute(
         "SELECT first_name, last_name, date_of_birth, sex, provider_urn FROM placements "
         "ORDER BY start_date").fetchall()
@@ -224,7 +224,7 @@ def test_recognised_columns_load_and_only_changed_choices_are_remembered(checked
     # bring the surnames back unasked.
     remembered = json.loads((tmp_path / "mappings.json").read_text())
     assert list(remembered.values()) == [{"Began": "start_date", "SURNAME": ""}]
-    again = open_app(tmp_path / "ap.duckdb", at_monkeypatch, "pages/upload.py")
+    again = open_app(tmp_path / "ap.duckdb", at_monkeypatch, "views/upload.py")
     again.file_uploader[0].set_value(("next_term.csv", MESSY.replace(b"2025,", b"2026,"), "text/csv")).run()
     assert_healthy(again)
     assert column_choices(again)["SURNAME"] == LEAVE_OUT
@@ -237,7 +237,7 @@ def test_register_marks_keep_their_meaning_when_apply_is_pressed(tmp_path, monke
     body = ("UPN,Date,AM,PM,Notes\n"
             "D999123400001,01/09/2025,/,\\,ok\n"
             "D999123400001,02/09/2025,O,/,late bus\n").encode()
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value(("marks.csv", body, "text/csv")).run()
     assert_healthy(at)
     before = [s.value for s in at.success]
@@ -249,7 +249,7 @@ def test_register_marks_keep_their_meaning_when_apply_is_pressed(tmp_path, monke
     assert [s.value for s in at.success] == before
     at.button(key="load_files").click().run()
     assert_healthy(at)
-    from pages import _state as S
+    from views import _state as S
     # one week: 4 possible sessions, 3 attended (/ \ and / present, O absent)
     assert S.store().con.cursor().execute(
         "SELECT possible_sessions, attended_sessions FROM attendance").fetchall() == [(4.0, 3.0)]
@@ -278,7 +278,7 @@ def test_a_file_whose_headings_are_all_unknown_can_be_mapped(tmp_path, monkeypat
         buf = io.BytesIO()
         wb.save(buf)
         data, name, mime = buf.getvalue(), "export.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value((name, data, mime)).run()
     assert_healthy(at)
     # the title line is not taken for the headings; the row below it is, each heading unknown
@@ -295,7 +295,7 @@ def test_a_file_whose_headings_are_all_unknown_can_be_mapped(tmp_path, monkeypat
     at.button(key="load_files").click().run()
     assert_healthy(at)
     assert metric_value(at, "Rows accepted") == "3"
-    from pages import _state as S
+    from views import _state as S
     rows = S.store().con.cursor().execute(
         "SELECT provider, start_date, end_date FROM placements ORDER BY start_date").fetchall()
     assert [(r[0], str(r[1]), r[2] and str(r[2])) for r in rows] == [
@@ -328,7 +328,7 @@ def test_a_withdrawn_files_column_choices_can_be_forgotten_there_or_in_settings(
     assert json.loads(path.read_text()) == {}
     assert [s.value for s in at.success if s.value.startswith("Forgot the column choices of upload 1")]
     # the next file with the same headings is read afresh: Ended is not taken as anything
-    again = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    again = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     again.file_uploader[0].set_value(("next_term.csv", MESSY.replace(b"2025,", b"2026,"), "text/csv")).run()
     assert_healthy(again)
     assert column_choices(again)["Ended"] == LEAVE_OUT
@@ -336,7 +336,7 @@ def test_a_withdrawn_files_column_choices_can_be_forgotten_there_or_in_settings(
     # Settings lists what is remembered, and forgets a set
     from analytics import mappings
     mappings.remember(path, ["Began", "Ended", "UPN"], {"Began": "start_date", "Ended": ""})
-    settings = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/settings.py")
+    settings = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/settings.py")
     assert_healthy(settings)
     [table] = [d.value for d in settings.dataframe if "Heading in the file" in d.value.columns]
     assert table.to_dict("records") == [{"Heading in the file": "Began", "Read as": "Start"},
@@ -367,7 +367,7 @@ def test_many_skipped_sheets_make_one_notice_and_nothing_to_map(tmp_path, monkey
     hidden.sheet_state = "hidden"
     buf = io.BytesIO()
     wb.save(buf)
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     at.file_uploader[0].set_value(("many.xlsx", buf.getvalue(),
                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
     assert_healthy(at)

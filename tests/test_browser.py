@@ -295,7 +295,7 @@ def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sampl
     from playwright.sync_api import sync_playwright
 
     from analytics.store import Store
-    from pages import _state as S
+    from views import _state as S
 
     db = tmp_path / "ap.duckdb"
     head = "UPN,Forename,Surname,DOB,Provider Name,Setting Type,Registered,Start Date,Hours Per Week\n"
@@ -339,3 +339,59 @@ def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sampl
         assert pg.get_by_text("in the loaded data").count() == 0
     with Store(db) as store:          # the server stopped: the record is back in the file
         assert len(store.records_of("V999000000001")["placements"]) == 1
+
+
+def test_the_layout_for_printing_puts_every_row_on_paper_and_leaves_the_controls_off(tmp_path, sample_file_paths):
+    # A panel clerk printed the case list: the scrolled grid printed 14 of 73 rows, lost every
+    # column after the flags, and the sidebar took a quarter of each page; a pupil's timeline was
+    # cut off at the paper's edge, losing the open placement.
+    import duckdb
+    from playwright.sync_api import sync_playwright
+
+    from analytics.store import Store
+
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as store:
+        store.ingest_file(next(p for p in sample_file_paths if p.name == "2024-25_1_autumn_placements.csv"))
+    con = duckdb.connect(str(db), read_only=True)
+    as_of = "2024-12-13"
+    open_ = con.execute("SELECT count(*) FROM placements WHERE start_date <= ?::DATE AND (end_date IS NULL "
+                        "OR end_date > ?::DATE)", [as_of, as_of]).fetchall()[0][0]   # metrics.md §1
+    con.close()
+    assert open_ > 14
+    with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-print.log") as url, \
+            sync_playwright() as p, one_page(p) as pg:
+        pg.goto(f"{url}/case_list?as_of={as_of}")
+        idle(pg)
+        pg.locator('[data-testid="stSidebar"]').get_by_text("Layout for printing", exact=True).click()
+        table = pg.locator('[data-testid="stTable"]').filter(has_text="Flags raised")
+        table.wait_for(state="visible")
+        idle(pg)
+        pg.set_viewport_size({"width": 1047, "height": 740})    # A4 landscape less 10 mm margins, in CSS px
+        pg.emulate_media(media="print")
+        assert not pg.locator('[data-testid="stSidebar"]').is_visible()
+        assert pg.locator('[data-testid="stButton"]').filter(visible=True).count() == 0
+        assert table.locator("tbody tr").count() == open_
+        right = pg.evaluate("""() => Math.max(...Array.from(document.querySelectorAll(
+            '[data-testid="stTable"] th, [data-testid="stTable"] td')).map(e => e.getBoundingClientRect().right))""")
+        assert right <= 1047
+        pdf = pg.pdf(prefer_css_page_size=True)
+        assert re.search(rb"/MediaBox \[0 0 841\.\d+ 59[45]\.\d+\]", pdf)    # the case list prints landscape
+        assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "case-list-print.pdf").write_bytes(pdf)
+
+        pg.emulate_media(media="screen")
+        pg.set_viewport_size({"width": 1400, "height": 1200})
+        pg.goto(f"{url}/pupil_view?as_of={as_of}")     # a new session: the switch again
+        idle(pg)
+        pg.locator('[data-testid="stSidebar"]').get_by_text("Layout for printing", exact=True).click()
+        pg.get_by_text("Layout for printing is on").wait_for(state="visible")
+        idle(pg)
+        pg.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible")
+        pg.set_viewport_size({"width": 718, "height": 1000})     # A4 portrait less 10 mm margins
+        pg.emulate_media(media="print")
+        widths = pg.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg'))
+            .map(e => e.getBoundingClientRect().right)""")
+        assert widths and max(widths) <= 718
+        (ARTIFACTS / "pupil-view-print.pdf").write_bytes(pg.pdf(prefer_css_page_size=True))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 
 def test_bare_addresses_in_uploaded_text_are_not_made_links():

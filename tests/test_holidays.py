@@ -117,13 +117,13 @@ def test_a_calendar_saved_in_one_session_is_the_one_every_session_uses(sample_db
     # saved its calendar, was shown figures worked out with A's.
     from tests.test_app import assert_healthy, open_app
     db = copy_db(sample_db_copy, tmp_path)   # a calendar is saved: not in the shared sample store
-    a = open_app(db, monkeypatch, "pages/settings.py", query={"as_of": AS_OF})
-    b = open_app(db, monkeypatch, "pages/settings.py", query={"as_of": AS_OF})
+    a = open_app(db, monkeypatch, "views/settings.py", query={"as_of": AS_OF})
+    b = open_app(db, monkeypatch, "views/settings.py", query={"as_of": AS_OF})
     _save_calendar(a, NOVEMBER)
-    a.switch_page("pages/exclusions.py").run()   # A's figures, cached under A's calendar
+    a.switch_page("views/exclusions.py").run()   # A's figures, cached under A's calendar
     assert_healthy(a)
     _save_calendar(b, LATER)
-    b.switch_page("pages/exclusions.py").run()
+    b.switch_page("views/exclusions.py").run()
     assert_healthy(b)
     later = _expected(sample_db_copy, [D(2025, 3, 10), D(2025, 3, 11)])
     november = _expected(sample_db_copy, [D(2024, 11, 5), D(2024, 11, 6)])
@@ -140,11 +140,11 @@ def test_the_settings_page_says_what_the_data_says_beside_an_override(sample_db_
     # sample say higher_is_better = false; reading age, whose rows say true, read "see the upload".
     from tests.test_app import assert_healthy, open_app
     db = copy_db(sample_db_copy, tmp_path)
-    at = open_app(db, monkeypatch, "pages/settings.py")
+    at = open_app(db, monkeypatch, "views/settings.py")
     at.radio(key="dir_sdq total").set_value("Higher is better").run()
     at.radio(key="dir_reading age").set_value("Lower is better").run()
     assert_healthy(at)
-    fresh = open_app(db, monkeypatch, "pages/settings.py")
+    fresh = open_app(db, monkeypatch, "views/settings.py")
     assert fresh.radio(key="dir_sdq total").value == "Higher is better"
     assert fresh.radio(key="dir_sdq total").proto.captions[0] == "(the data: lower is better)"
     assert fresh.radio(key="dir_reading age").value == "Lower is better"

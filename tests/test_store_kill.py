@@ -110,7 +110,7 @@ except StoreError as e:
 print("BROKEN", store.broken)
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 store.close()
-with Store(db) as again:   # as the dashboard does when a store is broken (pages/_state.store)
+with Store(db) as again:   # as the dashboard does when a store is broken (views/_state.store)
     print("UPLOADS", len(again.uploads()))
     print("AFTER", again.ingest_file(big)[0].status)
 """

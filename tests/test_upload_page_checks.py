@@ -62,7 +62,7 @@ def load(at) -> None:
 
 
 def uploads(at) -> list[tuple]:
-    from pages import _state as S
+    from views import _state as S
     return S.store().con.cursor().execute(
         "SELECT upload_id, file_name, sheet, dataset, rows_accepted, withdrawn_at IS NOT NULL "
         "FROM uploads ORDER BY upload_id").fetchall()
@@ -78,7 +78,7 @@ def result_table(at):
 
 
 def test_the_same_file_twice_in_one_batch_is_checked_once_and_loaded_once(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     # a browser names a second download "name (1).csv"
     drop(at, ("autumn.csv", AUTUMN), ("autumn (1).csv", AUTUMN))
     assert not texts(at, "error")
@@ -104,7 +104,7 @@ def test_the_same_file_twice_in_one_batch_is_checked_once_and_loaded_once(tmp_pa
 
 
 def test_the_result_box_says_when_its_upload_has_since_been_withdrawn(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN))
     load(at)
     assert texts(at, "success")[0].startswith("Every sheet loaded")
@@ -142,7 +142,7 @@ def _workbook() -> bytes:
 def test_a_workbook_sheet_skipped_for_want_of_a_column_can_be_mapped(tmp_path, monkeypatch):
     data = _workbook()
     form = f"map_{hashlib.sha256(data).hexdigest()[:16]}_s0_"   # the Placements sheet's choices
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("returns.xlsx", data))
     [skipped] = [w for w in texts(at, "warning") if "Placements" in w]
     assert "Sheet 'Placements' was skipped" in skipped and "no column for a placement start date" in skipped
@@ -166,7 +166,7 @@ def test_a_workbook_sheet_skipped_for_want_of_a_column_can_be_mapped(tmp_path, m
                      "Sheet 'Attendance' holds **attendance** (headings on row 1): 1 row ready, 0 to be rejected."]
     load(at)
     assert [u[2:5] for u in uploads(at)] == [("Placements", "placements", 2), ("Attendance", "attendance", 1)]
-    from pages import _state as S
+    from views import _state as S
     assert S.store().con.cursor().execute(
         "SELECT pupil_id, start_date FROM placements ORDER BY start_date").fetchall() == [
         (U1, date(2025, 9, 1)), (U2, date(2025, 9, 8))]
@@ -184,7 +184,7 @@ def case_number(db_folder, pupil_id: str) -> str:
 
 
 def test_before_load_the_check_says_what_an_older_file_would_undo(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN))
     assert "Loading this will add 3 placements and change none already stored." in texts(at, "info")
     load(at)
@@ -229,7 +229,7 @@ def test_before_load_the_check_says_what_an_older_file_would_undo(tmp_path, monk
 
 
 def test_the_check_says_when_a_file_changes_nothing(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN))
     load(at)
     # the same rows, in another order, in another file (other bytes)
@@ -244,7 +244,7 @@ def test_the_check_says_when_a_file_changes_nothing(tmp_path, monkeypatch):
 def test_in_a_batch_each_file_is_checked_after_the_files_above_it(tmp_path, monkeypatch):
     # Three terms' files dropped together on an empty store: the check of spring said "will add
     # 4 placements", though three of them are autumn's, which loads first.
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN), ("spring.csv", SPRING), ("autumn corrected.csv", AUTUMN_CORRECTED))
     assert "Loading this will add 3 placements and change none already stored." in texts(at, "info")
     changes = [w for w in texts(at, "warning") if w.startswith("**Loading this will change")]
@@ -277,7 +277,7 @@ def test_a_file_that_cannot_be_loaded_is_named_in_the_result(tmp_path, monkeypat
     # after Load: no row, no sentence.
     contacts = b"Provider,Contact,Phone\nOak PRU,Ms X,01234 567890\nLumen Online,Mr Y,01234 000000\n"
     notes = b"Notes for the panel\nNothing here is data.\n"
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN), ("contacts.csv", contacts), ("notes.csv", notes))
     assert at.button(key="load_files").label == "Load 1 file"
     load(at)
@@ -297,7 +297,7 @@ def test_the_check_says_when_a_child_comes_back_under_another_id(tmp_path, monke
     head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date\n"
     autumn = (head + f"{U1},Ann,Example,03/04/2012,Oak PRU,01/09/2025\n").encode()
     spring = (head + "C99900000001,Ann,Example,03/04/2012,Oak PRU,01/09/2025\n").encode()
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", autumn), ("spring.csv", spring))
     notices = [w for w in texts(at, "warning") if "under more than one pupil ID" in w]
     assert notices == ["1 pupil appears under more than one pupil ID: row 2 of this sheet has the same first name, "
@@ -317,10 +317,10 @@ def test_the_case_list_says_when_one_child_seems_to_be_two_pupils(tmp_path, monk
               f"{U2},Ben,Sample,19/07/2012,Oak PRU,08/09/2025\n").encode()
     # the same child with a digit dropped from the UPN, at another provider (a second placement)
     spring = (head + "C99900000001,ann,EXAMPLE,03/04/2012,Lumen Online,05/01/2026\n").encode()
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", autumn), ("spring.csv", spring))
     load(at)
-    at.switch_page("pages/case_list.py").run()
+    at.switch_page("views/case_list.py").run()
     assert_healthy(at)
     [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
     # each case with the upload that brought its ID (autumn.csv is upload 1, spring.csv upload 2),
@@ -341,11 +341,11 @@ def test_the_case_list_names_the_mistyped_id_after_the_real_placement_ends(tmp_p
     head = "UPN,First Name,Surname,Date of Birth,Provider,Start Date,End Date\n"
     spring = (head + "C99900000001,Ann,Example,03/04/2012,Oak PRU,01/09/2025,\n").encode()   # mistyped
     summer = (head + f"{U1},Ann,Example,03/04/2012,Oak PRU,01/09/2025,19/06/2026\n").encode()
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("spring.csv", spring), ("summer.csv", summer))
     load(at)
     at.query_params["as_of"] = "2026-07-01"
-    at.switch_page("pages/case_list.py").run()
+    at.switch_page("views/case_list.py").run()
     assert_healthy(at)
     [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     assert listed["Case"].tolist() == [case_number(tmp_path, "C99900000001")]    # the ghost, still open
@@ -354,7 +354,7 @@ def test_the_case_list_names_the_mistyped_id_after_the_real_placement_ends(tmp_p
 
 
 def test_a_file_named_for_another_dataset_is_pointed_out(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("spring_attendance.csv", SPRING), ("autumn_placements.csv", AUTUMN))
     named = [w for w in texts(at, "warning") if "name suggests" in w]
     assert named == ["The file's name suggests **attendance**, but its headings are those of **placements**. "
@@ -365,9 +365,9 @@ def test_load_is_refused_when_the_stored_data_changed_after_the_check(tmp_path, 
     # A reviewer: C's check of spring said "will change 1 placement"; D then withdrew the upload
     # it would change; C pressed Load and spring went in as something else, the result saying
     # only that every sheet loaded. Load must not act on a check the person has not seen.
-    from pages import _state as S
+    from views import _state as S
 
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", AUTUMN))
     load(at)
     [(autumn_id, *_)] = uploads(at)
@@ -398,16 +398,16 @@ def test_a_file_named_after_a_child_is_shown_without_the_upn_or_in_a_meeting_the
     named = "Quillby_L999415416465 referral.csv"
     # the same child under the UPN of the file's name: the case list warns of one child, two IDs
     spring = (head + "L999415416465,Ann,Quillby,03/04/2012,Lumen Online,05/01/2026\n").encode()
-    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "pages/upload.py")
+    at = open_app(tmp_path / "ap.duckdb", monkeypatch, "views/upload.py")
     drop(at, ("autumn.csv", autumn), (named, spring))
     load(at)
-    at.toggle(key="present_toggle_other").set_value(True).run()
+    at.toggle(key="present_toggle").set_value(True).run()
     assert_healthy(at)
     text = page_text(at)
     assert "L999415416465" not in text and "l999415416465" not in text.lower()
     assert "Quillby" not in text
     assert "[UPN hidden]" in text          # the result and history still name the file, masked
-    at.switch_page("pages/case_list.py").run()        # presentation mode is on on the Panel pages
+    at.switch_page("views/case_list.py").run()        # presentation mode is on on the Panel pages
     assert_healthy(at)
     [w] = [w for w in texts(at, "warning") if "one child under two pupil IDs" in w]
     assert "upload 2, [" in w and "L999415416465" not in w and "Quillby" not in w

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 GROUP_COUNTS = ["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"]
 GROUP_RATES = {"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")}

@@ -318,6 +318,11 @@ def presentation() -> bool:
     return bool(st.session_state.get("_presentation_now", False))
 
 
+def print_layout() -> bool:
+    """The sidebar's "Layout for printing": tables drawn whole and charts at a paper's width."""
+    return bool(st.session_state.get("_print", False))
+
+
 def _case_key() -> bytes:
     """A per-installation secret, so a case number cannot be turned back into a UPN."""
     path = Path(db_path()).resolve().parent / "case_key"
@@ -357,14 +362,21 @@ def case_in(text):
     return m.group(0) if m else text
 
 
-def case_number(pupil_id) -> str:
+def case_number(pupil_id, key: bytes | None = None) -> str:
     """A stable case number for a pupil (never the UPN): 'C-' and 7 characters."""
     if pupil_id is None or (isinstance(pupil_id, float) and pd.isna(pupil_id)):
         return ""
-    digest = hmac.new(_case_key_cached(db_path()), str(pupil_id).encode(), hashlib.sha256).digest()
+    digest = hmac.new(key or _case_key_cached(db_path()), str(pupil_id).encode(), hashlib.sha256).digest()
     n = int.from_bytes(digest[:5], "big") >> 5  # 35 bits
     chars = "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(6, -1, -1))
     return f"C-{chars}"
+
+
+def case_numbers(pupil_ids: pd.Series) -> pd.Series:
+    """case_number of each, the key fetched once and each distinct ID worked out once (a list
+    of 1,443 open placements spent half a second fetching the cached key per row)."""
+    key = _case_key_cached(db_path())
+    return pupil_ids.map({v: case_number(v, key) for v in pupil_ids.dropna().unique()}).fillna("")
 
 
 PERSONAL = ("pupil_id", "first_name", "last_name", "date_of_birth", "upn")
@@ -406,7 +418,7 @@ def protect(df: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     as_of = as_of or filters().as_of or date.today()
     front = []
     if "pupil_id" in out.columns:
-        out.insert(0, "case", out["pupil_id"].map(case_number))
+        out.insert(0, "case", case_numbers(out["pupil_id"]))
         front.append("case")
     if "first_name" in out.columns or "last_name" in out.columns:
         first = out["first_name"] if "first_name" in out.columns else pd.Series(None, index=out.index)
@@ -556,10 +568,9 @@ def _claims() -> dict:
 
 
 def _only(screen, paths: list[str]) -> None:
-    """Show one screen instead of the app, then stop. It is given as a hidden navigation, so
-    that Streamlit does not list the files of pages/ in the sidebar (as it does when a run
-    gives no navigation), under every page's address (`paths`), so that a link to a page
-    opens this screen rather than a "page not found" notice."""
+    """Show one screen instead of the app, then stop. It is given as a hidden navigation, under
+    every page's address (`paths`), so that a link to a page opens this screen rather than a
+    "page not found" notice."""
     st.navigation([st.Page(screen, title="AP oversight", icon=":material/lock:", url_path=path, default=i == 0)
                    for i, path in enumerate(paths or ["home"])], position="hidden").run()
     st.stop()
@@ -646,10 +657,11 @@ def shell():
 def run_page(body) -> None:
     """Run a page body with the guard (Streamlit's own rerun/stop signals pass through).
 
-    Streamlit runs a file of a folder named pages/ on its own, without dashboard.py, until some
-    session has called st.navigation (and always under AppTest). A page must never draw without
-    the shell: presentation mode and the filters live there. So a page started alone runs the
-    shell, which runs the page again inside it.
+    AppTest's switch_page runs a page's file on its own, without dashboard.py (and so did
+    Streamlit for the files of a folder named pages/, until some session had called
+    st.navigation: a new server listed this package's modules as pages, which is why the folder
+    is views/). A page must never draw without the shell: presentation mode and the filters live
+    there. So a page started alone runs the shell, which runs the page again inside it.
     """
     if not getattr(_shell, "active", False):
         runpy.run_path(str(Path(__file__).resolve().parent.parent / "dashboard.py"), run_name="__main__")
@@ -689,7 +701,7 @@ def empty_state(what: str) -> bool:
         st.info(f"No data has been loaded yet. {what} "
                 "Go to **Upload** (under Data) and drop in your termly spreadsheets.")
         try:
-            st.page_link("pages/upload.py", label="Open the Upload page", icon=":material/upload:")
+            st.page_link("views/upload.py", label="Open the Upload page", icon=":material/upload:")
         except Exception:  # page_link outside navigation (tests of a single page)
             pass
         return True
@@ -800,6 +812,13 @@ def as_shown(text) -> str:
     if shown is None or (isinstance(shown, float) and pd.isna(shown)):
         return shown
     return mask_names(shown) if presentation() else shown
+
+
+def as_shown_each(values: pd.Series) -> pd.Series:
+    """as_shown of each value, each distinct one worked out once (it asks the store for the
+    data's version: once per cell made a list of 492 children take a second)."""
+    shown = {v: as_shown(v) for v in values.dropna().unique()}
+    return values.map(lambda v: shown.get(v, v) if isinstance(v, str) else v)
 
 
 def mask_names(text, own=()) -> str:

@@ -14,9 +14,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from analytics.errors import APDataError
-from pages import _state as S
+from views import _state as S
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
@@ -38,6 +39,7 @@ _TEMPLATE.layout.font = dict(family='"Source Sans Pro", "Source Sans 3", "Segoe 
 _TEMPLATE.layout.colorway = OKABE_ITO
 pio.templates["ap"] = _TEMPLATE
 pio.templates.default = "ap"
+PRINT_WIDTH = 680   # px: a chart in the layout for printing fits A4 portrait's printable width
 CHART_THEME = None   # st.plotly_chart(theme=CHART_THEME): the template above, not Streamlit's
 
 VALUE_LABELS = {
@@ -131,6 +133,10 @@ COLUMN_LABELS = {
     "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
     "survival": "Share still in AP", "row_number": "Row", "warning": "Warning", "original": "Original row",
     "excluded_on": "Permanently excluded on", "days_since": "Days since, no placement", "out_of_area": "Out of area",
+    "during_rate": "Attendance during the placement", "days_since_review": "Days since the last review (or start)",
+    "missing_attendance": "No attendance recorded",
+    "sen_status": "SEN", "cla": "Looked after", "fsm": "FSM", "sex": "Sex", "first_name": "First name",
+    "last_name": "Last name", "date_of_birth": "Date of birth",
 }
 FLAG_LABELS = {
     "no_planned_end": "No planned end date", "planned_end_passed": "Planned end date passed",
@@ -355,14 +361,16 @@ def fmt_rate(v) -> str:
     return f"{100 * float(v):.0f}%"
 
 
-def flag_share(now, open_now, before, open_before, delta: str | None, same: bool) -> tuple[str, str, str, str]:
-    """(delta colour, judgement, n text, last year's text) for the flagged-placements tile,
-    judged on the share of open placements flagged, not the count.
+def flag_share(now, open_now, before, open_before, same: bool) -> tuple[str | None, str, str, str, str]:
+    """(delta, delta colour, judgement, n text, last year's text) for the flagged-placements
+    tile, judged on the share of open placements flagged, not the count. The delta is that
+    share's change in percentage points, so its arrow and colour agree with the words (a
+    reviewer read "69 ↓ -8" in red beside "worse" as a contradiction).
 
-    >>> flag_share(69, 73, 77, 84, "-8 on last year", False)
-    ('normal', ' · worse: a larger share', '95% of 73 open', '77 (92% of 84)')
-    >>> flag_share(40, 80, 50, 80, "-10 on last year", False)
-    ('inverse', ' · better', '50% of 80 open', '50 (62% of 80)')
+    >>> flag_share(69, 73, 77, 84, False)
+    ('+3 pts on last year', 'inverse', ' · worse: a larger share flagged', '95% of 73 open', '77 (92% of 84)')
+    >>> flag_share(40, 80, 50, 80, False)[:3]
+    ('-12 pts on last year', 'inverse', ' · better: a smaller share flagged')
     """
     def share(n, d):
         return n / d if isinstance(n, (int, float)) and isinstance(d, (int, float)) and d else None
@@ -370,17 +378,14 @@ def flag_share(now, open_now, before, open_before, delta: str | None, same: bool
     n = f"{fmt_rate(s_now)} of {fmt_count(open_now)} open" if s_now is not None else ""
     last = (f"{fmt_count(before)} ({fmt_rate(s_before)} of {fmt_count(open_before)})"
             if s_before is not None else fmt_count(before))
-    if s_now is None or s_before is None or delta is None or same:
-        return "off", "", n, last
-    # the arrow's colour follows the share: red when a larger share is flagged, whichever way the count went
-    falling = delta.startswith("-")
-    if round(s_now, 2) == round(s_before, 2):
-        return "off", " · the same share", n, last
-    worse = s_now > s_before
-    colour = ("normal" if falling else "inverse") if worse else ("inverse" if falling else "normal")
-    judged = (" · worse" + (": a larger share" if falling else "")) if worse else (
-        " · better" + (": a smaller share" if not falling else ""))
-    return colour, judged, n, last
+    if s_now is None or s_before is None or same:
+        return None, "off", "", n, last
+    points = round(s_now * 100) - round(s_before * 100)   # as the percentages shown
+    if points == 0:
+        return "no change in the share on last year", "off", " · the same share", n, last
+    # a larger share flagged is worse: up and red; a smaller one down and green
+    return (f"{points:+d} pts on last year", "inverse",
+            " · worse: a larger share flagged" if points > 0 else " · better: a smaller share flagged", n, last)
 
 
 def fmt_days(v) -> str:
@@ -625,6 +630,10 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
         elif numeric and str(orig).startswith("cost"):
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
+    if S.print_layout():
+        # every row and column, as text that wraps: a scrolled grid prints only what is in view
+        st.table(printable(shown, df), hide_index=True)
+        return None
     kw.setdefault("width", "stretch")
     kw.setdefault("placeholder", "")   # a missing value is a blank cell, not a grey "None"
     if len(shown) <= 25:
@@ -632,6 +641,40 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
         # at the end of a trend table, below a scroll bar)
         kw.setdefault("height", 35 * (len(shown) + 1) + 3)
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
+
+
+def printable(shown: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """A readable table (``shown``, from ``df``) as text for paper: dates dd/mm/yyyy, rates as
+    percentages, costs in pounds, blanks empty, as the screen's column formats show them."""
+    out = shown.copy()
+    for orig, col in zip(df.columns, out.columns):
+        s = out[col]
+        numeric = pd.api.types.is_numeric_dtype(df[orig]) and not pd.api.types.is_bool_dtype(df[orig])
+        if _is_date_column(s):
+            fmt = lambda v: v.strftime("%d/%m/%Y")
+        elif numeric and _is_percent(orig):
+            fmt = lambda v: f"{v:.2%}" if isinstance(v, (int, float)) else str(v)
+        elif numeric and str(orig) == "change_pp":
+            fmt = lambda v: f"{v:+.1f}" if isinstance(v, (int, float)) else str(v)
+        elif numeric and str(orig).startswith("cost"):
+            fmt = lambda v: f"£{v:,.0f}" if isinstance(v, (int, float)) else str(v)
+        else:
+            fmt = lambda v: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else (
+                f"{v:,.1f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+        out[col] = [("" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+                     or (not isinstance(v, str) and pd.isna(v)) else fmt(v)) for v in s]
+    return out
+
+
+def plot(fig: go.Figure, key: str) -> None:
+    """st.plotly_chart; in the layout for printing, drawn at a width that fits A4 paper and
+    static (on screen a chart takes the window's width, and paper cut it off at the right)."""
+    if S.print_layout():
+        fig.update_layout(width=PRINT_WIDTH)
+        st.plotly_chart(fig, key=key, width="content", theme=CHART_THEME,
+                        config={"staticPlot": True, "displayModeBar": False})
+    else:
+        st.plotly_chart(fig, key=key, config={"displaylogo": False}, theme=CHART_THEME)
 
 
 def view_toggle(key: str, default: str = "Chart", title: str = "") -> str:
@@ -728,7 +771,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     if view == "Chart":
         parts = shown.iloc[:-1] if kw else shown   # the chart draws the parts, not their total
         fig = chart(numeric_for_chart(parts, list(count_cols) + list((rate_cols or {}).keys())))
-        st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False}, theme=CHART_THEME)
+        plot(fig, f"chart_{key}")
         if S.presentation() and (shown.astype(str) == "c").any().any():
             st.caption("Some values are hidden ('c': fewer than "
                        f"{S.threshold()}) and are left out of the chart.")
@@ -846,6 +889,51 @@ def pupil_file(view: dict, placement_cols: list[str], as_of) -> dict:
         t = S.protect(table_, as_of)
         out[name] = readable(t[[c for c in shown.get(name, t.columns) if c in t.columns]])
     return out
+
+
+def assessment_chart(ass: pd.DataFrame, directions: dict[str, bool]) -> go.Figure:
+    """One pupil's scores, one panel per measure (the pupil view)."""
+    # One panel per measure, each on its own scale: a reading age near 140 and a wellbeing score
+    # near 15 on one axis would flatten the second. Each says which way is better: an SDQ score
+    # rising from 8 to 21 is drawn like a reading age rising.
+    groups = list(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure"))
+    names = [safe_label(f"{d['measure'].iloc[-1]} "
+                          f"({'higher' if directions.get(k, True) else 'lower'} is better)")
+             for k, d in groups]
+    fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=names,
+                        vertical_spacing=min(0.12, 0.3 / max(1, len(groups))))
+    for i, (_, d) in enumerate(groups):
+        fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=names[i], mode="lines+markers",
+                                 line=dict(color=OKABE_ITO[i % 8], width=2), showlegend=False),
+                      row=i + 1, col=1)
+    fig = style(fig, f"Assessments (n = {n_of(len(ass), 'score')})", "", "", height=120 + 170 * len(groups))
+    fig.update_xaxes(title_text="Date", row=len(groups), col=1)
+    dates = pd.to_datetime(ass["date"]).dropna()
+    if len(dates) and dates.min() == dates.max():
+        # one date: Plotly spans a millisecond ("23:59:59.999 May 22"); a month either side
+        one = dates.min()
+        fig.update_xaxes(range=[one - pd.Timedelta(days=31), one + pd.Timedelta(days=31)], tickformat="%b %Y")
+    for i, (_, d) in enumerate(groups):
+        if d["value"].nunique() == 1:   # one score: a readable scale around it, not steps of 0.5
+            v = float(d["value"].iloc[0])
+            fig.update_yaxes(range=[v - max(1.0, abs(v) * 0.1), v + max(1.0, abs(v) * 0.1)], row=i + 1, col=1)
+    return fig
+
+
+def pupil_about(case: str, who: str, facts: list[tuple[str, str]], as_of) -> pd.DataFrame:
+    """The pupil file's 'About this file' sheet: whose records (as the screen names them), the
+    header's facts, the date, the mode, and when it was downloaded."""
+    rows = [("File", "Pupil view: one pupil's placements, attendance, assessments and exclusions"),
+            ("Case", case), ("Pupil", who)]
+    rows += [(label, text.split(": ", 1)[-1] if ": " in text else text) for label, text in facts]
+    rows += [("Records as of", f"{as_of:%d/%m/%Y}"),
+             ("Presentation mode", "On: initials and age, no name or date of birth" if S.presentation() else
+              "Off: holds the pupil's name and date of birth; OFFICIAL-SENSITIVE, keep it secure")]
+    last = _per_state(("last_data_date",), S.last_data_date)
+    if last is not None:
+        rows.append(("Latest date in the loaded data", f"{last:%d/%m/%Y}"))
+    rows.append(("Downloaded", f"{datetime.now(timezone.utc):%d/%m/%Y %H:%M} UTC"))
+    return pd.DataFrame(rows, columns=["About this file", ""])
 
 
 def clicked_case(row: int, seen: list | None, now: list) -> str | None:

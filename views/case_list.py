@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 FLAG_ORDER = list(U.FLAG_LABELS)
 
@@ -27,7 +27,8 @@ def _unknown(v) -> bool:
 
 def main() -> None:
     st.title("Case list", anchor=False)
-    st.caption("Open placements needing attention, most urgent first. Select a row to open the pupil view.")
+    st.caption("Every placement open on the 'as of' date, most urgent first (the most flags first). Select a row "
+               "to open the pupil view.")
     if S.empty_state("The case list shows every open placement and its flags once placements are loaded."):
         return
     p = S.period()
@@ -48,7 +49,7 @@ def main() -> None:
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
     c[1].metric("Flagged", U.fmt_count(any_flag), border=True,
                 help=U.ABOUT["any_flag"])
-    short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time too long",
+    short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time beyond the limit",
              "unregistered": "Unregistered provider"}
     unknown = int(flags["registered"].map(_unknown).sum()) if "registered" in flags.columns else 0
     for col, f in zip(c[2:], short):
@@ -81,16 +82,22 @@ def main() -> None:
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})
-        st.dataframe(table.rename(columns={"flag": "Flag", "placements": "Placements"}),
-                     hide_index=True, placeholder="")
+        U.table(table)
 
+    # Streamlit forgets a widget's value on a page that does not draw it: coming back from a
+    # pupil view showed all 73 placements again, the flag choice gone. A copy puts it back.
+    ss = st.session_state
+    for k, v in ss.get("_case_choice", {}).items():
+        if k not in ss:
+            ss[k] = [f for f in v if f in present] if k == "case_flags" else v
     f1, f2, f3 = st.columns([3, 1, 1])
     wanted = f1.multiselect("Show placements with these flags", present, key="case_flags",
                             format_func=lambda f: U.FLAG_LABELS[f], placeholder="All open placements")
     # "open-ended with no exit plan" is two flags at once: long and no planned end date
     match = f2.radio("Placements with", ["any", "all"], key="case_flags_match", horizontal=True,
                      format_func=lambda m: {"any": "any of them", "all": "all of them"}[m])
-    only_flagged = f3.toggle("Only flagged placements", value=False, key="case_only_flagged")
+    only_flagged = f3.toggle("Only flagged placements", key="case_only_flagged")
+    ss["_case_choice"] = {k: ss[k] for k in ("case_flags", "case_flags_match", "case_only_flagged") if k in ss}
     rows = flags.copy()
     if wanted:
         held = rows[wanted].fillna(False).astype(bool)
@@ -112,8 +119,16 @@ def main() -> None:
                         "commissioner", "home_school", "out_of_area")
             if c in shown.columns]
     shown = shown[cols]
-    st.caption(f"{U.n_of(len(shown), 'placement')} listed. Click a column heading to sort. Click a row to "
-               "open its pupil view (with the keyboard: Shift+Space on a row), or pick a case number below.")
+    # the choice is said in words: on paper the boxes above are left off
+    chose = (f" with {'all' if match == 'all' else 'any'} of these flags: "
+             + "; ".join(U.FLAG_LABELS[f] for f in wanted) if wanted else "")
+    chose += (" (flagged placements only)" if only_flagged else "")
+    if shown.empty:
+        st.info(f"No open placement{chose or ' is listed'}. Clear the choice above to see them all.")
+    else:
+        st.caption(f"{U.n_of(len(shown), 'placement')} listed{chose}." + (
+            "" if S.print_layout() else " Click a column heading to sort. Click a row to open its pupil view (with "
+            "the keyboard: Shift+Space on a row), or pick a case number below."))
     # the order the person saw: a click is a row position in the table as drawn, and someone
     # else's upload or withdrawal since would shift a list worked out again (another child)
     seen = st.session_state.get("_case_list_seen")
@@ -127,7 +142,7 @@ def main() -> None:
                        "(an upload or a withdrawal). Check the list again and pick the case below.")
         else:
             st.session_state["case"] = case
-            st.switch_page("pages/pupil_view.py")
+            st.switch_page("views/pupil_view.py")
 
     cases = shown["case"].drop_duplicates().tolist()
     o1, o2 = st.columns([3, 1])
@@ -135,14 +150,29 @@ def main() -> None:
                           placeholder="Choose a case number")
     if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:"):
         st.session_state["case"] = chosen
-        st.switch_page("pages/pupil_view.py")
+        st.switch_page("views/pupil_view.py")
 
-    # in a meeting the file holds what the screen does (no sex, SEN, care status or attendance)
-    U.downloads(rows if S.presentation() else rows.drop(columns=["flags"]), "case_list", "case-list",
-                aggregate=False, columns=cols if S.presentation() else None, title="Case list: open placements")
+    # in a meeting the file holds what the screen does (no sex, SEN, care status or attendance);
+    # at a desk, every column, in the screen's words (a reviewer found "M", "K" and TRUE/FALSE)
+    U.downloads(_in_words(rows), "case_list", "case-list", aggregate=False,
+                columns=cols if S.presentation() else None, title="Case list: open placements")
     st.caption("The download lists case numbers, never UPNs"
                + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
     _waiting(p)
+
+
+def _in_words(rows: pd.DataFrame) -> pd.DataFrame:
+    """The case list's rows for its file: codes and yes/no columns as words, the flags as one
+    "Flags raised" column (not nine TRUE/FALSE ones), no internal provider key."""
+    out = rows.drop(columns=[c for c in ("provider_key", *U.FLAG_LABELS) if c in rows.columns])
+    words = {"sex": U.SEX_LABELS, "sen_status": U.SEN_LABELS}
+    for c, labels in words.items():
+        if c in out.columns:
+            out[c] = out[c].map(lambda v, labels=labels: labels.get(str(v), v) if isinstance(v, str) else v)
+    for c in ("cla", "fsm", "out_of_area", "registered", "missing_attendance"):
+        if c in out.columns:
+            out[c] = out[c].map({True: "Yes", False: "No"}).astype(object).where(out[c].notna(), None)
+    return out
 
 
 def _waiting(p) -> None:
@@ -155,18 +185,21 @@ def _waiting(p) -> None:
                    "(or was in one when excluded), as far as the loaded data show.")
         return
     shown = S.protect(waiting, p.as_of)[["case", "excluded_on", "school", "days_since"]]
-    shown["school"] = shown["school"].map(lambda v: S.as_shown(v) if isinstance(v, str) else "")
+    shown["school"] = S.as_shown_each(shown["school"]).map(lambda v: v if isinstance(v, str) else "")
     st.caption(f"{U.n_of(len(shown), 'pupil')} permanently excluded with no placement recorded since, as of "
                f"{p.as_of:%d %B %Y}, longest wait first: each pupil's latest permanent exclusion, from any date, "
                "not only the period's. The loaded data do not show a child starting at a new school or moving "
                "away, so a child listed here may have done either: the exclusions officer will know.")
+    if S.filters().selects_placements():
+        st.caption("The sidebar's filters are not applied to this list: they choose placements, and these "
+                   "children have none.")
     U.table(shown, key="waiting_table")
     o1, o2 = st.columns([3, 1])
     chosen = o1.selectbox("Open the pupil view for case", shown["case"].tolist(), key="waiting_pick", index=None,
                           placeholder="Choose a case number")
     if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:", key="waiting_open"):
         st.session_state["case"] = chosen
-        st.switch_page("pages/pupil_view.py")
+        st.switch_page("views/pupil_view.py")
 
 
 S.run_page(main)

@@ -6,9 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _shared as SH
-from pages import _state as S
-from pages import _ui as U
+from views import _shared as SH
+from views import _state as S
+from views import _ui as U
 
 GROUPS = {"Term": "term", "Academic year": "academic_year", "School": "school", "Trust": "trust",
           "Reason": "reason"}

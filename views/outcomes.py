@@ -5,9 +5,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _shared as SH
-from pages import _state as S
-from pages import _ui as U
+from views import _shared as SH
+from views import _state as S
+from views import _ui as U
 
 GROUPS = {"Provider": "provider", "Reason": "reason", "Commissioned by": "commissioner",
           "Setting type": "setting_type"}

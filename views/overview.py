@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _shared as SH
-from pages import _state as S
-from pages import _ui as U
+from views import _shared as SH
+from views import _state as S
+from views import _ui as U
 
 
 def _denominators(filters) -> dict:
@@ -57,7 +57,7 @@ def _shown(kind: str, value, num, den):
     if kind == "count":
         return S.shared_count(value)
     if kind == "rate" and S.presentation() and den is not None:
-        if "c" in (num, den):   # hidden beside another figure (pages/_shared.py)
+        if "c" in (num, den):   # hidden beside another figure (views/_shared.py)
             return "c"
         return S.shared_rate(num, den, value)
     return value
@@ -119,7 +119,8 @@ def headline() -> None:
         if key == "any_flag":
             # fewer flagged placements with fewer placements open is not better: judged on the
             # share of open placements flagged (77 of 84 then, 69 of 73 now, is worse)
-            colour, judged, n, last = U.flag_share(shown, den, pshown, pden, delta, same)
+            delta, colour, judged, n, last = U.flag_share(shown, den, pshown, pden, same)
+            same = same or delta is not None and delta.startswith("no change")
         elif delta is not None and not same and colour in ("normal", "inverse"):
             # the colour's judgement in words too (WCAG 1.4.1)
             judged = " · better" if (not delta.startswith("-")) == (colour == "normal") else " · worse"
@@ -197,7 +198,7 @@ def trends() -> None:
         U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
                  count_cols=count_cols, rate_cols=rate_cols,
                  stat_cols={"km_median_days": "placements_started"},
-                 # hidden with the outcomes figures showing the same counts (pages/_shared.py)
+                 # hidden with the outcomes figures showing the same counts (views/_shared.py)
                  suppress=SH.trend_shared("year" if unit == "Academic year" else "term", count_cols, rate_cols,
                                           {"km_median_days": "placements_started"}) if key != "days" else None,
                  # a file travels: like presentation mode, no rate whose denominator is not in it

@@ -5,8 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 
 def attendance() -> None:

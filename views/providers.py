@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import _shared as SH
-from pages import _state as S
-from pages import _ui as U
+from views import _shared as SH
+from views import _state as S
+from views import _ui as U
 
 
 def registration() -> None:

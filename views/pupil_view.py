@@ -6,12 +6,11 @@ from datetime import timedelta
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from analytics.errors import APDataError
 from analytics.settings import Filters
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 # What each dataset's records are called when they are corrected by hand.
 _RECORDS = {"placements": "Placements", "attendance": "Attendance", "exclusions": "Exclusions",
@@ -26,6 +25,18 @@ def _first(df: pd.DataFrame, col: str):
 
 
 def _header(case: str, pl: pd.DataFrame, as_of) -> None:
+    st.header(f"Case {case}", anchor=False)
+    if pl.empty:   # a child excluded with no placement since: the names come with placements
+        st.text("No placement is recorded for this pupil, so their name, age and year group are not known here.")
+        return
+    who, facts = _facts(pl, as_of)
+    st.text(who)
+    st.text(" · ".join(text for _, text in facts))
+
+
+def _facts(pl: pd.DataFrame, as_of) -> tuple[str, list[tuple[str, str]]]:
+    """Who (initials in presentation mode) and the facts line: [(label, text)], for the page's
+    header and the Excel file's About sheet."""
     first, last, dob = _first(pl, "first_name"), _first(pl, "last_name"), _first(pl, "date_of_birth")
     # the year group on the 'as of' date when the date of birth is known (the stored one is the
     # year at the placement's start, which beside today's age read "Age 15, Year 9")
@@ -35,26 +46,25 @@ def _header(case: str, pl: pd.DataFrame, as_of) -> None:
         who = S.initials(first, last)
     else:
         who = " ".join(str(x) for x in (first, last) if x) or "Name not recorded"
-    st.header(f"Case {case}", anchor=False)
-    st.text(who)
     facts = []
     if age is not None:
-        facts.append(f"Age {age}")
+        facts.append(("Age", f"Age {age}"))
     if year is not None:
-        facts.append(f"Year {year}" if str(year) not in ("R", "X") else {"R": "Reception", "X": "No year group"}[str(year)])
+        facts.append(("Year group", f"Year {year}" if str(year) not in ("R", "X")
+                      else {"R": "Reception", "X": "No year group"}[str(year)]))
     if dob is not None and not S.presentation():
-        facts.append(f"Born {pd.Timestamp(dob):%d %b %Y}")
+        facts.append(("Date of birth", f"Born {pd.Timestamp(dob):%d %b %Y}"))
     sen = _first(pl, "sen_status")
     if sen is not None:
-        facts.append(U.SEN_LABELS.get(str(sen), str(sen)))
+        facts.append(("SEN", U.SEN_LABELS.get(str(sen), str(sen))))
     for col, label in (("cla", "Looked after"), ("fsm", "FSM")):
         v = _first(pl, col)
         if v is not None:
-            facts.append(f"{label}: {'yes' if bool(v) else 'no'}")
+            facts.append((label, f"{label}: {'yes' if bool(v) else 'no'}"))
     school = _first(pl, "home_school")
     if school:
-        facts.append(f"Home school: {school}")
-    st.text(" · ".join(facts))
+        facts.append(("Home school", f"Home school: {school}"))
+    return who, facts
 
 
 def _timeline(view: dict, as_of) -> go.Figure:
@@ -132,25 +142,6 @@ def _attendance_chart(att: pd.DataFrame, pl: pd.DataFrame) -> go.Figure:
     fig = U.style(fig, f"Attendance by period (n = {len(att)} periods)",
                   "Period starting", "Attendance (% of possible sessions)")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return fig
-
-
-def _assessment_chart(ass: pd.DataFrame, directions: dict[str, bool]) -> go.Figure:
-    # One panel per measure, each on its own scale: a reading age near 140 and a wellbeing score
-    # near 15 on one axis would flatten the second. Each says which way is better: an SDQ score
-    # rising from 8 to 21 is drawn like a reading age rising.
-    groups = list(ass.groupby("measure_key" if "measure_key" in ass.columns else "measure"))
-    names = [U.safe_label(f"{d['measure'].iloc[-1]} "
-                          f"({'higher' if directions.get(k, True) else 'lower'} is better)")
-             for k, d in groups]
-    fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=names,
-                        vertical_spacing=min(0.12, 0.3 / max(1, len(groups))))
-    for i, (_, d) in enumerate(groups):
-        fig.add_trace(go.Scatter(x=pd.to_datetime(d["date"]), y=d["value"], name=names[i], mode="lines+markers",
-                                 line=dict(color=U.OKABE_ITO[i % 8], width=2), showlegend=False),
-                      row=i + 1, col=1)
-    fig = U.style(fig, f"Assessments (n = {len(ass)} scores)", "", "", height=120 + 170 * len(groups))
-    fig.update_xaxes(title_text="Date", row=len(groups), col=1)
     return fig
 
 
@@ -317,7 +308,7 @@ def main() -> None:
                    icon=":material/warning:")
 
     with S.section("the timeline"):
-        st.plotly_chart(_timeline(view, p.as_of), key="pupil_timeline", config={"displaylogo": False}, theme=U.CHART_THEME)
+        U.plot(_timeline(view, p.as_of), "pupil_timeline")
         st.caption("Bars are placements (to the end date, or to the 'as of' date while open); diamonds are "
                    "last reviews, ticks planned end dates, crosses exclusions, stars assessments.")
 
@@ -346,7 +337,10 @@ def main() -> None:
         placement_cols = [c for c in ("provider", "setting_type", "start_date", "end_date", "days", "flags",
                                       "hours_per_week", "sessions_per_week", "planned_end_date", "last_review_date",
                                       "next_review_due", "reason", "destination", "objectives") if c in rows.columns]
-        U.table(rows[placement_cols])
+        if rows.empty:
+            st.info("No placement is recorded for this pupil by the 'as of' date.")
+        else:
+            U.table(rows[placement_cols])
         hours = pd.to_numeric(rows.loc[rows["is_open"].fillna(False).astype(bool), "hours_per_week"],
                               errors="coerce").dropna() if len(rows) else pd.Series(dtype=float)
         if len(hours) > 1:
@@ -354,15 +348,16 @@ def main() -> None:
                        f"(full time is {settings.full_time_hours:g}); each is flagged on its own hours.")
         U.about("case_list")
 
-    c1, c2 = st.columns(2)
+    # side by side on screen; one under the other on paper, where each chart takes the width
+    c1, c2 = (st.container(), st.container()) if S.print_layout() else st.columns(2)
     with c1, S.section("attendance"):
         st.subheader("Attendance", anchor=False)
         att = view["attendance"]
         if att.empty:
-            st.info("No attendance is recorded for this pupil. Upload attendance for the placement's provider.")
+            st.info("No attendance is recorded for this pupil." + (
+                " Upload attendance for the placement's provider." if len(pl) else ""))
         else:
-            st.plotly_chart(_attendance_chart(att, pl), key="pupil_att", config={"displaylogo": False},
-                            theme=U.CHART_THEME)
+            U.plot(_attendance_chart(att, pl), "pupil_att")
             st.caption("Share of possible sessions attended in each period; dashed lines mark placement starts.")
             with st.expander("The attendance as a table"):   # the chart's words for a screen reader
                 U.table(att.rename(columns={"rate": "share_attended"})[
@@ -375,8 +370,7 @@ def main() -> None:
             st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
         else:
             directions = S.call("progress", "measure_directions", S.settings(), p.as_of)
-            st.plotly_chart(_assessment_chart(ass, directions), key="pupil_ass", config={"displaylogo": False},
-                            theme=U.CHART_THEME)
+            U.plot(U.assessment_chart(ass, directions), "pupil_ass")
             with st.expander("The assessments as a table"):
                 U.table(ass[[c for c in ("date", "measure", "value") if c in ass.columns]])
 
@@ -395,10 +389,15 @@ def main() -> None:
         bundle = U.pupil_file({**view, "placements": rows}, placement_cols, p.as_of)
         if "attendance" in bundle:
             bundle["attendance"] = bundle["attendance"].rename(columns={U.column_label("rate"): "Share of sessions attended"})
+        # a file that has left the meeting still says whose records, as of when, and in which mode
+        who, facts = _facts(pl, p.as_of)
+        bundle = {"About this file": U.pupil_about(ss["case"], who, facts, p.as_of), **bundle}
         try:
             to_xlsx = S.api("exports", "to_xlsx_bytes")
-            st.download_button("Download this pupil's records (Excel)", data=lambda: to_xlsx(bundle),
-                               file_name=f"{ss['case']}.xlsx", on_click="ignore", icon=":material/download:",
+            st.download_button("Download this pupil's records (Excel)",
+                               data=lambda: to_xlsx(bundle, percent=["Share of sessions attended"]),
+                               file_name=f"{ss['case']}-as-of-{p.as_of:%Y-%m-%d}.xlsx", on_click="ignore",
+                               icon=":material/download:",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="pupil_dl")
         except S.NotAvailable:

@@ -10,8 +10,8 @@ import streamlit as st
 from analytics import mappings
 from analytics.errors import APDataError
 from analytics.settings import SETTING_LIMITS, Settings
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 DEFAULTS = Settings()
 THRESHOLDS = U.THRESHOLDS

@@ -18,8 +18,8 @@ from analytics.ingest import HIDDEN_SHEET, NO_DATA
 from analytics.ingest import headers as H
 from analytics.ingest.headers import AM, DATASET_ORDER, DAYS, MARK, PCT, PM, SESSION, normalise_header
 from analytics.schema import DATASETS
-from pages import _state as S
-from pages import _ui as U
+from views import _state as S
+from views import _ui as U
 
 LEAVE_OUT = "(leave this column out)"
 PREVIEW_ROWS = 8
@@ -322,23 +322,8 @@ def _value_text(v) -> str:
 
 
 def _change_phrases(pv, most: int = 6) -> list[str]:
-    """'end date cleared on 3', ...: values lost first, then values replaced, then blanks filled
-    in, the most records first within each; past `most`, how many more."""
-    phrases = []
-    for c in pv.columns:
-        name = U.lower_label(COLUMN_NAMES.get(c.column, c.column.replace("_", " ")))
-        for rank, count, verb in ((0, c.cleared, "cleared"), (1, c.altered, "changed"), (2, c.filled, "filled in")):
-            if count:
-                phrases.append((rank, -count, f"{name} {verb} on {count:,}"))
-    phrases.sort(key=lambda p: p[:2])
-    if len(phrases) <= most + 3:   # a few more are named, not counted ("and 1 more change" hid which)
-        return [p[2] for p in phrases]
-    out = [p[2] for p in phrases[:most]]
-    if len(phrases) > most:
-        rest = phrases[most:]
-        out.append(f"and {len(rest)} more change{'s' if len(rest) != 1 else ''} to other columns"
-                   + (" (blanks filled in)" if all(p[0] == 2 for p in rest) else ""))
-    return out
+    """ChangePreview.change_phrases in the page's column labels."""
+    return pv.change_phrases(lambda c: U.lower_label(COLUMN_NAMES.get(c, c.replace("_", " "))), most)
 
 
 def _example_line(dataset: str, r) -> str:
@@ -754,6 +739,7 @@ def _load(ready: list[tuple[bytes, str, dict, list | None, str]], not_ready: dic
                             "upload_id": r.upload_id, "rejects": r.rejects, "warnings": r.warnings})
     bar.progress(1.0, text="Done.")
     st.session_state["upload_results"] = results
+    st.session_state.pop("withdrawn_last", None)   # a Load after it: undo that withdrawal from the history
     st.session_state["uploader_generation"] = st.session_state.get("uploader_generation", 0) + 1
     st.rerun()
 
@@ -790,6 +776,47 @@ def _offer_to_forget() -> None:
             st.rerun()
 
 
+def _put_back(uid: int) -> None:
+    """Undo a withdrawal: the upload is live again in its own place in the history."""
+    try:
+        with S.write_lock(), st.spinner(f"Putting upload {uid} back…"):
+            st.session_state["withdraw_message"] = S.store().put_back(uid, user=S.current_user())
+    except APDataError as e:
+        st.session_state["withdraw_message"] = f"Not put back: {e}"
+    st.session_state.pop("withdrawn_last", None)
+    st.rerun()
+
+
+def _offer_undo() -> None:
+    """After a withdrawal here, an Undo button while that upload is still withdrawn (a colleague
+    may have put it back); the next withdrawal or Load replaces or ends the offer."""
+    undo = st.session_state.get("withdrawn_last")
+    if undo is None:
+        return
+    ledger = S.store().uploads()
+    still = ledger.loc[ledger["upload_id"] == undo, "withdrawn_at"].notna()
+    if not still.any():
+        st.session_state.pop("withdrawn_last", None)
+        return
+    if st.button(f"Undo: put upload {undo} back", key="put_back_undo", icon=":material/undo:"):
+        _put_back(undo)
+
+
+def _put_back_picker(table: pd.DataFrame, labels: dict[int, str]) -> None:
+    """Withdrawn uploads can be put back: a withdrawal made by mistake is undone exactly, where
+    loading the file again would make it the newest upload and let it overrule later ones."""
+    withdrawn = table.loc[table["status"] == "withdrawn", "upload_id"].astype(int).tolist()
+    if not withdrawn:
+        return
+    with st.expander(f"Put back a withdrawn upload ({len(withdrawn)} withdrawn)"):
+        uid = st.selectbox("Withdrawn upload", withdrawn, format_func=lambda u: labels.get(u, str(u)),
+                           key="put_back_pick" + ("_present" if S.presentation() else ""))
+        st.caption("It becomes live again in its own place in the history: the figures are as if it had never "
+                   "been withdrawn, and uploads loaded after it still take precedence over it.")
+        if st.button("Put it back", key="put_back_yes", icon=":material/redo:"):
+            _put_back(uid)
+
+
 def _history() -> None:
     st.header("Upload history", anchor=False)
     store = S.store()
@@ -799,6 +826,10 @@ def _history() -> None:
         return
     table = ledger.copy()
     table["status"] = table["withdrawn_at"].map(lambda v: "withdrawn" if v is not None and not pd.isna(v) else "live")
+    if "put_back_at" in table.columns:   # live again after a withdrawal: the history says so
+        back = table["put_back_at"].notna() & (table["status"] == "live")
+        table.loc[back, "status"] = table.loc[back, "put_back_at"].map(
+            lambda v: f"live (put back {pd.Timestamp(v):%d/%m/%Y %H:%M})")
     cols = [c for c in ("upload_id", "uploaded_at", "user_name", "file_name", "sheet", "dataset", "rows_accepted",
                         "rows_rejected", "rows_warned", "status", "withdrawn_at", "withdrawn_by", "note")
             if c in table.columns]
@@ -809,7 +840,7 @@ def _history() -> None:
     for c in ("sheet", "user_name", "withdrawn_by", "note"):
         shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else "")
     for c in ("file_name", "sheet", "note"):   # typed text: a file or a reason may name the child
-        shown[c] = shown[c].map(S.as_shown)
+        shown[c] = S.as_shown_each(shown[c])
     # who uploaded and withdrew is known when sign-in is on, and a reason only for records
     # removed by hand; otherwise the columns are empty
     shown = shown.drop(columns=[c for c in ("user_name", "withdrawn_by", "note") if not shown[c].any()
@@ -824,7 +855,7 @@ def _history() -> None:
         column_config={"File": st.column_config.TextColumn(width="medium"),
                        "Sheet": st.column_config.TextColumn(width="small")})
 
-    live = table[table["status"] == "live"]
+    live = table[table["status"].str.startswith("live")]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
     labels = {int(r.upload_id): f"{int(r.upload_id)}: {S.as_shown(r.file_name)}"
               + (f" / {S.as_shown(r.sheet)}" if isinstance(r.sheet, str) and r.sheet else "")
@@ -849,14 +880,16 @@ def _history() -> None:
                     st.session_state["withdraw_confirm"] = uid
                     st.rerun()
             else:
-                st.warning(f"Withdraw upload {S.md_escape(labels.get(uid, uid))}? Figures will go back to how they were "
-                           "before it was loaded.")
+                st.warning(f"Withdraw upload {S.md_escape(labels.get(uid, uid))}? Everything it added or changed "
+                           "goes, as if it had never been loaded; the uploads after it stay. It can be put back "
+                           "afterwards.")
                 b1, b2 = st.columns(2)
                 if b1.button("Yes, withdraw it", type="primary", key="withdraw_yes"):
                     try:
-                        with S.write_lock():
+                        with S.write_lock(), st.spinner(f"Withdrawing upload {uid}…"):
                             message = store.withdraw(uid, user=S.current_user())
                         st.session_state["withdraw_message"] = message
+                        st.session_state["withdrawn_last"] = uid   # offered back at once (Undo)
                         # a file withdrawn because its columns were read wrongly would be read the
                         # same way next time: the choices it was read with are offered to forget
                         applied = table.loc[table["upload_id"] == uid, "mapping"]
@@ -870,6 +903,7 @@ def _history() -> None:
                 if b2.button("Cancel", key="withdraw_no"):
                     st.session_state.pop("withdraw_confirm", None)
                     st.rerun()
+        _put_back_picker(table, labels)
     with c2:
         st.subheader("Rejected rows of an earlier upload", anchor=False)
         with_rejects = table[table["rows_rejected"] > 0]
@@ -890,7 +924,8 @@ def main() -> None:
              "or Excel (.xlsx) files, one dataset per file or one per sheet. Each file is checked first; "
              "nothing is stored until you press **Load**.")
     if msg := st.session_state.pop("withdraw_message", None):
-        (st.error if msg.startswith("Not withdrawn") else st.success)(S.md_escape(S.as_shown(msg)))
+        (st.error if msg.startswith("Not ") else st.success)(S.md_escape(S.as_shown(msg)))
+    _offer_undo()
     _offer_to_forget()
     results = st.session_state.get("upload_results")
     if results:
