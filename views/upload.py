@@ -853,7 +853,8 @@ def _history() -> None:
         hide_index=True, width="stretch", placeholder="",
         # sized to be read, not to the first rows (a CSV's blank sheet made the column too narrow)
         column_config={"File": st.column_config.TextColumn(width="medium"),
-                       "Sheet": st.column_config.TextColumn(width="small")})
+                       "Sheet": st.column_config.TextColumn(width="small"),
+                       "Status": st.column_config.TextColumn(width="medium")})   # "live (put back …)"
 
     live = table[table["status"].str.startswith("live")]
     # a CSV has no sheet: the table holds NaN there, which is truthy, so test for text
