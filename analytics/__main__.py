@@ -142,7 +142,7 @@ def _changes(pv, done: bool) -> str:
         return f"{count:,} {kind}{'s' if count != 1 else ''}"
 
     if not pv.changed and not pv.merged:
-        return f"{add} {n(pv.added)} and {change} none already stored"
+        return f"{add} {n(pv.added)} and {'changed' if done else 'change'} none already stored"
     text = (f"{change} {n(pv.changed)} already stored ("
             + (", ".join(pv.change_phrases()) or "their provider is identified differently") + ")")
     if pv.merged:
@@ -182,6 +182,9 @@ def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: 
         pv = store.preview_changes(sheet, digest)
         if check:
             print(f"{where} ({sheet.dataset}): {_changes(pv, done=False)}.")
+            for notice in (pv.same_pupil, pv.two_open):   # one child under two IDs; a record left open
+                if notice:
+                    print(f"  {notice}")
             if pv.older_than_stored:
                 print("  " + _older(pv, where, lead="Would not be loaded"))
             continue

@@ -289,6 +289,26 @@ def two_open_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
             "\"Correct this pupil's records\". If the pupil really has two placements there, nothing needs doing.")
 
 
+def other_provider_notice(pupils: int, rows: Sequence[int], shown: int = 10) -> str:
+    """A sentence about rows of a placements sheet whose pupil and start date are those of an
+    open placement stored under another provider: most often a provider renamed, or its name
+    typed differently, with no URN (the name is then part of the key, data-spec §6), which
+    leaves the placement under the old name open for ever. Rows only, never a name or an ID.
+
+    >>> other_provider_notice(2, [4, 9])[:118]
+    '2 pupils have a placement starting on the same day under another provider, still open: rows 4 and 9 of this sheet and '
+    """
+    items = [str(r) for r in rows[:shown]] + ([f"{len(rows) - shown} more"] if len(rows) > shown else [])
+    return (f"{_plural(pupils, 'pupil')} {'has' if pupils == 1 else 'have'} a placement starting on the same day "
+            f"under another provider, still open: row{'s' if len(rows) > 1 else ''} {_and(items)} of this sheet "
+            "and placements already stored. If the provider was renamed, or its name is written differently, "
+            "the placement under the old name stays open for ever (with no URN, the provider's name is part "
+            "of every placement). Write the name as before, or give the provider's URN in this file, before "
+            "loading it; if the old name was the mistake, remove those placements in the Pupil view, under "
+            "\"Correct this pupil's records\". If the pupil really started two placements that day, nothing "
+            "needs doing.")
+
+
 def _and(items: Sequence[str]) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
@@ -1043,7 +1063,20 @@ class Store:
             JOIN ledger_placements l ON l.upload_id = p.upload_id AND l.pupil_id = p.pupil_id
                  AND l.start_date = p.start_date AND l.end_date IS NULL""",
                                        [upload_id, upload_id, upload_id, upload_id]).fetchall()[0]
-        return two_open_notice(pupils, rows) if pupils else None
+        notices = [two_open_notice(pupils, rows)] if pupils else []
+        # the same pupil and start date open under another provider key: a provider renamed (or
+        # its name typed differently) with no URN, which leaves the old record open for ever
+        pupils, rows = self._w.execute("""
+            SELECT count(DISTINCT p.pupil_id), list_sort(list_distinct(list(l.row_number)))
+            FROM placements p
+            JOIN placements o ON o.pupil_id = p.pupil_id AND o.start_date = p.start_date
+                 AND o.provider_key IS DISTINCT FROM p.provider_key AND o.end_date IS NULL AND o.upload_id <> ?
+            JOIN ledger_placements l ON l.upload_id = p.upload_id AND l.pupil_id = p.pupil_id
+                 AND l.start_date = p.start_date
+            WHERE p.upload_id = ?""", [upload_id, upload_id]).fetchall()[0]
+        if pupils:
+            notices.append(other_provider_notice(pupils, rows))
+        return " ".join(notices) or None
 
     def _first_placements(self, upload_id: int, cols: str) -> bool:
         """An upload into an empty placements table: its rows go in one per record, unless two

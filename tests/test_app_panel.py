@@ -609,3 +609,24 @@ def test_the_flag_choice_is_kept_after_opening_a_case_and_coming_back(sample_db,
     assert at.multiselect(key="case_flags").value == ["review_overdue"]
     [back] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     assert back["Case"].tolist() == chosen["Case"].tolist()
+
+
+def test_a_provider_renamed_between_terms_is_pointed_out_on_the_case_list(tmp_path, monkeypatch):
+    # A three-year review: after a no-URN provider was renamed, the placement under the old name
+    # stayed open, flagged as overdue and long, and the panel would chase a child who had left.
+    from analytics.store import Store
+    from tests.test_store_helpers import sheet
+    from views import _state as S
+    db = tmp_path / "ap.duckdb"
+    with Store(db) as s:
+        s.ingest_parsed([sheet("placements", [
+            {"pupil_id": "P1", "provider": "Riverside Hub", "start_date": "2024-09-02"},
+            {"pupil_id": "P2", "provider": "Riverside Hub", "start_date": "2024-09-09"}])], "autumn")
+        s.ingest_parsed([sheet("placements", [
+            {"pupil_id": "P1", "provider": "Riverside Hub Ltd", "start_date": "2024-09-02"},
+            {"pupil_id": "P2", "provider": "Riverside Hub", "start_date": "2024-09-09"}])], "spring")
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": "2025-03-14"})
+    assert_healthy(at)
+    [w] = [w.value for w in at.warning if "started on the same day at differently named providers" in w.value]
+    assert w.startswith(f"**1 case has two open placements") and S.case_number("P1") in w
+    assert S.case_number("P2") not in w

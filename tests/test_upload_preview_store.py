@@ -483,3 +483,30 @@ def test_a_corrected_start_date_says_the_old_placement_stays_open(store):
 def test_no_two_open_notice(store, rows, why):
     load(store, AUTUMN)
     assert store.preview_changes(sheet("placements", rows)).two_open is None, why
+
+
+def test_a_provider_renamed_without_a_urn_says_the_old_placement_stays_open(store):
+    # A three-year review: a provider with no URN was renamed between terms; the placement under
+    # the old name stayed open for ever and the case list chased a child who had left, while the
+    # Upload page said only "will add 64 placements".
+    load(store, sheet("placements", [
+        {"pupil_id": "P1", "provider": "Riverside Hub", "start_date": "2025-01-06"},
+        {"pupil_id": "P2", "provider": "Riverside Hub", "start_date": "2025-01-13", "end_date": "2025-02-28"},
+        {"pupil_id": "P3", "provider": "Oak House", "provider_urn": "100001", "start_date": "2025-01-06"},
+    ]), "autumn")
+    renamed = sheet("placements", [
+        {"pupil_id": "P1", "provider": "Riverside Hub Ltd", "start_date": "2025-01-06", "end_date": "2025-03-28"},
+        {"pupil_id": "P2", "provider": "Riverside Hub Ltd", "start_date": "2025-01-13", "end_date": "2025-02-28"},
+        {"pupil_id": "P3", "provider": "Oak House School", "provider_urn": "100001", "start_date": "2025-01-06"},
+    ], file_name="spring.csv")
+    pv = store.preview_changes(renamed)
+    # by hand: P1's old record is open under "riverside hub" (row 2 here); P2's old one ended;
+    # P3 keeps its URN, so the new name is the same record
+    assert pv.two_open is not None and pv.two_open.startswith(
+        "1 pupil has a placement starting on the same day under another provider, still open: row 2 of this "
+        "sheet and placements already stored.")
+    [r] = load(store, renamed, "spring")
+    assert r.warnings["warning"].tolist() == [pv.two_open]
+    assert one(store, "SELECT pupil_id, provider_key, end_date IS NULL FROM placements ORDER BY 1, 2") == [
+        ("P1", "riverside hub", True), ("P1", "riverside hub ltd", False), ("P2", "riverside hub", False),
+        ("P2", "riverside hub ltd", False), ("P3", "100001", True)]

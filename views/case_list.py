@@ -79,6 +79,18 @@ def main() -> None:
                    "the wrong ID in the Pupil view and remove its records under \"Correct this pupil's records\", "
                    "saying why. The removal can be undone.",
                    icon=":material/content_copy:")
+    # the same pupil and start date open at two provider keys: a provider renamed with no URN
+    # leaves the placement under the old name open for ever (a three-year review)
+    same_day = flags[flags.duplicated(["pupil_id", "start_date"], keep=False)]
+    same_day = same_day.groupby(["pupil_id", "start_date"]).filter(lambda g: g["provider_key"].nunique() > 1)
+    if len(same_day):
+        cases = sorted({S.case_number(p) for p in same_day["pupil_id"]})
+        st.warning(f"**{U.n_of(len(cases), 'case')} {'has' if len(cases) == 1 else 'have'} two open placements "
+                   f"that started on the same day at differently named providers:** {', '.join(cases)}. If a "
+                   "provider was renamed (with no URN, its name is part of every placement), the placement under "
+                   "the old name stays open for ever: remove it in the Pupil view under \"Correct this pupil's "
+                   "records\", saying why. If the pupil really started two placements that day, nothing needs "
+                   "doing.", icon=":material/content_copy:")
     with st.expander("How many placements carry each flag"):
         table = pd.DataFrame({"flag": [U.FLAG_LABELS[f] for f in present],
                               "placements": [counts[f] for f in present]})
