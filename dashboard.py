@@ -138,10 +138,11 @@ PAGE_SIZE_DEFAULT = "<style>@page { size: A4 portrait; margin: 10mm; }</style>"
 def _print_heading(title: str, named: bool) -> None:
     """On the page in the layout for printing, so on the paper: what the figures are as of and
     chosen by, when it was printed and, for named pupils, how it must be handled."""
+    from analytics.errors import APDataError
     try:
         p = S.period()
         when = f"Figures as of {p.as_of:%d %B %Y}; period {p.start:%d/%m/%Y} to {p.end:%d/%m/%Y}"
-    except Exception:  # noqa: BLE001 - an empty period is said by the page itself
+    except APDataError:   # an empty period: the page itself says why
         when = f"Figures as of {S.filters().as_of:%d %B %Y}"
     on = U.filters_described()   # values may come from the data (provider names): escaped
     chosen = "; ".join(f"{label}: {S.md_escape(S.as_shown(values))}" for label, values in on) if on else "none"
