@@ -319,9 +319,21 @@ def test_a_record_removed_by_hand_and_put_back_in_a_real_browser(tmp_path, sampl
         idle(pg)
         correct.locator("summary").click()
         idle(pg)
-        pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove").locator("input").click()
-        pg.keyboard.press("ArrowDown")
-        pg.keyboard.press("Enter")
+        pick = pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Records to remove")
+        # the option itself, clicked as a person would: ArrowDown then Enter depended on whether
+        # the list had highlighted its one option yet, and often chose nothing; and a click made
+        # while the expander was still opening sometimes opened no list, so it is made again
+        option = pg.locator('[data-testid="stMultiSelectDropdown"] [role="option"]').filter(
+            has_text="Hilltop Study Barn").first
+        for _ in range(5):
+            pick.locator("input").click()
+            try:
+                option.wait_for(state="visible", timeout=3000)
+                break
+            except Exception:  # noqa: BLE001 - Playwright's timeout: try the click again
+                pg.keyboard.press("Escape")
+        option.click()
+        pick.get_by_text("Choose the wrong records").wait_for(state="hidden")   # a record is chosen
         idle(pg)
         pg.keyboard.press("Escape")
         pg.locator('[data-testid="stTextInput"] input').last.fill("UPN mistyped in the autumn file")
