@@ -233,17 +233,21 @@ def _cmd_ingest(args) -> int:
 def _cmd_uploads(args) -> int:
     with _open(args.db, must_exist=True) as store:
         ledger = store.uploads()
+        dates = store.upload_dates()
     if ledger.empty:
         print("No uploads yet.")
         return 0
+    ledger = ledger.merge(dates, on="upload_id", how="left")
     ledger = ledger.assign(
+        dates=[f"{a:%Y-%m-%d}..{b:%Y-%m-%d}" if a == a and b == b else ""   # NaT: a removal by hand
+               for a, b in zip(ledger["first_date"], ledger["latest_date"])],
         status=[("live" if b is None or b != b else f"live, put back {b:%Y-%m-%d}") if w is None or w != w
                 else f"withdrawn {w:%Y-%m-%d}" for w, b in zip(ledger["withdrawn_at"], ledger["put_back_at"])],
         uploaded=ledger["uploaded_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M}"),
         sheet=ledger["sheet"].fillna(""), user_name=ledger["user_name"].fillna(""),
         note=ledger["note"].fillna("") if "note" in ledger.columns else "")
     cols = {"upload_id": "upload", "uploaded": "uploaded (UTC)", "user_name": "user", "file_name": "file",
-            "sheet": "sheet", "dataset": "dataset", "rows_accepted": "accepted", "rows_rejected": "rejected",
+            "sheet": "sheet", "dataset": "dataset", "dates": "dates in it", "rows_accepted": "accepted", "rows_rejected": "rejected",
             "rows_warned": "warned", "status": "status"}
     if ledger["note"].astype(bool).any():   # records removed by hand (Pupil view) say why
         cols["note"] = "why removed"

@@ -742,6 +742,18 @@ class Store:
                           "WHERE action = 'put back' GROUP BY upload_id) a USING (upload_id) "
                           "ORDER BY upload_id DESC", df=True)
 
+    def upload_dates(self) -> pd.DataFrame:
+        """For each file loaded (not removals by hand): upload_id, first_date and latest_date, the
+        earliest and latest of its rows' event dates (_EVENT_DATES: what happened, not plans), so
+        the history can say which term a file covers. Withdrawn files keep theirs."""
+        parts = []
+        for dataset, cols in _EVENT_DATES.items():
+            spread = ", ".join(cols)
+            parts.append(f"SELECT upload_id, min(least({spread})) AS first_date, "
+                         f"max(greatest({spread})) AS latest_date FROM ledger_{dataset} GROUP BY upload_id")
+        return self._read(f"SELECT d.* FROM ({' UNION ALL '.join(parts)}) d JOIN uploads u USING (upload_id) "
+                          "WHERE coalesce(u.kind, 'file') = 'file' ORDER BY upload_id DESC", df=True)
+
     def _upload(self, upload_id: int) -> dict:
         try:
             upload_id = int(upload_id)

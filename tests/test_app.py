@@ -160,9 +160,13 @@ def test_uploads_to_withdraw_are_named_with_their_sheet_only_when_they_have_one(
     import openpyxl
 
     from analytics.store import Store
-    from tests.conftest import write_synthetic_files
 
-    placements = write_synthetic_files(tmp_path / "files", n=3)[0]
+    placements = tmp_path / "files" / "placements.csv"
+    placements.parent.mkdir()
+    placements.write_text("UPN,AP Provider,Provider URN,Start Date,Planned End,Actual End Date,Last Review\n"
+                          "B801200005001,Oak Tree PRU,139001,02/09/2024,,20/12/2024,\n"
+                          "B801200005002,Oak Tree PRU,139001,06/01/2025,30/09/2025,,11/07/2025\n"
+                          "B801200005003,Riverside Tuition,,24/02/2025,,,03/03/2025\n", encoding="utf-8")
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Exclusions"
@@ -185,6 +189,10 @@ def test_uploads_to_withdraw_are_named_with_their_sheet_only_when_they_have_one(
     history = next(df.value for df in at.dataframe if "Withdrawn (UTC)" in df.value.columns)
     assert dict(zip(history["Upload"], history["Sheet"])) == {1: "Exclusions", 2: ""}
     assert list(history["Withdrawn (UTC)"]) == ["", ""]
+    # which term each covers: the exclusion's one date; the placements' earliest start to their
+    # latest start, end or review date (not the planned end, 30/09/2025, a plan)
+    assert dict(zip(history["Upload"], history["Dates in it"])) == {1: "14/03/2025 – 14/03/2025",
+                                                                    2: "02/09/2024 – 11/07/2025"}
     assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", t) for t in history["Uploaded (UTC)"])
 
 

@@ -127,6 +127,9 @@ def test_uploads_and_withdraw(files, capsys):
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["upload", "uploaded"]
     assert "spring.csv" in lines[1] and "autumn.csv" in lines[2] and lines[1].endswith("live")
+    # which dates each file covers: spring's one row runs 06/01 to its end date 28/03; autumn's
+    # accepted rows start 06/01 and 13/01 (the rejected row's dates are not in it)
+    assert "2025-01-06..2025-03-28" in lines[1] and "2025-01-06..2025-01-13" in lines[2]
     code, out, err = run("withdraw", "--db", db, "2", capsys=capsys)
     assert code == 0 and out.strip() == "Upload 2 (spring.csv, placements) was withdrawn."
     assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
@@ -143,6 +146,7 @@ def test_uploads_and_withdraw(files, capsys):
     code, out, err = run("uploads", "--db", db, capsys=capsys)
     lines = out.splitlines()
     assert lines[0].rstrip().endswith("why removed") and lines[1].rstrip().endswith("Sent in error")
+    assert ".." not in lines[1]   # a removal by hand covers no term
 
 
 def test_uploads_of_an_empty_database(tmp_path, capsys):

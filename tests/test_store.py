@@ -536,3 +536,25 @@ def test_the_ledger_version_changes_with_every_upload_and_withdrawal(tmp_path):
         load(s, B)                       # B again after its withdrawal: a new upload
         seen.append(s.ledger_version())
         assert len(set(seen)) == 5, seen
+
+
+def test_upload_dates_span_each_files_event_dates_not_its_plans(store):
+    # Which term a file covers, for the upload history. Worked out from the sheets above:
+    # A: starts 06/01 and 03/02, P2 ended 01/03 -> 06/01..01/03. B: ends 28/03 -> 06/01..28/03.
+    # A planned end date is a plan, not something that happened: D's 31/08 is not counted.
+    D_ = sheet("placements", [{"pupil_id": "P3", "provider_urn": "100001", "start_date": "2025-04-22",
+                               "planned_end_date": "2025-08-31", "last_review_date": "2025-05-19"}],
+               file_name="d.csv")
+    att = sheet("attendance", [{"pupil_id": "P1", "period_start": "2025-01-06", "period_end": "2025-01-10",
+                                "possible_sessions": 10, "attended_sessions": 8},
+                               {"pupil_id": "P1", "period_start": "2025-01-13", "period_end": "2025-01-17",
+                                "possible_sessions": 10, "attended_sessions": 9}], file_name="att.csv")
+    load(store, A, B, X, D_, att)
+    store.remove_records("placements", store.records_of("P3")["placements"]["record_id"], "Sent in error")
+    store.withdraw(2)
+    got = {r.upload_id: (r.first_date.date(), r.latest_date.date()) for r in store.upload_dates().itertuples()}
+    assert got == {1: (D("2025-01-06"), D("2025-03-01")),
+                   2: (D("2025-01-06"), D("2025-03-28")),   # withdrawn: still says what it held
+                   3: (D("2025-01-07"), D("2025-01-07")),
+                   4: (D("2025-04-22"), D("2025-05-19")),
+                   5: (D("2025-01-06"), D("2025-01-17"))}   # upload 6, the removal, has none

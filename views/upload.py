@@ -23,6 +23,7 @@ from views import _ui as U
 
 LEAVE_OUT = "(leave this column out)"
 PREVIEW_ROWS = 8
+HISTORY_ROWS = 16      # upload history rows in view before it scrolls
 CHECK_LIST_ROWS = 10   # rejected rows and row warnings listed by the check, before Load
 
 # What the mapping form calls each column (the stored value stays the canonical name).
@@ -830,7 +831,12 @@ def _history() -> None:
         back = table["put_back_at"].notna() & (table["status"] == "live")
         table.loc[back, "status"] = table.loc[back, "put_back_at"].map(
             lambda v: f"live (put back {pd.Timestamp(v):%d/%m/%Y %H:%M})")
-    cols = [c for c in ("upload_id", "uploaded_at", "user_name", "file_name", "sheet", "dataset", "rows_accepted",
+    # which term a file covers: the span of its rows' dates (a removal by hand has none)
+    dates = S.cached(repr((S.db_path(), S.data_version(), "upload_dates")), store.upload_dates, {})
+    table = table.merge(dates, on="upload_id", how="left")
+    table["dates"] = [f"{a:%d/%m/%Y} – {b:%d/%m/%Y}" if pd.notna(a) and pd.notna(b) else ""
+                      for a, b in zip(table["first_date"], table["latest_date"])]
+    cols = [c for c in ("upload_id", "uploaded_at", "user_name", "file_name", "sheet", "dataset", "dates", "rows_accepted",
                         "rows_rejected", "rows_warned", "status", "withdrawn_at", "withdrawn_by", "note")
             if c in table.columns]
     shown = table[cols].copy()
@@ -847,13 +853,16 @@ def _history() -> None:
                                 or (c == "note" and S.presentation())])   # typed text: a name, a date of birth
     st.dataframe(shown.rename(columns={
         "upload_id": "Upload", "uploaded_at": "Uploaded (UTC)", "file_name": "File", "sheet": "Sheet",
-        "dataset": "Dataset", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
+        "dataset": "Dataset", "dates": "Dates in it", "rows_accepted": "Accepted", "rows_rejected": "Rejected",
         "rows_warned": "Warnings", "status": "Status", "withdrawn_at": "Withdrawn (UTC)",
         "user_name": "By", "withdrawn_by": "Withdrawn by", "note": "Why removed"}),
         hide_index=True, width="stretch", placeholder="",
+        # a year of termly uploads (four sheets a term) at once, not ten rows in a scroll box
+        height=min(len(shown), HISTORY_ROWS) * 35 + 38,
         # sized to be read, not to the first rows (a CSV's blank sheet made the column too narrow)
         column_config={"File": st.column_config.TextColumn(width="medium"),
                        "Sheet": st.column_config.TextColumn(width="small"),
+                       "Dates in it": st.column_config.TextColumn(width="medium"),
                        "Status": st.column_config.TextColumn(width="medium")})   # "live (put back …)"
 
     live = table[table["status"].str.startswith("live")]
