@@ -184,6 +184,14 @@ def test_synonyms_date_hint_and_unmapped():
     assert sheet.carried == ["pupil_id", "last_name", "provider", "start_date"]
 
 
+@pytest.mark.parametrize("heading", ["Hrs per week", "HRS PER WK", "Hours per wk", "Hours/week", "Hrs",
+                                     "Hours a week", "Weekly hours"])
+def test_the_short_forms_of_hours_per_week_are_known(heading):
+    sheet = one(f"UPN,AP Provider,Start Date,{heading}\nB801200005001,Oak,14/03/2025,12.5\n")
+    assert sheet.mapping[heading] == "hours_per_week"
+    assert sheet.accepted["hours_per_week"].to_pylist() == [12.5]
+
+
 def test_explicit_mapping():
     text = "Kid,Where,When\nB801200005001,Oak,14/03/2025\n"
     with pytest.raises(IngestError):

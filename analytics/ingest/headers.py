@@ -63,7 +63,9 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                              "Intended End Date"),
         "end_date": ("Actual End Date", "Date Ended", "Leaving Date", "End",
                      "Placement End Date"),
-        "hours_per_week": ("Hours", "Hours per Week", "Weekly Hours", "Timetabled Hours"),
+        # data-spec's four, and the short forms MIS exports use ("Hrs per wk": a reviewer's file)
+        "hours_per_week": ("Hours", "Hours per Week", "Weekly Hours", "Timetabled Hours",
+                           "Hrs", "Hrs per Week", "Hrs per Wk", "Hours per Wk", "Hours a Week", "Hours/Week"),
         "sessions_per_week": ("Sessions per Week", "Sessions a Week"),
         "objectives": ("Success Criteria", "Placement Objectives", "Targets", "Outcomes Sought"),
         "last_review_date": ("Last Review", "Date of Last Review", "Review Date"),
