@@ -29,5 +29,10 @@ class StoreError(APDataError):
     """The store could not do what was asked (locked file, unknown upload, ...)."""
 
 
+class StoreInUse(StoreError):
+    """Another process holds the database file (DuckDB lets one process write to a file, and
+    none read it meanwhile)."""
+
+
 class PeriodError(APDataError):
     """A reporting period that is empty once capped at as_of."""

@@ -6,18 +6,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import shutil
 import sys
+import tempfile
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
 from analytics import outcomes, population, progress, time_in_ap
-from analytics.errors import APDataError
+from analytics.errors import APDataError, StoreInUse
 from analytics.settings import REPORT_SETTINGS, SETTING_LIMITS, Filters, Settings, check_setting, resolve_period
 
 # Sections written by other modules, each `summary(con, filters, settings, today=None) -> dict`.
@@ -143,7 +146,8 @@ def _settings_from(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> 
     return settings.with_overrides(holidays=holidays, measure_directions=directions)
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
+def _connect(path: str, stack: contextlib.ExitStack) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the database; closed (and any copy removed) with `stack`."""
     if not Path(path).exists():
         raise _UserError(f"There is no database at {path}: run 'python -m analytics ingest "
                          f"--db {path} FILE ...' first, or check the path.")
@@ -153,10 +157,46 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
         if e.name != "analytics.store":
             raise
         try:
-            return duckdb.connect(path, read_only=True)
+            con = duckdb.connect(path, read_only=True)
         except duckdb.Error as err:
             raise _UserError(f"The database {path} could not be opened: {err}") from None
-    return Store(path, read_only=True).con
+        stack.callback(con.close)
+        return con
+    try:
+        con = Store(path, read_only=True).con
+    except StoreInUse:
+        # The dashboard holds the file (DuckDB lets no other process read it meanwhile): a
+        # scheduled report reads a copy of its last saved state instead of failing.
+        con = Store(_committed_copy(path, stack), read_only=True).con
+    stack.callback(con.close)
+    return con
+
+
+def _committed_copy(path: str, stack: contextlib.ExitStack) -> Path:
+    from analytics.store import committed_copy
+    folder = None
+    for where in (Path(path).resolve().parent, None):   # beside the database, else the system's temp
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=".report-copy-", dir=where))
+            break
+        except OSError:
+            continue
+    if folder is None:
+        raise _UserError(f"The database {path} is open in another program (the dashboard?), and no folder "
+                         "could be made for a copy to report from.")
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    copy = folder / Path(path).name
+    try:
+        whole = committed_copy(path, copy)
+    except OSError as e:
+        raise _UserError(f"The database {path} is open in another program (the dashboard?), and copying it "
+                         f"to report from failed ({e.strerror or e}).") from None
+    if not whole:
+        raise _UserError(f"The database {path} is open in another program and was being written to "
+                         "throughout (an upload?): try again when it has finished.")
+    print(f"report: {path} is open in another program (the dashboard?); the report is of a copy of "
+          f"everything saved in it at {datetime.now():%H:%M:%S}.", file=sys.stderr)
+    return copy
 
 
 def _json_default(value):
@@ -173,14 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed the usage and the problem
         return int(e.code or 0)
     try:
-        con = _connect(args.db)
-        try:
+        with contextlib.ExitStack() as stack:
+            con = _connect(args.db, stack)
             settings = _settings_from(con, args)
             filters = Filters(as_of=args.as_of, period_start=args.period_start,
                               period_end=args.period_end)
             report = build_report(con, filters, settings)
-        finally:
-            con.close()
     except (_UserError, APDataError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2

@@ -52,7 +52,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -64,7 +66,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics import schema
-from analytics.errors import IngestError, StoreError
+from analytics.errors import IngestError, StoreError, StoreInUse
 
 Progress = Callable[[float, str], None]
 
@@ -321,6 +323,42 @@ _RECORD_LABEL = {
     "exclusions": ("start_date", "category"),
     "assessments": ("date", "measure"),
 }
+
+
+def _file_state(path: Path) -> tuple | None:
+    """What changes when a file is written: size and modification and change times."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def committed_copy(path: Path | str, dest: Path | str, tries: int = 20, wait: float = 0.5) -> bool:
+    """Copy a database file that another process holds open (the dashboard), as of its last
+    saved change: True when the copy is whole, False when it was being written at every try.
+
+    The Store writes every commit into the file itself at once (Store._checkpoint), so between
+    writes the file alone holds every committed change and `<file>.wal` is gone. A copy is kept
+    only when no WAL was there and the file was not touched from before the copy to after it;
+    otherwise it waits `wait` seconds and tries again. A load in progress that has not committed
+    has not changed what the file's header points to, and a write during the copy changes the
+    file's times, so the copy is retried."""
+    path, dest = Path(path), Path(dest)
+    wal = path.with_name(path.name + ".wal")
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(wait)
+        before = (_file_state(path), _file_state(wal))
+        if before[0] is None:
+            raise StoreError(f"There is no database at {path}.")
+        if before[1] is not None and before[1][0] > 0:   # a commit not yet written into the file
+            continue
+        shutil.copyfile(path, dest)
+        if (_file_state(path), _file_state(wal)) == before:
+            return True
+    dest.unlink(missing_ok=True)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,7 +682,7 @@ class Store:
         except duckdb.Error as e:
             text = str(e)
             if "lock" in text.lower():
-                raise StoreError(f"The database file {self.path} is in use by another program "
+                raise StoreInUse(f"The database file {self.path} is in use by another program "
                                  "(perhaps the dashboard or another import). Close it and try again.") from None
             raise StoreError(f"The database file {self.path} could not be opened: {text}") from None
         try:

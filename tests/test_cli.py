@@ -288,6 +288,89 @@ def test_locked_database_is_a_sentence_not_a_traceback(files):
                                    "or another import). Close it and try again.")
 
 
+def _hold_as_the_dashboard(db: Path, *then: Path):
+    """Another process holding the database as the dashboard does (a Store, open for writing),
+    after loading `then` through it."""
+    code = ("import sys, time; from analytics.store import Store; s = Store(sys.argv[1]); "
+            "[s.ingest_file(f) for f in sys.argv[2:]]; print('ready', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db), *map(str, then)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_report_runs_while_the_dashboard_holds_the_database(files, capsys):
+    # A scheduled report used to fail whenever the dashboard was open on the same file (DuckDB
+    # lets one process have it). It now reports from a copy of everything saved, including the
+    # upload the dashboard made a moment before. Worked out by hand at 18/07/2025: autumn opens
+    # A1 (06/01) and C3 (13/01); spring, loaded by the dashboard, ends A1 on 28/03, so one
+    # placement is open and one completed, of (28/03 - 06/01) + 1 = 82 days.
+    db = files / "ap.duckdb"
+    assert run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)[0] == 0
+    holder = _hold_as_the_dashboard(db, files / "spring.csv")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db), "--as-of", "2025-07-18"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        copies = [p.name for p in files.iterdir() if p.name.startswith(".report-copy-")]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(f"report: {db} is open in another program (the dashboard?); the report is of "
+                                  "a copy of everything saved in it at ")
+    report = json.loads(proc.stdout)
+    assert report["time_in_ap"]["open"]["n"] == 1
+    assert report["time_in_ap"]["completed"]["n"] == 1 and report["time_in_ap"]["completed"]["median_days"] == 82
+    assert copies == []   # the copy is removed once read
+    # and it is the report the file gives once the dashboard has let it go
+    direct = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db), "--as-of", "2025-07-18"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert direct.returncode == 0 and direct.stderr == "" and json.loads(direct.stdout) == report
+
+
+def test_a_report_waits_out_a_commit_not_yet_in_the_file_then_says_so(files, monkeypatch, capsys):
+    # A commit still in <file>.wal (a writer that does not write it through, as the Store does)
+    # is not in a copy of the file: the report does not read a copy then, and says why.
+    from analytics import report
+    from analytics import store as store_mod
+    db = files / "ap.duckdb"
+    Store(db).close()
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('CREATE TABLE IF NOT EXISTS scratch (x INT)'); c.execute('INSERT INTO scratch VALUES (1)'); "
+            "print('ready', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True)
+    waits = []
+    monkeypatch.setattr(store_mod.time, "sleep", waits.append)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert (files / "ap.duckdb.wal").stat().st_size > 0
+        assert report.main(["--db", str(db), "--as-of", "2025-07-18"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    assert capsys.readouterr().err.strip() == (f"report: The database {db} is open in another program and was being "
+                                               "written to throughout (an upload?): try again when it has finished.")
+    assert waits == [0.5] * 19   # twenty tries, half a second apart
+    assert [p.name for p in files.iterdir() if p.name.startswith(".report-copy-")] == []
+
+
+def test_a_copy_made_while_the_file_changed_is_taken_again(tmp_path, monkeypatch):
+    from analytics import store as store_mod
+    src, dest = tmp_path / "ap.duckdb", tmp_path / "copy.duckdb"
+    src.write_bytes(b"version 1")
+    real_copy, copies = store_mod.shutil.copyfile, []
+
+    def copy_while_written(a, b):
+        copies.append(1)
+        real_copy(a, b)
+        if len(copies) == 1:          # the writer saves during the first copy
+            src.write_bytes(b"version 2, longer")
+    monkeypatch.setattr(store_mod.shutil, "copyfile", copy_while_written)
+    monkeypatch.setattr(store_mod.time, "sleep", lambda s: None)
+    assert store_mod.committed_copy(src, dest) is True
+    assert len(copies) == 2 and dest.read_bytes() == b"version 2, longer"
+
+
 def test_real_process_end_to_end(files):
     db = files / "ap.duckdb"
     proc = subprocess.run([sys.executable, "-m", "analytics", "ingest", "--db", str(db), str(files / "autumn.csv"),
