@@ -62,21 +62,32 @@ def _sixth_day_sql(filters: Filters, settings: Settings, period: Period) -> tupl
                            AND (pl.end_date IS NULL OR pl.end_date >= six.sixth_school_day))
                        AS covered,
                    MIN(pl.start_date) FILTER (WHERE pl.start_date >= six.start_date)
-                       AS first_provision_start
-            FROM six JOIN (SELECT pupil_id, start_date, end_date FROM placements
-                           WHERE start_date <= ?) pl ON pl.pupil_id = six.pupil_id
+                       AS first_provision_start,
+                   -- the weekly hours (else sessions) of the placements in place on day 6,
+                   -- together: "met" asks for a placement, the duty for full-time education
+                   SUM(pl.hours_per_week) FILTER (WHERE pl.start_date <= six.sixth_school_day
+                       AND (pl.end_date IS NULL OR pl.end_date >= six.sixth_school_day)) AS hours,
+                   SUM(pl.sessions_per_week) FILTER (WHERE pl.start_date <= six.sixth_school_day
+                       AND (pl.end_date IS NULL OR pl.end_date >= six.sixth_school_day)) AS sessions
+            FROM six JOIN (SELECT pupil_id, start_date, end_date, hours_per_week, sessions_per_week
+                           FROM placements WHERE start_date <= ?) pl ON pl.pupil_id = six.pupil_id
             GROUP BY six.pupil_id, six.start_date
         )
         SELECT six.pupil_id, six.start_date, six.school, six.sixth_school_day,
                six.sixth_school_day <= ? AS eligible,
                prov.first_provision_start,
                CAST(c.school_day_index - six.day_one_index + 1 AS BIGINT) AS school_days_to_provision,
-               CASE WHEN six.sixth_school_day <= ? THEN COALESCE(prov.covered, false) END AS met
+               CASE WHEN six.sixth_school_day <= ? THEN COALESCE(prov.covered, false) END AS met,
+               CASE WHEN prov.covered THEN prov.hours END AS hours_on_sixth_day,
+               CASE WHEN prov.covered THEN
+                   CASE WHEN prov.hours IS NOT NULL THEN prov.hours >= ?
+                        WHEN prov.sessions IS NOT NULL THEN prov.sessions >= 10 END
+               END AS full_time_on_sixth_day
         FROM six
         LEFT JOIN prov ON prov.pupil_id = six.pupil_id AND prov.start_date = six.start_date
         LEFT JOIN cal c ON c.date = prov.first_provision_start
     """
-    return sql, cparams + eparams + [period.as_of, period.as_of, period.as_of]
+    return sql, cparams + eparams + [period.as_of, period.as_of, period.as_of, settings.full_time_hours]
 
 
 def sixth_day_cases(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
@@ -85,7 +96,11 @@ def sixth_day_cases(con: duckdb.DuckDBPyConnection, filters: Filters, settings: 
 
     Columns: pupil_id, start_date, school, sixth_school_day, eligible (sixth day ≤ as_of),
     first_provision_start (earliest placement starting on or after the exclusion, by as_of),
-    school_days_to_provision (its school-day number), met (null while not yet eligible).
+    school_days_to_provision (its school-day number), met (null while not yet eligible);
+    hours_on_sixth_day (the weekly hours of the placements in place that day, together) and
+    full_time_on_sixth_day (those hours ≥ full_time_hours, or with no hours, sessions ≥ 10, as
+    metrics.md §5's part_time; null when neither is recorded or nothing was in place): "met"
+    asks only for a placement, the duty for full-time education.
     """
     period = resolve_period(filters, today)
     sql, params = _sixth_day_sql(filters, settings, period)

@@ -122,7 +122,7 @@ def test_the_headline_says_better_or_worse_in_words(sample_db, monkeypatch):
     # captions follow the tiles in order: pupils, placements, median, return rate, sustained,
     # sixth day, flags
     order = ["Pupils in AP now", "Open placements", "Median time in AP", "Return-to-mainstream rate",
-             "Sustained returns", "Sixth-day duty met", "Placements with flags"]
+             "Sustained returns", "Placed by the sixth day", "Placements with flags"]
     assert len(captions) == len(order)
     by_tile = dict(zip(order, captions))
     label = "Return-to-mainstream rate"

@@ -826,7 +826,7 @@ def test_in_presentation_mode_an_x_of_n_tile_hides_x_when_the_rest_is_small(samp
     at.switch_page("views/exclusions.py").run()
     _presentation_on(at, "views/exclusions.py")
     assert_healthy(at)
-    assert metric_value(at, "Sixth day met") == "c"
+    assert metric_value(at, "Placed by the sixth day") == "c"
     assert any(c.value.startswith("c of 21 whose sixth school day has passed") for c in at.caption)
     [outcomes] = [df.value for df in at.dataframe if "Outcome" in df.value.columns]
     count = [c for c in outcomes.columns if c != "Outcome"][0]
@@ -968,3 +968,21 @@ def test_a_withdrawal_is_undone_from_the_upload_page_exactly(tmp_path, monkeypat
     at.button(key="put_back_yes").click().run()
     assert_healthy(at)
     assert hours() == before
+
+
+def test_the_sixth_day_cases_say_which_placements_were_part_time_on_the_day(sample_db, monkeypatch):
+    # A reviewer found "Sixth-day duty met 74%" counting part-time timetables as the duty's
+    # full-time education. Worked out by the reviewer with pandas from the sample files, as of
+    # 22/07/2025: of 35 eligible permanent exclusions, 26 had a placement in place on day 6; of
+    # those, 18 at 25+ hours, 5 at 20 hours and 3 at 15: 8 part-time under 25 hours.
+    at = open_app(sample_db, monkeypatch, "views/exclusions.py")
+    assert_healthy(at)
+    assert [m.value for m in at.metric if m.label == "Placed by the sixth day"] == ["74%"]
+    assert any(c.value.startswith("For 8 of the 26 permanent exclusions counted as placed by the sixth day, the "
+                                  "timetable on the day was part-time (under 25 hours a week")
+               for c in at.caption), [c.value for c in at.caption]
+    at.button_group(key="view_sixth").set_value("Table").run()
+    cases = next(d.value for d in at.dataframe if "On day 6" in d.value.columns)
+    assert cases["On day 6"].value_counts().to_dict() == {"full time": 18, "part-time": 8, "": 9}
+    hours = cases.loc[cases["On day 6"] == "part-time", "Hours a week on day 6"]
+    assert sorted(hours.tolist()) == [15.0] * 3 + [20.0] * 5

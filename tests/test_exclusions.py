@@ -210,3 +210,28 @@ def test_children_permanently_excluded_with_no_provision_since():
     # as_of), so a provider or looked-after filter would otherwise hide them all
     for narrowed in (Filters(as_of=as_of, provider=("100001",)), Filters(as_of=as_of, cla=True, sex=("F",))):
         assert exclusions.without_provision(con, narrowed, Settings())["pupil_id"].tolist() == ["P1", "P4", "P7", "P6"]
+
+
+def test_sixth_day_cases_say_the_hours_in_place_on_the_day():
+    # "met" asks for a placement in place on day 6; the duty is full-time education. Each pupil
+    # is excluded Thu 9 Jan 2025, so day 6 is Thu 16 Jan (no holidays). Full time is 25 hours a
+    # week (the default), or 10 sessions when no hours are recorded (metrics.md §5's part_time).
+    excluded = [exc(p, "permanent", "2025-01-09") for p in ("P1", "P2", "P3", "P4", "P5", "P6")]
+    con = make_db(exclusions=excluded, placements=[
+        placement("P1", "2025-01-16", hours_per_week=15.0),                    # part-time
+        placement("P2", "2025-01-13", hours_per_week=10.0),                    # two at once:
+        placement("P2", "2025-01-14", hours_per_week=15.0, provider_urn="100002"),  # 25 together
+        placement("P3", "2025-01-10", hours_per_week=None, sessions_per_week=10),  # no hours: sessions
+        placement("P4", "2025-01-10", hours_per_week=None),                    # neither recorded
+        placement("P5", "2025-01-17", hours_per_week=30.0),                    # a day late
+        placement("P6", "2025-01-10", "2025-01-15", hours_per_week=30.0),      # ended the day before
+    ])
+    df = exclusions.sixth_day_cases(con, F, Settings()).set_index("pupil_id")
+    got = {p: (bool(r.met), None if pd.isna(r.hours_on_sixth_day) else float(r.hours_on_sixth_day),
+               None if pd.isna(r.full_time_on_sixth_day) else bool(r.full_time_on_sixth_day))
+           for p, r in df.iterrows()}
+    assert got == {"P1": (True, 15.0, False), "P2": (True, 25.0, True), "P3": (True, None, True),
+                   "P4": (True, None, None), "P5": (False, None, None), "P6": (False, None, None)}
+    # at 15 hours a full-time threshold, P1 is full time too
+    df = exclusions.sixth_day_cases(con, F, Settings(full_time_hours=15)).set_index("pupil_id")
+    assert bool(df.loc["P1", "full_time_on_sixth_day"]) is True

@@ -28,7 +28,7 @@ def summary() -> None:
     # beside the Permanent tile, "of N whose sixth day has passed" gives the too-recent ones back
     eligible, met = SH.sixth_day_shown(s["permanent_exclusions"], six.get("eligible"), six.get("met"))
     rate = "c" if "c" in (eligible, met) else S.shared_rate(met, eligible, six.get("rate"))
-    c[4].metric("Sixth day met", U.fmt_rate(rate), border=True, help=U.ABOUT["sixth_day_rate"])
+    c[4].metric("Placed by the sixth day", U.fmt_rate(rate), border=True, help=U.ABOUT["sixth_day_rate"])
     c[4].caption(f"{U.fmt_count(met if met == 'c' or eligible == 'c' else S.shared_part(met, eligible))} of "
                  f"{U.fmt_count(S.shared_count(eligible) if eligible != 'c' else eligible)} "
                  "whose sixth school day has passed")
@@ -172,9 +172,20 @@ def sixth_day() -> None:
         # Case list lists them under "Permanently excluded, no placement since")
         none_since = (df["outcome"] == "Not by day 6") & df["first_provision_start"].isna()
         df.loc[none_since, "outcome"] = "Not by day 6: no placement since"
+        # "placed" is not the duty's full-time education: each placed case says which it was
+        def said(met, full) -> str:
+            if pd.isna(met) or not bool(met):
+                return ""
+            return "hours not recorded" if pd.isna(full) else "full time" if bool(full) else "part-time"
+        df["on_sixth_day"] = [said(m, f) for m, f in zip(df["met"], df["full_time_on_sixth_day"])]
+        part, placed = int((df["on_sixth_day"] == "part-time").sum()), int((df["on_sixth_day"] != "").sum())
+        if part:
+            st.caption(f"For {part:,} of the {U.n_of(placed, 'permanent exclusion')} counted as placed by the sixth "
+                       f"day, the timetable on the day was part-time (under {S.settings().full_time_hours:g} hours "
+                       "a week, or fewer than 10 sessions): the duty is full-time education.")
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
              table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
-                         "school_days_to_provision", "outcome"],
+                         "school_days_to_provision", "outcome", "on_sixth_day", "hours_on_sixth_day"],
              file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.", level=2)
 
 
