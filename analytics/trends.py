@@ -109,7 +109,7 @@ def _figures_sql(filters: Filters, settings: Settings,
                  windows: list[tuple[date, date, date]]) -> tuple[str, list]:
     """One statement for the headline figures of several (period_start, period_end, as_of)
     windows at once: one row per window (column w, its 0-based position) with pupils_in_ap,
-    open_placements, placements_started, placements_ended, km_median_days, ended, returned,
+    open_placements, placements_started, placements_ended, km_median_days, open_median_days, ended, returned,
     sustained_eligible, sustained, sixth_eligible, sixth_met, any_flag.
 
     Each figure is the one population, time_in_ap, outcomes, exclusions and oversight compute
@@ -157,7 +157,10 @@ def _figures_sql(filters: Filters, settings: Settings,
             SELECT w, count(DISTINCT pupil_id) FILTER (WHERE is_open) AS pupils_in_ap,
                    count(*) FILTER (WHERE is_open) AS open_placements,
                    count(*) FILTER (WHERE start_date BETWEEN t_start AND t_end) AS placements_started,
-                   count(*) FILTER (WHERE eff_end BETWEEN t_start AND t_end) AS placements_ended
+                   count(*) FILTER (WHERE eff_end BETWEEN t_start AND t_end) AS placements_ended,
+                   -- time_in_ap's open.median_days: unlike the KM median of the term's starts,
+                   -- it grows with placements that run on for years
+                   median(days) FILTER (WHERE is_open) AS open_median_days
             FROM s GROUP BY w),
         -- Kaplan-Meier as time_in_ap._km_ctes, one curve per window
         km AS (SELECT w, days, count(*) FILTER (WHERE NOT is_open) AS events,
@@ -261,7 +264,7 @@ def _figures_sql(filters: Filters, settings: Settings,
             FROM op LEFT JOIN low USING (pk) GROUP BY op.w)
         SELECT t.w, COALESCE(pop.pupils_in_ap, 0), COALESCE(pop.open_placements, 0),
                COALESCE(pop.placements_started, 0), COALESCE(pop.placements_ended, 0),
-               kmm.km_median_days, COALESCE(ret.ended, 0), COALESCE(ret.returned, 0),
+               kmm.km_median_days, pop.open_median_days, COALESCE(ret.ended, 0), COALESCE(ret.returned, 0),
                COALESCE(ret.sustained_eligible, 0), COALESCE(ret.sustained, 0),
                COALESCE(sixth.eligible, 0), COALESCE(sixth.met, 0), COALESCE(flag.any_flag, 0)
         FROM t
@@ -277,7 +280,7 @@ def _figures_sql(filters: Filters, settings: Settings,
 
 
 _FIGURES = ("pupils_in_ap", "open_placements", "placements_started", "placements_ended",
-            "km_median_days", "ended", "returned", "sustained_eligible", "sustained",
+            "km_median_days", "open_median_days", "ended", "returned", "sustained_eligible", "sustained",
             "sixth_eligible", "sixth_met", "any_flag")
 
 
@@ -290,7 +293,7 @@ def _figures(con, filters: Filters, settings: Settings,
     for row in con.execute(sql, params).fetchall():
         d = dict(zip(_FIGURES, row[1:]))
         for k in _FIGURES:
-            d[k] = num(d[k]) if k == "km_median_days" else int(d[k])
+            d[k] = num(d[k]) if k in ("km_median_days", "open_median_days") else int(d[k])
         d["return_rate"] = rate(d["returned"], d["ended"])
         d["sustained_rate"] = rate(d["sustained"], d["sustained_eligible"])
         d["sixth_day_rate"] = rate(d["sixth_met"], d["sixth_eligible"])
@@ -324,7 +327,7 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
 
 
 BY_TERM_COLUMNS = ["label", "period_start", "period_end", "as_of", "pupils_in_ap", "open_placements",
-                   "placements_started", "placements_ended", "km_median_days", "return_rate",
+                   "placements_started", "placements_ended", "km_median_days", "open_median_days", "return_rate",
                    "returned", "ended", "sustained_rate", "sixth_day_rate", "any_flag"]
 
 
@@ -340,7 +343,7 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
 
     Columns: label, period_start, period_end (the term's own dates), as_of (= min(period_end,
     as_of)), pupils_in_ap, open_placements, placements_started, placements_ended,
-    km_median_days, return_rate, returned, ended, sustained_rate, sixth_day_rate, any_flag.
+    km_median_days, open_median_days (time_in_ap's open.median_days), return_rate, returned, ended, sustained_rate, sixth_day_rate, any_flag.
     Each row is the report's figures with the period = the term and as_of = its as_of column.
     The first row is the term containing ``since``: by default the earliest start of a selected
     placement (just as_of's term when nothing is selected). The chosen period does not move it:
@@ -358,6 +361,6 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
              "as_of": w[2], **{k: fig[k] for k in BY_TERM_COLUMNS[4:]}}
             for term, w, fig in zip(terms, windows, _figures(con, filters, settings, windows))]
     df = pd.DataFrame(rows, columns=BY_TERM_COLUMNS)
-    for col in ("km_median_days", "return_rate", "sustained_rate", "sixth_day_rate"):
+    for col in ("km_median_days", "open_median_days", "return_rate", "sustained_rate", "sixth_day_rate"):
         df[col] = df[col].astype("float64")
     return df

@@ -108,6 +108,10 @@ def test_by_term():
     assert df["return_rate"].tolist()[0] == 1.0 and df["return_rate"].isna().tolist()[1] \
         and df["return_rate"].tolist()[2] == 0.0
     assert df["km_median_days"].tolist()[0] == 47.0 and df["km_median_days"].isna().tolist()[1:] == [True, True]
+    # Open placements' median days so far, which grows with a placement that runs on, where the
+    # KM median of each term's starts cannot: Autumn B 4 Nov..31 Dec = 27 + 31 = 58; Spring (to
+    # 20 Apr) B 58 + 31 + 28 + 31 + 20 = 168, C 26 + 28 + 31 + 20 = 105, D 1 -> 105; Summer B 179.
+    assert df["open_median_days"].tolist() == [58.0, 105.0, 179.0]
     assert df["sustained_rate"].isna().all()
     assert df["sixth_day_rate"].isna().all()          # no exclusions
     assert df["any_flag"].tolist() == [1, 3, 1]       # every open placement lacks a planned end
@@ -190,6 +194,7 @@ def _reference(con, filters: Filters, settings: Settings, start: date, end: date
     from dataclasses import replace
 
     from analytics import exclusions, outcomes, oversight, population
+    from analytics import time_in_ap
     from analytics.time_in_ap import km_median_days
     f = replace(filters, as_of=as_of, period_start=start, period_end=end)
     pop = population.summary(con, f, settings)
@@ -198,6 +203,7 @@ def _reference(con, filters: Filters, settings: Settings, start: date, end: date
             "placements_started": pop["placements_started"],
             "placements_ended": pop["placements_ended"],
             "km_median_days": km_median_days(con, f, settings),
+            "open_median_days": time_in_ap.summary(con, f, settings)["open"]["median_days"],
             "return_rate": ret["rate"], "returned": ret["returned"], "ended": ret["ended"],
             "sustained_rate": ret["sustained"]["rate"],
             "sixth_day_rate": exclusions.summary(con, f, settings)["sixth_day"]["rate"],

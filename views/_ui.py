@@ -124,12 +124,13 @@ COLUMN_LABELS = {
     "sustained": "Sustained", "sustained_rate": "Sustained rate", "destination": "Destination",
     "n": "Placements", "pupils": "Pupils", "eligible": "Old enough to judge",
     "broke_down_by": "Broke down by", "home_school": "Home school", "trust": "Trust",
-    "hours_per_week": "Hours a week", "last_review_date": "Last review", "n_flags": "Number of flags", "flags": "Flags raised",
+    "hours_per_week": "Hours a week", "hours_on_sixth_day": "Hours a week on day 6", "on_sixth_day": "On day 6", "last_review_date": "Last review", "n_flags": "Number of flags", "flags": "Flags raised",
     "label": "Term", "period_start": "From", "period_end": "To", "as_of": "As of",
     "pupils_in_ap": "Pupils in AP", "open_placements": "Open placements",
     "placements_started": "Started", "placements_ended": "Ended (all destinations)",
-    "km_median_days": "Median time in AP (days)", "return_rate": "Return rate",
-    "sixth_day_rate": "Sixth-day rate", "any_flag": "Placements with flags",
+    "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
+    "return_rate": "Return rate",
+    "sixth_day_rate": "Placed by the sixth day", "any_flag": "Placements with flags",
     "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
     "survival": "Share still in AP", "row_number": "Row", "warning": "Warning", "original": "Original row",
     "excluded_on": "Permanently excluded on", "days_since": "Days since, no placement", "out_of_area": "Out of area",
@@ -224,20 +225,28 @@ ABOUT = _About({
                     "placements counts once.",
     "open_placements": "Placements open on the 'as of' date (started by then, and not ended by then).",
     "km_median": "Half of the placements that started in the period last this many days or fewer. It is a "
-                 "Kaplan–Meier median: placements still open count for as long as they have run so far, "
-                 "so long open placements are not left out. Days are calendar days, counting the first "
-                 "and last day. Blank when fewer than half have ended.",
+                 "Kaplan–Meier median: placements still open count for as long as they have run so far. "
+                 "Placements that started before the period are not in it, however long they have run: "
+                 "Time in AP shows the open placements' days so far and those open longer than "
+                 "{long_placement_days} days, and the trend below draws the open placements' median. Days "
+                 "are calendar days, counting the first and last day. Blank when the share still in AP "
+                 "has not fallen to a half (too few have ended).",
     "return_rate": "Of the placements that ended in the period, the share whose destination was a mainstream "
                    "school. Moves to another AP placement are left out (they are not a way out of AP). "
                    "Placements that ended with no destination recorded stay in the count, so a missing "
-                   "destination lowers the rate.",
+                   "destination lowers the rate. So do ends that may be the plan's success: a Year 11 pupil "
+                   "going on to college or training (post-16), or a pupil reaching a special school place. "
+                   "The destinations chart on Outcomes shows every destination; the rate can drop at the end "
+                   "of the summer term, when Year 11 leave.",
     "sustained_rate": "Of the returns to mainstream that ended long enough ago to judge ({sustain_days} days), "
                       "the share where the pupil had no new AP placement and no permanent exclusion in the "
                       "{sustain_days} days after returning.",
     "sixth_day_rate": "Schools and the LA must arrange full-time education from the sixth school day of a "
                       "permanent exclusion. Of the permanent exclusions in the period whose sixth school day "
-                      "has passed, the share where the pupil had a placement in place on that day. School "
-                      "days are Monday to Friday, less any holidays loaded in Settings.",
+                      "has passed, the share where the pupil had a placement in place on that day. It does not "
+                      "test that the placement was full time: a part-time timetable counts as placed here (the "
+                      "Exclusions page says how many were part-time on the day, case by case). School days are "
+                      "Monday to Friday, less any holidays loaded in Settings.",
     "any_flag": "Open placements with at least one oversight flag: no planned end date, planned end passed, "
                 "no objectives, review overdue, part-time (any part-time timetable, and again when it has run "
                 "beyond the limit), unregistered provider, a long placement or low attendance. Since a "
