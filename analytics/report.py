@@ -21,7 +21,8 @@ import duckdb
 
 from analytics import outcomes, population, progress, time_in_ap
 from analytics.errors import APDataError, StoreInUse
-from analytics.settings import REPORT_SETTINGS, SETTING_LIMITS, Filters, Settings, check_setting, resolve_period
+from analytics.settings import (REPORT_SETTINGS, SETTING_LIMITS, Filters, Settings, academic_year_start,
+                                check_setting, resolve_period)
 
 # Sections written by other modules, each `summary(con, filters, settings, today=None) -> dict`.
 SECTIONS = ("population", "time_in_ap", "return_to_mainstream", "progress", "exclusions", "oversight")
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             filters = Filters(as_of=args.as_of, period_start=args.period_start,
                               period_end=args.period_end)
             report = build_report(con, filters, settings)
+            stale = None if args.as_of is not None else _stale_note(con, resolve_period(filters).as_of)
     except (_UserError, APDataError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
@@ -226,9 +228,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: the database {args.db} could not be read ({e}). "
               "Is it a database written by 'python -m analytics ingest'?", file=sys.stderr)
         return 1
+    if stale:
+        print(f"report: {stale}", file=sys.stderr)
     json.dump(report, sys.stdout, default=_json_default)
     sys.stdout.write("\n")
     return 0
+
+
+def _stale_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
+    """A warning when the report is as of today (metrics.md's default) but the loaded placements
+    all lie before this academic year (the dashboard then opens on their last date instead):
+    every placement still open in the last file counts as open, long and unreviewed today."""
+    try:
+        [(last,)] = con.execute("SELECT max(greatest(start_date, end_date)) FROM placements "
+                                "WHERE start_date <= ?", [as_of]).fetchall()
+    except duckdb.Error:   # a plain DuckDB file without placements: nothing to say
+        return None
+    if last is None or last >= academic_year_start(as_of):
+        return None
+    return (f"the report is as of {as_of:%Y-%m-%d} (today), but the newest date in the loaded placements is "
+            f"{last:%Y-%m-%d}: nothing is loaded for this academic year, so every placement open then counts as "
+            f"still open now. Give --as-of {last:%Y-%m-%d} for the figures as the data stand.")
 
 
 if __name__ == "__main__":

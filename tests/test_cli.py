@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -369,6 +370,24 @@ def test_a_copy_made_while_the_file_changed_is_taken_again(tmp_path, monkeypatch
     monkeypatch.setattr(store_mod.time, "sleep", lambda s: None)
     assert store_mod.committed_copy(src, dest) is True
     assert len(copies) == 2 and dest.read_bytes() == b"version 2, longer"
+
+
+def test_a_report_as_of_today_on_last_years_data_says_so(files, capsys):
+    # A scheduled report with no --as-of is as of today (metrics.md); on files that end in
+    # March 2025 it counts every placement open then as open, long and unreviewed now. The
+    # JSON stays as the spec has it; stderr says why the figures look so, and what to give.
+    db = files / "ap.duckdb"
+    run("ingest", "--db", db, files / "autumn.csv", files / "spring.csv", capsys=capsys)
+    code, out, err = run("report", "--db", db, capsys=capsys)
+    today = date.today()
+    assert code == 0 and json.loads(out)["as_of"] == today.isoformat()
+    # the newest date in the placements: spring's end date for A1, 28/03/2025
+    assert err.strip() == (f"report: the report is as of {today:%Y-%m-%d} (today), but the newest date in the "
+                           "loaded placements is 2025-03-28: nothing is loaded for this academic year, so every "
+                           "placement open then counts as still open now. Give --as-of 2025-03-28 for the figures "
+                           "as the data stand.")
+    code, out, err = run("report", "--db", db, "--as-of", "2026-11-30", capsys=capsys)   # asked for: no note
+    assert code == 0 and err == ""
 
 
 def test_real_process_end_to_end(files):
