@@ -155,7 +155,9 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
     """One row per listed provider, most urgent first.
 
     Columns: provider_key, provider, setting_type, registered (True/False/None),
-    pupils_18h_plus (distinct pupils in placements open at as_of with hours_per_week ≥ 18),
+    pupils_18h_plus (distinct pupils in placements open at as_of with hours_per_week ≥ 18, or
+    with no hours, sessions_per_week × full_time_hours / 10 ≥ 18: at the default 25 hours, 8
+    sessions or more),
     cla_or_ehcp_18h_plus (of those, looked after or sen_status 'E'),
     likely_needs_registration (bool: registered is False and the test is met), reason (a
     sentence), status ('likely_needs_registration' | 'registration_unknown' | 'registered' |
@@ -169,14 +171,17 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REGISTRATION_COLUMNS})
     # Every open placement at the provider counts, whatever the filters (module docstring).
     base, params = placements_sql(Filters(), period)
+    # with no hours recorded, sessions count as metrics.md's part_time reads them (10 sessions a
+    # full week of full_time_hours): a timetable sent only as sessions was never counted
     counts = _query(con, f"""
-        WITH open_ AS (SELECT * FROM ({base}) WHERE is_open AND provider_key = ANY(?))
+        WITH open_ AS (SELECT *, coalesce(hours_per_week, sessions_per_week * ? / 10.0) AS weekly_hours
+                       FROM ({base}) WHERE is_open AND provider_key = ANY(?))
         SELECT provider_key,
-               count(DISTINCT pupil_id) FILTER (WHERE hours_per_week >= ?) AS pupils_18h_plus,
-               count(DISTINCT pupil_id) FILTER (WHERE hours_per_week >= ?
+               count(DISTINCT pupil_id) FILTER (WHERE weekly_hours >= ?) AS pupils_18h_plus,
+               count(DISTINCT pupil_id) FILTER (WHERE weekly_hours >= ?
                    AND (cla IS TRUE OR sen_status = 'E')) AS cla_or_ehcp_18h_plus
         FROM open_ GROUP BY provider_key
-    """, params + [keys, REGISTRATION_HOURS, REGISTRATION_HOURS])
+    """, [settings.full_time_hours] + params + [keys, REGISTRATION_HOURS, REGISTRATION_HOURS])
     df = pd.DataFrame({"provider_key": keys}).merge(_provider_details(con, keys), how="left")
     df = df.merge(counts, how="left", on="provider_key")
     for c in ("pupils_18h_plus", "cla_or_ehcp_18h_plus"):

@@ -206,6 +206,23 @@ def test_registration_check_by_hand():
     assert df["provider"].tolist()[:3] == ["Five Ways", "Hill Tutors", "Mystery Ltd"]
 
 
+def test_registration_counts_a_timetable_recorded_only_in_sessions():
+    # A reviewer's unregistered provider had a looked-after child on 10 sessions a week and no
+    # hours column: "0 pupils at 18+ hours", not flagged. Sessions count as metrics.md's
+    # part_time reads them: 10 sessions are a full week of full_time_hours (25 by default), so
+    # 10 sessions = 25 h and 8 = 20 h count; 7 = 17.5 h does not. With 20 full-time hours,
+    # 10 sessions are 20 h and 8 sessions 16 h.
+    def b(pupil, sessions, **cols):
+        return placement(pupil, "2025-01-06", provider="Bright Path", provider_urn=None, registered=False,
+                         setting_type="one_to_one_tuition", hours_per_week=None, sessions_per_week=sessions, **cols)
+    con = make_db(placements=[b("B1", 10, cla=True), b("B2", 8), b("B3", 7)])
+    [row] = registration_check(con, F, Settings()).itertuples()
+    assert (row.pupils_18h_plus, row.cla_or_ehcp_18h_plus) == (2, 1)
+    assert row.likely_needs_registration == True  # noqa: E712   (a looked-after pupil full time)
+    [row] = registration_check(con, F, Settings(full_time_hours=20)).itertuples()
+    assert (row.pupils_18h_plus, row.cla_or_ehcp_18h_plus) == (1, 1)
+
+
 def test_registration_counts_ignore_pupil_filters():
     # Filtering to girls lists only Skills Hub (S3 is the only girl), but the test is about the
     # provider: all 4 of its pupils at 18h+ still count.

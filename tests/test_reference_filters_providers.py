@@ -290,9 +290,10 @@ def listed_providers(data: dict, f: Filters) -> set[str]:
     return keys
 
 
-def ref_registration(data: dict, f: Filters) -> dict:
+def ref_registration(data: dict, f: Filters, settings: Settings = Settings()) -> dict:
     """provider_key -> expected columns (the counts use every open placement, whatever the
-    filters)."""
+    filters). With no hours, a timetable's sessions count as data-spec reads them: 10 sessions
+    are full time (full_time_hours)."""
     details = provider_details(data)
     out = {}
     for key in listed_providers(data, f):
@@ -301,8 +302,10 @@ def ref_registration(data: dict, f: Filters) -> dict:
             if p["provider_key"] != key:
                 continue
             known, is_open, _ = _eff(p, f.as_of)
-            if known and is_open and p["hours_per_week"] is not None \
-                    and p["hours_per_week"] >= REGISTRATION_HOURS:
+            hours = p["hours_per_week"]
+            if hours is None and p["sessions_per_week"] is not None:
+                hours = p["sessions_per_week"] * settings.full_time_hours / 10
+            if known and is_open and hours is not None and hours >= REGISTRATION_HOURS:
                 pupils18.add(p["pupil_id"])
                 if p["cla"] is True or p["sen_status"] == "E":
                     vulnerable.add(p["pupil_id"])
@@ -669,8 +672,8 @@ def test_registration_scorecard_breakdown_by_hand(tmp_path):
     """as_of Friday 14 Mar 2025, period 1 Sep 2024 - 14 Mar 2025.
     Tutor Co (tuition, no URN: not registered): P1 open at 18 h and again at 12 h (one pupil),
     P2 18 h, P3 25 h, P4 20 h starting on as_of, P5 17.5 h, P6 30 h ended 13 Mar, P7 30 h
-    starting after as_of, P8 no hours (10 sessions): pupils at >= 18 h: P1-P4 = 4, below the
-    test. Farm CIC (work based): exactly 5 pupils at 18-30 h: flagged. Web School (online):
+    starting after as_of, P8 no hours but 10 sessions (full time: 25 h): pupils at >= 18 h:
+    P1-P4 and P8 = 5, flagged (a reviewer's sessions-only timetable was once not counted). Farm CIC (work based): exactly 5 pupils at 18-30 h: flagged. Web School (online):
     R1 18 h with an EHCP: flagged; R2 10 h looked after does not count. Hill College (FE, no
     URN: status unknown): 5 at 25 h: 'registration_unknown', not flagged. Oak PRU (URN):
     registered."""
@@ -693,7 +696,7 @@ def test_registration_scorecard_breakdown_by_hand(tmp_path):
     db = _db(tmp_path, rows)
     as_of = date(2025, 3, 14)
     expected = {  # key: (pupils_18h_plus, cla_or_ehcp_18h_plus, registered, likely, status)
-        "tutor co": (4, 0, False, False, "below_threshold"),
+        "tutor co": (5, 0, False, True, "likely_needs_registration"),
         "farm cic": (5, 0, False, True, "likely_needs_registration"),
         "web school": (1, 1, False, True, "likely_needs_registration"),
         "hill college": (5, 0, None, False, "registration_unknown"),
@@ -709,7 +712,7 @@ def test_registration_scorecard_breakdown_by_hand(tmp_path):
         # a filter lists the providers; the counts stay whole: sex F lists Tutor Co only (P5)
         fF = Filters(as_of=as_of, sex=("F",))
         assert set(ref_registration(data, fF)) == {"tutor co"}
-        assert ref_registration(data, fF)["tutor co"]["pupils_18h_plus"] == 4
+        assert ref_registration(data, fF)["tutor co"]["pupils_18h_plus"] == 5
         problems += frame_problems("registration_check[sex F]", ref_registration(data, fF),
                                    registration_check(store.con, fF, Settings()))
         # scorecard, Tutor Co: pupils now P1-P5, P8 = 6; placements in period 8 (not P7);
@@ -718,7 +721,7 @@ def test_registration_scorecard_breakdown_by_hand(tmp_path):
         sc = ref_scorecard(data, f, Settings())["tutor co"]
         assert (sc["pupils_now"], sc["placements_in_period"], sc["median_hours"], sc["ended"],
                 sc["returned"], sc["return_rate"], sc["median_days"]) == (6, 8, 18.0, 1, 1, 1.0, 67)
-        assert sc["part_time_share"] == pytest.approx(5 / 7) and sc["needs_registration"] is False
+        assert sc["part_time_share"] == pytest.approx(5 / 7) and sc["needs_registration"] is True
         problems += frame_problems("scorecard", ref_scorecard(data, f, Settings()),
                                    scorecard(store.con, f, Settings()))
         # breakdown: P1 counts once, with the latest-starting placement (EHCP); blanks unknown
