@@ -7,7 +7,7 @@ Every expected value below is worked out by hand from MESSY and data-spec.md §1
   first name -> first_name, SURNAME -> last_name, D.O.B. -> date_of_birth, Gender -> sex,
   Provider name -> provider, Provider URN -> provider_urn, Reason for placement -> reason;
   not recognised: Type of setting (the spec has "Setting Type"), Began (no start-date synonym),
-  Planned finish, Ended, Hrs per week, Keyworker; so the file lacks a placement start date;
+  Planned finish, Ended, Contact hrs, Keyworker; so the file lacks a placement start date;
 - with Began -> start_date, Ended -> end_date and Type of setting -> setting_type chosen:
   row 5 (31/02/2025) and row 6 ("next week") have no valid start date and row 8 ends before
   it starts: 3 rejected; rows 4, 7, 9 and 10 load (ABC123 is a local ID, not a UPN);
@@ -16,7 +16,7 @@ Every expected value below is worked out by hand from MESSY and data-spec.md §1
   'alternative provision' is not in the vocabulary; row 10's reason 'Anxiety' is not either:
   2 rows with warnings. D999123400001 (164 mod 23 = 3: D), T999123400002, G999123400003,
   W999123400004 and Z999123400006 are valid UPNs, from LA number 999, which no real LA has.
-- the columns left unrecognised then are Planned finish, Hrs per week and Keyworker: three
+- the columns left unrecognised then are Planned finish, Contact hrs and Keyworker: three
   notices about the sheet, not about any row.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ MESSY = (
     "Fernshire County Council: AP placements autumn 2025\n"
     "\n"
     "Pupil UPN,first name,SURNAME,D.O.B.,Gender,Provider name,Provider URN,Type of setting,"
-    "Reason for placement,Began,Planned finish,Ended,Hrs per week,Keyworker\n"
+    "Reason for placement,Began,Planned finish,Ended,Contact hrs,Keyworker\n"
     "D999123400001,Ann,Example,03/04/2012,F,Oak PRU,100001,PRU,Permanent exclusion,01/09/2025,,,25,Ms X\n"
     "T999123400002,Ben,Sample,19/07/2012,M,BrightPath Tuition,,tuition,Medical,31/02/2025,,,10,Ms X\n"
     "G999123400003,Cara,Test,12/12/2011,F,Lumen Online,,online,Awaiting school place,next week,,,15,Mr Y\n"
@@ -47,7 +47,7 @@ RECOGNISED_ON_THEIR_OWN = {
     "Pupil UPN": "pupil_id", "first name": "first_name", "SURNAME": "last_name", "D.O.B.": "date_of_birth",
     "Gender": "sex", "Provider name": "provider", "Provider URN": "provider_urn",
     "Type of setting": LEAVE_OUT, "Reason for placement": "reason", "Began": LEAVE_OUT,
-    "Planned finish": LEAVE_OUT, "Ended": LEAVE_OUT, "Hrs per week": LEAVE_OUT, "Keyworker": LEAVE_OUT,
+    "Planned finish": LEAVE_OUT, "Ended": LEAVE_OUT, "Contact hrs": LEAVE_OUT, "Keyworker": LEAVE_OUT,
 }
 
 
@@ -186,7 +186,7 @@ def test_the_result_counts_rows_with_warnings_apart_from_notices_about_the_sheet
     assert any(e.label == "Warnings on 2 rows — loaded, but check them" for e in at.expander)
     assert ("About the sheet:\n"
             "- Column 'Planned finish' was not recognised and was not loaded.\n"
-            "- Column 'Hrs per week' was not recognised and was not loaded.\n"
+            "- Column 'Contact hrs' was not recognised and was not loaded.\n"
             "- Column 'Keyworker' was not recognised and was not loaded.") in markdown_text(at).replace("*", "")
     warnings = next(df for df in at.dataframe if "Warning" in df.value.columns)
     assert list(warnings.value["Row"]) == [9, 10]
