@@ -180,7 +180,7 @@ def _sheet_title(name, used: set[str]) -> str:
     return title
 
 
-def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=()) -> None:
+def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=(), marking: str | None = None) -> None:
     from openpyxl.utils import get_column_letter
 
     df = _flat_columns(df)
@@ -200,6 +200,9 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=()) -> None
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.page_setup.paperSize = 9   # A4 (openpyxl Worksheet.PAPERSIZE_A4)
     ws.page_setup.orientation = "landscape" if total > _PORTRAIT_CHARS else "portrait"
+    if marking:   # a protective marking at the top and foot of every printed page
+        ws.oddHeader.center.text = ws.oddFooter.center.text = marking
+        ws.oddHeader.center.font = ws.oddFooter.center.font = "Calibri,Bold"
     bold = Font(bold=True)
     head_cells = []
     for name in header:
@@ -227,8 +230,11 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, percent=()) -> None
         ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
 
 
-def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame], percent=()) -> bytes:
+def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame], percent=(), marking: str | None = None) -> bytes:
     """An .xlsx workbook: one sheet per DataFrame (a dict gives sheet name → frame).
+
+    ``marking``: a protective marking ("OFFICIAL-SENSITIVE") printed at the top and foot of
+    every page of every sheet (files with a row per pupil).
 
     Headers are bold and frozen, columns sized to their content (capped), dates are real date
     cells (dd/mm/yyyy), text is never written as a formula (text Excel would run is a string
@@ -242,7 +248,7 @@ def to_xlsx_bytes(data: pd.DataFrame | Mapping[str, pd.DataFrame], percent=()) -
     if not sheets:
         sheets = {"Data": pd.DataFrame()}
     for name, df in sheets.items():
-        _write_sheet(wb, _sheet_title(name, used), df, percent)
+        _write_sheet(wb, _sheet_title(name, used), df, percent, marking)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

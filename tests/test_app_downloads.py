@@ -105,8 +105,13 @@ def test_scorecard_statistics_are_hidden_with_the_count_of_their_group(sample_db
     [card] = [f for f in captured.values() if L("median_days") in f.columns]
     small = card[card[L("placements_in_period")].astype(str) == "c"]
     assert len(small), "the sample has providers with one or two placements in the period"
-    for col in ("attendance_rate", "median_days", "cost_per_week_median"):
+    for col in ("attendance_rate", "cost_per_week_median"):
         assert set(small[L(col)].dropna().astype(str)) <= {"c"}, col
+    # the median length of the placements that ended is hidden with their count (a reviewer read
+    # one placement's length beside three placements in the period)
+    few_ended = card[card[L("ended")].astype(str) == "c"]
+    assert len(few_ended), "the sample has providers with one or two placements ended"
+    assert set(few_ended[L("median_days")].dropna().astype(str)) <= {"c"}
     few_now = card[card[L("pupils_now")].astype(str) == "c"]
     for col in ("part_time_share", "median_hours"):
         assert set(few_now[L(col)].dropna().astype(str)) <= {"c"}, col
@@ -122,7 +127,8 @@ def test_trend_downloads_hold_their_own_columns_and_no_rate_without_its_denomina
     for f in trends:
         assert L("sixth_day_rate") not in f.columns and L("sustained_rate") not in f.columns
     [days] = [f for f in trends if L("km_median_days") in f.columns]
-    assert list(days.columns) == [L(c) for c in ("label", "period_start", "as_of", "km_median_days")]
+    assert list(days.columns) == [L(c) for c in ("label", "period_start", "as_of", "km_median_days",
+                                                 "open_median_days")]
 
 
 def test_presentation_mode_case_list_download_is_what_the_screen_shows(sample_db, monkeypatch, captured):
@@ -257,7 +263,8 @@ def test_a_file_says_what_its_figures_were_chosen_by(sample_db, monkeypatch):
     assert about["Setting type"] == "Online provision" and about["Sex"] == "Female"
     assert about["Long placement (days)"] == "100 (default 182)"
     assert "Filters" not in about and "Review interval (days)" not in about   # only what is on or changed
-    assert about["Small numbers"].startswith("Counts from 1 to 2 show as 'c'")
+    assert about["Small numbers"].startswith("In this file 'c' stands for a count from 1 to 2, or for any other "
+                                           "figure (0 included) hidden so that such a count cannot be worked out")
     scoped = [n for n in files if n != "national-figures.xlsx"]   # published figures: no filters
     assert all(n.split(".")[0].endswith("-setting-type-online-provision-sex-female") for n in scoped), scoped
 
@@ -487,3 +494,27 @@ def test_the_case_list_file_is_in_the_screens_words(sample_db, monkeypatch, capt
     assert set(named["Looked after"].dropna()) <= {"Yes", "No"} and set(named["Out of area"].dropna()) <= {"Yes", "No"}
     assert "Flags raised" in named.columns and "Provider ID" not in named.columns
     assert not {"Review overdue", "Long placement", "Part-time"} & set(named.columns)
+
+
+def test_files_with_a_row_per_child_are_marked_on_every_printed_page(sample_db, monkeypatch):
+    # A reviewer found the printed case list marked OFFICIAL-SENSITIVE and its Excel file not.
+    # A file of figures carries no marking; one with a row per child carries it on every sheet.
+    import io
+
+    import openpyxl
+    files = _excel_files(monkeypatch)
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-03-14"})
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    [name] = [n for n in files if n.startswith("case-list")]
+    data = files[name]
+    wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
+    for ws in wb:
+        assert (ws.oddHeader.center.text, ws.oddFooter.center.text) == ("OFFICIAL-SENSITIVE",) * 2, ws.title
+    assert _about(data)["Protective marking"].startswith("OFFICIAL-SENSITIVE: a row per child.")
+    files.clear()
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py", query={"as_of": "2025-03-14"})
+    data = files["returns-by-term-as-of-2025-03-14.xlsx"]
+    wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
+    assert not any(ws.oddHeader.center.text for ws in wb)
+    assert "Protective marking" not in _about(data)

@@ -128,7 +128,7 @@ COLUMN_LABELS = {
     "label": "Term", "period_start": "From", "period_end": "To", "as_of": "As of",
     "pupils_in_ap": "Pupils in AP", "open_placements": "Open placements",
     "placements_started": "Started", "placements_ended": "Ended (all destinations)",
-    "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
+    "median_days": "Ended: median days", "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
     "return_rate": "Return rate",
     "sixth_day_rate": "Placed by the sixth day", "any_flag": "Placements with flags",
     "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
@@ -302,7 +302,9 @@ ABOUT = _About({
                  "placements, time in AP, return rate and cost per week where recorded.",
     "registration": "A provider that is not registered and, on the 'as of' date, has 5 or more pupils "
                     "timetabled for 18 hours a week or more — or any such pupil who is looked after or has an EHC "
-                    "plan — is likely to need registering as an independent school.",
+                    "plan — is likely to need registering as an independent school. Where a timetable gives "
+                    "sessions and no hours, each session counts as a tenth of a full-time week "
+                    "({full_time_hours} hours).",
     "case_list": "Every placement open on the 'as of' date, with the oversight flags that apply, most urgent "
                  "first. Flags: no planned end date; planned end passed; no objectives; review overdue "
                  "(more than {review_interval_days} days since the last review, or the start); part-time "
@@ -324,7 +326,7 @@ def about(key: str, extra: str | None = None) -> None:
     with st.expander("About this figure", icon=":material/info:"):
         st.markdown(text)
         if S.presentation():
-            st.caption(f"Presentation mode: counts from 1 to {S.threshold() - 1} show as 'c'.")
+            st.caption(f"Presentation mode: {c_means()}.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,6 +353,13 @@ def n_of(count, word: str, plural: str | None = None) -> str:
     ('1 row', '1,204 rows', '2 dates')
     """
     return f"{int(count):,} {word if int(count) == 1 else (plural or word + 's')}"
+
+
+def c_means() -> str:
+    """What a 'c' stands for, said the same way everywhere (a reviewer read a 'c' hiding 5 as
+    'at most 2')."""
+    return (f"'c' stands for a count from 1 to {S.threshold() - 1}, or for any other figure (0 included) hidden "
+            "so that such a count cannot be worked out from it")
 
 
 def fmt_count(v) -> str:
@@ -402,6 +411,8 @@ def fmt_days(v) -> str:
     64.5 read as 64 and 91.5 as 92 (halves to even), and 5.5 school days as 6, within the duty."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
+    if v == "c":
+        return "c"
     v = float(v)
     return f"{v:,.0f} days" if v.is_integer() else f"{v:,.1f} days"
 
@@ -453,6 +464,17 @@ def _per_state(key: tuple, fn):
     return memo[key]
 
 
+def scope_caption(p) -> str:
+    """The line under a page's title: the date, the period and the filters by name, so that a
+    screenshot of any page says which children it counts (a reviewer's board paper of
+    looked-after children's figures did not say so anywhere but on the Overview)."""
+    on = filters_described()
+    said = ("no filters" if not on else
+            "filtered by " + "; ".join(f"{label}: {values}" for label, values in on) if len(on) <= 3 else
+            f"{len(on)} filters on (see the sidebar)")
+    return f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y} · {said}"
+
+
 def filters_described() -> list[tuple[str, str]]:
     """The sidebar's filters as a person would read them back: [(label, values)], only those on."""
     f = S.filters()
@@ -501,6 +523,11 @@ def file_suffix() -> str:
         slug = _slug(" ".join(f"{label} {values}" for label, values in on))
         suffix += f"-{slug}" if len(slug) <= 60 else f"-filtered-{len(on)}-ways"
     return suffix
+
+
+# Files with a row per child carry this at the top and foot of every printed page (a reviewer
+# found the printed case list marked and its Excel file not).
+MARKING = "OFFICIAL-SENSITIVE"
 
 
 def file_about(title: str | None, note: str | None, more=()) -> pd.DataFrame:
@@ -565,8 +592,7 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
     except S.NotAvailable:
         st.caption("Downloads are not available yet.")
         return
-    note = (f"Counts from 1 to {S.threshold() - 1} show as 'c' in this file, and figures built on them too, "
-            "as in published statistics, whether presentation mode is on or not."
+    note = (f"In this file {c_means()}, as in published statistics, whether presentation mode is on or not."
             if aggregate and count_cols else
             "One row per pupil's placement, with case numbers instead of UPNs."
             if not aggregate else None)
@@ -577,7 +603,9 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
         # a file outlives the screen: its name says the date its figures are as of and the
         # filters they were chosen by, and the workbook says it all in words
         file_stem += file_suffix()
-        sheets = {"Data": data, "About this file": file_about(title, note, about_rows)}
+        more = list(about_rows) + ([] if aggregate else [("Protective marking", f"{MARKING}: a row per child. "
+                                                        "Keep it secure, as your organisation's policy says.")])
+        sheets = {"Data": data, "About this file": file_about(title, note, more)}
     elif about_rows:
         sheets = {"Data": data, "About this file": pd.DataFrame(list(about_rows), columns=["About this file", ""])}
     row = st.container(horizontal=True)
@@ -586,7 +614,9 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
                        mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
                        help=note)
     percent = percent_headings(df, codes)
-    c2.download_button("Download Excel", data=lambda: to_xlsx(sheets, percent=percent), file_name=f"{file_stem}.xlsx",
+    marking = None if aggregate else MARKING   # a row per child: marked on every printed page
+    c2.download_button("Download Excel", data=lambda: to_xlsx(sheets, percent=percent, marking=marking),
+                       file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=note,
                        key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:")
@@ -782,8 +812,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         fig = chart(numeric_for_chart(parts, list(count_cols) + list((rate_cols or {}).keys())))
         plot(fig, f"chart_{key}")
         if S.presentation() and (shown.astype(str) == "c").any().any():
-            st.caption("Some values are hidden ('c': fewer than "
-                       f"{S.threshold()}) and are left out of the chart.")
+            st.caption(f"Some values are hidden ({c_means()}) and are left out of the chart.")
     else:
         table(shown, group_by)
     if download_df is not None:

@@ -77,7 +77,8 @@ def scorecard() -> None:
              not_additive=["pupils_now"],   # a pupil can be at two providers
              # a median or share of a handful of placements is as telling as their count
              stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
-                        "attendance_rate": "placements_in_period", "median_days": "placements_in_period",
+                        # the median of the placements that ended (its own n), not of all placements
+                        "attendance_rate": "placements_in_period", "median_days": "ended",
                         "cost_per_week_median": "placements_in_period"},
              empty="No provider has a placement in the period.",
              # its placements ended and returns are the returns by provider's, protected there
@@ -93,7 +94,7 @@ def main() -> None:
     if S.empty_state("This page compares providers once placements are loaded."):
         return
     p = S.period()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    st.caption(U.scope_caption(p))
     with S.section("the scorecard"):
         scorecard()
     st.divider()
