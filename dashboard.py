@@ -91,7 +91,10 @@ def _presentation_switch(section: str) -> bool:
     st.sidebar.toggle("Presentation mode", key=widget, on_change=_keep,
                       help="For showing on a shared screen: hides names, UPNs and dates of birth "
                            "(initials, case numbers and ages instead) and shows small numbers as 'c', "
-                           "on every page until it is switched off.")
+                           "on every page until it is switched off. It protects each screen, not a "
+                           "comparison of two: the figures for looked-after children and for those "
+                           "without an EHC plan, side by side, can give away the one with a plan. "
+                           "Choose the groups to show before the meeting.")
     return bool(ss["_present"])
 
 

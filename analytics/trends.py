@@ -301,8 +301,8 @@ def _figures(con, filters: Filters, settings: Settings,
     return out
 
 
-_HEADLINE = ("pupils_in_ap", "open_placements", "km_median_days", "return_rate", "sustained_rate",
-             "sixth_day_rate", "any_flag")
+_HEADLINE = ("pupils_in_ap", "open_placements", "placements_started", "km_median_days", "return_rate",
+             "sustained_rate", "sixth_day_rate", "any_flag")
 
 
 def headline(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
@@ -310,7 +310,7 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Setting
     """Headline figures at as_of and on the same date a year earlier.
 
     Returns {"current": {...}, "previous": {...}}, each with as_of, period_start, period_end
-    (dates) and pupils_in_ap, open_placements, km_median_days, return_rate, sustained_rate,
+    (dates) and pupils_in_ap, open_placements, placements_started (the KM median's n), km_median_days, return_rate, sustained_rate,
     sixth_day_rate, any_flag. The earlier figures use the period shifted back a year (by
     default, 1 September to the earlier as_of).
     """

@@ -448,6 +448,15 @@ def shared_count(n):
         return n
 
 
+def shared_stat(value, n):
+    """A median, mean or other figure of n records, as it may be shown: 'c' in presentation mode
+    when n is small (a median of one placement is that placement's own length; metrics.md §7
+    hides what is built on a small count, as suppression's stat_cols do in tables)."""
+    if not presentation() or value is None or n is None:
+        return value
+    return "c" if shared_count(n) == "c" else value
+
+
 def shared_rate(numerator, denominator, value=None):
     """A rate shown beside its denominator: in presentation mode 'c' when the numerator, the
     denominator or the rest (denominator − numerator) is small (suppression.suppress_share)."""

@@ -58,7 +58,11 @@ def by_group() -> None:
         fig.add_trace(go.Bar(x=x if time_axis else d["permanent"], y=d["permanent"] if time_axis else x,
                              orientation="v" if time_axis else "h", name="Permanent exclusions",
                              marker_color=U.OKABE_ITO[3], marker_pattern_shape="x"))
-        title = f"Suspensions and permanent exclusions by {(label or 'term').lower()} (n = {U.fmt_count(S.shared_count(total))})"
+        # the tiles show each kind's total: n beside a hidden one would give it back (n - the other)
+        parts = [S.shared_count(int(pd.to_numeric(df[c], errors="coerce").fillna(0).sum()))
+                 for c in ("suspensions", "permanent")] if len(df) else []
+        n = "c" if "c" in parts else S.shared_count(total)
+        title = f"Suspensions and permanent exclusions by {(label or 'term').lower()} (n = {U.fmt_count(n)})"
         if time_axis:
             fig = U.style(fig, title, label or "Term", "Exclusions")
         else:
@@ -212,11 +216,10 @@ def main() -> None:
     if S.empty_state("This page shows suspensions and permanent exclusions once exclusions are loaded."):
         return
     p = S.period()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    st.caption(U.scope_caption(p))
     if S.presentation():
-        st.caption(f"Small numbers are hidden ('c': fewer than {S.threshold()}). The breakdowns share their counts "
-                   "(a trust's are its schools', a year's its terms'), so each is hidden with the others in view; "
-                   "here a 'c' can also stand for a 0, where that is what keeps a small number from being worked out.")
+        st.caption(f"Small numbers are hidden: {U.c_means()}. The breakdowns share their counts (a trust's are its "
+                   "schools', a year's its terms'), so each is hidden with the others in view.")
     for name, fn in (("the summary", summary), ("the exclusions by group", by_group),
                      ("the sixth-day duty", sixth_day), ("the repeat suspensions", repeats),
                      ("the rates per school", rates)):

@@ -61,9 +61,10 @@ def by_term() -> None:
                                       showgrid=False, tickformat=",d"))
         return fig
 
-    U.figure("Return to mainstream by term", "out_term", df, "return_rate", chart=chart,
+    U.figure("Return to mainstream by term", "out_term", df if ended else df.iloc[0:0], "return_rate", chart=chart,
              count_cols=["ended", "returned"], rate_cols={"return_rate": ("returned", "ended")},
              file_stem="returns-by-term", total_row=True,
+             empty="No placement ended in the terms shown, so there is no return rate to draw.",
              suppress=SH.hide("by_term", "label", ["ended", "returned"], SH.RETURN_RATE), level=2)
     st.caption("Every term from the first placement to the 'as of' date, whatever the period in the sidebar; "
                "in the table the Total row adds up all the terms shown. The rate for the period is the one at the top "
@@ -142,7 +143,12 @@ def returns() -> None:
         U.about("returns")
         st.caption("The list of returns is hidden in presentation mode.")
         return
-    df = df.assign(sustained=df["sustained"].map({True: "Sustained", False: "Broke down"}).fillna("Too early to judge"))
+    # a return that has broken down is known not to be sustained, even before it could be judged
+    # (it is not in the rate until then, metrics.md §2): never "too early" beside "broke down by"
+    early = df["sustained"].isna() & df["broke_down_by"].notna()
+    df = df.assign(sustained=df["sustained"].map({True: "Sustained", False: "Broke down"}).astype(object)
+                   .where(~early, f"Broke down (within {S.settings().sustain_days} days; not yet in the rate)")
+                   .fillna("Too early to judge"))
     U.figure("Each return to mainstream", "returns", df, "returns", pupil_level=True, file_stem="returns",
              table_cols=["case", "provider", "end_date", "sustained", "broke_down_by"],
              empty="No placement ended with a return to mainstream in the period.", level=2)
@@ -153,11 +159,10 @@ def main() -> None:
     if S.empty_state("This page shows returns to mainstream and destinations once placements are loaded."):
         return
     p = S.period()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    st.caption(U.scope_caption(p))
     if S.presentation():
-        st.caption(f"Small numbers are hidden ('c': fewer than {S.threshold()}). The figures on this page share "
-                   "their counts, so each is hidden with the others in view; here a 'c' can also stand for a 0, "
-                   "where that is what keeps a small number from being worked out.")
+        st.caption(f"Small numbers are hidden: {U.c_means()}. The figures on this page share their counts, so "
+                   "each is hidden with the others in view.")
     for name, fn in (("the summary", summary), ("the returns by term", by_term), ("the returns by group", by_group),
                      ("the destinations", destinations), ("the list of returns", returns)):
         with S.section(name):

@@ -38,6 +38,8 @@ def _headline_values(figures: dict, dens: dict) -> dict:
         num, den = dens.get(key, (None, None))
         if key == "any_flag":
             den = figures.get("open_placements")
+        elif key == "km_median":   # the placements its curve is drawn from
+            den = figures.get("placements_started")
         out[key] = (figures.get("km_median_days" if key == "km_median" else key), num, den)
     return out
 
@@ -56,6 +58,8 @@ HEADLINES = [  # key, label, kind, delta colour
 def _shown(kind: str, value, num, den):
     if kind == "count":
         return S.shared_count(value)
+    if kind == "days":   # a median of one or two placements is their own length
+        return S.shared_stat(value, den)
     if kind == "rate" and S.presentation() and den is not None:
         if "c" in (num, den):   # hidden beside another figure (views/_shared.py)
             return "c"
@@ -179,6 +183,9 @@ def trends() -> None:
         st.caption(f"Sustained returns are not drawn by {(unit or 'term').lower()}: a return is judged "
                    f"{S.settings().sustain_days} days after it, so no {(unit or 'term').lower()}'s returns can be "
                    "judged by its end. The headline above gives the rate for returns old enough to judge.")
+    # no placement ever matched the filters: a sentence, not empty axes over one term
+    nothing = not len(df) or not df[[c for c in ("open_placements", "placements_started", "placements_ended")
+                                     if c in df.columns]].to_numpy().any()
     for key, (title, series, y_title) in TREND_SERIES.items():
         present = [(c, name) for c, name in series if c in df.columns]
 
@@ -190,7 +197,7 @@ def trends() -> None:
                                          line=dict(color=U.OKABE_ITO[i % 8], width=3),
                                          marker=dict(symbol=["circle", "square", "diamond", "triangle-up",
                                                              "x"][i % 5], size=9)))
-            fig = U.style(fig, f"{title} by {(unit or 'Term').lower()} (n = {len(d)} {(unit or 'term').lower()}s)",
+            fig = U.style(fig, f"{title} by {(unit or 'Term').lower()} (n = {U.n_of(len(d), (unit or 'term').lower())})",
                           "Term" if unit != "Academic year" else "Academic year", y_title)
             if key == "rates":
                 fig.update_yaxes(tickformat=".0%", range=[0, 1])
@@ -198,7 +205,8 @@ def trends() -> None:
                 fig.update_yaxes(rangemode="tozero")
             return fig
 
-        U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df, "trend", chart=chart,
+        U.figure(f"{title} by {(unit or 'term').lower()}", f"trend_{key}", df.iloc[0:0] if nothing else df, "trend",
+                 chart=chart, empty="No placement matches the filters in any term.",
                  count_cols=count_cols, rate_cols=rate_cols,
                  stat_cols={"km_median_days": "placements_started", "open_median_days": "open_placements"},
                  # hidden with the outcomes figures showing the same counts (views/_shared.py)
@@ -327,9 +335,7 @@ def main() -> None:
                      "and the placements that need attention, once placements are loaded."):
         return
     p = S.period()
-    n = S.active_filter_count()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y} · "
-               f"{'no filters' if not n else f'{n} filter' + ('s' if n > 1 else '') + ' on (see the sidebar)'}")
+    st.caption(U.scope_caption(p))
     with S.section("the headline figures"):
         headline()
     st.divider()

@@ -15,16 +15,25 @@ def attendance() -> None:
     n = summary.get("n") or 0
     c[0].metric("Placements compared", U.fmt_count(S.shared_count(n)), border=True,
                 help=U.ABOUT["attendance"])
-    c[1].metric("Median attendance before", U.fmt_rate(summary.get("baseline_rate_median")), border=True)
-    c[2].metric("Median attendance during", U.fmt_rate(summary.get("during_rate_median")), border=True,
+    # medians of one or two placements are their own rates: hidden with their count
+    small = S.presentation() and S.shared_count(n) == "c"
+    c[1].metric("Median attendance before", U.fmt_rate(S.shared_stat(summary.get("baseline_rate_median"), n)),
+                border=True)
+    c[2].metric("Median attendance during", U.fmt_rate(S.shared_stat(summary.get("during_rate_median"), n)),
+                border=True,
                 delta=(f"{summary['median_change_pp']:+.1f} pp median change"
-                       if summary.get("median_change_pp") is not None else None))
+                       if summary.get("median_change_pp") is not None and not small else None))
     c[3].metric("Improved", U.fmt_rate(S.shared_rate(summary.get("improved"), n)), border=True,
                 help="Placements whose attendance during the placement is above the baseline.")
     c[3].caption(f"{U.fmt_count(S.shared_part(summary.get('improved'), n))} of {U.fmt_count(S.shared_count(n))}")
 
     df = S.metric("progress", "attendance_by_placement")
     both = df.dropna(subset=["baseline_rate", "during_rate"]) if len(df) else df
+    if small and len(both):   # each point would be one placement's own attendance
+        st.subheader("Attendance before and during placements", anchor=False)
+        st.info(f"Not shown in presentation mode: fewer than {S.threshold()} placements have attendance both "
+                "before and during them.")
+        return
 
     def chart(d):
         d = d.dropna(subset=["baseline_rate", "during_rate"])
@@ -101,7 +110,7 @@ def main() -> None:
                      "placements, attendance and assessments are loaded."):
         return
     p = S.period()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    st.caption(U.scope_caption(p))
     st.header("Attendance", anchor=False)
     with S.section("attendance"):
         attendance()

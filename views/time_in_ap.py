@@ -8,25 +8,30 @@ import streamlit as st
 from views import _state as S
 from views import _ui as U
 
+# trust and home school: the review's "crossfire" (one trust's excluded pupils staying in AP)
 SPLITS = {"No split": None, "Reason": "reason", "Setting type": "setting_type",
-          "Commissioned by": "commissioner", "Provider": "provider"}
+          "Commissioned by": "commissioner", "Provider": "provider", "Trust": "trust", "Home school": "home_school"}
+MANY = ("provider", "home_school")   # drawn for the eight with the most placements
 
 
 def summary() -> None:
     s = S.metric("time_in_ap", "summary")
+    pop = S.metric("population", "summary")
     c = U.tiles(5)
     comp, op = s["completed"], s["open"]
-    c[0].metric("Median time (KM)", U.fmt_days(s.get("km_median_days")), border=True,
-                help=U.ABOUT["km_median"])
-    c[1].metric("Ended: median", U.fmt_days(comp.get("median_days")), border=True,
+    # a median or mean of one or two placements is their own length: hidden with their count
+    c[0].metric("Median time (KM)", U.fmt_days(S.shared_stat(s.get("km_median_days"), pop["placements_started"])),
+                border=True, help=U.ABOUT["km_median"])
+    c[1].metric("Ended: median", U.fmt_days(S.shared_stat(comp.get("median_days"), comp["n"])), border=True,
                 help=U.ABOUT["time_summary"])
     c[1].caption(f"n = {U.fmt_count(S.shared_count(comp['n']))} ended in the period; mean "
-                 f"{U.fmt_days(comp.get('mean_days'))}")
-    c[2].metric("Open: median so far", U.fmt_days(op.get("median_days")), border=True,
+                 f"{U.fmt_days(S.shared_stat(comp.get('mean_days'), comp['n']))}")
+    c[2].metric("Open: median so far", U.fmt_days(S.shared_stat(op.get("median_days"), op["n"])), border=True,
                 help=U.ABOUT["time_summary"])
     c[2].caption(f"n = {U.fmt_count(S.shared_count(op['n']))} open")
-    c[3].metric("Per pupil: median", U.fmt_days(s.get("pupil_total_days_median")), border=True,
-                help=U.ABOUT["time_summary"])
+    c[3].metric("Per pupil: median", U.fmt_days(S.shared_stat(s.get("pupil_total_days_median"),
+                                                              pop["pupils_in_period"])),
+                border=True, help=U.ABOUT["time_summary"])
     c[4].metric("Long and open", U.fmt_count(S.shared_count(s.get("long_open"))), border=True,
                 help=U.ABOUT["long_open"])
     U.about("time_summary", U.ABOUT["km_median"])
@@ -47,6 +52,10 @@ def distribution() -> None:
         return U.style(fig, f"Days in AP per placement (n = {U.fmt_count(S.shared_count(n))} placements)",
                        "Days in AP (calendar days)", "Placements")
 
+    if S.presentation() and len(df) and S.shared_count(n) == "c":
+        # every band would be one of these placements' own length
+        st.info(f"Not shown in presentation mode: fewer than {S.threshold()} placements overlap the period.")
+        return
     if S.presentation() and len(df):
         # Pupil-level rows are not shared in a meeting: the chart only, as bands of days.
         bands = df.assign(band=(df["days"] // 30 * 30).astype(int)).groupby("band").size().reset_index(name="n")
@@ -67,7 +76,7 @@ def km() -> None:
     label = st.segmented_control("Split the curve by", list(SPLITS), default="Reason", key="km_by")
     by = SPLITS[label or "No split"]
     df = S.metric("time_in_ap", "km_curve", by=by)
-    if len(df) and by == "provider":
+    if len(df) and by in MANY:
         top = df.groupby("group")["at_risk"].max().sort_values(ascending=False).head(8).index
         df = df[df["group"].isin(top)]
     counts = ["at_risk", "events", "censored"]
@@ -83,6 +92,10 @@ def km() -> None:
         shared = df.assign(placements=started)[keep][["group", "days", "survival", "placements"]]
     if S.presentation() and len(df):
         df, counts = shared, ["placements"]
+        if df.empty:   # placements did start: too few to draw without singling one out
+            st.info(f"Not shown in presentation mode: no group here started with {S.threshold()} or more "
+                    "placements, and a curve of fewer would show each placement's own length.")
+            return
 
     def chart(d):
         fig = go.Figure()
@@ -104,7 +117,8 @@ def km() -> None:
 
     U.figure("Time in AP: Kaplan–Meier curves", "km", df, "km_curve", chart=chart,
              count_cols=counts,
-             about_extra="With 'Provider', the eight providers with the most placements are drawn. In presentation "
+             about_extra="With 'Provider' or 'Home school', the eight with the most placements are drawn. A trust "
+                         "or home school is the one on the placement's record. In presentation "
                          f"mode and in the files, a line stops where fewer than {S.threshold()} placements are still "
                          "in AP.",
              empty="No placement started in the period, so there is no curve.",
@@ -145,7 +159,7 @@ def main() -> None:
     if S.empty_state("This page shows how long placements last once placements are loaded."):
         return
     p = S.period()
-    st.caption(f"As of {p.as_of:%d %B %Y} · period {p.start:%d %B %Y} to {p.end:%d %B %Y}")
+    st.caption(U.scope_caption(p))
     with S.section("the summary"):
         summary()
     st.divider()
