@@ -369,13 +369,16 @@ def test_children_excluded_with_no_placement_since_are_on_the_case_list(sample_d
     assert dict(zip(waiting["Case"], waiting["Days since, no placement"])) == expected
     assert list(waiting["Days since, no placement"]) == sorted(expected.values(), reverse=True)   # longest first
     # A reviewer: with a provider or looked-after filter on, the list said every child had had a
-    # placement since. The filters choose placements, which these children do not have.
+    # placement since. The filters choose placements, which these children do not have. Another
+    # then printed a provider's case list and found these five children on it: with filters on
+    # they are counted, not listed.
     for query in ({"provider": "990101"}, {"cla": "yes"}):
         filtered = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22", **query})
         assert_healthy(filtered)
-        [listed] = [df.value for df in filtered.dataframe if "Days since, no placement" in df.value.columns]
-        assert dict(zip(listed["Case"], listed["Days since, no placement"])) == expected, query
-        assert any("filters are not applied to this list" in c.value for c in filtered.caption), query
+        assert not [df for df in filtered.dataframe if "Days since, no placement" in df.value.columns], query
+        assert any(c.value.startswith(f"{len(expected)} permanently excluded children have had no placement "
+                                      "recorded since, as of 22 July 2025. They are not listed while the sidebar's "
+                                      "filters are on") for c in filtered.caption), query
         assert not any("has had a placement since" in c.value for c in filtered.caption), query
     case = waiting["Case"].iloc[0]
     at.selectbox(key="waiting_pick").set_value(case).run()
@@ -630,3 +633,29 @@ def test_a_provider_renamed_between_terms_is_pointed_out_on_the_case_list(tmp_pa
     [w] = [w.value for w in at.warning if "started on the same day at differently named providers" in w.value]
     assert w.startswith(f"**1 case has two open placements") and S.case_number("P1") in w
     assert S.case_number("P2") not in w
+
+
+def test_a_return_that_broke_down_early_is_not_also_too_early_to_judge(sample_db, store_rows, monkeypatch):
+    # A reviewer read "Too early to judge" beside "Broke down by: a new AP placement". A return
+    # is judged sustain_days (182) after it; one that broke down before then is known to have.
+    # From the store: returns ended in the period (1 Sep 2024 - 22 Jul 2025) less than 182 days
+    # before 22 Jul 2025 (after 21 Jan 2025) whose pupil had a later placement within 182 days.
+    from views._ui import column_label as L
+    pl = store_rows.execute("SELECT pupil_id, start_date, end_date, destination FROM placements").df()
+    ret = pl[(pl["destination"] == "mainstream") & (pl["end_date"] >= pd.Timestamp("2024-09-01"))
+             & (pl["end_date"] <= pd.Timestamp("2025-07-22"))]
+    early = ret[ret["end_date"] + pd.Timedelta(days=182) > pd.Timestamp("2025-07-22")]
+    broke = sum(((pl["pupil_id"] == r.pupil_id) & (pl["start_date"] >= r.end_date)
+                 & (pl["start_date"] <= r.end_date + pd.Timedelta(days=182))
+                 & (pl["start_date"] <= pd.Timestamp("2025-07-22"))
+                 & (pl.index != r.Index)).any()   # another placement: a one-day return starts on its end
+                for r in early.itertuples())
+    assert broke >= 1, "the sample has a return that broke down before it could be judged"
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py", query={"as_of": "2025-07-22"})
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    [rows] = [d.value for d in at.dataframe if L("broke_down_by") in d.value.columns]
+    said = rows[L("sustained")]
+    assert not (said.eq("Too early to judge") & rows[L("broke_down_by")].notna()
+                & rows[L("broke_down_by")].astype(str).ne("")).any()
+    assert (said == "Broke down (within 182 days; not yet in the rate)").sum() >= broke

@@ -196,15 +196,22 @@ def _waiting(p) -> None:
         st.caption(f"Every pupil permanently excluded by {p.as_of:%d %B %Y} has had a placement since "
                    "(or was in one when excluded), as far as the loaded data show.")
         return
+    if S.filters().selects_placements():
+        # the filters choose placements, which these children do not have; and a paper filtered
+        # to one provider or group must not carry other children (a reviewer's printed
+        # provider pack listed all five)
+        st.caption(f"{U.fmt_count(S.shared_count(len(waiting)))} permanently excluded "
+                   f"{'child has' if len(waiting) == 1 else 'children have'} had no placement recorded since, as of "
+                   f"{p.as_of:%d %B %Y}. They are not listed while the sidebar's filters are on: the filters "
+                   "choose placements, which these children do not have, and a list for one provider or group "
+                   "should not name other children. Clear the filters to see them.")
+        return
     shown = S.protect(waiting, p.as_of)[["case", "excluded_on", "school", "days_since"]]
     shown["school"] = S.as_shown_each(shown["school"]).map(lambda v: v if isinstance(v, str) else "")
     st.caption(f"{U.n_of(len(shown), 'pupil')} permanently excluded with no placement recorded since, as of "
                f"{p.as_of:%d %B %Y}, longest wait first: each pupil's latest permanent exclusion, from any date, "
                "not only the period's. The loaded data do not show a child starting at a new school or moving "
                "away, so a child listed here may have done either: the exclusions officer will know.")
-    if S.filters().selects_placements():
-        st.caption("The sidebar's filters are not applied to this list: they choose placements, and these "
-                   "children have none.")
     U.table(shown, key="waiting_table")
     o1, o2 = st.columns([3, 1])
     chosen = o1.selectbox("Open the pupil view for case", shown["case"].tolist(), key="waiting_pick", index=None,
