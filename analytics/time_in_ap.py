@@ -27,7 +27,7 @@ from analytics.scope import placements_sql
 from analytics.settings import Filters, Period, Settings, resolve_period
 
 # Breakdowns the dashboard offers: placements columns (the allow-list for group_sql).
-GROUP_BY = ("reason", "setting_type", "commissioner", "provider")
+GROUP_BY = ("reason", "setting_type", "commissioner", "provider", "trust", "home_school")
 
 # Survival is a product of floats: 3/4 * 2/3 must count as reaching 0.5.
 _EPS = 1e-9

@@ -132,6 +132,24 @@ def test_km_curve_by_reason():
     assert mh["survival"].tolist() == pytest.approx([1.0, 1.0, 0.0])
 
 
+def test_km_curve_by_trust_and_home_school():
+    # The review's "crossfire": one trust's excluded pupils staying in AP. K1 (10, ended) and K3
+    # (20, censored) from Fern Trust's Elm Academy; K2 (20, ended) from a school in no trust.
+    con = make_db(placements=[
+        placement("K1", "2024-09-02", "2024-09-11", trust="Fern Trust", home_school="Elm Academy"),
+        placement("K3", "2025-02-23", None, trust="Fern Trust", home_school="Elm Academy"),
+        placement("K2", "2024-10-01", "2024-10-20", trust=None, home_school="Vale School"),
+    ])
+    df = time_in_ap.km_curve(con, F, S, by="trust")
+    fern = df[df["group"] == "Fern Trust"]
+    # at 10: 2 at risk, K1 ends -> 1/2; at 20: K3 censored -> stays 1/2
+    assert fern["days"].tolist() == [0, 10, 20] and fern["survival"].tolist() == pytest.approx([1.0, 0.5, 0.5])
+    none = df[df["group"] == "unknown"]
+    assert none["days"].tolist() == [0, 20] and none["survival"].tolist() == pytest.approx([1.0, 0.0])
+    by_school = time_in_ap.km_curve(con, F, S, by="home_school")
+    assert set(by_school["group"]) == {"Elm Academy", "Vale School"}
+
+
 def test_km_median_is_null_when_the_curve_never_reaches_half():
     con = make_db(placements=[
         placement("N1", "2024-09-02", "2024-09-11"),   # 10 days, ended
