@@ -149,6 +149,25 @@ def summary(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     return {k: int(v) for k, v in zip(FLAGS + ("any_flag",), row)}
 
 
+def by_provider(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                today: date | None = None) -> pd.DataFrame:
+    """The oversight flags per provider, for a commissioning officer's contract meetings (not a
+    metric of metrics.md: §5's counts, grouped). One row per provider_key with a placement open
+    at as_of: provider (its latest name), open (placements), open_median_days (their median
+    placement days so far: how long the children there now have been there), one count per flag
+    of FLAGS, and any_flag. Most open placements first."""
+    period = resolve_period(filters, today)
+    sql, params = flags_sql(filters, settings, period)
+    counts = ", ".join(f"count(*) FILTER (WHERE {f}) AS {f}" for f in FLAGS)
+    return con.execute(f"""
+        SELECT provider_key, max_by(provider, start_date) AS provider, count(*) AS open,
+               median(days) AS open_median_days, {counts},
+               count(*) FILTER (WHERE n_flags > 0) AS any_flag
+        FROM ({sql}) GROUP BY provider_key
+        ORDER BY open DESC, lower(max_by(provider, start_date)), provider_key
+    """, params).df()
+
+
 def pupil_view(con: duckdb.DuckDBPyConnection, pupil_id: str, settings: Settings,
                as_of: date) -> dict[str, pd.DataFrame]:
     """One pupil's timeline at as_of: {placements, exclusions, attendance, assessments}.

@@ -152,6 +152,34 @@ def test_summary_counts_and_order():
     assert list(oversight.flags(con, F, Settings()).columns) == list(oversight.COLUMNS)
 
 
+def test_flags_by_provider():
+    # Oak PRU: A (no planned end, no objectives; 31 days) and D (nothing; 31 days) and E (183
+    # days, never reviewed, no planned end). Elm Tuition: B (unregistered, no planned end; 31
+    # days) and C (part time; 31 days), and F ended before as_of (not open, not counted).
+    elm = {"provider": "Elm Tuition", "provider_urn": "100009"}
+    con = make_db(placements=[
+        placement("A", "2025-03-01", **{**BASE, "placement_id": "A", "planned_end_date": None, "objectives": None}),
+        placement("D", "2025-03-01", **{**BASE, "placement_id": "D"}),
+        placement("E", "2024-09-30", **{**BASE, "placement_id": "E", "last_review_date": None,
+                                        "planned_end_date": None}),
+        placement("B", "2025-03-01", **{**BASE, **elm, "placement_id": "B", "registered": False,
+                                        "planned_end_date": None}),
+        placement("C", "2025-03-01", **{**BASE, **elm, "placement_id": "C", "hours_per_week": 20.0}),
+        placement("F", "2025-01-06", "2025-03-28", **{**BASE, **elm, "placement_id": "F"}),
+    ], attendance=[{"pupil_id": p, "period_start": "2025-03-03", "possible_sessions": 10,
+                    "attended_sessions": 9} for p in "ABCDE"])
+    df = oversight.by_provider(con, F, Settings()).set_index("provider")
+    assert df.index.tolist() == ["Oak PRU", "Elm Tuition"]   # most open first
+    oak, elm_ = df.loc["Oak PRU"], df.loc["Elm Tuition"]
+    assert (oak["open"], oak["open_median_days"], oak["no_planned_end"], oak["no_objectives"],
+            oak["review_overdue"], oak["long_placement"], oak["any_flag"]) == (3, 31, 2, 1, 1, 1, 2)
+    assert (elm_["open"], elm_["open_median_days"], elm_["unregistered"], elm_["part_time"],
+            elm_["no_planned_end"], elm_["any_flag"]) == (2, 31, 1, 1, 1, 2)
+    # each flag's counts over the providers add up to the LA's (oversight.summary)
+    total = oversight.summary(con, F, Settings())
+    assert {f: int(df[f].sum()) for f in FLAGS} == {f: total[f] for f in FLAGS}
+
+
 def test_settings_change_the_thresholds():
     # 20 hours: part time at 25, not at 18.
     assert one({"hours_per_week": 20.0}).part_time

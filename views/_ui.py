@@ -128,7 +128,8 @@ COLUMN_LABELS = {
     "label": "Term", "period_start": "From", "period_end": "To", "as_of": "As of",
     "pupils_in_ap": "Pupils in AP", "open_placements": "Open placements",
     "placements_started": "Started", "placements_ended": "Ended (all destinations)",
-    "median_days": "Ended: median days", "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
+    "median_days": "Ended: median days", "open": "Open placements",
+    "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
     "return_rate": "Return rate",
     "sixth_day_rate": "Placed by the sixth day", "any_flag": "Placements with flags",
     "at_risk": "Still in AP (at risk)", "events": "Ended", "censored": "Still open (censored)",
@@ -300,6 +301,10 @@ ABOUT = _About({
     "scorecard": "One row per provider for placements in the period: pupils, whether the provider is "
                  "registered (from its URN/UKPRN or setting type), hours a week, attendance during "
                  "placements, time in AP, return rate and cost per week where recorded.",
+    "flags_by_provider": "For each provider, the placements open on the 'as of' date (with the sidebar's filters), "
+                         "the median number of days they have run so far (how long the children there now have "
+                         "been there), and how many carry each oversight flag, as on the Case list. Open a "
+                         "provider's placements on the Case list with the Provider filter.",
     "registration": "A provider that is not registered and, on the 'as of' date, has 5 or more pupils "
                     "timetabled for 18 hours a week or more — or any such pupil who is looked after or has an EHC "
                     "plan — is likely to need registering as an independent school. Where a timetable gives "

@@ -89,6 +89,18 @@ def scorecard() -> None:
                    "Hours are the median hours a week; attendance is during the placements.")
 
 
+def flags() -> None:
+    """The oversight flags of each provider's open placements: a contract meeting's agenda, which
+    a commissioning officer otherwise drew from the case list one provider at a time."""
+    df = S.metric("oversight", "by_provider")
+    present = [f for f in U.FLAG_LABELS if f in df.columns]
+    U.figure("Open placements and their flags, by provider", "prov_flags", df.drop(columns=["provider_key"]),
+             "flags_by_provider", count_cols=["open", *present, "any_flag"],
+             table_cols=["provider", "open", "open_median_days", "any_flag", *present],
+             stat_cols={"open_median_days": "open"}, total_row=True, file_stem="flags-by-provider",
+             empty="No placement is open on the 'as of' date.", level=2)
+
+
 def main() -> None:
     st.title("Providers", anchor=False)
     if S.empty_state("This page compares providers once placements are loaded."):
@@ -97,6 +109,9 @@ def main() -> None:
     st.caption(U.scope_caption(p))
     with S.section("the scorecard"):
         scorecard()
+    st.divider()
+    with S.section("the flags by provider"):
+        flags()
     st.divider()
     with S.section("the registration check"):
         registration()
