@@ -758,6 +758,9 @@ def test_case_list_tiles_count_the_listed_placements_even_in_presentation_mode(s
     assert metric_value(at, "Flagged") == str(int((listed["Number of flags"] > 0).sum()))
     assert metric_value(at, "Review overdue") == str(int(flags.str.contains("Review overdue").sum()))
     assert metric_value(at, "Part-time beyond the limit") == str(int(flags.str.contains("Part-time beyond the limit").sum()))
+    # the thematic review's lead finding, no exit plan and no success criteria, as tiles too
+    assert metric_value(at, "No planned end date") == str(int(flags.str.contains("No planned end date").sum()))
+    assert metric_value(at, "No objectives recorded") == str(int(flags.str.contains("No objectives recorded").sum()))
 
 
 def test_a_breakdown_whose_groups_are_all_hidden_is_not_shown_beside_its_public_total(sample_db, monkeypatch):

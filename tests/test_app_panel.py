@@ -659,3 +659,41 @@ def test_a_return_that_broke_down_early_is_not_also_too_early_to_judge(sample_db
     assert not (said.eq("Too early to judge") & rows[L("broke_down_by")].notna()
                 & rows[L("broke_down_by")].astype(str).ne("")).any()
     assert (said == "Broke down (within 182 days; not yet in the rate)").sum() >= broke
+
+
+def test_review_overdue_at_a_past_date_says_how_it_is_judged(sample_db, monkeypatch):
+    # Two reviewers found "review overdue" at a past date overstated: the store keeps each
+    # placement's newest review date (data-spec §6), so a review recorded by then but replaced
+    # later is not seen. The case list says so at a date before the latest loaded data, not on it.
+    past = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2024-12-20"})
+    assert_healthy(past)
+    assert any(c.value.startswith("At a date before the latest loaded data (22/07/2025), \"review overdue\" is "
+                                  "judged on each placement's newest review date") for c in past.caption)
+    latest = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-07-22"})
+    assert not any(c.value.startswith("At a date before the latest loaded data") for c in latest.caption)
+
+
+def test_providers_page_counts_each_providers_open_placements_and_flags(sample_db, store_rows, monkeypatch):
+    # A commissioning officer drew each provider's flags from the case list one provider at a
+    # time. Counted here from the store: open on 22/07/2025 and no planned end date recorded.
+    open_ = store_rows.execute("""
+        SELECT provider_key, count(*), count(*) FILTER (WHERE planned_end_date IS NULL) FROM placements
+        WHERE start_date <= DATE '2025-07-22' AND (end_date IS NULL OR end_date > DATE '2025-07-22')
+        GROUP BY provider_key""").fetchall()
+    at = open_app(sample_db, monkeypatch, "views/providers.py", query={"as_of": "2025-07-22"})
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    [table] = [d.value for d in at.dataframe if "Open: median days so far" in d.value.columns]
+    body, total = table.iloc[:-1], table.iloc[-1]
+    assert len(body) == len(open_)
+    assert sorted(body["Open placements"].astype(int).tolist()) == sorted(n for _, n, _ in open_)
+    assert int(total["Open placements"]) == sum(n for _, n, _ in open_)
+    assert int(total["No planned end date"]) == sum(m for _, _, m in open_)
+    assert body["Open placements"].astype(int).is_monotonic_decreasing   # most open first
+    # in presentation mode a provider with one or two children open shows 'c', and so does the
+    # median of their days (one child's own length of stay)
+    at.toggle(key="present_toggle").set_value(True).run()
+    [shared] = [d.value for d in at.dataframe if "Open: median days so far" in d.value.columns]
+    few = shared[shared["Open placements"].astype(str) == "c"]
+    assert len(few) == sum(1 for _, n, _ in open_ if n < 3) > 0
+    assert set(few["Open: median days so far"].astype(str)) == {"c"}

@@ -44,12 +44,14 @@ def main() -> None:
     any_flag = int((flags["n_flags"] > 0).sum()) if "n_flags" in flags.columns else None
     # Exact counts even in presentation mode: the list below shows each of these placements,
     # so a 'c' here would hide nothing and only make the panel count rows by hand.
-    c = U.tiles(5)
+    c = U.tiles(7)
     c[0].metric("Open placements", U.fmt_count(len(flags)), border=True,
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
     c[1].metric("Flagged", U.fmt_count(any_flag), border=True,
                 help=U.ABOUT["any_flag"])
-    short = {"review_overdue": "Review overdue", "part_time_over_limit": "Part-time beyond the limit",
+    # the thematic review's lead finding first: no exit plan, no success criteria
+    short = {"no_planned_end": "No planned end date", "no_objectives": "No objectives recorded",
+             "review_overdue": "Review overdue", "part_time_over_limit": "Part-time beyond the limit",
              "unregistered": "Unregistered provider"}
     unknown = int(flags["registered"].map(_unknown).sum()) if "registered" in flags.columns else 0
     for col, f in zip(c[2:], short):
@@ -59,6 +61,14 @@ def main() -> None:
             if f == "unregistered" and unknown:
                 col.caption(f"and {U.n_of(unknown, 'placement')} at providers whose registration is not "
                             "recorded (marked in the list)")
+    last = S.last_data_date()
+    if last is not None and p.as_of < last and counts.get("review_overdue"):
+        # data-spec keeps each placement's newest review date: a review recorded by then but
+        # replaced by a later one is not seen (two reviewers measured the difference)
+        st.caption(f"At a date before the latest loaded data ({last:%d/%m/%Y}), \"review overdue\" is judged on "
+                   "each placement's newest review date, which counts as no review when it is after the 'as of' "
+                   "date: a review recorded by then but replaced in a later file is not seen, so more placements "
+                   "may show as overdue than did at the time.")
     # the other ID's placement may have ended (a one-term typo leaves the wrong one open), so
     # every placement's names count; a group is shown when one of its IDs is in the list
     listed_ids = set(flags["pupil_id"].astype(str))
