@@ -182,15 +182,16 @@ def sixth_day() -> None:
                 return ""
             return "hours not recorded" if pd.isna(full) else "full time" if bool(full) else "part-time"
         df["on_sixth_day"] = [said(m, f) for m, f in zip(df["met"], df["full_time_on_sixth_day"])]
-        part, placed = int((df["on_sixth_day"] == "part-time").sum()), int((df["on_sixth_day"] != "").sum())
-        if part:
-            st.caption(f"For {part:,} of the {U.n_of(placed, 'permanent exclusion')} counted as placed by the sixth "
-                       f"day, the timetable on the day was part-time (under {S.settings().full_time_hours:g} hours "
-                       "a week, or fewer than 10 sessions): the duty is full-time education.")
     U.figure("From permanent exclusion to provision", "sixth", df, "sixth_day_cases", chart=chart, pupil_level=True,
              table_cols=["case", "start_date", "school", "sixth_school_day", "first_provision_start",
                          "school_days_to_provision", "outcome", "on_sixth_day", "hours_on_sixth_day"],
              file_stem="sixth-day-cases", empty="No permanent exclusion started in the period.", level=2)
+    part = int((df["on_sixth_day"] == "part-time").sum()) if len(df) else 0
+    if part:
+        placed = int((df["on_sixth_day"] != "").sum())
+        st.caption(f"For {part:,} of the {U.n_of(placed, 'permanent exclusion')} counted as placed by the sixth "
+                   f"day, the timetable on the day was part-time (under {S.settings().full_time_hours:g} hours a "
+                   "week, or fewer than 10 sessions): the duty is full-time education. The table says which.")
 
 
 SIXTH_DAY_ROWS = {"Provision by day 6": "met", "Not by day 6": "not_met",

@@ -54,6 +54,7 @@ def distribution() -> None:
 
     if S.presentation() and len(df) and S.shared_count(n) == "c":
         # every band would be one of these placements' own length
+        st.header("How long placements last", anchor=False)
         st.info(f"Not shown in presentation mode: fewer than {S.threshold()} placements overlap the period.")
         return
     if S.presentation() and len(df):
@@ -93,6 +94,7 @@ def km() -> None:
     if S.presentation() and len(df):
         df, counts = shared, ["placements"]
         if df.empty:   # placements did start: too few to draw without singling one out
+            st.header("Time in AP: Kaplan–Meier curves", anchor=False)
             st.info(f"Not shown in presentation mode: no group here started with {S.threshold()} or more "
                     "placements, and a curve of fewer would show each placement's own length.")
             return
