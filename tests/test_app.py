@@ -763,6 +763,21 @@ def test_case_list_tiles_count_the_listed_placements_even_in_presentation_mode(s
     assert metric_value(at, "No objectives recorded") == str(int(flags.str.contains("No objectives recorded").sum()))
 
 
+@pytest.mark.parametrize("query, words", [
+    ({"as_of": "2025-13-45"}, "'as_of=2025-13-45' is not a date (YYYY-MM-DD)"),
+    ({"period": "custom", "from": "yesterday"}, "'from=yesterday' is not a date (YYYY-MM-DD)"),
+    ({"period": "last year"}, "'period=last year' is not a period (a year such as 2024, or custom)"),
+    ({"cla": "maybe"}, "'cla=maybe' is not yes or no"),
+])
+def test_a_value_in_a_link_that_cannot_be_used_is_said_not_dropped(sample_db, monkeypatch, query, words):
+    # A reviewer's /providers?as_of=2025-13-45 showed today's figures with no word: the date was
+    # dropped and the address rewritten.
+    at = open_app(sample_db, monkeypatch, query=query)
+    assert_healthy(at)
+    said = [w.value.replace("\\", "") for w in at.warning]
+    assert any(f"A value in this link was not used, so the default applies: {words}." in w for w in said), said
+
+
 def test_a_breakdown_whose_groups_are_all_hidden_is_not_shown_beside_its_public_total(sample_db, monkeypatch):
     # Girls with an EHC plan at the default date: 3 pupils in AP, in 3 different year groups. The
     # table used to read c, c, c with its Total hidden too, while the tile above said 3: three

@@ -162,6 +162,12 @@ def _parse_date(text) -> date | None:
         return None
 
 
+def _shown_value(raw) -> str:
+    """A value from a link, as a notice may quote it: short (dashboard.py shows notices escaped)."""
+    text = str(raw)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def init_from_url() -> None:
     """Seed session state from the URL once per browser session (a bookmark or shared link)."""
     ss = st.session_state
@@ -169,17 +175,27 @@ def init_from_url() -> None:
         return
     ss["_url_loaded"] = True
     qp = st.query_params
-    if (d := _parse_date(qp.get("as_of"))):
-        ss["f_as_of"] = d
+    unread = []   # values in the link that could not be used: said, not silently dropped
+
+    def date_from(param: str, key: str) -> None:
+        raw = qp.get(param)
+        if raw is None:
+            return
+        if (d := _parse_date(raw)):
+            ss[key] = d
+        else:
+            unread.append(f"'{param}={_shown_value(raw)}' is not a date (YYYY-MM-DD)")
+
+    date_from("as_of", "f_as_of")
     period = qp.get("period")
     if period == "custom":
         ss["f_period"] = PERIOD_CUSTOM
-        if (d := _parse_date(qp.get("from"))):
-            ss["f_from"] = d
-        if (d := _parse_date(qp.get("to"))):
-            ss["f_to"] = d
+        date_from("from", "f_from")
+        date_from("to", "f_to")
     elif period and period.isdigit() and len(period) == 4:
         ss["f_period"] = academic_year_label(int(period))
+    elif period:
+        unread.append(f"'period={_shown_value(period)}' is not a period (a year such as 2024, or custom)")
     for name in MULTI_FILTERS:
         values = [v for v in qp.get_all(name) if v]
         if values:
@@ -188,6 +204,8 @@ def init_from_url() -> None:
         v = qp.get(name)
         if v in ("yes", "no"):
             ss[f"f_{name}"] = v.capitalize()
+        elif v is not None:
+            unread.append(f"'{name}={_shown_value(v)}' is not yes or no")
     ignored = []
     for name in SETTING_KEYS:
         v = qp.get(f"s_{name}")
@@ -196,9 +214,10 @@ def init_from_url() -> None:
                 ss[f"s_{name}"] = check_setting(name, v)   # the Settings page's ranges
             except ValueError as e:
                 ignored.append(str(e))
-    if ignored:
-        ss["_url_notices"] = [f"A setting in this link was not used, so its default applies: {m}"
-                              for m in ignored]
+    notices = [f"A setting in this link was not used, so its default applies: {m}" for m in ignored]
+    notices += [f"A value in this link was not used, so the default applies: {m}." for m in unread]
+    if notices:
+        ss["_url_notices"] = notices
     case = qp.get("case")
     if case and re.fullmatch(r"C-[0-9A-Z]{4,12}", case):   # a case number, never other text
         ss["case"] = case
