@@ -9,6 +9,8 @@ in presentation mode carrying sex, SEN and care status the screen does not show.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.reference_data import copy_db
@@ -518,3 +520,22 @@ def test_files_with_a_row_per_child_are_marked_on_every_printed_page(sample_db, 
     wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
     assert not any(ws.oddHeader.center.text for ws in wb)
     assert "Protective marking" not in _about(data)
+
+
+def test_provider_files_say_counts_as_whole_numbers_and_statuses_in_words(sample_db, monkeypatch, captured):
+    # A reviewer's scorecard CSV said "14.0" pupils, and the registration file True/False and
+    # "below_threshold", where the screen says words.
+    at = open_app(sample_db, monkeypatch, "views/providers.py", query={"provider": ["990101", "990103"]})
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    from views._ui import column_label as L
+    from analytics.exports import to_csv_bytes
+    card = [f for f in captured.values() if L("placements_in_period") in f.columns][-1]   # the last run's
+    text = to_csv_bytes(card).decode("utf-8-sig")
+    assert not re.search(r",\d+\.0(,|\r)", text), text[:400]
+    reg = [f for f in captured.values() if "Likely to need registering" in f.columns][-1]
+    assert set(reg["Registered"]) <= {"Registered", "Not registered", "Not recorded"}
+    assert set(reg["Likely to need registering"]) <= {"Yes", "No"}
+    assert set(reg["Status"]) <= {"Likely to need registering", "Would meet the test; registration not recorded",
+                                  "Registered", "Below the test"}
+    assert "Why" in reg.columns and "Reason" not in reg.columns

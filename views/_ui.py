@@ -129,6 +129,8 @@ COLUMN_LABELS = {
     "pupils_in_ap": "Pupils in AP", "open_placements": "Open placements",
     "placements_started": "Started", "placements_ended": "Ended (all destinations)",
     "median_days": "Ended: median days", "open": "Open placements",
+    "pupils_18h_plus": "Pupils at 18+ hours", "cla_or_ehcp_18h_plus": "Looked-after or EHCP pupils at 18+ hours",
+    "likely_needs_registration": "Likely to need registering", "why": "Why",
     "km_median_days": "Median time in AP (days)", "open_median_days": "Open: median days so far",
     "return_rate": "Return rate",
     "sixth_day_rate": "Placed by the sixth day", "any_flag": "Placements with flags",
@@ -453,7 +455,22 @@ def download_data(df: pd.DataFrame, aggregate: bool = True, count_cols=(), rate_
     if columns:
         front = [c for c in ("case", "pupil", "age") if c in data.columns and not aggregate]
         data = data[front + [c for c in columns if c in data.columns and c not in front]]
+    data = _whole_numbers(data)
     return data if codes else readable(data, group_by)
+
+
+def _whole_numbers(data: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers written as such: a column with a blank (a Total row's) or a 'c' in it holds
+    floats, and a reviewer's scorecard CSV said "14.0" pupils and "99.0" days."""
+    out = data.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_float_dtype(col):
+            if (col.dropna() % 1 == 0).all():
+                out[c] = col.astype("Int64")
+        elif col.dtype == object:
+            out[c] = col.map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+    return out
 
 
 def _per_state(key: tuple, fn):

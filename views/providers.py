@@ -33,16 +33,32 @@ def registration() -> None:
     if len(unknown):
         st.warning(f"{U.n_of(len(unknown), 'provider')} would meet the test but their registration status is not recorded: "
                    "add a URN or UKPRN, or a 'Registered' column, to the placements file.")
-    shown = S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"])
-    if "registered" in shown.columns:
-        shown = shown.assign(registered=_registered(shown["registered"]))
+    shown = _in_words(S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"]))
     cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
-                        "likely_needs_registration", "reason") if c in shown.columns]
-    U.table(shown[cols], rename={
-        "Pupils 18h plus": "Pupils at 18+ hours", "Cla or ehcp 18h plus": "Looked-after or EHCP pupils at 18+ hours",
-        "Reason": "Why"})
-    U.downloads(shared.drop(columns=["provider_key"], errors="ignore"), "registration", "registration-check",
-                count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"], title="Registration check")
+                        "likely_needs_registration", "why") if c in shown.columns]
+    U.table(shown[cols])
+    # the file in the screen's words (a reviewer's copy said True/False and below_threshold)
+    U.downloads(_in_words(shared.drop(columns=["provider_key"], errors="ignore")), "registration",
+                "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"],
+                columns=cols + ["status"], title="Registration check")
+
+
+STATUS_WORDS = {"likely_needs_registration": "Likely to need registering", "registration_unknown":
+                "Would meet the test; registration not recorded", "registered": "Registered",
+                "below_threshold": "Below the test"}
+
+
+def _in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """The registration check as the screen says it: statuses and yes/no as words, and the reason
+    as "Why" (not the placement reason's heading)."""
+    out = df.rename(columns={"reason": "why"})
+    if "registered" in out.columns:
+        out["registered"] = _registered(out["registered"])
+    if "likely_needs_registration" in out.columns:
+        out["likely_needs_registration"] = out["likely_needs_registration"].map({True: "Yes", False: "No"})
+    if "status" in out.columns:
+        out["status"] = out["status"].map(lambda v: STATUS_WORDS.get(v, v))
+    return out
 
 
 def _registered(values: pd.Series) -> pd.Series:
