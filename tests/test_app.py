@@ -778,6 +778,17 @@ def test_a_value_in_a_link_that_cannot_be_used_is_said_not_dropped(sample_db, mo
     assert any(f"A value in this link was not used, so the default applies: {words}." in w for w in said), said
 
 
+def test_a_provider_in_a_link_that_is_not_in_the_data_is_said(sample_db, monkeypatch):
+    # a bookmark made before a provider's URN appeared in the files selects nothing, silently
+    at = open_app(sample_db, monkeypatch, query={"provider": "no such provider"})   # the link's first page
+    assert_healthy(at)
+    said = [w.value.replace("\\", "") for w in at.warning]
+    assert any("A value in this link is not in the data: 'provider=no such provider' matches no provider in the "
+               "loaded data, so that filter selects nothing." in w for w in said), said
+    known = open_app(sample_db, monkeypatch, query={"provider": "990101"})
+    assert not any("not in the data" in w.value for w in known.warning)
+
+
 def test_a_breakdown_whose_groups_are_all_hidden_is_not_shown_beside_its_public_total(sample_db, monkeypatch):
     # Girls with an EHC plan at the default date: 3 pupils in AP, in 3 different year groups. The
     # table used to read c, c, c with its Total hidden too, while the tile above said 3: three

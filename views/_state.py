@@ -196,10 +196,22 @@ def init_from_url() -> None:
         ss["f_period"] = academic_year_label(int(period))
     elif period:
         unread.append(f"'period={_shown_value(period)}' is not a period (a year such as 2024, or custom)")
+    known = None
     for name in MULTI_FILTERS:
         values = [v for v in qp.get_all(name) if v]
         if values:
             ss[f"f_{name}"] = values
+            if name in ("provider", "school", "trust"):   # kept (a bookmark), but said when unknown
+                if known is None:
+                    try:
+                        known = filter_options()
+                    except (NotAvailable, APDataError):
+                        known = {}
+                names = set(known.get(name) or [])
+                for v in values:
+                    if names and v not in names:
+                        unread.append(f"'{name}={_shown_value(v)}' matches no {MULTI_FILTERS[name].lower()} in the "
+                                      "loaded data, so that filter selects nothing")
     for name in BOOL_FILTERS:
         v = qp.get(name)
         if v in ("yes", "no"):
@@ -215,7 +227,8 @@ def init_from_url() -> None:
             except ValueError as e:
                 ignored.append(str(e))
     notices = [f"A setting in this link was not used, so its default applies: {m}" for m in ignored]
-    notices += [f"A value in this link was not used, so the default applies: {m}." for m in unread]
+    notices += [f"A value in this link was not used, so the default applies: {m}." if "selects nothing" not in m
+                else f"A value in this link is not in the data: {m}." for m in unread]
     if notices:
         ss["_url_notices"] = notices
     case = qp.get("case")
