@@ -761,6 +761,7 @@ def test_case_list_tiles_count_the_listed_placements_even_in_presentation_mode(s
     # the thematic review's lead finding, no exit plan and no success criteria, as tiles too
     assert metric_value(at, "No planned end date") == str(int(flags.str.contains("No planned end date").sum()))
     assert metric_value(at, "No objectives recorded") == str(int(flags.str.contains("No objectives recorded").sum()))
+    assert any(c.value.startswith("These counts are exact in presentation mode too") for c in at.caption)
 
 
 @pytest.mark.parametrize("query, words", [

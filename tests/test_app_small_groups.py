@@ -92,3 +92,15 @@ def test_every_page_says_which_children_its_figures_count(sample_db, monkeypatch
         assert_healthy(at)
         assert any(c.value.startswith("As of 22 July 2025 · period 01 September 2024 to 22 July 2025 · filtered by "
                                       "Looked after (CLA): Yes") for c in at.caption), page
+
+
+def test_progress_in_presentation_mode_draws_the_chart_without_listing_placements(sample_db, monkeypatch):
+    # looked-after children: 13 placements compared (the reviewer's count), enough to draw; the
+    # list and its file gave each child's case number, dates and attendance on a shared screen
+    at = presenting(open_app(sample_db, monkeypatch, "views/progress.py", query={"cla": "yes"}))
+    assert metric_value(at, "Placements compared") == "13"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    [scatter] = [s for s in specs if s["layout"]["title"]["text"].startswith("Attendance before and during")]
+    assert not any(t.get("text") for t in scatter["data"])          # no case number on a point
+    assert not any(b.key in ("dl_csv_att", "dl_xlsx_att") for b in at.get("download_button"))
+    assert any(c.value.startswith("Each placement's row, and the file of them, are left out") for c in at.caption)

@@ -17,6 +17,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from analytics.errors import APDataError
+from analytics.settings import academic_year_start
 from views import _state as S
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -537,9 +538,16 @@ def _slug(text: str) -> str:
 
 
 def file_suffix() -> str:
-    """What a file's name adds to its stem: the date its figures are as of, and the filters on
-    (short, or just 'filtered' when they would make the name long)."""
+    """What a file's name adds to its stem: the date its figures are as of, the period when it
+    is not the academic year to that date, and the filters on (short, or just 'filtered' when
+    they would make the name long)."""
     suffix = f"-as-of-{S.filters().as_of:%Y-%m-%d}"
+    try:   # a period other than this academic year to the 'as of' date: two files, two names
+        p = S.period()
+        if p.start != academic_year_start(p.as_of) or p.end != p.as_of:
+            suffix += f"-period-{p.start:%Y-%m-%d}-to-{p.end:%Y-%m-%d}"
+    except APDataError:
+        pass
     on = filters_described()
     if on:
         slug = _slug(" ".join(f"{label} {values}" for label, values in on))

@@ -61,6 +61,9 @@ def main() -> None:
             if f == "unregistered" and unknown:
                 col.caption(f"and {U.n_of(unknown, 'placement')} at providers whose registration is not "
                             "recorded (marked in the list)")
+    if S.presentation():   # the sidebar says small numbers show as c "on every page"
+        st.caption("These counts are exact in presentation mode too: the list below shows each of these "
+                   "placements (by case number and initials), so a 'c' would hide nothing.")
     last = S.last_data_date()
     if last is not None and p.as_of < last and counts.get("review_overdue"):
         # data-spec keeps each placement's newest review date: a review recorded by then but

@@ -44,7 +44,8 @@ def attendance() -> None:
             dd = d[mask]
             fig.add_trace(go.Scatter(x=dd["baseline_rate"], y=dd["during_rate"], mode="markers", name=name,
                                      text=dd.get("case"), marker=dict(color=colour, size=10, symbol=symbol),
-                                     hovertemplate="%{text}: before %{x:.0%}, during %{y:.0%}<extra></extra>"))
+                                     hovertemplate=("%{text}: " if "case" in dd else "")
+                                     + "before %{x:.0%}, during %{y:.0%}<extra></extra>"))
         fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="No change",
                                  line=dict(color="#777", dash="dot")))
         fig = U.style(fig, f"Attendance before and during each placement (n = {U.fmt_count(S.shared_count(len(d)))} "
@@ -54,6 +55,15 @@ def attendance() -> None:
         fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
         return fig
 
+    if S.presentation() and len(both):
+        # as Time in AP's durations: on a shared screen the chart only, each point with no case
+        # number, and no list or file of placements (a reviewer read each looked-after child's
+        # dates and attendance from them)
+        st.subheader("Attendance before and during placements", anchor=False)
+        U.about("attendance")
+        U.plot(chart(both.drop(columns=["case"], errors="ignore")), "chart_att")
+        st.caption("Each placement's row, and the file of them, are left out in presentation mode.")
+        return
     U.figure("Attendance before and during placements", "att", both, "attendance", chart=chart, pupil_level=True,
              table_cols=["case", "provider", "start_date", "end_date", "baseline_rate", "during_rate", "change_pp"],
              file_stem="attendance-by-placement",
