@@ -26,7 +26,8 @@ from analytics.schema import DESTINATIONS
 from analytics.settings import Filters, Period, Settings
 from analytics.time_in_ap import group_sql, rate, scope
 
-GROUP_BY = ("provider", "reason", "commissioner", "setting_type")
+# trust and home school: which schools' pupils come back (the thematic review's "crossfire")
+GROUP_BY = ("provider", "reason", "commissioner", "setting_type", "trust", "home_school")
 
 
 def _ended_sql(sql: str, params: list, period: Period, settings: Settings,

@@ -1016,3 +1016,28 @@ def test_the_sixth_day_cases_say_which_placements_were_part_time_on_the_day(samp
     assert cases["On day 6"].value_counts().to_dict() == {"full time": 18, "part-time": 8, "": 9}
     hours = cases.loc[cases["On day 6"] == "part-time", "Hours a week on day 6"]
     assert sorted(hours.tolist()) == [15.0] * 3 + [20.0] * 5
+
+
+def test_outcomes_compare_by_trust_counts_each_trusts_pupils(sample_db, monkeypatch):
+    # The thematic review's "crossfire": which trust's excluded pupils come back. Counted here in
+    # SQL from the stored placements (metrics.md §2: ended in 1/9/2024..18/7/2025, less moves to
+    # other AP; returned = mainstream), against the table the page shows.
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))  # as the app's Store opens it (one instance per process)
+    rows = con.execute("""
+        SELECT COALESCE(trust, 'Unknown / not recorded'),
+               count(*) FILTER (WHERE COALESCE(lower(destination), '') <> 'other_ap'),
+               count(*) FILTER (WHERE lower(destination) = 'mainstream')
+        FROM placements WHERE end_date BETWEEN DATE '2024-09-01' AND DATE '2025-07-18' GROUP BY 1""").fetchall()
+    con.close()
+    expected = {t: [ended, returned] for t, ended, returned in rows}
+    at = open_app(sample_db, monkeypatch, "views/outcomes.py", query={"as_of": "2025-07-18"})
+    at.toggle(key="present_toggle").set_value(False).run()
+    at.button_group(key="out_by").set_value("Trust").run()
+    at.button_group(key="view_out_group").set_value("Table").run()
+    assert_healthy(at)
+    table = next(df.value for df in at.dataframe if "Returned to mainstream" in df.value.columns)
+    shown = {g: [int(e), int(r)] for g, e, r in zip(table["Group"], table["Ended"], table["Returned to mainstream"])
+             if g != "Total"}
+    assert shown == expected and len(expected) >= 4

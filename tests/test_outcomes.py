@@ -152,6 +152,29 @@ def test_by_group():
                                               "sustained_eligible", "sustained", "sustained_rate"]
 
 
+def test_by_trust_and_by_home_school():
+    # The thematic review's "crossfire": which trust's (and school's) pupils come back.
+    con = make_db(placements=[
+        placement("A", "2024-09-02", "2024-10-18", destination="mainstream", trust="Ridge Trust", home_school="Hill High"),
+        placement("B", "2024-09-02", "2024-10-18", destination="neet", trust="Ridge Trust", home_school="Vale Academy"),
+        placement("C", "2024-09-02", "2024-10-18", destination="special", trust="Ridge Trust", home_school="Vale Academy"),
+        placement("D", "2024-09-02", "2024-10-18", destination="mainstream", trust=None, home_school="Brook School"),
+        placement("E", "2024-09-02", None, trust="Ridge Trust", home_school="Hill High"),   # still open
+    ])
+    trust = outcomes.by_group(con, F, S, "trust").set_index("group")
+    # Ridge Trust: A, B, C ended, A returned: 1 of 3. No trust recorded: D, 1 of 1.
+    assert trust.loc["Ridge Trust", ["ended", "returned"]].tolist() == [3, 1]
+    assert trust.loc["Ridge Trust", "rate"] == pytest.approx(1 / 3)
+    assert trust.loc["unknown", ["ended", "returned"]].tolist() == [1, 1]
+    school = outcomes.by_group(con, F, S, "home_school").set_index("group")
+    assert school["ended"].to_dict() == {"Brook School": 1, "Hill High": 1, "Vale Academy": 2}
+    assert school["returned"].to_dict() == {"Brook School": 1, "Hill High": 1, "Vale Academy": 0}
+    dests = outcomes.destinations(con, F, S, by="home_school")
+    assert sorted(zip(dests["group"], dests["destination"], dests["n"])) == [
+        ("Brook School", "mainstream", 1), ("Hill High", "mainstream", 1),
+        ("Vale Academy", "neet", 1), ("Vale Academy", "special", 1)]
+
+
 def test_destinations():
     df = outcomes.destinations(_db(), F, S)
     assert set(df["group"]) == {"All"}

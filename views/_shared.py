@@ -13,7 +13,6 @@ from views import _ui as U
 GROUP_COUNTS = ["ended", "returned", "unknown_destination", "sustained_eligible", "sustained"]
 GROUP_RATES = {"rate": ("returned", "ended"), "sustained_rate": ("sustained", "sustained_eligible")}
 RETURN_RATE = {"return_rate": ("returned", "ended")}
-GROUP_BY = ("provider", "reason", "commissioner", "setting_type")
 WITHHELD = ("Not shown in presentation mode: with the figures beside it, hiding this breakdown's small numbers "
             "would not be enough to keep them from being worked out.")
 

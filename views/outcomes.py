@@ -10,7 +10,7 @@ from views import _state as S
 from views import _ui as U
 
 GROUPS = {"Provider": "provider", "Reason": "reason", "Commissioned by": "commissioner",
-          "Setting type": "setting_type"}
+          "Setting type": "setting_type", "Trust": "trust", "Home school": "home_school"}
 
 
 def summary() -> None:
