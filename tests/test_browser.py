@@ -157,6 +157,16 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
             tick = pg.locator(".xtick text").first
             tick.wait_for()
             assert tick.evaluate("e => getComputedStyle(e).fill") == "rgb(11, 12, 12)"
+        if title == "Outcomes":
+            # Plotly's toolbar put eight buttons per chart in the tab order (keyboard users tabbed
+            # through 24 on this page); saving the picture, resetting a zoom and Streamlit's
+            # full screen are left
+            pg.locator(".js-plotly-plot .modebar").first.wait_for(state="attached")
+            charts = pg.locator(".js-plotly-plot").count()
+            stops = pg.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .modebar-btn')]"
+                                ".filter(e => e.tabIndex >= 0).map(e => e.getAttribute('data-title'))")
+            assert charts >= 2 and len(stops) == 3 * charts, stops
+            assert set(stops) == {"Download plot as a PNG", "Reset axes", "Fullscreen"}, stops
         shot(pg, name)
 
     # The case list: presentation mode is on by default on the Panel pages.

@@ -42,6 +42,12 @@ pio.templates["ap"] = _TEMPLATE
 pio.templates.default = "ap"
 PRINT_WIDTH = 680   # px: a chart in the layout for printing fits A4 portrait's printable width
 CHART_THEME = None   # st.plotly_chart(theme=CHART_THEME): the template above, not Streamlit's
+# Plotly's toolbar puts each of its buttons in the keyboard's tab order, on every chart: eight
+# per chart (Chromium, the Outcomes page), three with these left off (saving the picture and
+# resetting a zoom, which a paper or a meeting needs, and Streamlit's full screen). A drag on
+# the chart still zooms.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
+    "zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]}
 
 VALUE_LABELS = {
     # setting_type
@@ -743,7 +749,7 @@ def plot(fig: go.Figure, key: str) -> None:
         st.plotly_chart(fig, key=key, width="content", theme=CHART_THEME,
                         config={"staticPlot": True, "displayModeBar": False})
     else:
-        st.plotly_chart(fig, key=key, config={"displaylogo": False}, theme=CHART_THEME)
+        st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=CHART_THEME)
 
 
 def view_toggle(key: str, default: str = "Chart", title: str = "") -> str:
