@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import json
 import shutil
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import outcomes, population, progress, time_in_ap
+from analytics import outcomes, population, progress, schema, time_in_ap
 from analytics.errors import APDataError, StoreInUse
-from analytics.settings import (REPORT_SETTINGS, SETTING_LIMITS, Filters, Settings, academic_year_start,
-                                check_setting, resolve_period)
+from analytics.settings import (BOOL_FILTER_COLUMNS, PLACEMENT_FILTER_COLUMNS, REPORT_SETTINGS, SETTING_LIMITS,
+                                Filters, Settings, academic_year_start, check_setting, resolve_period)
 
 # Sections written by other modules, each `summary(con, filters, settings, today=None) -> dict`.
 SECTIONS = ("population", "time_in_ap", "return_to_mainstream", "progress", "exclusions", "oversight")
@@ -59,6 +60,9 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Set
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "settings": settings.report_dict(),
     }
+    if filters.selects_placements():
+        # beside the contract's keys (metrics.md §8 allows more): a filtered report says so
+        report["filters"] = filters_dict(filters)
     # The join of attendance with the placements is the report's dearest step: progress and
     # oversight read the same windows, so they are worked out once, into a temporary table that
     # lives only for this call (its own name; dropped at the end), keyed by nothing but this
@@ -75,8 +79,33 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Set
     return report
 
 
+def filters_dict(filters: Filters) -> dict:
+    """The filters that choose placements, as the report states them: {name: [values]} and
+    {name: true/false}, the ones not in use left out."""
+    out: dict = {name: list(getattr(filters, name)) for name in PLACEMENT_FILTER_COLUMNS if getattr(filters, name)}
+    out.update({name: bool(getattr(filters, name)) for name in BOOL_FILTER_COLUMNS
+                if getattr(filters, name) is not None})
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line
+
+# The dashboard's sidebar filters (metrics.md: "All figures respect the active filters"), so
+# that a scheduled report for one provider or group agrees with the dashboard's for the same.
+# Coded ones take their codes (data-spec.md); named ones are matched to the loaded data.
+_CODED = {"commissioner": ("commissioner", ("school", "la")),
+          "setting_type": ("setting-type", schema.SETTING_TYPES),
+          "reason": ("reason", schema.REASONS),
+          "sen_status": ("sen-status", schema.SEN_STATUSES),
+          "sex": ("sex", schema.SEXES),
+          "nc_year": ("year-group", ("R", *map(str, range(1, 15)), "X"))}
+_NAMED = {"provider": ("provider", "at a provider, by name or URN"),
+          "school": ("home school", "of pupils from a home school"),
+          "trust": ("trust", "of pupils from a trust's schools")}
+_YES_NO = {"cla": "of pupils looked after (yes) or not (no)",
+           "fsm": "of pupils eligible for free school meals (yes) or not (no)",
+           "out_of_area": "out of the LA's area (yes) or in it (no)"}
 
 class _UserError(Exception):
     """A mistake in the command line, told to the user as one sentence."""
@@ -122,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="start of the reporting period (default 1 September before as-of)")
     parser.add_argument("--to", dest="period_end", type=_iso_date, metavar="YYYY-MM-DD",
                         help="end of the reporting period (default and at most as-of)")
+    for name, (_, which) in _NAMED.items():
+        parser.add_argument(f"--{name}", action="append", default=[], metavar="NAME",
+                            help=f"only placements {which} (repeat for more than one)")
+    for name, (flag, codes) in _CODED.items():
+        what = "the year group at the placement's start" if name == "nc_year" else f"{flag.replace('-', ' ')}"
+        parser.add_argument(f"--{flag}", dest=name, action="append", default=[], choices=codes, metavar="CODE",
+                            help=f"only placements with this {what}: {', '.join(codes)} (repeat for more than one)")
+    for name, words in _YES_NO.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, choices=("yes", "no"),
+                            help=f"only placements {words}")
     defaults = Settings()
     for name in REPORT_SETTINGS:
         lo, hi, _ = SETTING_LIMITS[name]
@@ -145,6 +184,41 @@ def _settings_from(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> 
             "SELECT measure_key, higher_is_better FROM measure_directions "
             "WHERE higher_is_better IS NOT NULL ORDER BY 1").fetchall())
     return settings.with_overrides(holidays=holidays, measure_directions=directions)
+
+
+# The stored values a named filter is matched against (the dashboard's URL takes these values
+# as they are; a person typing a command gives a name as they know it).
+_NAMED_SQL = {
+    "provider": "SELECT DISTINCT provider_key, provider, provider_urn FROM placements WHERE provider_key IS NOT NULL",
+    "school": "SELECT DISTINCT home_school, home_school, NULL FROM placements WHERE home_school IS NOT NULL",
+    "trust": "SELECT DISTINCT trust, trust, NULL FROM placements WHERE trust IS NOT NULL",
+}
+
+
+def _filters_from(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> dict:
+    """The command line's filters as Filters fields. A name is matched ignoring case and spaces
+    at the ends (a provider also by its URN); one that matches nothing loaded is a mistake, said
+    with the nearest names, rather than a report of nobody."""
+    out: dict = {name: tuple(dict.fromkeys(getattr(args, name))) for name in _CODED if getattr(args, name)}
+    out.update({name: getattr(args, name) == "yes" for name in _YES_NO if getattr(args, name) is not None})
+    for name in _NAMED:
+        wanted = getattr(args, name)
+        if not wanted:
+            continue
+        rows = con.execute(_NAMED_SQL[name]).fetchall()
+        keys: list[str] = []
+        for text in wanted:
+            norm = text.strip().casefold()
+            found = [str(k) for k, label, urn in rows
+                     if norm in (str(k).strip().casefold(), str(label or "").strip().casefold(),
+                                 str(urn or "").strip().casefold())]
+            if not found:
+                near = difflib.get_close_matches(text, sorted({str(label) for _, label, _ in rows if label}), n=3)
+                raise _UserError(f"--{name} '{text}' matches no {_NAMED[name][0]} in the loaded placements"
+                                 + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else "."))
+            keys += found
+        out[name] = tuple(dict.fromkeys(keys))
+    return out
 
 
 def _connect(path: str, stack: contextlib.ExitStack) -> duckdb.DuckDBPyConnection:
@@ -218,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             con = _connect(args.db, stack)
             settings = _settings_from(con, args)
             filters = Filters(as_of=args.as_of, period_start=args.period_start,
-                              period_end=args.period_end)
+                              period_end=args.period_end, **_filters_from(con, args))
             report = build_report(con, filters, settings)
             stale = None if args.as_of is not None else _stale_note(con, resolve_period(filters).as_of)
     except (_UserError, APDataError) as e:

@@ -153,6 +153,51 @@ def test_main_settings_flags(db_path, capsys):
     assert isinstance(r["settings"]["long_placement_days"], int)
 
 
+def test_main_filters_as_the_dashboards_sidebar(db_path, capsys):
+    # A scheduled report for one provider or group (a commissioning officer's contract meeting):
+    # the same filters as the sidebar. By hand from PLACEMENTS at 14/03/2025: Elm (URN 100002)
+    # has one placement, B's, open since 1 Nov; Oak PRU has C open and A and D ended (B's first
+    # placement was a move to other AP, so not in ended).
+    def run(*extra):
+        assert report.main(["--db", str(db_path), "--as-of", "2025-03-14", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    plain = run()
+    assert "filters" not in plain   # the contract's keys only, when nothing is filtered
+    for given in ("Elm", "  elm ", "100002"):   # by name (any case, spaces) or URN
+        r = run("--provider", given)
+        assert r["filters"] == {"provider": ["100002"]}
+        assert r["population"]["open_placements"] == 1 and r["time_in_ap"]["open"]["median_days"] == 134
+        assert r["return_to_mainstream"]["ended"] == 0
+        assert _check_shape(r).returncode == 0
+    oak = run("--provider", "Oak PRU")
+    assert oak["population"]["open_placements"] == 1          # C
+    assert oak["return_to_mainstream"]["ended"] == 2          # A (returned) and D (unknown)
+    assert oak["return_to_mainstream"]["returned"] == 1
+    both = run("--provider", "Oak PRU", "--provider", "Elm")
+    assert both["population"]["open_placements"] == plain["population"]["open_placements"] == 2
+    # Girls: A (ended, returned) and C (open, long), as test_filters_change_the_report.
+    girls = run("--sex", "F")
+    assert girls["filters"] == {"sex": ["F"]}
+    assert girls["population"]["pupils_in_ap"] == 1 and girls["time_in_ap"]["long_open"] == 1
+    assert girls["return_to_mainstream"]["ended"] == girls["return_to_mainstream"]["returned"] == 1
+    # No placement here records care status: looked-after children are none of them.
+    cla = run("--cla", "yes")
+    assert cla["filters"] == {"cla": True} and cla["population"]["pupils_in_period"] == 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--provider", "Elmm"], "--provider 'Elmm' matches no provider in the loaded placements; did you mean 'Elm'?"),
+    (["--trust", "Ridge Trust"], "--trust 'Ridge Trust' matches no trust in the loaded placements."),
+    (["--sen-status", "Q"], "invalid choice: 'Q' (choose from 'E', 'K', 'N')"),
+    (["--cla", "true"], "invalid choice: 'true' (choose from 'yes', 'no')"),
+])
+def test_a_filter_that_matches_nothing_is_a_mistake_not_a_report_of_nobody(db_path, capsys, args, words):
+    assert report.main(["--db", str(db_path), "--as-of", "2025-03-14"] + args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and words in captured.err, captured.err
+
+
 @pytest.mark.parametrize("args, words", [
     (["--as-of", "14/03/2025"], "not a date"),
     (["--as-of", "2025-02-30"], "not a date"),
