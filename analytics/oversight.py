@@ -47,7 +47,7 @@ URGENCY = ("unregistered", "part_time_over_limit", "review_overdue", "long_place
 COLUMNS = ("placement_id", "pupil_id", "first_name", "last_name", "date_of_birth", "nc_year", "sex",
            "sen_status", "cla", "provider", "provider_key", "setting_type", "registered", "reason",
            "commissioner", "home_school", "out_of_area", "start_date", "planned_end_date", "last_review_date",
-           "days", "hours_per_week", "sessions_per_week", "objectives", "during_rate") + FLAGS + (
+           "days", "hours_per_week", "sessions_per_week", "objectives", "baseline_rate", "during_rate") + FLAGS + (
            "missing_attendance", "n_flags", "days_since_review")
 
 
@@ -77,10 +77,13 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
     the caller has them (an open placement's during window there is the one read here).
     """
     osql, oparams = _open_placements_sql(filters, period, pupil_id)
+    # the baseline is no flag's (metrics.md §5), but beside the during rate it shows a fall
+    # from a child's own attendance before the placement (the thematic review's audit)
     if windows is None:
-        wsql, wparams = attendance_windows_sql((osql, oparams), settings, period, baseline=False)
+        wsql, wparams = attendance_windows_sql((osql, oparams), settings, period)
     else:
-        wsql, wparams = f"SELECT placement_id, during_rate FROM ({windows[0]}) WHERE is_open", windows[1]
+        wsql, wparams = (f"SELECT placement_id, baseline_rate, during_rate FROM ({windows[0]}) WHERE is_open",
+                         windows[1])
     s = settings
     part_time = """CASE WHEN p.hours_per_week IS NOT NULL THEN p.hours_per_week < ?
                         WHEN p.sessions_per_week IS NOT NULL THEN p.sessions_per_week < 10
@@ -94,7 +97,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
                        p.nc_year, p.sex, p.sen_status, p.cla, p.provider, p.provider_key,
                        p.setting_type, {REGISTERED} AS registered, p.reason, p.commissioner, p.home_school,
                        p.out_of_area, p.start_date, p.planned_end_date, p.last_review_date, p.days,
-                       p.hours_per_week, p.sessions_per_week, p.objectives, w.during_rate,
+                       p.hours_per_week, p.sessions_per_week, p.objectives, w.baseline_rate, w.during_rate,
                        p.planned_end_date IS NULL AS no_planned_end,
                        COALESCE(p.planned_end_date < ?, false) AS planned_end_passed,
                        COALESCE(trim(p.objectives), '') = '' AS no_objectives,
@@ -127,7 +130,7 @@ def flags(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
           today: date | None = None) -> pd.DataFrame:
     """One row per placement open at as_of with its flags, most urgent first (module doc).
 
-    Columns: see COLUMNS (placement and pupil details, during_rate, the nine flags,
+    Columns: see COLUMNS (placement and pupil details, baseline_rate and during_rate, the nine flags,
     missing_attendance, n_flags, days_since_review).
     """
     period = resolve_period(filters, today)

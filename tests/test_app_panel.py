@@ -697,3 +697,36 @@ def test_providers_page_counts_each_providers_open_placements_and_flags(sample_d
     few = shared[shared["Open placements"].astype(str) == "c"]
     assert len(few) == sum(1 for _, n, _ in open_ if n < 3) > 0
     assert set(few["Open: median days so far"].astype(str)) == {"c"}
+
+
+def test_at_the_desk_the_case_list_shows_attendance_before_and_during_each_placement(sample_db, store_rows,
+                                                                                       monkeypatch):
+    # The thematic-review audit: a fall from a child's own attendance before the placement was
+    # nowhere on the case list (the flag is a fixed line, metrics.md §5). Worked out here in SQL
+    # from the stored attendance by metrics.md §3's windows (period_start in
+    # [start - 91, start - 1], and in [start, as_of]), as of 14 March 2025.
+    rows = store_rows.execute("""
+        SELECT p.placement_id,
+               sum(a.attended_sessions) FILTER (WHERE a.period_start < p.start_date)
+                 / sum(a.possible_sessions) FILTER (WHERE a.period_start < p.start_date) AS before,
+               sum(a.attended_sessions) FILTER (WHERE a.period_start >= p.start_date)
+                 / sum(a.possible_sessions) FILTER (WHERE a.period_start >= p.start_date) AS during
+        FROM placements p JOIN attendance a ON a.pupil_id = p.pupil_id
+         AND a.period_start BETWEEN p.start_date - 91 AND DATE '2025-03-14'
+        WHERE p.start_date <= DATE '2025-03-14' AND (p.end_date IS NULL OR p.end_date > DATE '2025-03-14')
+        GROUP BY p.placement_id""").df()
+    both = rows.dropna()
+    assert len(both) >= 10
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    shown = listed.dropna(subset=["Attendance before the placement", "Attendance during the placement"])
+    assert sorted(shown["Attendance before the placement"].round(6)) == sorted(both["before"].round(6))
+    assert sorted(shown["Attendance during the placement"].round(6)) == sorted(both["during"].round(6))
+    assert ((shown["Attendance during the placement"] - shown["Attendance before the placement"]) * 100
+            - shown["Attendance change (percentage points)"]).abs().max() < 1e-9
+    # in a meeting, no child's attendance is on the shared screen
+    at.toggle(key="present_toggle").set_value(True).run()
+    [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
+    assert not [c for c in listed.columns if "ttendance" in c]

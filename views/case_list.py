@@ -131,6 +131,10 @@ def main() -> None:
         rows = rows[rows["n_flags"] > 0]
 
     rows["flags"] = rows.apply(_flag_text, axis=1)
+    if {"baseline_rate", "during_rate"} <= set(rows.columns):
+        # no flag (metrics.md §5 flags attendance below a fixed line), but a fall from the child's
+        # own attendance before the placement is what the thematic review asks panels to see
+        rows["change_pp"] = (pd.to_numeric(rows["during_rate"]) - pd.to_numeric(rows["baseline_rate"])) * 100
     if "date_of_birth" in rows.columns and "nc_year" in rows.columns:
         # the year group on the 'as of' date, beside the age on it (the stored one is the year
         # at the placement's start: "Age 15, Year 9")
@@ -139,9 +143,12 @@ def main() -> None:
     if "out_of_area" in shown.columns:   # the review: oversight is weaker when AP is out of area
         shown["out_of_area"] = shown["out_of_area"].map({True: "Yes", False: "No"}).fillna("")
     # who must act: the commissioner and the pupil's home school
+    # attendance at the desk only: on a shared screen each child's attendance is not shown (as
+    # on the Progress page), and the meeting's file holds what the screen does
+    attendance = () if S.presentation() else ("baseline_rate", "during_rate", "change_pp")
     cols = [c for c in ("case", "pupil", "age", "nc_year", "n_flags", "flags", "provider", "setting_type",
                         "start_date", "days", "planned_end_date", "last_review_date", "hours_per_week",
-                        "commissioner", "home_school", "out_of_area")
+                        *attendance, "commissioner", "home_school", "out_of_area")
             if c in shown.columns]
     shown = shown[cols]
     # the choice is said in words: on paper the boxes above are left off
