@@ -730,3 +730,12 @@ def test_at_the_desk_the_case_list_shows_attendance_before_and_during_each_place
     at.toggle(key="present_toggle").set_value(True).run()
     [listed] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     assert not [c for c in listed.columns if "ttendance" in c]
+
+
+def test_the_case_number_and_initials_stay_in_view_while_the_list_scrolls_sideways(sample_db, monkeypatch):
+    # The list is wider than a projector: scrolled to the attendance or the home school, the
+    # panel lost which child a row was. The two columns are pinned (checked in Chromium too).
+    at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
+    [grid] = [df for df in at.dataframe if df.proto.id.endswith("case_table")]
+    config = json.loads(grid.proto.columns)
+    assert {c for c, v in config.items() if v.get("pinned")} == {"Case", "Pupil"}

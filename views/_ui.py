@@ -681,9 +681,10 @@ def _is_date_column(s: pd.Series) -> bool:
     return len(vals) > 0 and all(isinstance(v, _dt.date) for v in vals.head(20))
 
 
-def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = None, **kw):
+def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = None, pin: tuple = (), **kw):
     """A readable table: codes as words, dates as dd/mm/yyyy, rates as percentages, 'c' where
-    suppressed. Returns what st.dataframe returns (the selection, when asked for)."""
+    suppressed. ``pin``: columns (of ``df``) kept in view at the left while the grid scrolls
+    sideways. Returns what st.dataframe returns (the selection, when asked for)."""
     shown = readable(df, group_by)
     for orig, c in zip(df.columns, shown.columns):
         # A column holding 'c' (or blanks among its numbers) is text: percentages are written out,
@@ -706,6 +707,9 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
         elif numeric and str(orig).startswith("cost"):
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
+    for orig, col in zip(df.columns, shown.columns):
+        if orig in pin:
+            config[col] = {**config.get(col, st.column_config.Column(col)), "pinned": True}
     if S.print_layout():
         # every row and column, as text that wraps: a scrolled grid prints only what is in view
         st.table(printable(shown, df), hide_index=True)

@@ -165,7 +165,10 @@ def main() -> None:
     # else's upload or withdrawal since would shift a list worked out again (another child)
     seen = st.session_state.get("_case_list_seen")
     st.session_state["_case_list_seen"] = shown["case"].tolist()
-    event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520)
+    # the case number and initials stay in view while the wide list scrolls sideways (a
+    # projector is narrower than the list)
+    event = U.table(shown, key="case_table", on_select="rerun", selection_mode="single-row", height=520,
+                    pin=("case", "pupil"))
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:
         case = U.clicked_case(selected[0], seen, shown["case"].tolist())
