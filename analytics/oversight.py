@@ -70,17 +70,18 @@ def _open_placements_sql(filters: Filters, period: Period,
 
 def flags_sql(filters: Filters, settings: Settings, period: Period,
               pupil_id: str | None = None,
-              windows: tuple[str, list] | None = None) -> tuple[str, list]:
+              windows: tuple[str, list] | None = None, baseline: bool = True) -> tuple[str, list]:
     """(sql, params) for the rows of ``flags`` (unordered), optionally for one pupil.
 
     ``windows``: progress.report_windows_sql's rows for these filters, settings and dates when
     the caller has them (an open placement's during window there is the one read here).
+    ``baseline``: read the baseline window too (baseline_rate; null when False).
     """
     osql, oparams = _open_placements_sql(filters, period, pupil_id)
     # the baseline is no flag's (metrics.md §5), but beside the during rate it shows a fall
     # from a child's own attendance before the placement (the thematic review's audit)
     if windows is None:
-        wsql, wparams = attendance_windows_sql((osql, oparams), settings, period)
+        wsql, wparams = attendance_windows_sql((osql, oparams), settings, period, baseline=baseline)
     else:
         wsql, wparams = (f"SELECT placement_id, baseline_rate, during_rate FROM ({windows[0]}) WHERE is_open",
                          windows[1])

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from analytics import oversight
 from analytics.scope import placements_sql, selected_placements_sql
 from analytics.settings import Filters, Settings, academic_year_start, resolve_period
 from analytics.time_in_ap import _EPS, num, rate
@@ -364,3 +365,40 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     for col in ("km_median_days", "open_median_days", "return_rate", "sustained_rate", "sixth_day_rate"):
         df[col] = df[col].astype("float64")
     return df
+
+
+FLAGS_BY_TERM_COLUMNS = ["label", "period_start", "period_end", "as_of", *oversight.FLAGS]
+
+
+def flags_by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                  unit: str = "term", today: date | None = None, since: date | None = None) -> pd.DataFrame:
+    """Each oversight flag's count of the placements open at the end of each term (or academic
+    year) up to as_of: oversight.summary as of each row's as_of, in one statement.
+
+    Columns: label, period_start, period_end, as_of (as :func:`by_term`), then one count per
+    flag of oversight.FLAGS. The terms are by_term's (from the term of the earliest selected
+    start, or ``since``). A past date sees each placement's stored fields as they are now
+    (metrics.md: "taken as stored"), so a review recorded by then but replaced in a later file
+    is not seen there (review_overdue).
+    """
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
+    as_of = resolve_period(filters, today).as_of
+    if since is None:
+        since = _earliest_start(con, filters, today) or as_of
+    terms = terms_between(min(since, as_of), as_of, unit)
+    parts, params = [], []
+    counts = ", ".join(f"count(*) FILTER (WHERE {f}) AS {f}" for f in oversight.FLAGS)
+    for i, t in enumerate(terms):
+        end = min(t.end, as_of)
+        f = replace(filters, as_of=end, period_start=t.start, period_end=end)
+        sql, p = oversight.flags_sql(f, settings, resolve_period(f, today), baseline=False)
+        parts.append(f"SELECT {i} AS i, {counts} FROM ({sql})")
+        params += p
+    cols = FLAGS_BY_TERM_COLUMNS
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    found = {r[0]: r[1:] for r in con.execute(" UNION ALL ".join(parts), params).fetchall()}
+    rows = [{"label": t.label, "period_start": t.start, "period_end": t.end, "as_of": min(t.end, as_of),
+             **dict(zip(oversight.FLAGS, (int(v) for v in found[i])))} for i, t in enumerate(terms)]
+    return pd.DataFrame(rows, columns=cols)

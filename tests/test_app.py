@@ -1041,3 +1041,35 @@ def test_outcomes_compare_by_trust_counts_each_trusts_pupils(sample_db, monkeypa
     shown = {g: [int(e), int(r)] for g, e, r in zip(table["Group"], table["Ended"], table["Returned to mainstream"])
              if g != "Total"}
     assert shown == expected and len(expected) >= 4
+
+
+def test_the_overview_draws_each_flag_by_term_as_the_case_list_counts_it(sample_db, monkeypatch):
+    # The last term's point is the case list's count on the same 'as of' date (the default, the
+    # last date in the data), for each flag drawn by default.
+    at = open_app(sample_db, monkeypatch)
+    at.toggle(key="present_toggle").set_value(False).run()
+    at.button_group(key="view_trend_flags").set_value("Table").run()
+    assert_healthy(at)
+    table = next(df.value for df in at.dataframe if "Part-time beyond the limit" in df.value.columns)
+    last = table.iloc[-1]
+    assert str(last.iloc[0]).startswith("Summer 2024/25")
+    at.switch_page("views/case_list.py").run()
+    for label in ("Part-time beyond the limit", "Unregistered provider", "No planned end date"):
+        assert int(last[label]) == int(metric_value(at, label).replace(",", "")), label
+    # review overdue at past terms is said to be judged on the newest review date
+    at.switch_page("views/overview.py").run()
+    at.multiselect(key="trend_flags").select("review_overdue").run()
+    assert any("past terms may show more overdue" in c.value for c in at.caption)
+
+
+def test_in_presentation_mode_the_flags_by_term_hide_counts_of_one_or_two(sample_db, monkeypatch):
+    # The sample's first terms (spring and summer 2021/22) have few open placements.
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2022-12-31"})
+    at.toggle(key="present_toggle").set_value(True).run()
+    at.button_group(key="view_trend_flags").set_value("Table").run()
+    assert_healthy(at)
+    at.multiselect(key="trend_flags").select("planned_end_passed").select("no_objectives").run()
+    table = next(df.value for df in at.dataframe if "Part-time beyond the limit" in df.value.columns)
+    cells = [v for col in table.columns[2:] for v in table[col].tolist()]
+    assert "c" in cells
+    assert not [v for v in cells if v != "c" and 0 < float(v) < 3], cells

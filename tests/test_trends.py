@@ -312,3 +312,41 @@ def test_by_term_matches_the_summaries_on_random_data(seed):
                Filters(as_of=date(2025, 1, 1), period_start=date(2024, 10, 1), period_end=date(2024, 12, 1))]
     _check_by_term(con, filters[seed % 4], settings, since=date(2022, 9, 1))
     _check_by_term(con, filters[(seed + 1) % 4], settings, unit="academic_year")
+
+
+def test_flags_by_term_worked_by_hand():
+    # Terms 2024/25: autumn 1 Sep–31 Dec, spring 1 Jan–20 Apr (Easter 2025), summer to as_of.
+    con = make_db(placements=[
+        # A: no planned end, 25 hours, open 2 Sep 2024 to 14 Feb 2025. At 31 Dec: 121 days, no
+        #    planned end, review overdue (no review: 120 days since the start > 42). Not open at
+        #    20 Apr.
+        placement("A", "2024-09-02", "2025-02-14"),
+        # B: part-time (15 h), planned end 31 Mar 2025, reviewed 10 Apr 2025, open from 6 Jan.
+        #    At 20 Apr: part-time, 105 days > 42 so part_time_over_limit, planned end passed,
+        #    review 10 days before: not overdue. At 30 Jun: as at 20 Apr, but the review is
+        #    81 days old: overdue.
+        placement("B", "2025-01-06", None, provider="Elm", provider_urn="100002", hours_per_week=15.0,
+                  planned_end_date="2025-03-31", last_review_date="2025-04-10"),
+    ])
+    df = trends.flags_by_term(con, Filters(as_of=date(2025, 6, 30)), Settings()).set_index("label")
+    assert list(df.index) == ["Autumn 2024/25", "Spring 2024/25", "Summer 2024/25"]
+    assert df.loc["Summer 2024/25", "as_of"] == date(2025, 6, 30)
+    autumn, spring, summer = (df.loc[t] for t in df.index)
+    assert (autumn["no_planned_end"], autumn["review_overdue"], autumn["part_time"]) == (1, 1, 0)
+    assert (spring["no_planned_end"], spring["part_time"], spring["part_time_over_limit"],
+            spring["planned_end_passed"], spring["review_overdue"]) == (0, 1, 1, 1, 0)
+    assert (summer["part_time_over_limit"], summer["planned_end_passed"], summer["review_overdue"]) == (1, 1, 1)
+    assert summer["long_placement"] == 0 and autumn["unregistered"] == 0
+
+
+def test_flags_by_term_are_the_summaries_at_each_terms_end(sample_db_copy):
+    import duckdb
+
+    from analytics import oversight
+    con = duckdb.connect(str(sample_db_copy), read_only=True)
+    as_of, s = date(2025, 7, 18), Settings()
+    df = trends.flags_by_term(con, Filters(as_of=as_of, sen_status=("E", "K")), s)
+    assert len(df) >= 6
+    for row in df.itertuples(index=False):
+        want = oversight.summary(con, Filters(as_of=row.as_of, sen_status=("E", "K")), s)
+        assert {f: getattr(row, f) for f in oversight.FLAGS} == {f: want[f] for f in oversight.FLAGS}, row.label

@@ -269,6 +269,12 @@ ABOUT = _About({
              "1 September–31 December, 1 January–Easter Sunday and Easter Monday–31 August; "
              "academic years 1 September–31 August. The trend runs from the term of the first placement to "
              "the 'as of' date whatever the period chosen in the sidebar, which sets the headline figures.",
+    "flag_trend": "Each point counts the placements open at the end of that term (or on the 'as of' date for "
+                  "the current term) that carry the flag then, with the same filters and settings: the Case "
+                  "list's counts, as they stood at each term's end. A placement open across several terms counts "
+                  "in each. Terms run 1 September–31 December, 1 January–Easter Sunday and Easter Monday–31 "
+                  "August, so a summer term's point is on 31 August. Planned end dates, objectives, hours and "
+                  "registration are taken as stored now (metrics.md), as is the newest review date.",
     "change": "The change is against the same figure worked out one year earlier (the 'as of' date less a "
               "year), with the same filters.",
     "durations": "Days in AP for each placement that overlaps the period: from the start date to the end "

@@ -221,6 +221,46 @@ def trends() -> None:
                  file_stem=f"trend-{key}")
 
 
+# the thematic review's concerns first: part-time timetables, unregistered AP, open-ended placements
+FLAG_TREND_DEFAULT = ["part_time_over_limit", "unregistered", "no_planned_end", "long_placement"]
+
+
+def flag_trends() -> None:
+    unit = st.session_state.get("trend_unit") or "Term"
+    df = S.metric("trends", "flags_by_term", unit="academic_year" if unit == "Academic year" else "term")
+    flags = [f for f in U.FLAG_LABELS if f in df.columns]
+    chosen = st.multiselect("Flags to draw", flags, default=[f for f in FLAG_TREND_DEFAULT if f in flags],
+                            key="trend_flags", format_func=lambda f: U.FLAG_LABELS[f],
+                            placeholder="Choose flags to draw")
+    chosen = [f for f in flags if f in chosen]   # in the case list's order, whatever the order chosen
+    word = unit.lower()
+    if not chosen:
+        st.info("Choose one or more flags above to draw them.")
+        return
+    if "review_overdue" in chosen and len(df) > 1:
+        st.caption("\"Review overdue\" before the latest loaded file is judged on each placement's newest review "
+                   "date, which counts as no review when it is after that date: a review recorded by then but "
+                   "replaced in a later file is not seen, so past terms may show more overdue than there were.")
+    nothing = not len(df) or not df[chosen].to_numpy().any()
+
+    def chart(d):
+        fig = go.Figure()
+        for i, f in enumerate(chosen):
+            fig.add_trace(go.Scatter(x=d["label"], y=d[f], name=U.FLAG_LABELS[f], mode="lines+markers",
+                                     line=dict(color=U.OKABE_ITO[i % 8], width=3),
+                                     marker=dict(symbol=["circle", "square", "diamond", "triangle-up", "x"][i % 5],
+                                                 size=9)))
+        fig = U.style(fig, f"Open placements with each flag at the end of each {word} "
+                           f"(n = {U.n_of(len(d), word)})", "Term" if unit != "Academic year" else "Academic year",
+                      "Open placements")
+        fig.update_yaxes(rangemode="tozero")
+        return fig
+
+    U.figure(f"Oversight flags by {word}", "trend_flags", df.iloc[0:0] if nothing else df, "flag_trend", chart=chart,
+             empty="No open placement carries these flags at the end of any " + word + ".",
+             count_cols=chosen, table_cols=["label", "as_of"] + chosen, file_stem="trend-flags")
+
+
 def population() -> None:
     by = st.segmented_control("Pupils in AP now by", list(BREAKDOWNS), default="SEN status",
                               key="pop_by", format_func=lambda v: v)
@@ -342,6 +382,9 @@ def main() -> None:
     st.header("Trends", anchor=False)
     with S.section("the trends"):
         trends()
+    st.divider()
+    with S.section("the flags by term"):
+        flag_trends()
     st.divider()
     with S.section("the pupils in AP"):
         population()
