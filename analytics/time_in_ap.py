@@ -222,3 +222,26 @@ def long_open(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
         WHERE is_open AND days > ?
         ORDER BY days DESC, placement_id
     """, params + [settings.long_placement_days]).df()
+
+
+PER_PUPIL_BANDS = ("1", "2", "3", "4 or more")
+
+
+def placements_per_pupil(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
+                         today: date | None = None) -> pd.DataFrame:
+    """Pupils by how many of their selected placements overlap the period: [placements, pupils],
+    one row per band of PER_PUPIL_BANDS (zeros kept); the pupils add up to population's
+    pupils_in_period. The thematic review's churn: children moved from one AP to another (a move
+    between providers ends one placement and starts the next)."""
+    period, sql, params = scope(filters, settings, today)
+    rows = con.execute(f"""
+        WITH s AS ({sql}),
+        per AS (SELECT pupil_id, count(*) AS n FROM s
+                WHERE start_date <= ? AND COALESCE(eff_end, ?) >= ?
+                GROUP BY pupil_id)
+        SELECT CASE WHEN n >= 4 THEN '4 or more' ELSE CAST(n AS VARCHAR) END AS band, count(*)
+        FROM per GROUP BY band
+    """, params + [period.end, period.as_of, period.start]).fetchall()
+    found = dict(rows)
+    return pd.DataFrame({"placements": list(PER_PUPIL_BANDS),
+                         "pupils": [int(found.get(b, 0)) for b in PER_PUPIL_BANDS]})

@@ -539,6 +539,7 @@ PARTS_OF_A_TOTAL = [
     ("views/outcomes.py", "out_term", None, [None]),
     ("views/outcomes.py", "dest", "dest_by", None),
     ("views/providers.py", "scorecard", None, [None]),
+    ("views/time_in_ap.py", "per_pupil", None, [None]),
 ]
 
 
@@ -1073,3 +1074,25 @@ def test_in_presentation_mode_the_flags_by_term_hide_counts_of_one_or_two(sample
     cells = [v for col in table.columns[2:] for v in table[col].tolist()]
     assert "c" in cells
     assert not [v for v in cells if v != "c" and 0 < float(v) < 3], cells
+
+
+def test_time_in_ap_counts_each_pupils_placements_in_the_period(sample_db, monkeypatch):
+    # Counted here in SQL from the stored placements: each pupil's placements overlapping the
+    # period 1/9/2024..18/7/2025 (started by then, not ended before it).
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))  # as the app's Store opens it (one instance per process)
+    per = dict(con.execute("""
+        SELECT CASE WHEN n >= 4 THEN '4 or more' ELSE CAST(n AS VARCHAR) END, count(*) FROM (
+            SELECT pupil_id, count(*) AS n FROM placements
+            WHERE start_date <= DATE '2025-07-18' AND (end_date IS NULL OR end_date >= DATE '2024-09-01')
+            GROUP BY pupil_id) GROUP BY 1""").fetchall())
+    con.close()
+    at = open_app(sample_db, monkeypatch, "views/time_in_ap.py", query={"as_of": "2025-07-18"})
+    at.toggle(key="present_toggle").set_value(False).run()
+    at.button_group(key="view_per_pupil").set_value("Table").run()
+    assert_healthy(at)
+    table = next(df.value for df in at.dataframe if "Placements" in df.value.columns and "Pupils" in df.value.columns)
+    shown = dict(zip(table["Placements"].astype(str), table["Pupils"].astype(int)))
+    assert shown.pop("Total") == sum(per.values())
+    assert shown == {b: per.get(b, 0) for b in ("1", "2", "3", "4 or more")} and per.get("2", 0) > 10

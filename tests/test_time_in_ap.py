@@ -275,3 +275,30 @@ def test_km_median_matches_a_step_by_step_estimate(spec):
             expected = float(duration)
     got = time_in_ap.summary(make_db(placements=_rows(spec)), Filters(as_of=as_of), S)["km_median_days"]
     assert got == expected
+
+
+def test_placements_per_pupil_counts_each_pupils_placements_in_the_period():
+    # Period 1 Sep 2024 to 30 Jun 2025.
+    con = make_db(placements=[
+        # A: one placement ending in the period, one before it (left out): 1.
+        placement("A", "2023-09-04", "2024-07-19"),
+        placement("A", "2024-09-02", "2024-12-20", destination="mainstream"),
+        # B: moved twice (Oak -> Elm -> Ash): 3 placements in the period.
+        placement("B", "2024-09-02", "2024-10-31", destination="other_ap"),
+        placement("B", "2024-11-01", "2025-01-31", provider="Elm", provider_urn="100002", destination="other_ap"),
+        placement("B", "2025-02-03", None, provider="Ash", provider_urn="100003"),
+        # C: two at once (part-time each), and one starting after as_of (left out): 2.
+        placement("C", "2025-01-06", None, hours_per_week=12.0),
+        placement("C", "2025-01-06", None, provider="Elm", provider_urn="100002", hours_per_week=12.0),
+        placement("C", "2025-07-07", None, provider="Ash", provider_urn="100003"),
+        # D: five short placements: 4 or more. E: open since 2022, still open: 1.
+        *[placement("D", f"2024-{m:02d}-01", f"2024-{m:02d}-20", provider=f"P{m}", provider_urn=f"2000{m}")
+          for m in (9, 10, 11, 12)],
+        placement("D", "2025-01-06", "2025-01-24", provider="P13", provider_urn="200013"),
+        placement("E", "2022-01-10", None),
+    ])
+    df = time_in_ap.placements_per_pupil(con, Filters(as_of=date(2025, 6, 30)), Settings())
+    assert df.to_dict("list") == {"placements": ["1", "2", "3", "4 or more"], "pupils": [2, 1, 1, 1]}
+    # a filter counts the selected placements only: at Elm, B and C have one each
+    elm = time_in_ap.placements_per_pupil(con, Filters(as_of=date(2025, 6, 30), provider=("100002",)), Settings())
+    assert elm["pupils"].tolist() == [2, 0, 0, 0]

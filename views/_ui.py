@@ -284,6 +284,10 @@ ABOUT = _About({
                 "starts at 100% and steps down when placements end; placements still open are counted "
                 "while they run and then drop out of the count without a step (censored). Where a line "
                 "crosses 50% is its median time in AP. Only placements that started in the period count.",
+    "per_pupil": "Each pupil with a placement that overlaps the period, by how many of their placements "
+                 "(with the filters in the sidebar) overlap it. A move from one AP provider to another ends one "
+                 "placement and starts the next, so a child moved twice has three; two placements at once "
+                 "(two part-time providers) count as two. The pupils add up to the pupils in AP in the period.",
     "long_open": "Open placements that have run for more than the long-placement threshold ({long_placement_days} "
                  "days; 182, two terms, by default — see Settings).",
     "time_summary": "Completed: placements that ended in the period (mean and median days). Open: placements "

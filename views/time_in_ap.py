@@ -127,6 +127,19 @@ def km() -> None:
              file_stem=f"km-curve-{by or 'all'}", download_df=shared, level=2)
 
 
+def per_pupil() -> None:
+    df = S.metric("time_in_ap", "placements_per_pupil")
+    total = int(df["pupils"].sum()) if len(df) else 0
+
+    def chart(d):
+        return U.bar(d, "placements", "pupils", f"Pupils by number of placements in the period (n = "
+                     f"{U.fmt_count(S.shared_count(total))} pupils)", "Placements in the period", "Pupils")
+
+    U.figure("How many placements each pupil had", "per_pupil", df if total else df.iloc[0:0], "per_pupil",
+             chart=chart, count_cols=["pupils"], total_row=True, file_stem="placements-per-pupil",
+             empty="No placement overlaps the period.", level=2)
+
+
 def open_ended() -> None:
     counts = S.metric("oversight", "summary")
     c = U.tiles(3)
@@ -170,6 +183,9 @@ def main() -> None:
     st.divider()
     with S.section("the distribution of durations"):
         distribution()
+    st.divider()
+    with S.section("the placements per pupil"):
+        per_pupil()
     st.divider()
     st.header("Long and open-ended placements", anchor=False)
     with S.section("the open-ended placements"):
