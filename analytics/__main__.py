@@ -22,11 +22,19 @@ Problems are printed as sentences on standard error, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import sys
 from pathlib import Path
 
 from analytics.errors import APDataError
+from analytics.privacy import mask_upns
+
+
+def print(*args, **kwargs) -> None:  # noqa: A001 - every line this module writes, UPNs hidden
+    """builtins.print with UPNs hidden: file names (often a child's) and messages quoting them
+    (security.md invariant 9: UPNs are never shown anywhere by default)."""
+    builtins.print(*(mask_upns(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "files"
 MAX_LISTED = 20  # rejected rows / warnings printed per sheet; the rest are counted

@@ -739,3 +739,22 @@ def test_the_case_number_and_initials_stay_in_view_while_the_list_scrolls_sidewa
     [grid] = [df for df in at.dataframe if df.proto.id.endswith("case_table")]
     config = json.loads(grid.proto.columns)
     assert {c for c, v in config.items() if v.get("pinned")} == {"Case", "Pupil"}
+
+
+def test_a_date_of_birth_or_upn_typed_into_objectives_is_hidden(sample_db, tmp_path, monkeypatch):
+    # A data protection review read "(DOB 14/03/2011, UPN U999200115025) ... 07700 900123" on the
+    # pupil view in presentation mode, and the UPN at the desk (security.md invariant 9).
+    from tests.reference_data import copy_db
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE placements SET objectives = 'DOB 14/03/2011, UPN U999200115025; ring 07700 900123'")
+    con.close()
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})   # presentation on
+    at.selectbox(key="case_view_pick").set_value(at.selectbox(key="case_view_pick").options[0]).run()
+    assert_healthy(at)
+    [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
+    assert set(table["Objectives"].dropna()) == {"DOB [date hidden], UPN [UPN hidden]; ring [phone hidden]"}
+    at.toggle(key="present_toggle").set_value(False).run()   # at the desk: as typed, but no UPN
+    [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
+    assert set(table["Objectives"].dropna()) == {"DOB 14/03/2011, UPN [UPN hidden]; ring 07700 900123"}
+    assert "U999200115025" not in page_text(at)

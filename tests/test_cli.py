@@ -411,3 +411,23 @@ def test_sheet_warnings_are_printed(files, capsys):
     lines = out.splitlines()
     assert lines[0] == "extra.csv: loaded as placements (upload 1), 1 row accepted."
     assert lines[1].startswith("  sheet warning: ") and "Colour" in lines[1]
+
+
+def test_the_command_line_shows_no_upn(files, capsys):
+    # A data protection review: a referral file named after the child, with a UPN whose check
+    # letter is wrong in it, printed the UPN in the file's name and in the warning (security.md
+    # invariant 9: UPNs are never shown anywhere by default). U999200115025 is valid; the B
+    # form has the wrong check letter.
+    name = "Referral Quillfeather U999200115025.csv"
+    (files / name).write_text("UPN,Provider,Start Date\nB999200115025,Oak House,06/01/2025\n"
+                              "U999200115025,Oak House,13/01/2025\n", encoding="utf-8")
+    db = files / "ap.duckdb"
+    code, out, err = run("ingest", "--db", db, files / name, capsys=capsys)
+    assert code == 0
+    assert "999200115025" not in out + err
+    assert "Referral Quillfeather [UPN hidden].csv: loaded as placements (upload 1), 2 rows accepted, 1 with warnings." in out
+    assert "row 2 warning: UPN has a check letter that does not match its digits" in out
+    code, out, err = run("uploads", "--db", db, capsys=capsys)
+    assert code == 0 and "[UPN hidden]" in out and "999200115025" not in out + err
+    # the stored warning quotes no UPN either (the ledger keeps it)
+    assert not [w for (w,) in rows(db, "SELECT warnings FROM ledger_placements") if w and "999200115025" in w]

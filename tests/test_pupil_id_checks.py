@@ -82,7 +82,8 @@ def test_local_ids_and_valid_upns_are_not_warned_of(typed):
 
 def test_a_wrong_check_letter_keeps_its_own_warning():
     w = warnings_by_id(["B999000000001"])["B999000000001"]
-    assert w == "UPN 'B999000000001' is not a valid UPN: its check letter does not match."
+    assert w == "UPN has a check letter that does not match its digits, so it is not a valid UPN."
+    assert "999000000001" not in w   # a UPN is never repeated in a message (security.md invariant 9)
     assert "not a well-formed UPN" not in w
 
 
@@ -113,7 +114,7 @@ def test_a_upn_written_with_spaces_is_the_upn_with_a_warning(typed, why):
 def test_a_spaced_upn_with_a_wrong_check_letter_gets_both_warnings():
     w = warnings_by_id(["B999 0000 00001"])["B999000000001"]
     assert w == ("UPN had spaces inside, which were removed: a UPN has none; "
-                 "UPN 'B999000000001' is not a valid UPN: its check letter does not match.")
+                 "UPN has a check letter that does not match its digits, so it is not a valid UPN.")
 
 
 @pytest.mark.parametrize("typed", ["AB 12", "LA REF 0004", "C999 0000 0001"])

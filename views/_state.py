@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from analytics import privacy
 from analytics.errors import APDataError
 from analytics.settings import (REPORT_SETTINGS, Filters, Settings, academic_year_start, check_setting,
                                 resolve_period)
@@ -808,20 +809,9 @@ def pupil_for_case(case: str) -> str | None:
     return _case_index(f"{db_path()}:{data_version()}:{date.today()}").get(str(case).strip().upper())
 
 
-_UPN_RE = None
-
-
-def mask_upns(text) -> str:
-    """Text with anything shaped like a UPN (a letter and 12 characters) hidden."""
-    global _UPN_RE
-    import re
-    if _UPN_RE is None:
-        # not \b: a file name's underscore is a word character ('smith_A123...csv')
-        _UPN_RE = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NP-TV-Z]\d{11}[0-9A-HJ-NP-TV-Z](?![A-Za-z0-9])",
-                             re.IGNORECASE)
-    if text is None or (isinstance(text, float) and pd.isna(text)):
-        return text
-    return _UPN_RE.sub("[UPN hidden]", str(text))
+# (security.md invariant 9; shared with the command line and the logs)
+mask_upns = privacy.mask_upns
+mask_identifiers = privacy.mask_identifiers
 
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
@@ -860,6 +850,16 @@ def as_shown_each(values: pd.Series) -> pd.Series:
     data's version: once per cell made a list of 492 children take a second)."""
     shown = {v: as_shown(v) for v in values.dropna().unique()}
     return values.map(lambda v: shown.get(v, v) if isinstance(v, str) else v)
+
+
+def free_text(text, own=()) -> str:
+    """Typed text (objectives) as a page or file shows it: UPNs hidden always (invariant 9); in
+    presentation mode the pupil's own names (``own``) and the store's, dates, phone numbers,
+    postcodes and email addresses too."""
+    if not isinstance(text, str):
+        return text
+    shown = mask_upns(text)
+    return mask_names(mask_identifiers(shown), own) if presentation() else shown
 
 
 def mask_names(text, own=()) -> str:

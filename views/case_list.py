@@ -131,6 +131,8 @@ def main() -> None:
         rows = rows[rows["n_flags"] > 0]
 
     rows["flags"] = rows.apply(_flag_text, axis=1)
+    if "objectives" in rows.columns:   # typed text goes into the desk's file: no UPN in it
+        rows["objectives"] = rows["objectives"].map(S.free_text)
     if {"baseline_rate", "during_rate"} <= set(rows.columns):
         # no flag (metrics.md §5 flags attendance below a fixed line), but a fall from the child's
         # own attendance before the placement is what the thematic review asks panels to see

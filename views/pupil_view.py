@@ -328,11 +328,11 @@ def main() -> None:
             if "destination" in rows.columns:
                 open_ = rows["is_open"].fillna(False).astype(bool)
                 rows["destination"] = rows["destination"].astype(object).where(~open_, "")
-            if S.presentation() and "objectives" in rows.columns:
-                # free text: a UPN or a name typed into it is hidden like the pupil's own
+            if "objectives" in rows.columns:
+                # free text: a UPN typed into it is hidden always; in a meeting a name, a date
+                # (of birth), a phone number or an address's postcode too
                 own = [v for c in ("first_name", "last_name") if c in pl.columns for v in pl[c].dropna().unique()]
-                rows["objectives"] = rows["objectives"].map(
-                    lambda t: S.mask_names(S.mask_upns(t), own) if isinstance(t, str) else t)
+                rows["objectives"] = rows["objectives"].map(lambda t: S.free_text(t, own))
         # the flags first, where a panel looks: wide text columns last
         placement_cols = [c for c in ("provider", "setting_type", "start_date", "end_date", "days", "flags",
                                       "hours_per_week", "sessions_per_week", "planned_end_date", "last_review_date",

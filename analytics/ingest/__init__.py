@@ -20,6 +20,7 @@ from analytics.ingest.containers import (MAX_FILE_BYTES, check_workbook, column_
                                          formulas_without_values, kind_of)
 from analytics.ingest.headers import (AM, DAYS, MARK, PCT, PM, HeaderMatch, find_header_row,
                                       normalise_header, recognise)
+from analytics.privacy import mask_upns
 
 __all__ = ["ParsedSheet", "read_file", "MAX_FILE_BYTES"]
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def read_file(source: Path | bytes | str, file_name: str,
                           "into smaller files and upload them one by one.",
                           file=file_name) from None
     except Exception as exc:  # noqa: BLE001 - the contract: nothing else escapes
-        log.warning("unexpected error reading %s", file_name, exc_info=True)
+        # the file's name is often the child's: no UPN in the log (security.md invariant 9)
+        log.warning("unexpected error reading %s", mask_upns(file_name), exc_info=True)
         raise IngestError("The file could not be read: it may be damaged, or laid out in a way "
                           "this tool does not understand. Open it in Excel, save it again as "
                           ".xlsx or CSV, and upload the new copy.", file=file_name) from exc

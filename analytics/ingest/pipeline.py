@@ -505,7 +505,7 @@ class _Builder:
         self.rejects.append(
             f"CASE WHEN {s} IS NULL THEN {self.msg('pupil_id', 'is blank, but it is required.')} "
             f"WHEN regexp_full_match(v_pupil_id, '[0-9]+(?:\\.[0-9]+)?E[+-]?[0-9]+') THEN "
-            f"{self.msg('pupil_id', 'looks like a number that Excel shortened (scientific notation); the digits are lost, so the pupil cannot be identified.', s)} END")
+            f"{self.msg('pupil_id', 'looks like a number that Excel shortened (scientific notation); the digits are lost, so the pupil cannot be identified.')} END")
         # A UPN typed wrongly (a digit dropped or doubled, O or I for 0 or 1) makes the same child
         # a second pupil. Local IDs are allowed (data-spec §1), so only near-UPNs are warned of:
         # a letter, then 10 to 13 characters that are all digits, O or I but for the last (a
@@ -514,13 +514,13 @@ class _Builder:
         # the pages' UPN masking would not hide it (the row number finds it).
         self.warns.append(
             f"CASE WHEN regexp_full_match(v_pupil_id, '[A-Z][0-9]{{11}}[0-9A-Z]') AND NOT _upn_ok(v_pupil_id) THEN "
-            f"{self.msg('pupil_id', 'is not a valid UPN: its check letter does not match.', 'v_pupil_id')} "
+            f"{self.msg('pupil_id', 'has a check letter that does not match its digits, so it is not a valid UPN.')} "
             f"WHEN regexp_full_match(v_pupil_id, '[A-Z][0-9OI]{{9,12}}[0-9A-Z]') "
             f"AND NOT regexp_full_match(v_pupil_id, '[A-Z][0-9]{{11}}[0-9A-Z]') "
             f"AND length(regexp_replace(substr(v_pupil_id, 2, length(v_pupil_id) - 2), '[0-9]', '', 'g')) <= 2 THEN "
             f"{self.msg('pupil_id', MISTYPED_UPN)} "
             f"WHEN regexp_full_match(v_pupil_id, '[0-9]+\\.[0-9]+') THEN "
-            f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.', 'v_pupil_id')} END")
+            f"{self.msg('pupil_id', 'looks like a number with a decimal point; check that the ID was not changed by a number format.')} END")
         return v
 
     def _ethnicity_group(self) -> str:

@@ -1,0 +1,55 @@
+"""Personal identifiers in text the product writes out (security.md invariant 9: UPNs are never
+shown anywhere by default; a meeting view shows no date of birth).
+
+Used by the pages (views/_state.py), the command line and the logs. A referral file is often
+named after the child, and objectives are typed by hand, so any text that came in with the data
+is passed through these before it is shown.
+
+>>> mask_upns("Referral U999200115025.csv")
+'Referral [UPN hidden].csv'
+>>> mask_identifiers("DOB 14/03/2011, ring 07700 900123")
+'DOB [date hidden], ring [phone hidden]'
+"""
+from __future__ import annotations
+
+import re
+
+# Any letter, 11 digits and a digit or letter, with spaces or hyphens between them or not
+# ('C999 0000 00001', as ingest accepts). Any letter, not only DfE's check letters: the pattern
+# once left out U (1 UPN in 23 shown, a data protection review), and a mistyped UPN is personal
+# data too. Not \b: a file name's underscore is a word character ('smith_A123...csv').
+_UPN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z](?:[ \t\u00a0-]?\d){11}[ \t\u00a0-]?[0-9A-Z](?![A-Za-z0-9])",
+                     re.IGNORECASE)
+
+_MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# Free text on a shared screen: dates (a date of birth typed into objectives), phone numbers,
+# postcodes and email addresses (a review read "(DOB 14/03/2011) ring mum on 07700 900123").
+_IDENTIFIERS = [(re.compile(p, flags), what) for p, flags, what in (
+    (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE, "[email hidden]"),
+    (r"(?<!\d)\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}(?!\d)", 0, "[date hidden]"),
+    (rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\.?,?\s+\d{{2,4}}\b", re.IGNORECASE, "[date hidden]"),
+    (rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b", re.IGNORECASE, "[date hidden]"),
+    (r"(?<![\w+])(?:\+44\s?\(?0?\)?|0)\d(?:[\s-]?\d){8,9}(?!\d)", 0, "[phone hidden]"),
+    # capitals only, as postcodes are written: 'Y10 3rd' is not one
+    (r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0, "[postcode hidden]"),
+)]
+
+
+def _blank(text) -> bool:
+    return text is None or (isinstance(text, float) and text != text)
+
+
+def mask_upns(text):
+    """Text with anything shaped like a UPN hidden (None and NaN as they are)."""
+    return text if _blank(text) else _UPN_RE.sub("[UPN hidden]", str(text))
+
+
+def mask_identifiers(text):
+    """Dates, phone numbers, postcodes and email addresses in free text hidden."""
+    if _blank(text):
+        return text
+    out = str(text)
+    for pattern, what in _IDENTIFIERS:
+        out = pattern.sub(what, out)
+    return out
