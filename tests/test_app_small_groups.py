@@ -104,3 +104,23 @@ def test_progress_in_presentation_mode_draws_the_chart_without_listing_placement
     assert not any(t.get("text") for t in scatter["data"])          # no case number on a point
     assert not any(b.key in ("dl_csv_att", "dl_xlsx_att") for b in at.get("download_button"))
     assert any(c.value.startswith("Each placement's row, and the file of them, are left out") for c in at.caption)
+
+
+def test_presentation_mode_survives_a_reload_and_a_copied_link(sample_db, monkeypatch):
+    # A data protection review switched presentation mode on on the Overview and pressed F5:
+    # the new session had it off, with exact small numbers on the shared screen. The address
+    # now carries it, so a reload (a new session from the same address) keeps it.
+    at = open_app(sample_db, monkeypatch, query=SMALL)
+    assert at.query_params.get("present") is None            # off by default off the Panel pages
+    presenting(at)
+    assert at.query_params.get("present") == "yes"
+    address = dict(at.query_params)   # AppTest keeps the address as a plain dict
+    again = open_app(sample_db, monkeypatch, query=address)   # the reload
+    assert again.toggle(key="present_toggle").value is True
+    assert metric_value(again, "Median time in AP") == "c"
+    # switched off, the address says nothing of it; a link can only ever switch it on
+    again.toggle(key="present_toggle").set_value(False).run()
+    assert again.query_params.get("present") is None
+    odd = open_app(sample_db, monkeypatch, query={**SMALL, "present": "no"})
+    assert odd.toggle(key="present_toggle").value is False
+    assert any("'present=no' is not yes" in w.value for w in odd.warning)

@@ -230,6 +230,12 @@ def init_from_url() -> None:
     notices = [f"A setting in this link was not used, so its default applies: {m}" for m in ignored]
     notices += [f"A value in this link was not used, so the default applies: {m}." if "selects nothing" not in m
                 else f"A value in this link is not in the data: {m}." for m in unread]
+    present = qp.get("present")
+    if present == "yes":   # only ever on: a link cannot switch presentation mode off
+        ss["_present"], ss["_present_chosen"] = True, True
+    elif present is not None:
+        notices.append(f"A value in this link was not used: 'present={_shown_value(present)}' is not yes, so "
+                       "presentation mode follows the page.")
     if notices:
         ss["_url_notices"] = notices
     case = qp.get("case")
@@ -262,6 +268,10 @@ def _url_state() -> dict[str, list[str] | str]:
         v = ss.get(f"s_{name}")
         if v is not None and v != getattr(_DEFAULT_SETTINGS, name):
             out[f"s_{name}"] = str(v)
+    if ss.get("_present"):
+        # a reload, a new tab or a copied link on a shared screen stays in presentation mode
+        # (a data protection review pressed F5 on the Overview and got exact small numbers)
+        out["present"] = "yes"
     return out
 
 
