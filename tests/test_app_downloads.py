@@ -124,8 +124,8 @@ def test_trend_downloads_hold_their_own_columns_and_no_rate_without_its_denomina
     assert_healthy(at)
     from views._ui import column_label as L
     trends = [f for f in captured.values() if L("label") in f.columns and L("as_of") in f.columns]
-    assert len(trends) == 3
-    assert len({tuple(f.columns) for f in trends}) == 3, "each figure downloads its own columns"
+    assert len(trends) == 4   # counts, rates, days and the oversight flags by term
+    assert len({tuple(f.columns) for f in trends}) == 4, "each figure downloads its own columns"
     for f in trends:
         assert L("sixth_day_rate") not in f.columns and L("sustained_rate") not in f.columns
     [days] = [f for f in trends if L("km_median_days") in f.columns]
