@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import importlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -247,12 +248,38 @@ def _connect(path: str, stack: contextlib.ExitStack) -> duckdb.DuckDBPyConnectio
     return con
 
 
+_COPY_PREFIX = ".report-copy-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # someone else's process: it exists
+        return True
+    return True
+
+
+def _clear_stale_copies(where: Path | None) -> None:
+    """Remove copies left by a report that was killed (a cron time-out, a reboot): each folder
+    is named after the process that made it, and one whose process has gone is a full copy of
+    the children's data lying out of sight of any backup or retention plan (a data protection
+    review found one after kill -9)."""
+    folder = Path(tempfile.gettempdir()) if where is None else where
+    for old in folder.glob(f"{_COPY_PREFIX}*"):
+        pid = old.name[len(_COPY_PREFIX):].split("-", 1)[0]
+        if old.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _committed_copy(path: str, stack: contextlib.ExitStack) -> Path:
     from analytics.store import committed_copy
     folder = None
     for where in (Path(path).resolve().parent, None):   # beside the database, else the system's temp
         try:
-            folder = Path(tempfile.mkdtemp(prefix=".report-copy-", dir=where))
+            _clear_stale_copies(where)
+            folder = Path(tempfile.mkdtemp(prefix=f"{_COPY_PREFIX}{os.getpid()}-", dir=where))
             break
         except OSError:
             continue

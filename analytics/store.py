@@ -671,14 +671,20 @@ class Store:
         self.broken = False   # DuckDB hit a fatal error (a full disk at commit): reopen before use
         if read_only and not self.path.exists():
             raise StoreError(f"There is no database at {self.path} yet: load some data first.")
+        new = not read_only and not self.path.exists()
         if not read_only:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # the children's records: a new folder and file only their owner can read (a data
+                # protection review found both readable by every account on the server)
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"The folder for the database {self.path} could not be created "
                                  f"({e.strerror or e}).") from None
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
+            if new:
+                with contextlib.suppress(OSError):
+                    os.chmod(self.path, 0o600)
         except duckdb.Error as e:
             text = str(e)
             if "lock" in text.lower():

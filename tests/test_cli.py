@@ -5,6 +5,7 @@ Small synthetic CSV and xlsx files written by the tests; expected outcomes worke
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -308,6 +309,11 @@ def test_a_report_runs_while_the_dashboard_holds_the_database(files, capsys):
     # placement is open and one completed, of (28/03 - 06/01) + 1 = 82 days.
     db = files / "ap.duckdb"
     assert run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)[0] == 0
+    # a copy left by a report that was killed (its process is gone): removed by the next one
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = files / f".report-copy-{int(gone.stdout)}-abc123"
+    stale.mkdir()
+    (stale / "ap.duckdb").write_bytes(db.read_bytes())
     holder = _hold_as_the_dashboard(db, files / "spring.csv")
     try:
         proc = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db), "--as-of", "2025-07-18"],
@@ -322,11 +328,19 @@ def test_a_report_runs_while_the_dashboard_holds_the_database(files, capsys):
     report = json.loads(proc.stdout)
     assert report["time_in_ap"]["open"]["n"] == 1
     assert report["time_in_ap"]["completed"]["n"] == 1 and report["time_in_ap"]["completed"]["median_days"] == 82
-    assert copies == []   # the copy is removed once read
+    assert copies == []   # the copy is removed once read, and the killed report's too
     # and it is the report the file gives once the dashboard has let it go
     direct = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", str(db), "--as-of", "2025-07-18"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert direct.returncode == 0 and direct.stderr == "" and json.loads(direct.stdout) == report
+
+
+def test_a_copy_is_left_alone_while_the_report_that_made_it_runs(tmp_path):
+    from analytics import report
+    mine = tmp_path / f".report-copy-{os.getpid()}-abc"   # this process: a report still running
+    mine.mkdir()
+    report._clear_stale_copies(tmp_path)
+    assert mine.exists()
 
 
 def test_a_report_waits_out_a_commit_not_yet_in_the_file_then_says_so(files, monkeypatch, capsys):

@@ -558,3 +558,20 @@ def test_upload_dates_span_each_files_event_dates_not_its_plans(store):
                    3: (D("2025-01-07"), D("2025-01-07")),
                    4: (D("2025-04-22"), D("2025-05-19")),
                    5: (D("2025-01-06"), D("2025-01-17"))}   # upload 6, the removal, has none
+
+
+def test_a_new_database_and_its_case_key_are_readable_by_their_owner_only(tmp_path, monkeypatch):
+    # A data protection review found ap.duckdb and case_key readable by every account on the
+    # server; with case_key, case numbers can be turned back into UPNs.
+    import stat
+
+    from views import _state as S
+    db = tmp_path / "data" / "ap.duckdb"
+    Store(db).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    monkeypatch.setenv("AP_DB", str(db))
+    key = S._case_key()
+    assert (db.parent / "case_key").read_bytes() == key and len(key) == 32
+    assert stat.S_IMODE((db.parent / "case_key").stat().st_mode) == 0o600
+    assert S._case_key() == key   # read back, not made again

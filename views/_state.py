@@ -374,8 +374,14 @@ def _case_key() -> bytes:
     except OSError:
         key = secrets.token_bytes(32)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(key)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # readable by its owner only: with it, case numbers can be turned back into UPNs
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(key)
+        except FileExistsError:   # another session made it a moment ago: theirs is the key
+            with contextlib.suppress(OSError):
+                return path.read_bytes()
         except OSError:
             pass
         return key
