@@ -404,7 +404,7 @@ def test_the_pupil_file_heads_attendance_as_attendance_and_the_registration_file
     files = _all_files(monkeypatch)
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-03-14"})
     assert_healthy(at)
-    [pupil] = [v for k, v in files.items() if k and k.startswith("C-") and k.endswith(".xlsx")]
+    [pupil] = [v for k, v in files.items() if k and k.startswith("OFFICIAL-SENSITIVE-C-") and k.endswith(".xlsx")]
     ws = openpyxl.load_workbook(io.BytesIO(pupil))["attendance"]
     headings = [c.value for c in ws[1]]
     assert "Share of sessions attended" in headings and "Return rate" not in headings
@@ -461,8 +461,8 @@ def test_the_pupil_file_says_whose_records_as_of_when_and_prints_a_page_wide(sam
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-07-22"})   # presenting
     assert_healthy(at)
     case = at.session_state["case"]
-    [(name, data)] = [(n, d) for n, d in files.items() if n.startswith(case)]
-    assert name == f"{case}-as-of-2025-07-22.xlsx"
+    [(name, data)] = [(n, d) for n, d in files.items() if n.startswith(f"OFFICIAL-SENSITIVE-{case}")]
+    assert name == f"OFFICIAL-SENSITIVE-{case}-as-of-2025-07-22.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(data))
     assert wb.sheetnames[0] == "About this file"
     about = {r[0]: r[1] for r in wb["About this file"].iter_rows(min_row=2, values_only=True)}
@@ -510,7 +510,8 @@ def test_files_with_a_row_per_child_are_marked_on_every_printed_page(sample_db, 
     at = open_app(sample_db, monkeypatch, "views/case_list.py", query={"as_of": "2025-03-14"})
     at.toggle(key="present_toggle").set_value(False).run()
     assert_healthy(at)
-    [name] = [n for n in files if n.startswith("case-list")]
+    # the name says it too, as a CSV has no header or footer (a data protection review)
+    [name] = [n for n in files if n.startswith("OFFICIAL-SENSITIVE-case-list")]
     data = files[name]
     wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
     for ws in wb:
@@ -522,6 +523,11 @@ def test_files_with_a_row_per_child_are_marked_on_every_printed_page(sample_db, 
     wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
     assert not any(ws.oddHeader.center.text for ws in wb)
     assert "Protective marking" not in _about(data)
+    # nor the published national figures (a row each, but no child in them)
+    data = files["national-figures.xlsx"]
+    wb = openpyxl.load_workbook(io.BytesIO(data() if callable(data) else data))
+    assert not any(ws.oddHeader.center.text for ws in wb)
+    assert not [n for n in files if n.startswith("OFFICIAL-SENSITIVE") and "national" in n]
 
 
 def test_provider_files_say_counts_as_whole_numbers_and_statuses_in_words(sample_db, monkeypatch, captured):

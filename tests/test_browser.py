@@ -162,6 +162,8 @@ def test_upload_overview_case_list_pupil_view_and_presentation_mode(server, page
             # through 24 on this page); saving the picture, resetting a zoom and Streamlit's
             # full screen are left
             pg.locator(".js-plotly-plot .modebar").first.wait_for(state="attached")
+            pg.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                                 ".every(p => p.querySelectorAll('.modebar-btn').length > 0)")
             charts = pg.locator(".js-plotly-plot").count()
             stops = pg.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .modebar-btn')]"
                                 ".filter(e => e.tabIndex >= 0).map(e => e.getAttribute('data-title'))")

@@ -645,6 +645,12 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
             if not aggregate else None)
     if file_cols:
         data = data.assign(**file_cols)
+    # a row per child (not the bundled national figures, also one row each): marked in the
+    # file's name too, since a CSV has no header or footer (a data protection review found the
+    # CSV twins unmarked and named like files of figures)
+    personal = not aggregate and scoped
+    if personal:
+        file_stem = f"{MARKING}-{file_stem}"
     sheets = data
     if scoped and (aggregate or not codes):
         # a file outlives the screen: its name says the date its figures are as of and the
@@ -661,7 +667,7 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
                        mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
                        help=note)
     percent = percent_headings(df, codes)
-    marking = None if aggregate else MARKING   # a row per child: marked on every printed page
+    marking = MARKING if personal else None   # a row per child: marked on every printed page
     c2.download_button("Download Excel", data=lambda: to_xlsx(sheets, percent=percent, marking=marking),
                        file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

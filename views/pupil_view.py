@@ -397,7 +397,8 @@ def main() -> None:
             st.download_button("Download this pupil's records (Excel)",
                                data=lambda: to_xlsx(bundle, percent=["Share of sessions attended"],
                                                     marking=U.MARKING),
-                               file_name=f"{ss['case']}-as-of-{p.as_of:%Y-%m-%d}.xlsx", on_click="ignore",
+                               file_name=f"{U.MARKING}-{ss['case']}-as-of-{p.as_of:%Y-%m-%d}.xlsx",
+                               on_click="ignore",
                                icon=":material/download:",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="pupil_dl")
