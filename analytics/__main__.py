@@ -1,8 +1,9 @@
-"""Command line: python -m analytics ingest|uploads|withdraw|put-back|load-sample|report (metrics.md §8).
+"""Command line: python -m analytics ingest|uploads|access-log|withdraw|put-back|load-sample|report (metrics.md §8).
 
     python -m analytics ingest --db data/ap.duckdb --map "Learner=pupil_id" autumn.csv spring.xlsx
     python -m analytics ingest --db data/ap.duckdb --check spring.csv   # what it would change; nothing stored
     python -m analytics uploads --db data/ap.duckdb
+    python -m analytics access-log --db data/ap.duckdb --case C-1A2B3C4    # who opened that child's records
     python -m analytics withdraw --db data/ap.duckdb 3
     python -m analytics put-back --db data/ap.duckdb 3                  # undo that withdrawal
     python -m analytics load-sample --db data/ap.duckdb --if-empty
@@ -77,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     db(pb)
     pb.add_argument("--user", help="who is putting it back (recorded in the ledger)")
     pb.add_argument("upload_id", metavar="UPLOAD_ID")
+
+    al = sub.add_parser("access-log", help="who opened which named records (pupil views, case lists), newest first")
+    db(al)
+    al.add_argument("--case", help="one case number's pupil views, and every case list (any could have shown it)")
 
     ls = sub.add_parser("load-sample", help="load the bundled synthetic sample files")
     db(ls)
@@ -263,6 +268,22 @@ def _cmd_uploads(args) -> int:
     return 0
 
 
+def _cmd_access_log(args) -> int:
+    case = (args.case or "").strip().upper() or None
+    with _open(args.db, must_exist=True) as store:
+        log = store.access_log(case, limit=100_000)
+    if log.empty:
+        print("Nothing recorded" + (f" for {case}." if case else " yet."))
+        return 0
+    log = log.assign(opened_at=log["opened_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}"),
+                     user_name=log["user_name"].map(lambda u: u if isinstance(u, str) and u else "(sign-in off)"),
+                     case_number=log["case_number"].fillna(""), detail=log["detail"].fillna(""))
+    cols = {"opened_at": "opened (UTC)", "user_name": "who", "action": "opened", "case_number": "case",
+            "detail": "detail"}
+    print(log[list(cols)].rename(columns=cols).to_string(index=False))
+    return 0
+
+
 def _cmd_withdraw(args) -> int:
     with _open(args.db, must_exist=True) as store:
         print(store.withdraw(args.upload_id, user=args.user))
@@ -314,7 +335,8 @@ def _main(argv: list[str] | None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    commands = {"ingest": _cmd_ingest, "uploads": _cmd_uploads, "withdraw": _cmd_withdraw,
+    commands = {"ingest": _cmd_ingest, "uploads": _cmd_uploads, "access-log": _cmd_access_log,
+                "withdraw": _cmd_withdraw,
                 "put-back": _cmd_put_back, "load-sample": _cmd_load_sample}
     try:
         return commands[args.command](args)

@@ -425,6 +425,13 @@ def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
                 "FROM uploads WHERE withdrawn_at IS NOT NULL ORDER BY withdrawn_at")
 
 
+def _migration_6(con: duckdb.DuckDBPyConnection) -> None:
+    """Who opened which named records: a data protection review could not answer "who looked at
+    this child's record?". Case numbers only, never a UPN."""
+    con.execute("CREATE TABLE access_log (opened_at TIMESTAMP NOT NULL, user_name VARCHAR, "
+                "action VARCHAR NOT NULL, case_number VARCHAR, detail VARCHAR)")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
@@ -432,6 +439,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (3, "settings changes", _migration_3),
     (4, "records removed by hand", _migration_4),
     (5, "withdrawals undoable: a log of withdrawals and puttings back", _migration_5),
+    (6, "a log of who opened which named records", _migration_6),
 ]
 
 # The columns a removal's ledger row copies: those a key is worked out from (placements: from
@@ -839,6 +847,23 @@ class Store:
         """Every change to a saved setting, newest first: changed_at, user_name, setting, detail."""
         return self._read("SELECT changed_at, user_name, setting, detail FROM settings_changes "
                           "ORDER BY changed_at DESC, rowid DESC", df=True)
+
+    def log_access(self, action: str, case_number: str | None = None, detail: str | None = None,
+                   user: str | None = None) -> None:
+        """Record that someone opened named records: ``action`` (e.g. 'pupil view'), the case
+        number (never a UPN), and ``detail`` (the mode, the filters, how many were listed)."""
+        with self._transaction(failure="The record of who opened this could not be saved"):
+            self._w.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?)",
+                            [_now(), user, action, case_number, detail])
+
+    def access_log(self, case_number: str | None = None, limit: int = 1000) -> pd.DataFrame:
+        """Who opened named records, newest first: opened_at, user_name, action, case_number,
+        detail; one case's entries (and the lists that could have shown it) when given."""
+        where, params = "", []
+        if case_number:
+            where, params = "WHERE case_number = ? OR case_number IS NULL", [case_number]
+        return self._read(f"SELECT opened_at, user_name, action, case_number, detail FROM access_log {where} "
+                          "ORDER BY opened_at DESC, rowid DESC LIMIT ?", params + [int(limit)], df=True)
 
     def _log_setting(self, setting: str, detail: str, user: str | None) -> None:
         """Inside a setter's transaction, so a change and its record are saved together."""

@@ -758,3 +758,31 @@ def test_a_date_of_birth_or_upn_typed_into_objectives_is_hidden(sample_db, tmp_p
     [table] = [df.value for df in at.dataframe if "Objectives" in df.value.columns]
     assert set(table["Objectives"].dropna()) == {"DOB 14/03/2011, UPN [UPN hidden]; ring 07700 900123"}
     assert "U999200115025" not in page_text(at)
+
+
+def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_path, monkeypatch):
+    # A data protection review could not answer "who looked at this child's record?": nothing
+    # recorded a pupil view opened or a case list shown. Each is now in the store's access log,
+    # once per session for each thing opened, by case number (never a UPN).
+    from tests.reference_data import copy_db
+    db = copy_db(sample_db, tmp_path)
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
+    at.run()                                   # a rerun of the same list is not a second look
+    case = _pick_case(at)                      # opens the pupil view (presentation mode on)
+    at.run()
+    at.switch_page("views/pupil_view.py").run()
+    assert at.session_state["case"] == case
+    at.toggle(key="present_toggle").set_value(False).run()   # the same child, now with names
+    at.switch_page("views/upload.py").run()
+    assert_healthy(at)
+    [table] = [df.value for df in at.dataframe if "Opened" in df.value.columns]
+    rows = list(zip(table["Opened"], table["Case"].fillna(""), table["Detail"], table["Who"]))
+    assert [(o, c) for o, c, _, _ in rows] == [("pupil view", case), ("pupil view", case), ("case list", "")]
+    assert [d for _, _, d, _ in rows][:2] == ["names shown", "presentation mode"]
+    assert rows[2][2].startswith("86 placements listed, presentation mode; As of 14 March 2025")
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", w) for w in table["When (UTC)"])
+    assert {w for *_, w in rows} == {"(sign-in off)"}
+    # one case's record: its views, and every list that could have shown it
+    at.text_input(key="access_case").input(case.lower()).run()
+    [table] = [df.value for df in at.dataframe if "Opened" in df.value.columns]
+    assert len(table) == 3

@@ -445,3 +445,19 @@ def test_the_command_line_shows_no_upn(files, capsys):
     assert code == 0 and "[UPN hidden]" in out and "999200115025" not in out + err
     # the stored warning quotes no UPN either (the ledger keeps it)
     assert not [w for (w,) in rows(db, "SELECT warnings FROM ledger_placements") if w and "999200115025" in w]
+
+
+def test_access_log_lists_who_opened_what(files, capsys):
+    db = files / "ap.duckdb"
+    assert run("ingest", "--db", db, files / "autumn.csv", capsys=capsys)[0] == 0
+    assert run("access-log", "--db", db, capsys=capsys)[1] == "Nothing recorded yet.\n"
+    with Store(db) as s:
+        s.log_access("case list", None, "2 placements listed, names shown", user="chair@council.gov.uk")
+        s.log_access("pupil view", "C-AAAA111", "presentation mode")
+        s.log_access("pupil view", "C-BBBB222", "names shown", user="sw@council.gov.uk")
+    code, out, err = run("access-log", "--db", db, "--case", "c-aaaa111", capsys=capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3   # heading, the case's own view, the list that could have shown it
+    assert "pupil view" in lines[1] and "C-AAAA111" in lines[1] and "(sign-in off)" in lines[1]
+    assert "case list" in lines[2] and "chair@council.gov.uk" in lines[2] and "C-BBBB222" not in out

@@ -296,6 +296,7 @@ def main() -> None:
         return
     view = S.call("oversight", "pupil_view", pupil_id, S.settings(), p.as_of)
     pl = view["placements"]
+    S.log_access("pupil view", ss["case"], "presentation mode" if S.presentation() else "names shown")
     _header(ss["case"], pl, p.as_of)
     # whatever the sidebar's filters: this pupil's own records
     waiting = S.call("exclusions", "without_provision", Filters(as_of=p.as_of), S.settings())

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from datetime import date
 
 import pandas as pd
@@ -993,6 +994,31 @@ def main() -> None:
     st.divider()
     with S.section("the upload history"):
         _history()
+    with S.section("the record of who opened named records"):
+        _access_log()
+
+
+def _access_log() -> None:
+    """Who opened a pupil view or the case list, and when (the store's access log): to answer
+    "who looked at this child's record?" after a complaint or a breach."""
+    with st.expander("Who opened named records"):
+        st.caption("Each pupil view opened (by case number) and each case list shown, with who opened it and when, "
+                   "newest first. Who is known only when sign-in is on. The case lists are kept in full, as any "
+                   "of them could have shown a given child.")
+        case = st.text_input("Case number", key="access_case", placeholder="C-… (blank for everything)",
+                             max_chars=16).strip().upper()
+        if case and not re.fullmatch(r"C-[0-9A-Z]{4,12}", case):
+            st.info("A case number looks like C-1A2B3C4.")
+            return
+        log_ = S.store().access_log(case or None, limit=500)
+        if log_.empty:
+            st.caption("Nothing recorded" + (f" for {case}." if case else " yet."))
+            return
+        log_["user_name"] = log_["user_name"].map(lambda u: u if isinstance(u, str) and u else "(sign-in off)")
+        log_["opened_at"] = pd.to_datetime(log_["opened_at"]).dt.strftime("%d/%m/%Y %H:%M:%S")   # to the second
+        headings = {"opened_at": "When (UTC)", "user_name": "Who", "action": "Opened", "case_number": "Case",
+                    "detail": "Detail"}
+        U.table(log_, rename={U.column_label(k): v for k, v in headings.items()}, key="access_table")
 
 
 S.run_page(main)
