@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DB     ?= data/ap.duckdb
 PORT   ?= 8501
+# only this machine until sign-in is on: ADDRESS=0.0.0.0 serves the network (README, "Sign-in and access")
+ADDRESS ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench sample chromium clean
@@ -25,7 +27,7 @@ chromium:
 
 run: $(VENV)/.runtime
 	AP_DB=$(DB) $(PY) -m analytics load-sample --db $(DB) --if-empty
-	AP_DB=$(DB) $(VENV)/bin/streamlit run dashboard.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	AP_DB=$(DB) $(VENV)/bin/streamlit run dashboard.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest

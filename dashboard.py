@@ -275,6 +275,12 @@ except Exception as e:  # noqa: BLE001 - a sentence on screen, the traceback in 
         st.error("The filters could not be drawn. The details were written to the server log.")
 
 st.html(PRINT_CSS + PAGE_SIZE.get(page.url_path, PAGE_SIZE_DEFAULT))
+if policy is None and (page.url_path in PANEL_PAGES or page.url_path == "upload"):
+    # named records, open to anyone who can reach the address: said where they are, not only
+    # in the sidebar's small print (a data protection review: hidden when the sidebar is closed)
+    st.warning("**Sign-in is off:** anyone who can open this address can see the named records on this page. "
+               "Turn sign-in on before real children's data is loaded (the README's \"Sign-in and access\").",
+               icon=":material/lock_open:")
 if ss.get("_presentation_now"):
     st.warning("Presentation mode is on: names, UPNs and dates of birth are hidden; small numbers shown as c",
                icon=":material/visibility_off:")
