@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     db(al)
     al.add_argument("--case", help="one case number's pupil views, and every case list (any could have shown it)")
 
+    sa = sub.add_parser("subject-access", help="everything held on one pupil, as an Excel file (a subject "
+                                               "access request)")
+    db(sa)
+    who = sa.add_mutually_exclusive_group(required=True)
+    who.add_argument("--case", help="the pupil's case number (C-...)")
+    who.add_argument("--pupil-id", help="the pupil's UPN or local ID, as loaded")
+    sa.add_argument("--out", required=True, type=Path, metavar="FILE.xlsx", help="the workbook to write")
+
     ls = sub.add_parser("load-sample", help="load the bundled synthetic sample files")
     db(ls)
     ls.add_argument("--if-empty", action="store_true", help="only when the database holds no live upload")
@@ -284,6 +292,57 @@ def _cmd_access_log(args) -> int:
     return 0
 
 
+def _cmd_subject_access(args) -> int:
+    from datetime import datetime
+
+    import pandas as pd
+
+    from analytics import exports, privacy, subject_access
+    from analytics.store import Store
+
+    if args.out.suffix.lower() != ".xlsx":
+        _err("--out must name an .xlsx file.")
+        return 2
+    path = Path(args.db) if args.db else Store.default_path()
+    key = privacy.read_case_key(path)
+    with _open(args.db, must_exist=True) as store:
+        con = store.con.cursor()
+        known = [r[0] for r in con.execute(" UNION ".join(
+            f"SELECT DISTINCT pupil_id FROM ledger_{ds}" for ds in subject_access.DATASETS)).fetchall()]
+        if args.case:
+            case = args.case.strip().upper()
+            if key is None:
+                _err(f"There is no case_key beside {path}, so case numbers cannot be looked up: give --pupil-id.")
+                return 2
+            ids = [p for p in known if privacy.case_number(p, key) == case]
+        else:
+            wanted = args.pupil_id.strip().upper()
+            ids = [p for p in known if str(p).upper() == wanted]
+            case = privacy.case_number(ids[0], key) if ids and key else None
+        if not ids:
+            _err(f"No pupil {'with case number ' + case if args.case else 'with that ID'} is in the database "
+                 "(nor in any withdrawn upload).")
+            return 1
+        sheets = subject_access.gather(con, ids, case)
+    about = pd.DataFrame([
+        ("What this is", "Everything the AP oversight store holds on one pupil, for a subject access request: "
+                         "the current records, every row any upload brought (superseded and withdrawn ones "
+                         "included) and removals by hand, rejected rows holding their ID or their name and date "
+                         "of birth, and who opened their records."),
+        ("Case number", case or "(no case_key: not known)"),
+        ("Made", f"{datetime.now():%d/%m/%Y %H:%M}"),
+        ("Protective marking", "OFFICIAL-SENSITIVE: personal data about a child. Check it for other "
+                               "people's data before it is sent."),
+        *[(name, f"{n:,} rows") for name, n in subject_access.counts(sheets)]], columns=["About this file", ""])
+    data = exports.to_xlsx_bytes({"About this file": about, **sheets}, marking="OFFICIAL-SENSITIVE")
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    print(f"Wrote {args.out.name} for {case or 'the pupil'}: "
+          + "; ".join(f"{name} {n:,}" for name, n in subject_access.counts(sheets)) + ".")
+    return 0
+
+
 def _cmd_withdraw(args) -> int:
     with _open(args.db, must_exist=True) as store:
         print(store.withdraw(args.upload_id, user=args.user))
@@ -336,6 +395,7 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     commands = {"ingest": _cmd_ingest, "uploads": _cmd_uploads, "access-log": _cmd_access_log,
+                "subject-access": _cmd_subject_access,
                 "withdraw": _cmd_withdraw,
                 "put-back": _cmd_put_back, "load-sample": _cmd_load_sample}
     try:

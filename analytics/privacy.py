@@ -12,7 +12,10 @@ is passed through these before it is shown.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from pathlib import Path
 
 # Any letter, 11 digits and a digit or letter, with spaces or hyphens between them or not
 # ('C999 0000 00001', as ingest accepts). Any letter, not only DfE's check letters: the pattern
@@ -53,3 +56,28 @@ def mask_identifiers(text):
     for pattern, what in _IDENTIFIERS:
         out = pattern.sub(what, out)
     return out
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def case_number(pupil_id, key: bytes) -> str:
+    """A stable case number for a pupil (never the UPN): 'C-' and 7 characters, keyed by the
+    installation's secret (case_key beside the database), so it cannot be turned back into a
+    UPN without the key.
+
+    >>> c = case_number("A999200115025", b"k" * 32)
+    >>> len(c), c[:2], c == case_number("A999200115025", b"k" * 32), c == case_number("A999200115025", b"j" * 32)
+    (9, 'C-', True, False)
+    """
+    digest = hmac.new(key, str(pupil_id).encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:5], "big") >> 5  # 35 bits
+    return "C-" + "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(6, -1, -1))
+
+
+def read_case_key(db_path: str | Path) -> bytes | None:
+    """The installation's case-number secret beside the database, or None when there is none."""
+    try:
+        return (Path(db_path).resolve().parent / "case_key").read_bytes()
+    except OSError:
+        return None

@@ -461,3 +461,59 @@ def test_access_log_lists_who_opened_what(files, capsys):
     assert len(lines) == 3   # heading, the case's own view, the list that could have shown it
     assert "pupil view" in lines[1] and "C-AAAA111" in lines[1] and "(sign-in off)" in lines[1]
     assert "case list" in lines[2] and "chair@council.gov.uk" in lines[2] and "C-BBBB222" not in out
+
+
+def test_subject_access_gathers_everything_held_on_one_pupil(tmp_path, capsys):
+    # A data protection review: answering a subject access request needed SQL against the file.
+    # By hand: Jordan (U999200115025) has one placement, sent three times (the second changes the
+    # objectives; the third, withdrawn, an end date); two rejected rows are theirs (one with the
+    # ID spaced, one with no ID but their name and date of birth); another child's rows are not.
+    import openpyxl
+
+    from analytics import privacy
+    from sample_data.upn import make_upn
+    other = make_upn(999, 2001, 15, 7)
+    head = "UPN,First Name,Last Name,Date of Birth,Provider,Start Date,End Date,Objectives\n"
+    files = {
+        "autumn.csv": head + "U999200115025,Jordan,Quill,14/03/2011,Oak House,06/01/2025,,Attend full time\n"
+                             f"{other},Sam,Reed,02/02/2012,Oak House,06/01/2025,,Read daily\n",
+        "spring.csv": head + "U999200115025,Jordan,Quill,14/03/2011,Oak House,06/01/2025,,Attend four days\n",
+        "summer.csv": head + "U999200115025,Jordan,Quill,14/03/2011,Oak House,06/01/2025,20/06/2025,Attend\n",
+        "bad.csv": head + ",Jordan,Quill,14/03/2011,Oak House,06/01/2025,,\n"             # no ID: rejected
+                          "U999 2001 15025,Jordan,Quill,,Oak House,06/01/2025,01/01/2025,\n"   # ends before it starts
+                          f"{other},Sam,Reed,02/02/2012,Oak House,06/01/2025,01/01/2025,\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    db = tmp_path / "ap.duckdb"
+    assert run("ingest", "--db", db, *(tmp_path / n for n in files), capsys=capsys)[0] == 0
+    assert run("withdraw", "--db", db, "3", capsys=capsys)[0] == 0     # summer's file
+    key = b"k" * 32
+    (tmp_path / "case_key").write_bytes(key)
+    case = privacy.case_number("U999200115025", key)
+    with Store(db) as s:
+        s.log_access("pupil view", case, "names shown", user="sw@council.gov.uk")
+        s.log_access("pupil view", privacy.case_number(other, key), "names shown")
+    out_file = tmp_path / "sar.xlsx"
+    code, out, err = run("subject-access", "--db", db, "--case", case.lower(), "--out", out_file, capsys=capsys)
+    assert code == 0, err
+    assert out.startswith(f"Wrote sar.xlsx for {case}: Placements now 1;") and "999200115025" not in out
+    assert oct(out_file.stat().st_mode & 0o777) == "0o600"
+    wb = openpyxl.load_workbook(out_file)
+    rows = {ws.title: [r for r in ws.iter_rows(min_row=2, values_only=True)] for ws in wb}
+    assert len(rows["Placements now"]) == 1 and len(rows["Placements history"]) == 3
+    history = wb["Placements history"]
+    heads = [c.value for c in history[1]]
+    objectives = [r[heads.index("objectives")] for r in rows["Placements history"]]
+    withdrawn = [r[heads.index("withdrawn_at")] is not None for r in rows["Placements history"]]
+    assert objectives == ["Attend full time", "Attend four days", "Attend"] and withdrawn == [False, False, True]
+    assert len(rows["Rejected rows"]) == 2
+    assert not any("Reed" in str(v) for r in rows["Rejected rows"] + rows["Placements history"] for v in r)
+    assert [(r[2], r[3]) for r in rows["Who opened the records"]] == [("pupil view", case)]
+    assert all(ws.oddHeader.center.text == "OFFICIAL-SENSITIVE" for ws in wb)
+    # by ID too; and a case number nobody has is said
+    assert run("subject-access", "--db", db, "--pupil-id", "u999200115025", "--out", tmp_path / "b.xlsx",
+               capsys=capsys)[0] == 0
+    code, out, err = run("subject-access", "--db", db, "--case", "C-0000000", "--out", tmp_path / "c.xlsx",
+                         capsys=capsys)
+    assert code == 1 and "No pupil with case number C-0000000" in err

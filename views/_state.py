@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import hmac
 import importlib
 import logging
 import os
@@ -392,7 +391,6 @@ def _case_key_cached(path: str) -> bytes:
     return _case_key()
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 _CASE_RE = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{7}(?![0-9A-Z])")
@@ -415,10 +413,7 @@ def case_number(pupil_id, key: bytes | None = None) -> str:
     """A stable case number for a pupil (never the UPN): 'C-' and 7 characters."""
     if pupil_id is None or (isinstance(pupil_id, float) and pd.isna(pupil_id)):
         return ""
-    digest = hmac.new(key or _case_key_cached(db_path()), str(pupil_id).encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest[:5], "big") >> 5  # 35 bits
-    chars = "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(6, -1, -1))
-    return f"C-{chars}"
+    return privacy.case_number(pupil_id, key or _case_key_cached(db_path()))
 
 
 def case_numbers(pupil_ids: pd.Series) -> pd.Series:
