@@ -547,3 +547,24 @@ def test_provider_files_say_counts_as_whole_numbers_and_statuses_in_words(sample
     assert set(reg["Status"]) <= {"Likely to need registering", "Would meet the test; registration not recorded",
                                   "Registered", "Below the test"}
     assert "Why" in reg.columns and "Reason" not in reg.columns
+
+
+def test_a_withdrawn_uploads_rejected_rows_are_not_offered(tmp_path, monkeypatch):
+    # A data protection review downloaded the rejected rows of an upload withdrawn as the wrong
+    # file: other children's names and dates of birth, still offered.
+    from analytics.store import Store
+    db = tmp_path / "ap.duckdb"
+    body = "UPN,Provider Name,Start Date\nD999123400001,Oak PRU,31/02/2025\nT999123400002,Oak PRU,01/09/2025\n"
+    (tmp_path / "bad.csv").write_text(body, encoding="utf-8")
+    with Store(db) as s:
+        s.ingest_file(tmp_path / "bad.csv", "bad.csv")
+    at = open_app(db, monkeypatch, "views/upload.py")
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert len(at.selectbox(key="rejects_pick").options) == 1   # offered while the upload is live
+    with Store(db) as s:
+        s.withdraw(1)
+    at = open_app(db, monkeypatch, "views/upload.py")
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert_healthy(at)
+    assert not [w for w in at.selectbox if w.key == "rejects_pick"]
+    assert any("a withdrawn upload's are not offered" in c.value for c in at.caption)

@@ -917,9 +917,12 @@ def _history() -> None:
         _put_back_picker(table, labels)
     with c2:
         st.subheader("Rejected rows of an earlier upload", anchor=False)
-        with_rejects = table[table["rows_rejected"] > 0]
+        # a withdrawn upload's rows are not offered: it may have been withdrawn as the wrong
+        # file, other children's rows (a data protection review)
+        live = table["withdrawn_at"].isna() if "withdrawn_at" in table.columns else True
+        with_rejects = table[(table["rows_rejected"] > 0) & live]
         if with_rejects.empty:
-            st.caption("No upload has rejected rows.")
+            st.caption("No live upload has rejected rows (a withdrawn upload's are not offered).")
         else:
             uid = st.selectbox("Upload", with_rejects["upload_id"].astype(int).tolist(),
                                key="rejects_pick" + ("_present" if S.presentation() else ""),
