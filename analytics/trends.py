@@ -338,6 +338,18 @@ def _earliest_start(con, filters: Filters, today: date | None) -> date | None:
     return con.execute(f"SELECT min(start_date) FROM ({sql})", params).fetchone()[0]
 
 
+def _trend_terms(con, filters: Filters, unit: str, today: date | None,
+                 since: date | None) -> tuple[date, list[Term]]:
+    """as_of and the terms (or academic years) of a trend: from the term containing ``since``
+    (by default the earliest start of a selected placement) to as_of's."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
+    as_of = resolve_period(filters, today).as_of
+    if since is None:
+        since = _earliest_start(con, filters, today) or as_of
+    return as_of, terms_between(min(since, as_of), as_of, unit)
+
+
 def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
             unit: str = "term", today: date | None = None, since: date | None = None) -> pd.DataFrame:
     """One row per term (unit='term') or academic year (unit='academic_year') up to as_of.
@@ -351,12 +363,7 @@ def by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
     the default "this academic year to date" and the same dates picked as "2024/25" must give
     the same trend, and a trend is history, where the period sets the headline figures.
     """
-    if unit not in UNITS:
-        raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
-    as_of = resolve_period(filters, today).as_of
-    if since is None:
-        since = _earliest_start(con, filters, today) or as_of
-    terms = terms_between(min(since, as_of), as_of, unit)
+    as_of, terms = _trend_terms(con, filters, unit, today, since)
     windows = [(t.start, min(t.end, as_of), min(t.end, as_of)) for t in terms]
     rows = [{"label": term.label, "period_start": term.start, "period_end": term.end,
              "as_of": w[2], **{k: fig[k] for k in BY_TERM_COLUMNS[4:]}}
@@ -381,12 +388,7 @@ def flags_by_term(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Se
     (metrics.md: "taken as stored"), so a review recorded by then but replaced in a later file
     is not seen there (review_overdue).
     """
-    if unit not in UNITS:
-        raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}.")
-    as_of = resolve_period(filters, today).as_of
-    if since is None:
-        since = _earliest_start(con, filters, today) or as_of
-    terms = terms_between(min(since, as_of), as_of, unit)
+    as_of, terms = _trend_terms(con, filters, unit, today, since)
     parts, params = [], []
     counts = ", ".join(f"count(*) FILTER (WHERE {f}) AS {f}" for f in oversight.FLAGS)
     for i, t in enumerate(terms):
