@@ -766,6 +766,9 @@ def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_pat
     # once per session for each thing opened, by case number (never a UPN).
     from tests.reference_data import copy_db
     db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM access_log")      # what other tests' sessions opened on the shared file
+    con.close()
     at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
     at.run()                                   # a rerun of the same list is not a second look
     case = _pick_case(at)                      # opens the pupil view (presentation mode on)
