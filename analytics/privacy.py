@@ -17,11 +17,18 @@ import hmac
 import re
 from pathlib import Path
 
-# Any letter, 11 digits and a digit or letter, with spaces or hyphens between them or not
-# ('C999 0000 00001', as ingest accepts). Any letter, not only DfE's check letters: the pattern
-# once left out U (1 UPN in 23 shown, a data protection review), and a mistyped UPN is personal
-# data too. Not \b: a file name's underscore is a word character ('smith_A123...csv').
-_UPN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z](?:[ \t\u00a0-]?\d){11}[ \t\u00a0-]?[0-9A-Z](?![A-Za-z0-9])",
+# Any letter, 11 digits and a digit or letter, however they are run together or split up:
+# joined to other text ('smithA999...', 'A999...v2.csv'), or with up to two spaces, dots,
+# underscores, slashes or dashes between them ('C999 0000 00001', as ingest accepts;
+# 'A999.2001.1502.5'). Any letter, not only DfE's check letters: the pattern once left out U
+# (1 UPN in 23 shown, a data protection review), and a mistyped UPN is personal data too. It
+# errs on the side of hiding: a letter then eleven digits is hidden whatever it is.
+_SEP = r"[\s._/\-\u2010-\u2015\u00a0\u2009\u202f]{0,2}"
+# The letter is split from the digits only when it stands alone ('A 999...'), and a closing
+# letter (a temporary UPN's) follows the digits directly: 'ring mum on 07700 900123 or' is a
+# phone number, not the letter n, eleven digits and the letter o.
+_LETTER = "[A-Z\uff21-\uff3a\uff41-\uff5a]"
+_UPN_RE = re.compile(rf"(?:(?<![A-Z]){_LETTER}{_SEP}|{_LETTER})(?:\d{_SEP}){{10}}\d(?:{_SEP}\d|[A-Z])",
                      re.IGNORECASE)
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"

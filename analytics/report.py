@@ -23,6 +23,7 @@ import duckdb
 
 from analytics import outcomes, population, progress, schema, time_in_ap
 from analytics.errors import APDataError, StoreInUse
+from analytics.privacy import mask_upns
 from analytics.settings import (BOOL_FILTER_COLUMNS, PLACEMENT_FILTER_COLUMNS, REPORT_SETTINGS, SETTING_LIMITS,
                                 Filters, Settings, academic_year_start, check_setting, resolve_period)
 
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             report = build_report(con, filters, settings)
             stale = None if args.as_of is not None else _stale_note(con, resolve_period(filters).as_of)
     except (_UserError, APDataError) as e:
-        print(f"report: {e}", file=sys.stderr)
+        print(mask_upns(f"report: {e}"), file=sys.stderr)   # it may quote a name the user typed
         return 2
     except duckdb.Error as e:
         print(f"report: the database {args.db} could not be read ({e}). "

@@ -42,9 +42,22 @@ def test_every_valid_upn_is_hidden_whatever_its_check_letter(letter):
 
 @pytest.mark.parametrize("typed", ["U999 2001 15025", "U999200 115025", "U999-2001-1502-5", "u999200115025",
                                    "X99920011502A",    # a temporary UPN ends in a letter
-                                   "S999200115025"])   # no check letter S: a mistyped UPN, still hidden
+                                   "S999200115025",    # no check letter S: a mistyped UPN, still hidden
+                                   # a QA review's forms: two spaces, other separators, a thin space,
+                                   # a full-width letter
+                                   "A999  200115025", "A999_200115025", "A999.2001.1502.5", "A999/2001/1502/5",
+                                   "A999\u20132001\u20131502\u20135", "A\u2009999200115025", "\uff21999200115025"])
 def test_upns_written_in_groups_or_mistyped_are_hidden_too(typed):
     assert S.mask_upns(f"ID {typed} here") == "ID [UPN hidden] here"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Referral Q999900000017v2.csv", "Referral [UPN hidden]v2.csv"),   # joined to other text
+    ("smithA999200115025.csv", "smith[UPN hidden].csv"),
+    ("2025A999200115025", "2025[UPN hidden]"),
+])
+def test_a_upn_joined_to_other_text_is_hidden(text, shown):
+    assert S.mask_upns(text) == shown
 
 
 @pytest.mark.parametrize("text", ["Year 10 pupil, 25 hours, KS2 maths", "Room 101 at 10:30", "Call ext 2040"])

@@ -298,3 +298,10 @@ def test_report_on_a_read_only_connection(tmp_path):
     con.close()
     ro = duckdb.connect(str(path), read_only=True)
     assert report.build_report(ro, Filters(as_of=AS_OF), Settings()) == _report()
+
+
+def test_a_name_that_matches_nothing_is_not_echoed_with_a_upn_in_it(db_path, capsys):
+    # a QA review typed a UPN where a provider's name goes: the refusal repeated it
+    assert report.main(["--db", str(db_path), "--as-of", "2025-03-14", "--provider", "A999200115025"]) == 2
+    err = capsys.readouterr().err
+    assert "999200115025" not in err and "--provider '[UPN hidden]' matches no provider" in err
