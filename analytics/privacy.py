@@ -38,11 +38,13 @@ _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?
 _IDENTIFIERS = [(re.compile(p, flags), what) for p, flags, what in (
     (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE, "[email hidden]"),
     (r"(?<!\d)\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}(?!\d)", 0, "[date hidden]"),
-    (rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\.?,?\s+\d{{2,4}}\b", re.IGNORECASE, "[date hidden]"),
-    (rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b", re.IGNORECASE, "[date hidden]"),
-    (r"(?<![\w+])(?:\+44\s?\(?0?\)?|0)\d(?:[\s-]?\d){8,9}(?!\d)", 0, "[phone hidden]"),
-    # capitals only, as postcodes are written: 'Y10 3rd' is not one
+    (rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\.?,?\s+\d{{2,4}}\b", re.IGNORECASE, "[date hidden]"),
+    (rf"\b{_MONTHS}\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?\d{{4}}\b", re.IGNORECASE, "[date hidden]"),
+    (r"(?<![\w+])\(?(?:\+44\s?\(?0?\)?\s?|0)\d(?:[\s\-()]{0,2}\d){8,9}(?!\d)", 0, "[phone hidden]"),
+    # in capitals, as postcodes are written; in lower case only with a two-letter area
+    # ('sw1a 1aa'), since 'y10 3rd' is a year group
     (r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0, "[postcode hidden]"),
+    (r"\b[a-z]{2}\d[a-z\d]?\s*\d[abd-hjlnp-uw-z]{2}\b", re.IGNORECASE, "[postcode hidden]"),
 )]
 
 

@@ -87,6 +87,11 @@ def test_in_a_meeting_typed_text_hides_dates_phones_postcodes_and_emails(names, 
     ("b. March 14th, 2011", "b. [date hidden]"),
     ("DOB 14th Mar 2011", "DOB [date hidden]"),
     ("tel 01632 960 983", "tel [phone hidden]"),
+    # a QA review's forms
+    ("Call mum on (01632) 960001", "Call mum on [phone hidden]"),
+    ("born 14th of March 2011", "born [date hidden]"),
+    ("born March 2011", "born [date hidden]"),
+    ("lives at sw1a 1aa", "lives at [postcode hidden]"),
     ("Y10 3rd week, 25 hours a week, KS2 5 sessions", "Y10 3rd week, 25 hours a week, KS2 5 sessions"),
 ])
 def test_in_a_meeting_each_form_is_hidden_and_ordinary_numbers_stay(names, monkeypatch, typed, shown):
