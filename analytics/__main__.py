@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -132,6 +133,30 @@ def _open(db: str | None, must_exist: bool = False):
     if must_exist and not path.exists():
         raise StoreError(f"There is no database at {path}: check the --db path (or AP_DB).")
     return Store(path)
+
+
+@contextlib.contextmanager
+def _open_to_read(db: str | None):
+    """The store read-only; while another program holds the file (the dashboard), a copy of
+    everything saved in it, as `report` reads (a DPO answering a request need not stop the
+    dashboard)."""
+    from analytics.errors import StoreError, StoreInUse
+    from analytics.report import _committed_copy, _UserError
+    from analytics.store import Store
+
+    path = Path(db) if db else Store.default_path()
+    if not path.exists():
+        raise StoreError(f"There is no database at {path}: check the --db path (or AP_DB).")
+    with contextlib.ExitStack() as stack:
+        try:
+            store = Store(path, read_only=True)
+        except StoreInUse:
+            try:
+                store = Store(_committed_copy(str(path), stack), read_only=True)
+            except _UserError as e:   # written to throughout, or no folder for a copy
+                raise StoreError(str(e)) from None
+        stack.callback(store.close)
+        yield store
 
 
 def _print_result(r) -> None:
@@ -278,7 +303,7 @@ def _cmd_uploads(args) -> int:
 
 def _cmd_access_log(args) -> int:
     case = (args.case or "").strip().upper() or None
-    with _open(args.db, must_exist=True) as store:
+    with _open_to_read(args.db) as store:
         log = store.access_log(case, limit=100_000)
     if log.empty:
         print("Nothing recorded" + (f" for {case}." if case else " yet."))
@@ -305,7 +330,7 @@ def _cmd_subject_access(args) -> int:
         return 2
     path = Path(args.db) if args.db else Store.default_path()
     key = privacy.read_case_key(path)
-    with _open(args.db, must_exist=True) as store:
+    with _open_to_read(args.db) as store:
         con = store.con.cursor()
         known = [r[0] for r in con.execute(" UNION ".join(
             f"SELECT DISTINCT pupil_id FROM ledger_{ds}" for ds in subject_access.DATASETS)).fetchall()]

@@ -429,7 +429,7 @@ def _migration_6(con: duckdb.DuckDBPyConnection) -> None:
     """Who opened which named records: a data protection review could not answer "who looked at
     this child's record?". Case numbers only, never a UPN."""
     con.execute("CREATE TABLE access_log (opened_at TIMESTAMP NOT NULL, user_name VARCHAR, "
-                "action VARCHAR NOT NULL, case_number VARCHAR, detail VARCHAR)")
+                "action VARCHAR NOT NULL, case_number VARCHAR, detail VARCHAR, cases VARCHAR[])")
 
 
 # Applied in order; a released migration is never edited, only followed by a new one.
@@ -849,21 +849,24 @@ class Store:
                           "ORDER BY changed_at DESC, rowid DESC", df=True)
 
     def log_access(self, action: str, case_number: str | None = None, detail: str | None = None,
-                   user: str | None = None) -> None:
+                   user: str | None = None, cases=()) -> None:
         """Record that someone opened named records: ``action`` (e.g. 'pupil view'), the case
-        number (never a UPN), and ``detail`` (the mode, the filters, how many were listed)."""
+        number of one pupil's records, ``cases`` those a list showed (never a UPN), and
+        ``detail`` (the mode, the filters, how many were listed)."""
         with self._transaction(failure="The record of who opened this could not be saved"):
-            self._w.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?)",
-                            [_now(), user, action, case_number, detail])
+            self._w.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?)",
+                            [_now(), user, action, case_number, detail, list(cases) or None])
 
     def access_log(self, case_number: str | None = None, limit: int = 1000) -> pd.DataFrame:
         """Who opened named records, newest first: opened_at, user_name, action, case_number,
-        detail; one case's entries (and the lists that could have shown it) when given."""
+        detail, listed (how many cases a list showed); one case's entries (its own views and
+        the lists that showed it) when given."""
         where, params = "", []
         if case_number:
-            where, params = "WHERE case_number = ? OR case_number IS NULL", [case_number]
-        return self._read(f"SELECT opened_at, user_name, action, case_number, detail FROM access_log {where} "
-                          "ORDER BY opened_at DESC, rowid DESC LIMIT ?", params + [int(limit)], df=True)
+            where, params = "WHERE case_number = ? OR list_contains(cases, ?)", [case_number, case_number]
+        return self._read("SELECT opened_at, user_name, action, case_number, detail, len(cases) AS listed "
+                          f"FROM access_log {where} ORDER BY opened_at DESC, rowid DESC LIMIT ?",
+                          params + [int(limit)], df=True)
 
     def _log_setting(self, setting: str, detail: str, user: str | None) -> None:
         """Inside a setter's transaction, so a change and its record are saved together."""

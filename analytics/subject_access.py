@@ -11,7 +11,7 @@ who opened the child's records.
   and whether it was later withdrawn (superseded values included), and removals by hand;
 - rejected rows whose original text holds the pupil's ID, or their first name, last name and
   date of birth together (a row rejected for a blank UPN is found by the name);
-- the access log of the pupil's case number, and the case lists that could have shown them.
+- the access log of the pupil's case number: their pupil views and the case lists that showed them.
 Files' names are the council's own, but often name a child: UPNs in them are hidden.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def gather(con: duckdb.DuckDBPyConnection, pupil_ids: list[str], case: str | Non
     if "access_log" in tables and case:
         out["Who opened the records"] = _frame(con, """
             SELECT opened_at, user_name, action, case_number, detail FROM access_log
-            WHERE case_number = ? OR case_number IS NULL ORDER BY opened_at""", [case])
+            WHERE case_number = ? OR list_contains(cases, ?) ORDER BY opened_at""", [case, case])
     for frame in out.values():
         if "file_name" in frame.columns:
             frame["file_name"] = frame["file_name"].map(mask_upns)

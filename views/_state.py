@@ -676,17 +676,19 @@ def can_open(group: str) -> bool:
     return groups is None or group in groups
 
 
-def log_access(action: str, case: str | None = None, detail: str | None = None) -> None:
+def log_access(action: str, case: str | None = None, detail: str | None = None, cases=()) -> None:
     """Record that this session opened named records (the store's access log: who looked at a
     child's record), once per session for each thing opened: a rerun of the same page is not
-    a second look. Case numbers only, never a UPN. A failure to record is logged, not shown:
+    a second look. Case numbers only, never a UPN: ``case`` for one pupil's records, ``cases``
+    for those a list showed. A failure to record is logged, not shown:
     it must not stop a panel meeting."""
     seen = st.session_state.setdefault("_access_logged", set())
-    key = (action, case, detail)
+    cases = tuple(sorted(set(cases)))
+    key = (action, case, detail, hash(cases))
     if key in seen:
         return
     try:
-        store().log_access(action, case, detail, user=current_user())
+        store().log_access(action, case, detail, user=current_user(), cases=cases)
         seen.add(key)
     except APDataError as e:
         log.warning("Could not record access (%s): %s", action, e)

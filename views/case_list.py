@@ -167,7 +167,8 @@ def main() -> None:
     # else's upload or withdrawal since would shift a list worked out again (another child)
     # who saw the list (a data protection review): its size, mode and filters, not each child
     S.log_access("case list", None, f"{U.n_of(len(shown), 'placement')} listed, "
-                 f"{'presentation mode' if S.presentation() else 'names shown'}; {U.scope_caption(p)}{chose}")
+                 f"{'presentation mode' if S.presentation() else 'names shown'}; {U.scope_caption(p)}{chose}",
+                 cases=shown["case"])
     seen = st.session_state.get("_case_list_seen")
     st.session_state["_case_list_seen"] = shown["case"].tolist()
     # the case number and initials stay in view while the wide list scrolls sideways (a
@@ -235,6 +236,9 @@ def _waiting(p) -> None:
                    "should not name other children. Clear the filters to see them.")
         return
     shown = S.protect(waiting, p.as_of)[["case", "excluded_on", "school", "days_since"]]
+    S.log_access("case list: permanently excluded, no placement since", None,
+                 f"{U.n_of(len(shown), 'pupil')} listed, {'presentation mode' if S.presentation() else 'names shown'}; "
+                 f"as of {p.as_of:%d %B %Y}", cases=shown["case"])
     shown["school"] = S.as_shown_each(shown["school"]).map(lambda v: v if isinstance(v, str) else "")
     st.caption(f"{U.n_of(len(shown), 'pupil')} permanently excluded with no placement recorded since, as of "
                f"{p.as_of:%d %B %Y}, longest wait first: each pupil's latest permanent exclusion, from any date, "
