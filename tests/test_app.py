@@ -1106,3 +1106,13 @@ def test_with_sign_in_off_the_pages_of_named_records_say_so(sample_db, monkeypat
     at = open_app(sample_db, monkeypatch, page)
     assert_healthy(at)
     assert any("Sign-in is off:" in w.value for w in at.warning) is said
+
+
+def test_a_link_may_name_a_provider_as_shown(sample_db, monkeypatch):
+    # A QA review: ?provider=BrightPath+Tuition showed the name in the sidebar and counted nothing
+    # (the link takes the provider's key: its URN, or its name in lower case).
+    by_name = open_app(sample_db, monkeypatch, query={"provider": "BrightPath Tuition"})
+    by_key = open_app(sample_db, monkeypatch, query={"provider": "brightpath tuition"})
+    assert_healthy(by_name)
+    assert not any("not in the data" in w.value for w in by_name.warning)
+    assert metric_value(by_name, "Open placements") == metric_value(by_key, "Open placements") != "0"

@@ -124,3 +124,7 @@ def test_presentation_mode_survives_a_reload_and_a_copied_link(sample_db, monkey
     odd = open_app(sample_db, monkeypatch, query={**SMALL, "present": "no"})
     assert odd.toggle(key="present_toggle").value is False
     assert any("'present=no' is not yes" in w.value for w in odd.warning)
+    # a QA review's near misses err on the side of a shared screen: on
+    for value in ("YES", "true", "yes ", ["yes", "no"], ["no", "yes"]):
+        near = open_app(sample_db, monkeypatch, query={**SMALL, "present": value})
+        assert near.toggle(key="present_toggle").value is True, value

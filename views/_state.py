@@ -208,6 +208,13 @@ def init_from_url() -> None:
                     except (NotAvailable, APDataError):
                         known = {}
                 names = set(known.get(name) or [])
+                if name == "provider":
+                    # a provider's name as shown, in any case, is its key (a QA review's
+                    # ?provider=BrightPath+Tuition showed the name and counted nothing)
+                    by_label = {str(label).strip().casefold(): key
+                                for key, label in (known.get("_labels", {}).get("provider") or {}).items()}
+                    values = [v if v in names else by_label.get(v.strip().casefold(), v) for v in values]
+                    ss[f"f_{name}"] = values
                 for v in values:
                     if names and v not in names:
                         unread.append(f"'{name}={_shown_value(v)}' matches no {MULTI_FILTERS[name].lower()} in the "
@@ -229,11 +236,12 @@ def init_from_url() -> None:
     notices = [f"A setting in this link was not used, so its default applies: {m}" for m in ignored]
     notices += [f"A value in this link was not used, so the default applies: {m}." if "selects nothing" not in m
                 else f"A value in this link is not in the data: {m}." for m in unread]
-    present = qp.get("present")
-    if present == "yes":   # only ever on: a link cannot switch presentation mode off
+    present = qp.get_all("present")
+    if any(str(v).strip().lower() in ("yes", "true", "on", "1") for v in present):
+        # only ever on (any 'yes' among them, in any case): a link cannot switch it off
         ss["_present"], ss["_present_chosen"] = True, True
-    elif present is not None:
-        notices.append(f"A value in this link was not used: 'present={_shown_value(present)}' is not yes, so "
+    elif present:
+        notices.append(f"A value in this link was not used: 'present={_shown_value(present[0])}' is not yes, so "
                        "presentation mode follows the page.")
     if notices:
         ss["_url_notices"] = notices

@@ -287,7 +287,9 @@ ABOUT = _About({
     "per_pupil": "Each pupil with a placement that overlaps the period, by how many of their placements "
                  "(with the filters in the sidebar) overlap it. A move from one AP provider to another ends one "
                  "placement and starts the next, so a child moved twice has three; two placements at once "
-                 "(two part-time providers) count as two. The pupils add up to the pupils in AP in the period.",
+                 "(two part-time providers) count as two. The pupils add up to the pupils in AP in the period. With a "
+                 "provider (or any) filter on, only the placements it selects count: a child moved from that "
+                 "provider to another shows one placement there.",
     "long_open": "Open placements that have run for more than the long-placement threshold ({long_placement_days} "
                  "days; 182, two terms, by default — see Settings).",
     "time_summary": "Completed: placements that ended in the period (mean and median days). Open: placements "
@@ -725,7 +727,7 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
     for orig, col in zip(df.columns, shown.columns):
         if orig in pin:
-            config[col] = {**config.get(col, st.column_config.Column(col)), "pinned": True}
+            config[col] = {**config.get(col, st.column_config.Column(col)), "pinned": True, "width": "medium"}
     if S.print_layout():
         # every row and column, as text that wraps: a scrolled grid prints only what is in view
         st.table(printable(shown, df), hide_index=True)

@@ -136,7 +136,8 @@ def main() -> None:
     if {"baseline_rate", "during_rate"} <= set(rows.columns):
         # no flag (metrics.md §5 flags attendance below a fixed line), but a fall from the child's
         # own attendance before the placement is what the thematic review asks panels to see
-        rows["change_pp"] = (pd.to_numeric(rows["during_rate"]) - pd.to_numeric(rows["baseline_rate"])) * 100
+        rows.insert(rows.columns.get_loc("during_rate") + 1, "change_pp",
+                    (pd.to_numeric(rows["during_rate"]) - pd.to_numeric(rows["baseline_rate"])) * 100)
     if "date_of_birth" in rows.columns and "nc_year" in rows.columns:
         # the year group on the 'as of' date, beside the age on it (the stored one is the year
         # at the placement's start: "Age 15, Year 9")
