@@ -4,7 +4,7 @@
 
 Tasks: read_csv (plain DuckDB reader), store_floor (DuckDB's reader into a database file),
 parse_csv (our reader alone), ingest_csv, read_xlsx (plain python-calamine),
-ingest_xlsx, report, report_filtered, pages.
+ingest_xlsx, report, report_filtered, pages, flags_by_term, log_access.
 """
 from __future__ import annotations
 
@@ -167,8 +167,35 @@ def pages(db: str, repeat: int) -> dict:
     return {"pages": out, "seconds": [sum(v["cold"][i] for v in out.values()) for i in range(repeat)]}
 
 
+def flags_by_term(db: str, repeat: int, as_of: str) -> dict:
+    """The Overview's oversight flags by term (trends.flags_by_term), after a warm-up."""
+    from analytics import trends
+    from analytics.settings import Filters, Settings
+    from analytics.store import Store
+    con = Store(db, read_only=True).con
+    filters, settings = Filters(as_of=date.fromisoformat(as_of)), Settings()
+    terms = len(trends.flags_by_term(con, filters, settings))
+    return {"seconds": _timed(lambda: trends.flags_by_term(con, filters, settings), repeat), "terms": terms}
+
+
+def log_access(db: str, repeat: int) -> dict:
+    """One access-log write (a pupil view opened), on a copy of the store: a commit and its
+    checkpoint."""
+    from analytics.store import Store
+    folder = Path(tempfile.mkdtemp())
+    try:
+        copy = folder / "ap.duckdb"
+        shutil.copy(db, copy)
+        with Store(copy) as store:
+            store.log_access("pupil view", "C-0000000", "names shown")   # warm-up
+            seconds = _timed(lambda: store.log_access("pupil view", "C-0000000", "names shown"), repeat)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"seconds": seconds}
+
+
 TASKS = {f.__name__: f for f in (read_csv, store_floor, read_xlsx, parse_csv, ingest_csv, ingest_xlsx, build_db, report,
-                                  report_filtered, pages)}
+                                  report_filtered, pages, flags_by_term, log_access)}
 TASKS.update(ingest_csv=_ingest, ingest_xlsx=_ingest)
 
 if __name__ == "__main__":
