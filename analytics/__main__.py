@@ -1,9 +1,11 @@
-"""Command line: python -m analytics ingest|uploads|access-log|withdraw|put-back|load-sample|report (metrics.md §8).
+"""Command line: python -m analytics ingest|uploads|access-log|subject-access|withdraw|put-back|load-sample|report
+(metrics.md §8).
 
     python -m analytics ingest --db data/ap.duckdb --map "Learner=pupil_id" autumn.csv spring.xlsx
     python -m analytics ingest --db data/ap.duckdb --check spring.csv   # what it would change; nothing stored
     python -m analytics uploads --db data/ap.duckdb
     python -m analytics access-log --db data/ap.duckdb --case C-1A2B3C4    # who opened that child's records
+    python -m analytics subject-access --db data/ap.duckdb --case C-1A2B3C4 --out sar.xlsx
     python -m analytics withdraw --db data/ap.duckdb 3
     python -m analytics put-back --db data/ap.duckdb 3                  # undo that withdrawal
     python -m analytics load-sample --db data/ap.duckdb --if-empty
@@ -82,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     al = sub.add_parser("access-log", help="who opened which named records (pupil views, case lists), newest first")
     db(al)
-    al.add_argument("--case", help="one case number's pupil views, and every case list (any could have shown it)")
+    al.add_argument("--case", help="one case number's pupil views, and the case lists that showed it")
 
     sa = sub.add_parser("subject-access", help="everything held on one pupil, as an Excel file (a subject "
                                                "access request)")

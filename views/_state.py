@@ -399,8 +399,6 @@ def _case_key_cached(path: str) -> bytes:
     return _case_key()
 
 
-
-
 _CASE_RE = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{7}(?![0-9A-Z])")
 
 

@@ -164,12 +164,12 @@ def main() -> None:
         st.caption(f"{U.n_of(len(shown), 'placement')} listed{chose}." + (
             "" if S.print_layout() else " Click a column heading to sort. Click a row to open its pupil view (with "
             "the keyboard: Shift+Space on a row), or pick a case number below."))
-    # the order the person saw: a click is a row position in the table as drawn, and someone
-    # else's upload or withdrawal since would shift a list worked out again (another child)
-    # who saw the list (a data protection review): its size, mode and filters, not each child
+    # who saw the list (a data protection review): its size, mode, filters and case numbers
     S.log_access("case list", None, f"{U.n_of(len(shown), 'placement')} listed, "
                  f"{'presentation mode' if S.presentation() else 'names shown'}; {U.scope_caption(p)}{chose}",
                  cases=shown["case"])
+    # the order the person saw: a click is a row position in the table as drawn, and someone
+    # else's upload or withdrawal since would shift a list worked out again (another child)
     seen = st.session_state.get("_case_list_seen")
     st.session_state["_case_list_seen"] = shown["case"].tolist()
     # the case number and initials stay in view while the wide list scrolls sideways (a
