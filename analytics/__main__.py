@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--user", help="who is putting it back (recorded in the ledger)")
     pb.add_argument("upload_id", metavar="UPLOAD_ID")
 
-    al = sub.add_parser("access-log", help="who opened which named records (pupil views, case lists), newest first")
+    al = sub.add_parser("access-log", help="who opened or downloaded which named records (pupil views, case lists, "
+                                           "files of named rows), newest first")
     db(al)
     al.add_argument("--case", help="one case number's pupil views, and the case lists that showed it")
 
@@ -313,7 +314,7 @@ def _cmd_access_log(args) -> int:
     log = log.assign(opened_at=log["opened_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}"),
                      user_name=log["user_name"].map(lambda u: u if isinstance(u, str) and u else "(sign-in off)"),
                      case_number=log["case_number"].fillna(""), detail=log["detail"].fillna(""))
-    cols = {"opened_at": "opened (UTC)", "user_name": "who", "action": "opened", "case_number": "case",
+    cols = {"opened_at": "when (UTC)", "user_name": "who", "action": "what", "case_number": "case",
             "detail": "detail"}
     print(log[list(cols)].rename(columns=cols).to_string(index=False))
     return 0

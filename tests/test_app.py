@@ -30,6 +30,15 @@ def open_app(db: Path, monkeypatch, page: str | None = None, query: dict | None 
     return at
 
 
+def open_case(at: AppTest, i: int = 0) -> str:
+    """Choose the i-th case on the Pupil view (opened from the menu it shows none), in either
+    mode; the case chosen."""
+    [pick] = [s for s in at.selectbox if s.key in ("case_view_pick", "case_view_pick_named")]
+    case = pick.options[i].split(" — ")[0]
+    pick.set_value(case).run()
+    return case
+
+
 def _walk(node):
     yield node
     for child in getattr(node, "children", {}).values():

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.reference_data import copy_db
-from tests.test_app import PAGES, _presentation_on, assert_healthy, open_app
+from tests.test_app import PAGES, _presentation_on, assert_healthy, open_app, open_case
 
 
 @pytest.fixture
@@ -403,6 +403,7 @@ def test_the_pupil_file_heads_attendance_as_attendance_and_the_registration_file
 
     files = _all_files(monkeypatch)
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-03-14"})
+    open_case(at)
     assert_healthy(at)
     [pupil] = [v for k, v in files.items() if k and k.startswith("OFFICIAL-SENSITIVE-C-") and k.endswith(".xlsx")]
     ws = openpyxl.load_workbook(io.BytesIO(pupil))["attendance"]
@@ -459,6 +460,7 @@ def test_the_pupil_file_says_whose_records_as_of_when_and_prints_a_page_wide(sam
 
     files = _all_files(monkeypatch)
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-07-22"})   # presenting
+    open_case(at)
     assert_healthy(at)
     case = at.session_state["case"]
     [(name, data)] = [(n, d) for n, d in files.items() if n.startswith(f"OFFICIAL-SENSITIVE-{case}")]
@@ -568,3 +570,88 @@ def test_a_withdrawn_uploads_rejected_rows_are_not_offered(tmp_path, monkeypatch
     assert_healthy(at)
     assert not [w for w in at.selectbox if w.key == "rejects_pick"]
     assert any("a withdrawn upload's are not offered" in c.value for c in at.caption)
+
+
+def _deferred_files(monkeypatch) -> dict:
+    """{file name: the download button's data} as drawn, not yet made (the browser asks for it)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    made = {}
+    original, bound = DeltaGenerator.download_button, st.download_button
+
+    def recording(self, *args, **kwargs):
+        made[kwargs.get("file_name")] = kwargs.get("data")
+        return original(self, *args, **kwargs)
+
+    def main_area(*args, **kwargs):
+        made[kwargs.get("file_name")] = kwargs.get("data")
+        return bound(*args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setattr(st, "download_button", main_area)
+    return made
+
+
+def test_a_file_of_named_rows_is_recorded_when_it_is_made_and_a_file_of_figures_is_not(sample_db, tmp_path,
+                                                                                       monkeypatch):
+    # A data protection review: nobody could tell who had taken a copy of the case list or of a
+    # child's records. A file of named rows is now recorded in the access log when the browser
+    # asks for it (not when the button is drawn), with the case numbers it held.
+    import io
+
+    import duckdb
+    import pandas as pd
+
+    from analytics.privacy import case_number, read_case_key
+
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM access_log")
+    open_ids = [r[0] for r in con.execute("""SELECT DISTINCT pupil_id FROM placements WHERE start_date <= DATE '2025-03-14'
+                                             AND (end_date IS NULL OR end_date > DATE '2025-03-14')""").fetchall()]
+    [closed] = con.execute("""SELECT pupil_id FROM placements GROUP BY pupil_id
+                              HAVING max(coalesce(end_date, DATE '2099-01-01')) <= DATE '2025-03-14' LIMIT 1""").fetchone()
+    con.close()
+
+    def downloads(case=""):
+        """The access log's downloads as the Upload page shows them (the app holds the file)."""
+        at.switch_page("views/upload.py").run()
+        at.text_input(key="access_case").input(case).run()
+        assert_healthy(at)
+        tables = [df.value for df in at.dataframe if "What" in df.value.columns]
+        if not tables:
+            return []
+        t = tables[0]
+        return [(c if isinstance(c, str) else "", d, 0 if pd.isna(n) else int(n))
+                for w, c, d, n in zip(t["What"], t["Case"], t["Detail"], t["Cases listed"])
+                if w == "download"][::-1]                      # oldest first
+
+    made = _deferred_files(monkeypatch)
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": "2025-03-14"})   # presenting
+    assert_healthy(at)
+    [name] = [n for n in made if n.startswith("OFFICIAL-SENSITIVE-case-list") and n.endswith(".csv")]
+    assert downloads() == []                     # drawn, not downloaded
+    data = made[name]()
+    key = read_case_key(db)
+    expected = sorted(case_number(p, key) for p in open_ids)
+    assert sorted(set(pd.read_csv(io.BytesIO(data))["Case"])) == expected
+    assert downloads() == [("", f"{name}, presentation mode", len(expected))]
+    assert downloads(expected[0]) == [("", f"{name}, presentation mode", len(expected))]
+    assert downloads(case_number(closed, key)) == []   # a child the file did not hold
+    # a file of figures (the overview's) is no copy of anyone's records
+    at.switch_page("views/overview.py").run()
+    figures = [n for n in made if n and not n.startswith("OFFICIAL-SENSITIVE")]
+    assert len(figures) >= 4
+    for n in figures:
+        made[n]()
+    assert len(downloads()) == 1
+    # a pupil's records: their case, once per download (each is another copy), in the mode it
+    # was drawn in
+    at.switch_page("views/pupil_view.py").run()
+    at.toggle(key="present_toggle").set_value(False).run()
+    case = open_case(at, 1)
+    [pupil] = [n for n in made if n.startswith(f"OFFICIAL-SENSITIVE-{case}")]
+    made[pupil]()
+    made[pupil]()
+    assert downloads(case) == [("", f"{name}, presentation mode", len(expected))] * (case in expected) + \
+        [(case, f"{pupil}, names shown", 0)] * 2

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.test_app import assert_healthy, open_app, page_text
+from tests.test_app import assert_healthy, open_app, open_case, page_text
 
 AS_OF = "2025-03-14"
 
@@ -74,6 +74,7 @@ def test_the_pupil_view_file_holds_what_the_screen_shows(sample_db, monkeypatch)
     original = U.pupil_file
     monkeypatch.setattr(U, "pupil_file", lambda *a, **k: files.append(original(*a, **k)) or files[-1])
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
+    open_case(at)
     assert_healthy(at)
     [screen] = [df.value for df in at.dataframe if "Flags raised" in df.value.columns]
     placements = files[-1]["placements"]
@@ -572,6 +573,7 @@ def test_the_layout_for_printing_draws_the_whole_case_list_and_says_what_chose_i
     at.toggle(key="present_toggle").set_value(False).run()
     assert "OFFICIAL-SENSITIVE: personal data about children" in " ".join(m.value for m in at.markdown)
     at.switch_page("views/pupil_view.py").run()
+    open_case(at)
     assert_healthy(at)
     assert at.toggle(key="print_toggle").value
     assert not [df for df in at.dataframe]                             # every table whole, as text
@@ -581,6 +583,7 @@ def test_the_layout_for_printing_draws_the_whole_case_list_and_says_what_chose_i
 def test_the_layout_for_printing_draws_charts_at_a_papers_width(sample_db, monkeypatch):
     from views import _ui as U
     at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": "2025-07-22"})
+    open_case(at)
     _print_on(at)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert charts and all(c["layout"]["width"] == U.PRINT_WIDTH for c in charts)
@@ -780,8 +783,8 @@ def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_pat
     at.toggle(key="present_toggle").set_value(False).run()   # the same child, now with names
     at.switch_page("views/upload.py").run()
     assert_healthy(at)
-    [table] = [df.value for df in at.dataframe if "Opened" in df.value.columns]
-    rows = list(zip(table["Opened"], table["Case"].fillna(""), table["Detail"], table["Who"]))
+    [table] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    rows = list(zip(table["What"], table["Case"].fillna(""), table["Detail"], table["Who"]))
     waiting = "case list: permanently excluded, no placement since"
     assert [(o, c) for o, c, _, _ in rows] == [("pupil view", case), ("pupil view", case), (waiting, ""),
                                                ("case list", "")]
@@ -793,5 +796,34 @@ def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_pat
     # one case's record: its views and the list that showed it (the case has an open
     # placement, so it was not on the list of children with none)
     at.text_input(key="access_case").input(case.lower()).run()
-    [table] = [df.value for df in at.dataframe if "Opened" in df.value.columns]
-    assert table["Opened"].tolist() == ["pupil view", "pupil view", "case list"]
+    [table] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    assert table["What"].tolist() == ["pupil view", "pupil view", "case list"]
+
+
+def test_the_pupil_view_opened_from_the_menu_shows_no_child_until_one_is_chosen(sample_db, tmp_path,
+                                                                                monkeypatch):
+    # A QA review: opened from the menu, the Pupil view showed the first case, a child nobody had
+    # asked for, on a shared screen, and recorded them in the access log as looked at.
+    from tests.reference_data import copy_db
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM access_log")      # what other tests' sessions opened on the shared file
+    [(children,)] = con.execute("""SELECT count(DISTINCT pupil_id) FROM placements WHERE start_date <= DATE '2025-03-14'
+                                   AND (end_date IS NULL OR end_date > DATE '2025-03-14')""").fetchall()
+    con.close()
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
+    assert_healthy(at)
+    assert at.session_state["case"] is None and "case" not in at.query_params
+    pick = at.selectbox(key="case_view_pick")            # presentation mode: on, on a Panel page
+    assert pick.value is None and pick.placeholder == "Choose a case" and len(pick.options) == children
+    assert any(f"{children} cases with a placement open" in i.value for i in at.info)
+    assert not at.dataframe and not at.get("plotly_chart") and not at.get("download_button")
+    at.switch_page("views/upload.py").run()
+    assert not [df.value for df in at.dataframe if "What" in df.value.columns]   # nothing recorded
+    at.switch_page("views/pupil_view.py").run()
+    case = open_case(at, 2)
+    assert at.session_state["case"] == case and at.query_params["case"] in (case, [case])
+    assert any(h.value == f"Case {case}" for h in at.header)
+    at.switch_page("views/upload.py").run()
+    [table] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    assert list(zip(table["What"], table["Case"])) == [("pupil view", case)]

@@ -103,6 +103,14 @@ def go(pg, title: str) -> None:
     idle(pg)
 
 
+def choose_case(pg, i: int = 0) -> None:
+    """Choose the i-th case on the Pupil view, which opens from the menu with none chosen."""
+    pg.locator('[data-testid="stSelectbox"]').filter(has_text="Case").locator("input").click()
+    pg.locator('[role="option"]').nth(i).click()
+    pg.locator("h2:has-text('Case C-')").first.wait_for(state="visible")
+    idle(pg)
+
+
 def shot(pg, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -281,6 +289,7 @@ def test_switching_presentation_mode_keeps_the_pupil_view_on_its_case(tmp_path, 
             sync_playwright() as p, one_page(p) as pg:
         pg.goto(f"{url}/pupil_view?as_of=2024-12-13")
         idle(pg)
+        choose_case(pg)
         case = re.search(r"Case (C-\w+)", pg.locator("h2:has-text('Case C-')").first.inner_text()).group(1)
         toggle = pg.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True)
         correct = pg.locator('[data-testid="stExpander"]').filter(has_text="Correct this pupil's records")
@@ -409,6 +418,7 @@ def test_the_layout_for_printing_puts_every_row_on_paper_and_leaves_the_controls
         pg.set_viewport_size({"width": 1400, "height": 1200})
         pg.goto(f"{url}/pupil_view?as_of={as_of}")     # a new session: the switch again
         idle(pg)
+        choose_case(pg)
         pg.locator('[data-testid="stSidebar"]').get_by_text("Layout for printing", exact=True).click()
         pg.get_by_text("Layout for printing is on").wait_for(state="visible")
         idle(pg)
@@ -419,3 +429,42 @@ def test_the_layout_for_printing_puts_every_row_on_paper_and_leaves_the_controls
             .map(e => e.getBoundingClientRect().right)""")
         assert widths and max(widths) <= 718
         (ARTIFACTS / "pupil-view-print.pdf").write_bytes(pg.pdf(prefer_css_page_size=True))
+
+
+def test_a_download_of_the_case_list_is_recorded_when_the_button_is_pressed(tmp_path, sample_db):
+    # The access log records a file of named rows when the browser asks for it: the button's
+    # data is made on Streamlit's worker thread, away from the page's script and its session.
+    import shutil
+
+    import duckdb
+    from playwright.sync_api import sync_playwright
+
+    db = tmp_path / "ap.duckdb"
+    shutil.copyfile(sample_db, db)
+    if Path(f"{sample_db}.wal").exists():
+        shutil.copyfile(f"{sample_db}.wal", f"{db}.wal")
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM access_log")
+    [(children,)] = con.execute("""SELECT count(DISTINCT pupil_id) FROM placements WHERE start_date <= DATE '2025-03-14'
+                                   AND (end_date IS NULL OR end_date > DATE '2025-03-14')""").fetchall()
+    con.close()
+    with streamlit_server(tmp_path, {"AP_DB": str(db)}, log_name="browser-server-download.log") as url, \
+            sync_playwright() as p, one_page(p) as pg:
+        pg.goto(f"{url}/case_list?as_of=2025-03-14")
+        idle(pg)
+        button = pg.get_by_role("button", name="Download CSV").first
+        button.wait_for(state="visible")
+        with pg.expect_download() as got:
+            button.click()
+        download = got.value
+        assert download.suggested_filename == "OFFICIAL-SENSITIVE-case-list-as-of-2025-03-14.csv"
+        rows = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert len(rows) > children      # a heading and a row per open placement (a child may have two)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        logged = con.execute("SELECT action, case_number, detail, len(cases) FROM access_log "
+                             "WHERE action = 'download'").fetchall()
+    finally:
+        con.close()
+    assert logged == [("download", None, "OFFICIAL-SENSITIVE-case-list-as-of-2025-03-14.csv, presentation mode",
+                       children)]

@@ -663,14 +663,21 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
         sheets = {"Data": data, "About this file": file_about(title, note, more)}
     elif about_rows:
         sheets = {"Data": data, "About this file": pd.DataFrame(list(about_rows), columns=["About this file", ""])}
-    row = st.container(horizontal=True)
-    c1 = c2 = row
-    c1.download_button("Download CSV", data=lambda: to_csv(data), file_name=f"{file_stem}.csv",
-                       mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
-                       help=note)
+    make_csv = lambda: to_csv(data)   # noqa: E731
     percent = percent_headings(df, codes)
     marking = MARKING if personal else None   # a row per child: marked on every printed page
-    c2.download_button("Download Excel", data=lambda: to_xlsx(sheets, percent=percent, marking=marking),
+    make_xlsx = lambda: to_xlsx(sheets, percent=percent, marking=marking)   # noqa: E731
+    if personal:   # a copy of children's rows leaves the product: who took it goes in the access log
+        held = [c for c in ("case", column_label("case")) if c in data.columns]   # S.protect's, in words or not
+        cases = data[held[0]].tolist() if held else ()
+        make_csv = S.logged_download(make_csv, f"{file_stem}.csv", cases=cases)
+        make_xlsx = S.logged_download(make_xlsx, f"{file_stem}.xlsx", cases=cases)
+    row = st.container(horizontal=True)
+    c1 = c2 = row
+    c1.download_button("Download CSV", data=make_csv, file_name=f"{file_stem}.csv",
+                       mime="text/csv", key=f"dl_csv_{key}", on_click="ignore", icon=":material/download:",
+                       help=note)
+    c2.download_button("Download Excel", data=make_xlsx,
                        file_name=f"{file_stem}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=note,

@@ -266,7 +266,10 @@ def main() -> None:
         for r in listed.drop_duplicates("case").itertuples(index=False):
             labels[r.case] = f"{r.case} — {getattr(r, 'pupil', '')}".rstrip(" —")
     if ss.get("case") not in options:
-        ss["case"] = options[0]
+        # nobody has chosen a case yet (the page opened from the menu): none is shown, and none is
+        # recorded as opened. Showing the first case put a child nobody asked for on a shared
+        # screen, and into the access log as looked at (a QA review)
+        ss["case"] = None
 
     # The labels are initials in presentation mode and names otherwise. The browser sends back
     # the label it shows, so a widget kept across a switch of mode sent "C-… — T.Q." where the
@@ -286,8 +289,14 @@ def main() -> None:
 
     # The chosen case lives in ss["case"], not in the widget: Streamlit forgets a widget's value
     # on a page that does not draw it, and going to the Case list and back showed the first case.
-    st.selectbox("Case", options, index=options.index(ss["case"]), key=pick_key, on_change=_pick,
-                 format_func=lambda c: labels.get(c, c))
+    st.selectbox("Case", options, index=options.index(ss["case"]) if ss["case"] else None, key=pick_key,
+                 on_change=_pick, format_func=lambda c: labels.get(c, c), placeholder="Choose a case")
+    if not ss["case"]:
+        st.query_params.pop("case", None)
+        st.info(f"Choose a case to see their placements, attendance, exclusions and assessments: "
+                f"{U.n_of(len(options), 'case')} with a placement open on the 'as of' date, as the Case list "
+                "shows them. Each case opened is recorded in the access log.", icon=":material/person_search:")
+        return
     st.query_params["case"] = ss["case"]
     pupil_id = S.pupil_for_case(ss["case"])
     if pupil_id is None:
@@ -395,10 +404,11 @@ def main() -> None:
         bundle = {"About this file": U.pupil_about(ss["case"], who, facts, p.as_of), **bundle}
         try:
             to_xlsx = S.api("exports", "to_xlsx_bytes")
+            name = f"{U.MARKING}-{ss['case']}-as-of-{p.as_of:%Y-%m-%d}.xlsx"
             st.download_button("Download this pupil's records (Excel)",
-                               data=lambda: to_xlsx(bundle, percent=["Share of sessions attended"],
-                                                    marking=U.MARKING),
-                               file_name=f"{U.MARKING}-{ss['case']}-as-of-{p.as_of:%Y-%m-%d}.xlsx",
+                               data=S.logged_download(lambda: to_xlsx(bundle, percent=["Share of sessions attended"],
+                                                                      marking=U.MARKING), name, case=ss["case"]),
+                               file_name=name,
                                on_click="ignore",
                                icon=":material/download:",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

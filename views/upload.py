@@ -1002,12 +1002,13 @@ def main() -> None:
 
 
 def _access_log() -> None:
-    """Who opened a pupil view or the case list, and when (the store's access log): to answer
-    "who looked at this child's record?" after a complaint or a breach."""
-    with st.expander("Who opened named records"):
-        st.caption("Each pupil view opened (by case number) and each case list shown (with the case numbers it "
-                   "listed), with who opened it and when, newest first. Who is known only when sign-in is on. "
-                   "For one case number: its pupil views and the lists that showed it.")
+    """Who opened a pupil view or the case list, or downloaded named rows, and when (the store's
+    access log): to answer "who looked at this child's record?" after a complaint or a breach."""
+    with st.expander("Who opened or downloaded named records"):
+        st.caption("Each pupil view opened (by case number), each case list shown (with the case numbers it "
+                   "listed) and each file of named rows downloaded (with the case numbers it held), with who "
+                   "and when, newest first. Who is known only when sign-in is on. For one case number: its pupil "
+                   "views, and the lists and files that held it.")
         case = st.text_input("Case number", key="access_case", placeholder="C-… (blank for everything)",
                              max_chars=16).strip().upper()
         if case and not re.fullmatch(r"C-[0-9A-Z]{4,12}", case):
@@ -1019,7 +1020,7 @@ def _access_log() -> None:
             return
         log_["user_name"] = log_["user_name"].map(lambda u: u if isinstance(u, str) and u else "(sign-in off)")
         log_["opened_at"] = pd.to_datetime(log_["opened_at"]).dt.strftime("%d/%m/%Y %H:%M:%S")   # to the second
-        headings = {"opened_at": "When (UTC)", "user_name": "Who", "action": "Opened", "case_number": "Case",
+        headings = {"opened_at": "When (UTC)", "user_name": "Who", "action": "What", "case_number": "Case",
                     "detail": "Detail", "listed": "Cases listed"}
         U.table(log_, rename={U.column_label(k): v for k, v in headings.items()}, key="access_table")
 
