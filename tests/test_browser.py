@@ -452,6 +452,11 @@ def test_a_download_of_the_case_list_is_recorded_when_the_button_is_pressed(tmp_
             sync_playwright() as p, one_page(p) as pg:
         pg.goto(f"{url}/case_list?as_of=2025-03-14")
         idle(pg)
+        # the table's own toolbar offers no unmarked, unrecorded "Download as CSV"
+        # (.streamlit/config.toml's disableDataExport): files leave by the app's buttons only
+        pg.locator('[data-testid="stDataFrame"]:visible').first.hover()
+        pg.get_by_role("button", name="Search").first.wait_for(state="visible")
+        assert pg.get_by_role("button", name="Download as CSV").count() == 0
         button = pg.get_by_role("button", name="Download CSV").first
         button.wait_for(state="visible")
         with pg.expect_download() as got:
