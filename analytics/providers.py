@@ -207,8 +207,10 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     Columns: provider_key, provider (newest name), setting_type, registered (True/False/None),
     pupils_now (distinct pupils in selected placements open at as_of), placements_in_period,
     median_hours (hours_per_week of open placements), part_time_share (0-1, of open placements
-    with hours or sessions recorded), attendance_rate (0-1), median_days (placement days of
-    placements ended in the period), ended (ended in the period, less destination other_ap),
+    with hours or sessions recorded), attendance_rate (0-1: the placed pupils' attendance rows
+    dated in the period while placed there, whatever setting a row names), median_days (placement
+    days of the placements counted in ``ended``, its n), ended (ended in the period, less
+    destination other_ap),
     returned (of those, to mainstream), return_rate (returned / ended), cost_per_week_median
     (placements in the period with a cost), needs_registration (bool), registration_reason.
     Rates and medians are null (NaN) when there is nothing to take them over. Sorted by name.
@@ -219,7 +221,8 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     main = _query(con, f"""WITH {sel}
         SELECT provider_key,
                count(*) AS placements_in_period,
-               median(days) FILTER (WHERE eff_end BETWEEN ? AND ?) AS median_days,
+               median(days) FILTER (WHERE eff_end BETWEEN ? AND ?
+                                    AND eff_destination IS DISTINCT FROM 'other_ap') AS median_days,
                count(*) FILTER (WHERE eff_end BETWEEN ? AND ?
                                 AND eff_destination <> 'other_ap') AS ended,
                count(*) FILTER (WHERE eff_end BETWEEN ? AND ?
@@ -249,11 +252,11 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
             FROM attendance a
             JOIN inper p ON a.pupil_id = p.pupil_id
                         AND a.period_start BETWEEN p.start_date AND COALESCE(p.eff_end, ?)
-            WHERE a.period_start <= ?)
+            WHERE a.period_start BETWEEN ? AND ?)
         SELECT provider_key, sum(attended_sessions) AS attended,
                sum(possible_sessions) AS possible
         FROM rows_ GROUP BY provider_key
-    """, params + [period.as_of, period.as_of])
+    """, params + [period.as_of, period.start, period.as_of])
 
     df = main.merge(_provider_details(con, keys), how="left", on="provider_key")
     df = df.merge(open_now, how="left", on="provider_key")

@@ -86,8 +86,10 @@ def test_scorecard_oak_by_hand():
     assert row["part_time_share"] == pytest.approx(2 / 3)
     # rows within placements up to as_of: P1 6/10, P2 9/10 -> 15/20
     assert row["attendance_rate"] == 0.75
-    # ended in period: P1 123, P3 26, P8 110 days -> median 110
-    assert row["median_days"] == 110
+    # ended in period, less the move to other AP (the 'ended' count beside it, its n): P1 123,
+    # P8 110 days -> 116.5 (a commissioning review found 292 days beside "Ended 1" whose one
+    # placement ran 327: the median had taken the moves on as well)
+    assert row["median_days"] == 116.5
     # ended less other_ap: P1, P8; returned: P1
     assert row["ended"] == 2
     assert row["returned"] == 1
@@ -105,10 +107,10 @@ def test_scorecard_nulls_when_nothing_to_measure():
     row = scorecard(con, F, Settings()).iloc[0]
     assert row["pupils_now"] == 0
     assert row["ended"] == 0 and row["returned"] == 0
+    # the move to other AP is not in 'ended', nor in the median days beside it
     for col in ("median_hours", "part_time_share", "attendance_rate", "return_rate",
-                "cost_per_week_median"):
+                "cost_per_week_median", "median_days"):
         assert math.isnan(row[col]), col
-    assert row["median_days"] == 31                  # Oct 1..31
     assert row["registered"] is False
 
 
@@ -284,3 +286,20 @@ def test_registration_reasons_on_shared_screens_give_no_count_the_table_hides():
     assert exact["Five Ways"] == got["Five Ways"]
     # the count columns are left exact for the page to suppress
     assert df.set_index("provider").loc["Hill Tutors", "pupils_18h_plus"] == 1
+
+
+def test_scorecard_attendance_counts_the_period_only():
+    # A commissioning review: a placement begun last year brought its rows from before the
+    # period into "attendance during placements in the period". Period 2024/25 to as_of.
+    db = make_db(
+        placements=[oak("P1", "2024-06-03"), oak("P2", "2024-09-02", "2024-12-20", destination="mainstream")],
+        attendance=[
+            dict(pupil_id="P1", period_start="2024-06-10", possible_sessions=10, attended_sessions=10),  # before
+            dict(pupil_id="P1", period_start="2024-07-15", possible_sessions=10, attended_sessions=10),  # before
+            dict(pupil_id="P1", period_start="2024-09-09", possible_sessions=10, attended_sessions=4),
+            dict(pupil_id="P2", period_start="2024-09-02", possible_sessions=10, attended_sessions=5),
+            dict(pupil_id="P2", period_start="2025-01-06", possible_sessions=10, attended_sessions=0),   # after it ended
+        ])
+    row = scorecard(db, Filters(as_of=AS_OF, period_start=date(2024, 9, 1), period_end=date(2025, 8, 31)),
+                    Settings()).iloc[0]
+    assert row["attendance_rate"] == (4 + 5) / 20       # not (10 + 10 + 4 + 5) / 40

@@ -358,7 +358,8 @@ def ref_scorecard(data: dict, f: Filters, settings: Settings) -> dict:
         rows = {}
         for p, _, e in in_period:
             for a in att_by_pupil.get(p["pupil_id"], ()):
-                if p["start_date"] <= a["period_start"] <= (e or f.as_of):
+                # dated in the period (not a placement's rows from before it)
+                if max(p["start_date"], ps) <= a["period_start"] <= (e or f.as_of):
                     rows[id(a)] = a
         possible = sum(a["possible_sessions"] for a in rows.values())
         attended = sum(a["attended_sessions"] for a in rows.values())
@@ -372,7 +373,8 @@ def ref_scorecard(data: dict, f: Filters, settings: Settings) -> dict:
             "median_hours": median(hours),
             "part_time_share": rate(sum(timed), len(timed)),
             "attendance_rate": rate(attended, possible),
-            "median_days": median([(e - p["start_date"]).days + 1 for p, e in ended_all]),
+            # over the placements 'ended' counts (its n beside it), not the moves to other AP
+            "median_days": median([(e - p["start_date"]).days + 1 for p, e in ended]),
             "ended": len(ended), "returned": len(returned),
             "return_rate": rate(len(returned), len(ended)),
             "cost_per_week_median": median(costs),
