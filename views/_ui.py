@@ -323,6 +323,11 @@ ABOUT = _About({
     "scorecard": "One row per provider for placements in the period: pupils, whether the provider is "
                  "registered (from its URN/UKPRN or setting type), hours a week, attendance during "
                  "placements, time in AP, return rate and cost per week where recorded.",
+    "one_provider": "One provider's row of the scorecard, of the flags by provider and of the registration "
+                    "check below, side by side with the Total row of the same tables (every provider, with "
+                    "the sidebar's filters), for a contract meeting or a visit. Medians and shares are not "
+                    "totalled across providers, so their 'All providers' cell is blank. The buttons open the "
+                    "Case list and the Overview with the Provider filter set to this provider.",
     "flags_by_provider": "For each provider, the placements open on the 'as of' date (with the sidebar's filters), "
                          "the median number of days they have run so far (how long the children there now have "
                          "been there), and how many carry each oversight flag, as on the Case list. Open a "
@@ -847,25 +852,21 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     if df is None or df.empty:
         st.info(f"{empty} {S.empty_reason()}".strip())
         return
-    kw = {}
-    if total_row and not pupil_level and count_cols:
-        label_col = next((c for c in (table_cols or df.columns) if c in df.columns and c not in count_cols
-                          and c not in (rate_cols or {})), None)
-        df = S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
-                                                   label=TOTAL, label_col=label_col, blank=not_additive)
-        kw = {"total_row_label": TOTAL}
+    kw = {"total_row_label": TOTAL} if total_row and not pupil_level and count_cols else {}
     if pupil_level:
         shown = S.protect(df)
     elif suppress is not None:
+        if kw:
+            df = with_total(df, count_cols, rate_cols, table_cols, repeated_totals, not_additive)
         shown = suppress(df) if S.presentation() else df
         if shown is None:
             st.info("Not shown in presentation mode: with the figures beside it, hiding this breakdown's small "
                     "numbers would not be enough to keep them from being worked out.")
             return
     else:
-        shown = S.shared_table(df, count_cols, rate_cols, **kw, **({"stat_cols": stat_cols} if stat_cols else {}))
-        if also_hide is not None and S.presentation():
-            shown = also_hide(shown)
+        df, shown = protected(df, count_cols, rate_cols, total_row=total_row, label_cols=table_cols,
+                              repeated_totals=repeated_totals, not_additive=not_additive, stat_cols=stat_cols,
+                              also_hide=also_hide)
     if kw and S.presentation() and suppress is None and _total_hidden_for_its_parts(df, shown, count_cols):
         st.info(f"Not shown in presentation mode: every group here is smaller than {S.threshold()}, and "
                 "their total is shown elsewhere on the page, so the groups could be worked out from it.")
@@ -889,6 +890,34 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         downloads(df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols, rate_cols=rate_cols,
                   total_row=bool(kw), stat_cols=stat_cols, columns=table_cols, group_by=group_by,
                   suppress=suppress, also_hide=also_hide, title=title, about_rows=about_rows, file_cols=file_cols)
+
+
+def with_total(df: pd.DataFrame, count_cols, rate_cols=None, label_cols=None, repeated_totals=(),
+               not_additive=()) -> pd.DataFrame:
+    """df and a Total row of its count columns (suppression.add_total_row), labelled in the first
+    column that is neither a count nor a rate (of ``label_cols`` when given)."""
+    label_col = next((c for c in (label_cols or df.columns) if c in df.columns and c not in count_cols
+                      and c not in (rate_cols or {})), None)
+    return S.api("suppression", "add_total_row")(df, count_cols, rate_cols, repeated=repeated_totals,
+                                                 label=TOTAL, label_col=label_col, blank=not_additive)
+
+
+def protected(df: pd.DataFrame, count_cols, rate_cols=None, *, total_row: bool = False, label_cols=None,
+              repeated_totals=(), not_additive=(), stat_cols=None, also_hide=None,
+              force: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(df with its Total row when ``total_row``, the same with small numbers hidden): what
+    ``figure`` shows, hidden in presentation mode, or always with ``force`` (a file travels). The
+    arguments are figure's. Another view of a figure's rows (one provider's, say) takes them from
+    here, so that it hides exactly what the figure hides."""
+    kw = {}
+    if total_row and count_cols:
+        df = with_total(df, count_cols, rate_cols, label_cols, repeated_totals, not_additive)
+        kw = {"total_row_label": TOTAL}
+    shown = S.shared_table(df, count_cols, rate_cols, force=force, **kw,
+                           **({"stat_cols": stat_cols} if stat_cols else {}))
+    if also_hide is not None and (force or S.presentation()):
+        shown = also_hide(shown)
+    return df, shown
 
 
 def _total_hidden_for_its_parts(df: pd.DataFrame, shown: pd.DataFrame, count_cols) -> bool:

@@ -66,9 +66,151 @@ def _registered(values: pd.Series) -> pd.Series:
     return values.map({True: "Registered", False: "Not registered"}).fillna("Not recorded")
 
 
+# how the scorecard and the flags by provider hide small numbers: the one-provider view takes its
+# rows from the same protection, so that it never shows a cell the tables hide
+SCORECARD_RULE = dict(
+    count_cols=["pupils_now", "placements_in_period", "ended", "returned"],
+    rate_cols={"return_rate": ("returned", "ended")},
+    total_row=True,
+    not_additive=["pupils_now"],   # a pupil can be at two providers
+    # a median or share of a handful of placements is as telling as their count
+    stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
+               # the median of the placements that ended (its own n), not of all placements
+               "attendance_rate": "placements_in_period", "median_days": "ended",
+               "cost_per_week_median": "placements_in_period"},
+    # its placements ended and returns are the returns by provider's, protected there
+    # together with the other outcomes figures
+    also_hide=SH.as_returns_by_provider)
+
+
+def flags_rule(df: pd.DataFrame) -> dict:
+    present = [f for f in U.FLAG_LABELS if f in df.columns]
+    return dict(count_cols=["open", *present, "any_flag"], stat_cols={"open_median_days": "open"}, total_row=True)
+
+
+SCORECARD_COLUMNS = ["provider", "setting_type", "registered", "pupils_now", "placements_in_period", "median_hours",
+                     "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
+                     "cost_per_week_median", "needs_registration"]
+
+
+def _scorecard_view(df: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard as its table shows it (registration as words, rates as floats); the reasons
+    are the registration check's, given (with small numbers protected) below it."""
+    view = df.drop(columns=["registration_reason"], errors="ignore")
+    if len(view):
+        view["registered"] = _registered(view["registered"])
+        for c in ("part_time_share", "attendance_rate", "return_rate"):
+            if c in view.columns:
+                view[c] = view[c].astype(float)
+    return view
+
+
+# the one-provider view's rows: (column, label, how shown); the scorecard's, then the flags'
+PACK_SCORECARD = [
+    ("pupils_now", "Pupils placed there now", U.fmt_count),
+    ("placements_in_period", "Placements in the period", U.fmt_count),
+    ("median_hours", "Median hours a week (open placements)", lambda v: _number(v, " hours")),
+    ("part_time_share", "Part-time (share of open placements with hours recorded)", U.fmt_rate),
+    ("attendance_rate", "Attendance while placed there, in the period", U.fmt_rate),
+    ("median_days", "Median days of the placements ended (below)", U.fmt_days),
+    ("ended", "Placements ended in the period (not moved to other AP)", U.fmt_count),
+    ("returned", "Of those, returned to mainstream", U.fmt_count),
+    ("return_rate", "Return rate", U.fmt_rate),
+    ("cost_per_week_median", "Median cost per week", lambda v: _number(v, prefix="£")),
+]
+PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
+              ("open_median_days", "Median days so far (open placements)", U.fmt_days),
+              ("any_flag", "Open placements with any flag", U.fmt_count)]
+
+
+def _number(v, unit: str = "", prefix: str = "") -> str:
+    if v is None or v == "c":
+        return "c" if v == "c" else "—"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if pd.isna(f):
+        return "—"
+    return f"{prefix}{f:,.0f}{unit}" if f.is_integer() else f"{prefix}{f:,.1f}{unit}"
+
+
+def one_provider() -> None:
+    """One provider's figures together, beside every provider's: a commissioning officer's page
+    for a contract meeting or a visit, which otherwise meant reading one row of three tables.
+    Every cell comes from those tables' own protection (U.protected with their rules), so it
+    hides what they hide."""
+    sc = S.metric("providers", "scorecard")
+    st.header("One provider", anchor=False)
+    U.about("one_provider")
+    if sc.empty:
+        st.info(f"No provider has a placement in the period. {S.empty_reason()}")
+        return
+    names = dict(zip(sc["provider_key"].astype(str), sc["provider"].astype(str)))
+    keys = list(names)
+    chosen_filter = [str(k) for k in st.session_state.get("f_provider") or []]
+    default = keys.index(chosen_filter[0]) if len(chosen_filter) == 1 and chosen_filter[0] in keys else None
+    key = st.selectbox("Provider", keys, index=default, format_func=lambda k: names.get(k, k),
+                       placeholder="Choose a provider", key="one_provider")
+    if key is None:
+        st.caption(f"Choose one of the {U.n_of(len(keys), 'provider')} with a placement in the period to see its "
+                   "figures together.")
+        return
+    rule = SCORECARD_RULE
+    _, shown = U.protected(_scorecard_view(sc), label_cols=SCORECARD_COLUMNS, **rule)
+    this, every = shown[shown["provider_key"].astype(str) == key].iloc[0], shown.iloc[-1]
+    fl = S.metric("oversight", "by_provider")
+    f_this = f_every = None
+    if len(fl):
+        frule = flags_rule(fl)
+        _, fshown = U.protected(fl, label_cols=["provider"], **frule)
+        mine = fshown[fshown["provider_key"].astype(str) == key]
+        f_this, f_every = (mine.iloc[0] if len(mine) else None), fshown.iloc[-1]
+    st.markdown(f"**{S.md_escape(names[key])}** · {S.md_escape(U.value_label(this['setting_type']))} · "
+                f"{this['registered']}")
+    reg = registration_frame()
+    reg_row = reg[reg["provider_key"].astype(str) == key] if len(reg) else reg
+    if len(reg_row):
+        r = reg_row.iloc[0]
+        words = STATUS_WORDS.get(r["status"], str(r["status"]))
+        (st.error if r["status"] == "likely_needs_registration" else
+         st.warning if r["status"] == "registration_unknown" else st.caption)(
+            f"Registration check: {words}. {S.md_escape(str(r['reason'] or ''))}")
+    rows = [(label, fmt(this[c]), fmt(every[c]) if c not in rule["stat_cols"] and c != "pupils_now" else "—")
+            for c, label, fmt in PACK_SCORECARD if c in shown.columns]
+    flag_cols = [("open", None), ("open_median_days", None), ("any_flag", None)] + \
+        [(f, None) for f in U.FLAG_LABELS if f_every is not None and f in f_every.index]
+    labels = {c: (label, fmt) for c, label, fmt in PACK_FLAGS}
+    for c, _ in flag_cols:
+        label, fmt = labels.get(c, (f"Open placements flagged: {U.FLAG_LABELS.get(c, c)}", U.fmt_count))
+        mine = fmt(f_this[c]) if f_this is not None else (fmt(0) if c != "open_median_days" else "—")
+        rows.append((label, mine, fmt(f_every[c]) if f_every is not None and c != "open_median_days" else "—"))
+    table = pd.DataFrame(rows, columns=["Figure", names[key], "All providers"])
+    U.table(table, key="one_provider_table", rename={U.column_label(names[key]): names[key]})   # the name as it is
+    st.caption("All providers: the Total rows of the tables below, with the sidebar's filters. Medians and shares "
+               "are not totalled, and a pupil placed with two providers is one pupil, so those cells are blank."
+               + (f" {U.c_means()}." if S.presentation() else ""))
+    go_cols = st.columns(2)
+    targets = [("Open this provider's case list", "views/case_list.py", "panel", ":material/assignment_late:"),
+               ("See this provider's trends on the Overview", "views/overview.py", "trends", ":material/dashboard:")]
+    for col, (label, page, group, icon) in zip(go_cols, targets):
+        if S.can_open(group) and col.button(label, key=f"one_provider_{group}", icon=icon):
+            # the sidebar puts a kept filter back when its widget's value is gone (dashboard.py)
+            st.session_state["_filters_kept"] = {**st.session_state.get("_filters_kept", {}), "f_provider": [key]}
+            st.session_state.pop("f_provider", None)
+            st.switch_page(page)
+
+
+def registration_frame() -> pd.DataFrame:
+    """The registration check as the page shows it: its reasons quote counts, so in presentation
+    mode they are the shared version's."""
+    if S.presentation():
+        return S.metric("providers", "registration_check", suppress_below=S.threshold())
+    return S.metric("providers", "registration_check")
+
+
 def scorecard() -> None:
     df = S.metric("providers", "scorecard")
-    count_cols = ["pupils_now", "placements_in_period", "ended", "returned"]
 
     def chart(d):
         d = d.copy()
@@ -77,32 +219,15 @@ def scorecard() -> None:
                      "Return-to-mainstream rate by provider", "Provider (n = placements ended in the period)",
                      "Return rate (%)", horizontal=True, percent=True)
 
-    # the reasons are the registration check's, given (with small numbers protected) above it
-    view = df.drop(columns=["registration_reason"], errors="ignore")
-    if len(view):
-        view["registered"] = _registered(view["registered"])
-        for c in ("part_time_share", "attendance_rate", "return_rate"):
-            if c in view.columns:
-                view[c] = view[c].astype(float)
-    U.figure("Provider scorecard", "scorecard", view, "scorecard", chart=chart, count_cols=count_cols,
-             rate_cols={"return_rate": ("returned", "ended")},
-             table_cols=["provider", "setting_type", "registered", "pupils_now", "placements_in_period", "median_hours",
-                         "part_time_share", "attendance_rate", "median_days", "ended", "returned", "return_rate",
-                         "cost_per_week_median", "needs_registration"],
-             file_stem="provider-scorecard", default_view="Table", total_row=True,
-             not_additive=["pupils_now"],   # a pupil can be at two providers
-             # a median or share of a handful of placements is as telling as their count
-             stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
-                        # the median of the placements that ended (its own n), not of all placements
-                        "attendance_rate": "placements_in_period", "median_days": "ended",
-                        "cost_per_week_median": "placements_in_period"},
-             empty="No provider has a placement in the period.",
-             # its placements ended and returns are the returns by provider's, protected there
-             # together with the other outcomes figures
-             also_hide=SH.as_returns_by_provider, level=2)
+    view = _scorecard_view(df)
+    U.figure("Provider scorecard", "scorecard", view, "scorecard", chart=chart,
+             table_cols=SCORECARD_COLUMNS, file_stem="provider-scorecard", default_view="Table",
+             empty="No provider has a placement in the period.", level=2, **SCORECARD_RULE)
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
-                   "Hours are the median hours a week; attendance is during the placements.")
+                   "Hours are the median hours a week. Attendance counts the sessions in the period while the "
+                   "pupils were placed there, from every attendance row of theirs (a row naming another setting "
+                   "too). Median days are those of the placements ended, as counted beside them.")
 
 
 def flags() -> None:
@@ -111,10 +236,9 @@ def flags() -> None:
     df = S.metric("oversight", "by_provider")
     present = [f for f in U.FLAG_LABELS if f in df.columns]
     U.figure("Open placements and their flags, by provider", "prov_flags", df.drop(columns=["provider_key"]),
-             "flags_by_provider", count_cols=["open", *present, "any_flag"],
-             table_cols=["provider", "open", "open_median_days", "any_flag", *present],
-             stat_cols={"open_median_days": "open"}, total_row=True, file_stem="flags-by-provider",
-             empty="No placement is open on the 'as of' date.", level=2)
+             "flags_by_provider", table_cols=["provider", "open", "open_median_days", "any_flag", *present],
+             file_stem="flags-by-provider", empty="No placement is open on the 'as of' date.", level=2,
+             **flags_rule(df))
 
 
 def main() -> None:
@@ -123,6 +247,9 @@ def main() -> None:
         return
     p = S.period()
     st.caption(U.scope_caption(p))
+    with S.section("the one-provider view"):
+        one_provider()
+    st.divider()
     with S.section("the scorecard"):
         scorecard()
     st.divider()

@@ -1,0 +1,140 @@
+"""The Providers page's one-provider view: one provider's row of the scorecard, the flags by
+provider and the registration check, beside every provider's totals, for a contract meeting.
+Expected values are counted here with SQL from metrics.md's definitions, not read from the
+product's own functions."""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from tests.reference_data import copy_db
+from tests.test_app import assert_healthy, open_app
+
+AS_OF = date(2025, 3, 14)
+START = date(2024, 9, 1)       # the default period: this academic year to date
+ASHBECK = "990101"             # the sample's largest provider, a registered PRU
+
+
+def _expected(db, key: str) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        def one(sql, params=()):
+            return con.execute(sql, list(params)).fetchone()[0]
+        is_open = "start_date <= ? AND (end_date IS NULL OR end_date > ?)"
+        in_period = "start_date <= ? AND (end_date IS NULL OR end_date >= ?)"
+        ended = "end_date BETWEEN ? AND ? AND destination IS DISTINCT FROM 'other_ap'"
+        return {
+            "pupils_now": one(f"SELECT count(DISTINCT pupil_id) FROM placements WHERE provider_key = ? AND {is_open}",
+                              [key, AS_OF, AS_OF]),
+            "open": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open}", [key, AS_OF, AS_OF]),
+            "open_all": one(f"SELECT count(*) FROM placements WHERE {is_open}", [AS_OF, AS_OF]),
+            "in_period": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {in_period}",
+                             [key, AS_OF, START]),
+            "in_period_all": one(f"SELECT count(*) FROM placements WHERE {in_period}", [AS_OF, START]),
+            "ended": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {ended}", [key, START, AS_OF]),
+            "returned": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {ended} "
+                            "AND destination = 'mainstream'", [key, START, AS_OF]),
+            "ended_all": one(f"SELECT count(*) FROM placements WHERE {ended}", [START, AS_OF]),
+            "returned_all": one(f"SELECT count(*) FROM placements WHERE {ended} AND destination = 'mainstream'",
+                                [START, AS_OF]),
+            # metrics.md §5: as_of − (last review, or the start when there is none, or when the
+            # newest review is after as_of) > 42 days
+            "review_overdue": one(f"""SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open}
+                                      AND date_diff('day', CASE WHEN last_review_date <= ? THEN last_review_date
+                                                                ELSE start_date END, ?) > 42""",
+                                  [key, AS_OF, AS_OF, AS_OF, AS_OF]),
+            "no_planned_end": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open} "
+                                  "AND planned_end_date IS NULL", [key, AS_OF, AS_OF]),
+            "no_objectives": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open} "
+                                 "AND coalesce(trim(objectives), '') = ''", [key, AS_OF, AS_OF]),
+        }
+    finally:
+        con.close()
+
+
+def _pack(at) -> pd.DataFrame:
+    [table] = [df.value for df in at.dataframe if "Figure" in df.value.columns]
+    return table.set_index("Figure")
+
+
+def _choose(at, name: str) -> None:
+    at.selectbox(key="one_provider").set_value(next(k for k in at.selectbox(key="one_provider").options
+                                                    if k == name or name in str(k))).run()
+
+
+def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sample_db, tmp_path, monkeypatch):
+    db = copy_db(sample_db, tmp_path)
+    want = _expected(db, ASHBECK)
+    assert want["open"] >= 10 and want["ended"] >= 5          # a provider worth a meeting
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    assert_healthy(at)
+    assert at.selectbox(key="one_provider").value is None       # nothing until a provider is chosen
+    assert not [df for df in at.dataframe if "Figure" in df.value.columns]
+    at.selectbox(key="one_provider").set_value(ASHBECK).run()
+    assert_healthy(at)
+    pack = _pack(at)
+    assert list(pack.columns) == ["Ashbeck Learning Centre", "All providers"]
+    mine, every = pack["Ashbeck Learning Centre"], pack["All providers"]
+    assert mine["Pupils placed there now"] == f"{want['pupils_now']}"
+    assert mine["Placements in the period"] == f"{want['in_period']}"
+    assert every["Placements in the period"] == f"{want['in_period_all']}"
+    assert mine["Placements ended in the period (not moved to other AP)"] == f"{want['ended']}"
+    assert mine["Of those, returned to mainstream"] == f"{want['returned']}"
+    assert mine["Return rate"] == f"{100 * want['returned'] / want['ended']:.0f}%"
+    assert every["Return rate"] == f"{100 * want['returned_all'] / want['ended_all']:.0f}%"
+    assert mine["Placements open on the 'as of' date"] == f"{want['open']}"
+    assert every["Placements open on the 'as of' date"] == f"{want['open_all']}"
+    assert mine["Open placements flagged: Review overdue"] == f"{want['review_overdue']}"
+    assert mine["Open placements flagged: No planned end date"] == f"{want['no_planned_end']}"
+    assert mine["Open placements flagged: No objectives recorded"] == f"{want['no_objectives']}"
+    assert mine["Open placements flagged: Unregistered provider"] == "0"      # a registered PRU
+    # medians and shares are not totalled, nor distinct pupils (one may be at two providers)
+    assert every["Pupils placed there now"] == every["Median hours a week (open placements)"] == "—"
+    assert any("Registered" in m.value for m in at.markdown)
+
+
+def test_in_presentation_mode_it_hides_exactly_what_the_tables_below_hide(sample_db, tmp_path, monkeypatch):
+    # Each cell comes from the scorecard's and the flags table's own protection: a 'c' there is
+    # a 'c' here, and nothing they show is hidden here.
+    db = copy_db(sample_db, tmp_path)
+    want = _expected(db, ASHBECK)
+    assert 0 < want["no_objectives"] < 3          # a small count, hidden as 'c' by the default rule
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat(), "present": "yes"})
+    at.selectbox(key="one_provider").set_value(ASHBECK).run()
+    assert_healthy(at)
+    mine = _pack(at)["Ashbeck Learning Centre"]
+    assert mine["Open placements flagged: No objectives recorded"] == "c"
+    tables = [df.value for df in at.dataframe if "Provider" in df.value.columns]
+    [flags] = [t for t in tables if "Review overdue" in t.columns]
+    [score] = [t for t in tables if "Return rate" in t.columns]
+    frow = flags[flags["Provider"] == "Ashbeck Learning Centre"].iloc[0]
+    srow = score[score["Provider"] == "Ashbeck Learning Centre"].iloc[0]
+    for label, flag in (("Review overdue", "Review overdue"), ("No objectives recorded", "No objectives recorded"),
+                        ("Low attendance", "Low attendance"), ("Long placement", "Long placement")):
+        assert mine[f"Open placements flagged: {label}"] == str(frow[flag])
+    assert mine["Placements ended in the period (not moved to other AP)"] == str(srow["Ended"])
+    assert mine["Of those, returned to mainstream"] == str(srow["Returned to mainstream"])
+    rate = srow["Return rate"]         # the same rate, to two places there
+    rate = float(rate.rstrip("%")) / 100 if isinstance(rate, str) else rate
+    assert mine["Return rate"] == f"{100 * rate:.0f}%" == f"{100 * want['returned'] / want['ended']:.0f}%"
+
+
+def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sample_db, tmp_path, monkeypatch):
+    db = copy_db(sample_db, tmp_path)
+    want = _expected(db, "brightpath tuition")
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value("brightpath tuition").run()
+    next(b for b in at.button if b.label == "Open this provider's case list").click().run()
+    assert_healthy(at)
+    assert [t.value for t in at.title] == ["Case list"]
+    assert at.session_state["f_provider"] == ["brightpath tuition"]
+    assert any(f"{want['open']} placements listed" in c.value for c in at.caption)
+    # back on the Providers page, the sidebar's one provider is the one shown
+    at.switch_page("views/providers.py").run()
+    assert at.selectbox(key="one_provider").value == "brightpath tuition"
+    next(b for b in at.button if b.label == "See this provider's trends on the Overview").click().run()
+    assert_healthy(at)
+    assert [t.value for t in at.title][0].startswith("Overview") or any("Overview" in t.value for t in at.title)
+    assert at.session_state["f_provider"] == ["brightpath tuition"]
