@@ -21,8 +21,8 @@ Decisions worth knowing:
   recorded; part time as metrics.md §5.
 - ``attendance_rate`` is attended / possible over the pupils' attendance rows whose
   period_start falls within one of their selected placements at that provider
-  ([start_date, min(end_date, as_of)]), counted once per row. Rows from before the period
-  count too (the placement's whole span up to as_of).
+  ([start_date, min(end_date, as_of)]) and in the period, counted once per row, whatever
+  setting the row names (attendance rows need not name one).
 
 >>> from tests.factories import make_db, placement
 >>> con = make_db(placements=[placement("P1", "2025-01-06", registered=False, hours_per_week=20, cla=True)])
@@ -284,3 +284,37 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     num = pd.to_numeric(numerator, errors="coerce").astype(float)
     den = pd.to_numeric(denominator, errors="coerce").astype(float)
     return (num / den).where(den > 0)
+
+
+def registration_history(con: duckdb.DuckDBPyConnection, provider_key: str, settings: Settings,
+                         dates: list[date], suppress_below: int | None = None) -> pd.DataFrame:
+    """The registration test for one provider on each of ``dates`` (term ends, say): a provider
+    can meet it one term and not the next, and a commissioning review asked for its history.
+    Columns: date, pupils_18h_plus, cla_or_ehcp_18h_plus, likely_needs_registration, status,
+    reason, as ``registration_check`` works them out at that date (every placement open then at
+    the provider, whatever the filters; its registration status is the newest recorded, and
+    records are as held now, not as they were then)."""
+    cols = ["date", "pupils_18h_plus", "cla_or_ehcp_18h_plus", "likely_needs_registration", "status", "reason"]
+    if not dates:
+        return pd.DataFrame(columns=cols)
+    counts = _query(con, """
+        WITH d AS (SELECT unnest(?::DATE[]) AS d),
+             open_ AS (SELECT d.d, p.pupil_id, p.cla, p.sen_status,
+                              coalesce(p.hours_per_week, p.sessions_per_week * ? / 10.0) AS weekly_hours
+                       FROM d JOIN placements p ON p.provider_key = ? AND p.start_date <= d.d
+                                               AND (p.end_date IS NULL OR p.end_date > d.d))
+        SELECT d.d AS date,
+               count(DISTINCT o.pupil_id) FILTER (WHERE o.weekly_hours >= ?) AS pupils_18h_plus,
+               count(DISTINCT o.pupil_id) FILTER (WHERE o.weekly_hours >= ?
+                   AND (o.cla IS TRUE OR o.sen_status = 'E')) AS cla_or_ehcp_18h_plus
+        FROM d LEFT JOIN open_ o ON o.d = d.d GROUP BY d.d ORDER BY d.d
+    """, [list(dates), settings.full_time_hours, provider_key, REGISTRATION_HOURS, REGISTRATION_HOURS])
+    details = _provider_details(con, [provider_key])
+    registered = details["registered"].iloc[0] if len(details) else None
+    registered = None if registered is None or pd.isna(registered) else bool(registered)
+    rows = []
+    for d, n, v in zip(counts["date"], counts["pupils_18h_plus"], counts["cla_or_ehcp_18h_plus"]):
+        d = pd.Timestamp(d).date()
+        likely, reason, status = _reason(registered, int(n), int(v), d, suppress_below)
+        rows.append((d, int(n), int(v), likely, status, reason))
+    return pd.DataFrame(rows, columns=cols)

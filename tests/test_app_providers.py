@@ -138,3 +138,33 @@ def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sam
     assert_healthy(at)
     assert [t.value for t in at.title][0].startswith("Overview") or any("Overview" in t.value for t in at.title)
     assert at.session_state["f_provider"] == ["brightpath tuition"]
+
+
+def test_an_unregistered_provider_shows_its_test_at_term_ends_and_one_pupil_short(sample_db, tmp_path, monkeypatch):
+    # A commissioning review: Riverside (unregistered) met the test in December, not in March,
+    # and again in July; the page gave one date at a time and no warning at one pupil short.
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+
+    def at_date(d):
+        return con.execute("""SELECT count(DISTINCT pupil_id) FILTER (WHERE h >= 18),
+                                     count(DISTINCT pupil_id) FILTER (WHERE h >= 18 AND (cla OR sen_status = 'E'))
+                              FROM (SELECT *, coalesce(hours_per_week, sessions_per_week * 2.5) AS h FROM placements)
+                              WHERE provider_key = 'riverside re-engagement hub' AND start_date <= ?
+                                    AND (end_date IS NULL OR end_date > ?)""", [d, d]).fetchone()
+    now, december = at_date(AS_OF), at_date(date(2024, 12, 31))
+    con.close()
+    assert now == (4, 0) and december[0] == 4 and december[1] > 0      # the sample's case, as the review found
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value("riverside re-engagement hub").run()
+    assert_healthy(at)
+    assert any(w.value.startswith("One pupil short of the registration test") for w in at.warning)
+    [hist] = [df.value for df in at.dataframe if "When" in df.value.columns]
+    last, autumn = hist.iloc[-1], hist[hist["When"].str.startswith("End of Autumn 2024/25")].iloc[0]
+    assert last["When"] == "The 'as of' date (14/03/2025)" and last["Result"] == "Below the test"
+    assert (int(last.iloc[1]), int(last.iloc[2])) == now
+    assert (int(autumn.iloc[1]), int(autumn.iloc[2])) == december and autumn["Result"] == "Likely to need registering"
+    assert len(hist) == 7                                                  # six term ends and the date
+    # a registered provider gets no warning
+    at.selectbox(key="one_provider").set_value(ASHBECK).run()
+    assert not any(w.value.startswith("One pupil short") for w in at.warning)

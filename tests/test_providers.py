@@ -303,3 +303,25 @@ def test_scorecard_attendance_counts_the_period_only():
     row = scorecard(db, Filters(as_of=AS_OF, period_start=date(2024, 9, 1), period_end=date(2025, 8, 31)),
                     Settings()).iloc[0]
     assert row["attendance_rate"] == (4 + 5) / 20       # not (10 + 10 + 4 + 5) / 40
+
+
+def test_registration_history_works_the_test_out_on_each_date():
+    # Skills Hub (unregistered). By hand, pupils at 18+ hours open on each date:
+    #  1 Dec 2024: A, B, C, D (4; none looked after) -> below the test, one short;
+    #  20 Dec 2024: A, B, C, D and E (5) -> likely to need registering;
+    #  14 Mar 2025: A, B (C and D ended 31 Jan, E on 10 Jan); F is looked after -> likely.
+    # G is part-time (10 hours) and never counts; H's 4 sessions make 10 hours at 25 a week.
+    from analytics.providers import registration_history
+    db = make_db(placements=[
+        hub("A", "2024-09-02", hours_per_week=25.0), hub("B", "2024-09-02", hours_per_week=18.0),
+        hub("C", "2024-09-02", "2025-01-31", hours_per_week=20.0),
+        hub("D", "2024-09-02", "2025-01-31", sessions_per_week=8, hours_per_week=None),   # 8 x 2.5 = 20
+        hub("E", "2024-12-02", "2025-01-10", hours_per_week=30.0),
+        hub("F", "2025-02-03", hours_per_week=22.0, cla=True),
+        hub("G", "2024-09-02", hours_per_week=10.0),
+        hub("H", "2024-09-02", sessions_per_week=4, hours_per_week=None)])
+    h = registration_history(db, "skills hub", Settings(), [date(2024, 12, 1), date(2024, 12, 20), AS_OF])
+    assert h["pupils_18h_plus"].tolist() == [4, 5, 3]
+    assert h["cla_or_ehcp_18h_plus"].tolist() == [0, 0, 1]
+    assert h["status"].tolist() == ["below_threshold", "likely_needs_registration", "likely_needs_registration"]
+    assert h["date"].tolist() == [date(2024, 12, 1), date(2024, 12, 20), AS_OF]

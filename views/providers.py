@@ -1,6 +1,8 @@
 """Providers: a scorecard per provider and the registration check."""
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -176,6 +178,7 @@ def one_provider() -> None:
         (st.error if r["status"] == "likely_needs_registration" else
          st.warning if r["status"] == "registration_unknown" else st.caption)(
             f"Registration check: {words}. {S.md_escape(str(r['reason'] or ''))}")
+    _registration_history(key, this)
     rows = [(label, fmt(this[c]), fmt(every[c]) if c not in rule["stat_cols"] and c != "pupils_now" else "—")
             for c, label, fmt in PACK_SCORECARD if c in shown.columns]
     flag_cols = [("open", None), ("open_median_days", None), ("any_flag", None)] + \
@@ -199,6 +202,40 @@ def one_provider() -> None:
             st.session_state["_filters_kept"] = {**st.session_state.get("_filters_kept", {}), "f_provider": [key]}
             st.session_state.pop("f_provider", None)
             st.switch_page(page)
+
+
+def _registration_history(key: str, this: pd.Series) -> None:
+    """The registration test at the ends of the last six terms and on the 'as of' date: a
+    provider meets it one term and not the next, and one pupil short today is worth knowing."""
+    as_of = S.period().as_of
+    trends = S.api("trends", "terms_between")
+    terms = [t for t in trends(date(as_of.year - 3, 9, 1), as_of) if t.end < as_of][-6:]
+    labels = {t.end: f"End of {t.label}" for t in terms}
+    labels[as_of] = "The 'as of' date"
+    hist = S.call("providers", "registration_history", key, S.settings(), sorted(labels),
+                  suppress_below=S.threshold() if S.presentation() else None)
+    if hist.empty:
+        return
+    pupils = ["pupils_18h_plus", "cla_or_ehcp_18h_plus"]
+    shown = S.shared_table(hist, pupils)
+    table = pd.DataFrame({"When": [f"{labels[d]} ({d:%d/%m/%Y})" for d in hist["date"]],
+                          "pupils_18h_plus": shown["pupils_18h_plus"],
+                          "cla_or_ehcp_18h_plus": shown["cla_or_ehcp_18h_plus"],
+                          "Result": [STATUS_WORDS.get(v, v) for v in hist["status"]]})
+    now = hist.iloc[-1]
+    pupils_needed, hours = S.api("providers", "REGISTRATION_PUPILS"), S.api("providers", "REGISTRATION_HOURS")
+    short = (now["status"] == "below_threshold" and this["registered"] == "Not registered"
+             and int(now["pupils_18h_plus"]) == pupils_needed - 1 and int(now["cla_or_ehcp_18h_plus"]) == 0)
+    if short and str(shown["pupils_18h_plus"].iloc[-1]) != "c":
+        st.warning(f"One pupil short of the registration test on the 'as of' date: {pupils_needed - 1} pupils "
+                   f"are timetabled for {hours} or more hours a week, and the test is met at "
+                   f"{pupils_needed} (or at one such pupil who is looked after or has an EHC plan).")
+    changed = hist["status"].nunique() > 1
+    with st.expander("The registration test at recent term ends" + (": it has changed" if changed else ""),
+                     expanded=changed and this["registered"] != "Registered"):
+        U.table(table, key="one_provider_registration")
+        st.caption("Each date counts every placement open then at the provider, whatever the filters, as the "
+                   "records are held now (a later file may have changed them).")
 
 
 def registration_frame() -> pd.DataFrame:
