@@ -424,8 +424,15 @@ def _walk(node):
 
 
 def _all_files(monkeypatch) -> dict:
-    """{file name: bytes} of every download a page offers, in a container or in the main area
-    (st.download_button is bound to the main area at import, so it is patched as well)."""
+    """{file name: bytes} of every download a page offers, made as the button is drawn."""
+    return _recorded_downloads(monkeypatch, make=True)
+
+
+def _recorded_downloads(monkeypatch, make: bool) -> dict:
+    """{file name: what a download button was given} for every button a page draws, in a
+    container or in the main area (st.download_button is bound to the main area at import, so it
+    is patched as well): the file's bytes when ``make`` (deferred data called there and then),
+    else the button's data as it is (the browser asks for deferred data on a click)."""
     import streamlit as st
     from streamlit.delta_generator import DeltaGenerator
 
@@ -433,7 +440,7 @@ def _all_files(monkeypatch) -> dict:
 
     def keep(kwargs):
         data = kwargs.get("data")
-        files[kwargs.get("file_name")] = data() if callable(data) else data
+        files[kwargs.get("file_name")] = data() if make and callable(data) else data
 
     original, bound = DeltaGenerator.download_button, st.download_button
 
@@ -572,26 +579,6 @@ def test_a_withdrawn_uploads_rejected_rows_are_not_offered(tmp_path, monkeypatch
     assert any("a withdrawn upload's are not offered" in c.value for c in at.caption)
 
 
-def _deferred_files(monkeypatch) -> dict:
-    """{file name: the download button's data} as drawn, not yet made (the browser asks for it)."""
-    import streamlit as st
-    from streamlit.delta_generator import DeltaGenerator
-
-    made = {}
-    original, bound = DeltaGenerator.download_button, st.download_button
-
-    def recording(self, *args, **kwargs):
-        made[kwargs.get("file_name")] = kwargs.get("data")
-        return original(self, *args, **kwargs)
-
-    def main_area(*args, **kwargs):
-        made[kwargs.get("file_name")] = kwargs.get("data")
-        return bound(*args, **kwargs)
-    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
-    monkeypatch.setattr(st, "download_button", main_area)
-    return made
-
-
 def test_a_file_of_named_rows_is_recorded_when_it_is_made_and_a_file_of_figures_is_not(sample_db, tmp_path,
                                                                                        monkeypatch):
     # A data protection review: nobody could tell who had taken a copy of the case list or of a
@@ -626,7 +613,7 @@ def test_a_file_of_named_rows_is_recorded_when_it_is_made_and_a_file_of_figures_
                 for w, c, d, n in zip(t["What"], t["Case"], t["Detail"], t["Cases listed"])
                 if w == "download"][::-1]                      # oldest first
 
-    made = _deferred_files(monkeypatch)
+    made = _recorded_downloads(monkeypatch, make=False)
     at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": "2025-03-14"})   # presenting
     assert_healthy(at)
     [name] = [n for n in made if n.startswith("OFFICIAL-SENSITIVE-case-list") and n.endswith(".csv")]

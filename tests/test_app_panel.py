@@ -763,10 +763,9 @@ def test_a_date_of_birth_or_upn_typed_into_objectives_is_hidden(sample_db, tmp_p
     assert "U999200115025" not in page_text(at)
 
 
-def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_path, monkeypatch):
-    # A data protection review could not answer "who looked at this child's record?": nothing
-    # recorded a pupil view opened or a case list shown. Each is now in the store's access log,
-    # once per session for each thing opened, by case number (never a UPN).
+def _with_empty_access_log(sample_db, tmp_path):
+    """(a copy of the sample store with nothing in its access log, the number of children with a
+    placement open on 14 March 2025, counted by metrics.md §1's rule)."""
     from tests.reference_data import copy_db
     db = copy_db(sample_db, tmp_path)
     con = duckdb.connect(str(db))
@@ -774,6 +773,14 @@ def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_pat
     [(children,)] = con.execute("""SELECT count(DISTINCT pupil_id) FROM placements WHERE start_date <= DATE '2025-03-14'
                                    AND (end_date IS NULL OR end_date > DATE '2025-03-14')""").fetchall()
     con.close()
+    return db, children
+
+
+def test_who_opened_a_pupil_view_or_the_case_list_is_recorded(sample_db, tmp_path, monkeypatch):
+    # A data protection review could not answer "who looked at this child's record?": nothing
+    # recorded a pupil view opened or a case list shown. Each is now in the store's access log,
+    # once per session for each thing opened, by case number (never a UPN).
+    db, children = _with_empty_access_log(sample_db, tmp_path)
     at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
     at.run()                                   # a rerun of the same list is not a second look
     case = _pick_case(at)                      # opens the pupil view (presentation mode on)
@@ -804,13 +811,7 @@ def test_the_pupil_view_opened_from_the_menu_shows_no_child_until_one_is_chosen(
                                                                                 monkeypatch):
     # A QA review: opened from the menu, the Pupil view showed the first case, a child nobody had
     # asked for, on a shared screen, and recorded them in the access log as looked at.
-    from tests.reference_data import copy_db
-    db = copy_db(sample_db, tmp_path)
-    con = duckdb.connect(str(db))
-    con.execute("DELETE FROM access_log")      # what other tests' sessions opened on the shared file
-    [(children,)] = con.execute("""SELECT count(DISTINCT pupil_id) FROM placements WHERE start_date <= DATE '2025-03-14'
-                                   AND (end_date IS NULL OR end_date > DATE '2025-03-14')""").fetchall()
-    con.close()
+    db, children = _with_empty_access_log(sample_db, tmp_path)
     at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
     assert_healthy(at)
     assert at.session_state["case"] is None and "case" not in at.query_params

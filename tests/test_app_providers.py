@@ -59,11 +59,6 @@ def _pack(at) -> pd.DataFrame:
     return table.set_index("Figure")
 
 
-def _choose(at, name: str) -> None:
-    at.selectbox(key="one_provider").set_value(next(k for k in at.selectbox(key="one_provider").options
-                                                    if k == name or name in str(k))).run()
-
-
 def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sample_db, tmp_path, monkeypatch):
     db = copy_db(sample_db, tmp_path)
     want = _expected(db, ASHBECK)
