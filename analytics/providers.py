@@ -46,7 +46,8 @@ FULL_TIME_SESSIONS = 10      # data-spec: 10 sessions a week = full time
 SCORECARD_COLUMNS = ["provider_key", "provider", "setting_type", "registered", "pupils_now",
                      "placements_in_period", "median_hours", "part_time_share",
                      "attendance_rate", "median_days", "ended", "returned", "return_rate",
-                     "cost_per_week_median", "needs_registration", "registration_reason"]
+                     "cost_per_week_median", "open_cost_total", "open_with_cost", "needs_registration",
+                     "registration_reason"]
 REGISTRATION_COLUMNS = ["provider_key", "provider", "setting_type", "registered",
                         "pupils_18h_plus", "cla_or_ehcp_18h_plus", "likely_needs_registration",
                         "reason", "status"]
@@ -212,7 +213,10 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     days of the placements counted in ``ended``, its n), ended (ended in the period, less
     destination other_ap),
     returned (of those, to mainstream), return_rate (returned / ended), cost_per_week_median
-    (placements in the period with a cost), needs_registration (bool), registration_reason.
+    (placements in the period with a cost), open_cost_total (the weekly costs of the selected
+    placements open at as_of, added up: what the provider is paid a week now, for those with a
+    cost recorded), open_with_cost (how many of those have one), needs_registration (bool),
+    registration_reason.
     Rates and medians are null (NaN) when there is nothing to take them over. Sorted by name.
     """
     period = resolve_period(filters, today)
@@ -241,7 +245,9 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
                count(*) FILTER (WHERE hours_per_week < ?
                                 OR (hours_per_week IS NULL AND sessions_per_week < ?)) AS part_time,
                count(*) FILTER (WHERE hours_per_week IS NOT NULL
-                                OR sessions_per_week IS NOT NULL) AS hours_known
+                                OR sessions_per_week IS NOT NULL) AS hours_known,
+               sum(cost_per_week) AS open_cost_total,
+               count(cost_per_week) AS open_with_cost
         FROM sel WHERE is_open GROUP BY provider_key
     """, params + [settings.full_time_hours, FULL_TIME_SESSIONS])
 
@@ -262,6 +268,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     df = df.merge(open_now, how="left", on="provider_key")
     df = df.merge(attendance, how="left", on="provider_key")
     df["pupils_now"] = df["pupils_now"].fillna(0).astype(int)
+    df["open_with_cost"] = df["open_with_cost"].fillna(0).astype(int)
     for c in ("placements_in_period", "ended", "returned"):
         df[c] = df[c].astype(int)
     df["part_time_share"] = _ratio(df["part_time"], df["hours_known"])

@@ -466,6 +466,14 @@ def test_the_overview_sets_local_shares_beside_england(sample_db, monkeypatch):
         local = [x for x in _plotly_values(here["x"]) if x == x]   # NaN: nothing there
         assert abs(sum(local) - 1) < 1e-9
         assert any(x > 0 for x in _plotly_values(england["x"]) if x == x)
+    assert spec["layout"]["title"]["text"].startswith("Share in this LA and in England")
+    # filtered to one provider, the local bars are not "This LA" (a commissioning review)
+    at = open_app(sample_db, monkeypatch, query={"as_of": "2025-03-01", "provider": "brightpath tuition"})
+    [chart] = [n for n in _walk(at._tree) if getattr(n, "type", "") == "plotly_chart"
+               and n.proto.id.endswith("chart_national")]
+    spec = json.loads(chart.proto.spec)
+    assert spec["data"][0]["name"].startswith("This LA (as filtered), 01/03/2025")
+    assert spec["layout"]["title"]["text"].startswith("Share in this LA (as filtered) and in England")
 
 
 def _plotly_values(v) -> list:

@@ -47,6 +47,10 @@ def _expected(db, key: str) -> dict:
                                   [key, AS_OF, AS_OF, AS_OF, AS_OF]),
             "no_planned_end": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open} "
                                   "AND planned_end_date IS NULL", [key, AS_OF, AS_OF]),
+            "open_cost": one(f"SELECT sum(cost_per_week) FROM placements WHERE provider_key = ? AND {is_open}",
+                             [key, AS_OF, AS_OF]),
+            "open_with_cost": one(f"SELECT count(cost_per_week) FROM placements WHERE provider_key = ? AND {is_open}",
+                                  [key, AS_OF, AS_OF]),
             "no_objectives": one(f"SELECT count(*) FROM placements WHERE provider_key = ? AND {is_open} "
                                  "AND coalesce(trim(objectives), '') = ''", [key, AS_OF, AS_OF]),
         }
@@ -85,6 +89,9 @@ def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sa
     assert mine["Open placements flagged: No planned end date"] == f"{want['no_planned_end']}"
     assert mine["Open placements flagged: No objectives recorded"] == f"{want['no_objectives']}"
     assert mine["Open placements flagged: Unregistered provider"] == "0"      # a registered PRU
+    assert want["open_cost"] is None and want["open_with_cost"] == 0        # the sample records no cost here
+    assert mine["Weekly cost of the open placements, added up"] == "—"
+    assert mine["Open placements with a weekly cost recorded"] == "0"
     # medians and shares are not totalled, nor distinct pupils (one may be at two providers)
     assert every["Pupils placed there now"] == every["Median hours a week (open placements)"] == "—"
     assert any("Registered" in m.value for m in at.markdown)
@@ -121,6 +128,11 @@ def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sam
     want = _expected(db, "brightpath tuition")
     at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
     at.selectbox(key="one_provider").set_value("brightpath tuition").run()
+    # what it is paid a week now (the commissioning review's £5,565 for 18 open placements)
+    mine = _pack(at)["BrightPath Tuition"]
+    assert want["open_with_cost"] > 0 and float(want["open_cost"]).is_integer()
+    assert mine["Weekly cost of the open placements, added up"] == f"£{want['open_cost']:,.0f}"
+    assert mine["Open placements with a weekly cost recorded"] == f"{want['open_with_cost']}"
     next(b for b in at.button if b.label == "Open this provider's case list").click().run()
     assert_healthy(at)
     assert [t.value for t in at.title] == ["Case list"]

@@ -325,3 +325,16 @@ def test_registration_history_works_the_test_out_on_each_date():
     assert h["cla_or_ehcp_18h_plus"].tolist() == [0, 0, 1]
     assert h["status"].tolist() == ["below_threshold", "likely_needs_registration", "likely_needs_registration"]
     assert h["date"].tolist() == [date(2024, 12, 1), date(2024, 12, 20), AS_OF]
+
+
+def test_scorecard_adds_up_what_the_open_placements_cost_a_week():
+    # A commissioning review: the median cost over the period's placements was all there was; a
+    # contract meeting needs the weekly commitment now, and how many have no cost recorded.
+    # Open at as_of: A £300, B £450.50, C none; D (£900) ended in February.
+    db = make_db(placements=[oak("A", "2024-09-02", cost_per_week=300.0), oak("B", "2025-01-06", cost_per_week=450.5),
+                             oak("C", "2025-01-06", cost_per_week=None),
+                             oak("D", "2024-09-02", "2025-02-14", destination="mainstream", cost_per_week=900.0)])
+    row = scorecard(db, F, Settings()).iloc[0]
+    assert row["open_cost_total"] == 750.5
+    assert row["open_with_cost"] == 2
+    assert row["cost_per_week_median"] == 450.5          # 300, 450.5, 900 in the period

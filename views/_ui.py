@@ -127,6 +127,8 @@ COLUMN_LABELS = {
     "reason": "Reason", "commissioner": "Commissioned by", "start_date": "Start",
     "end_date": "End", "planned_end_date": "Planned end", "days": "Days in AP", "is_open": "Open",
     "ended": "Ended", "returned": "Returned to mainstream", "rate": "Return rate",
+    # the 'as of' date's, beside the period's placements (a reviewer read both as the period's)
+    "pupils_now": "Pupils on the 'as of' date",
     "unknown_destination": "Destination not recorded", "sustained_eligible": "Returns old enough to judge",
     "sustained": "Sustained", "sustained_rate": "Sustained rate", "destination": "Destination",
     "n": "Placements", "pupils": "Pupils", "eligible": "Old enough to judge",

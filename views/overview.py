@@ -284,6 +284,12 @@ BREAKDOWNS = {"SEN status": "sen_status", "Looked after": "cla", "FSM": "fsm", "
 NATIONAL = {"Setting type": "setting_type", "Placement reason": "reason"}
 
 
+def _local_name() -> str:
+    """"This LA", or what the filters chose when any is on: a commissioning review read one
+    provider's placements, filtered, as "This LA" beside England."""
+    return "This LA" if not S.active_filter_count() else "This LA (as filtered)"
+
+
 def national() -> None:
     st.header("Compared with England", anchor=False)
     label = st.segmented_control("Compare", list(NATIONAL), default="Setting type", key="nat_by")
@@ -318,10 +324,11 @@ def national() -> None:
     def chart(d):
         fig = go.Figure()
         fig.add_trace(go.Bar(y=d["group"], x=d["local_share"], orientation="h", marker_color=U.OKABE_ITO[0],
-                             name=f"This LA, {as_of} (n = {U.fmt_count(S.shared_count(n))} {unit})"))
+                             name=f"{_local_name()}, {as_of} (n = {U.fmt_count(S.shared_count(n))} {unit})"))
         fig.add_trace(go.Bar(y=d["group"], x=d["national_share"], orientation="h", marker_color=U.OKABE_ITO[1],
                              marker_pattern_shape="/", name=england))
-        fig = U.style(fig, "Share in this LA and in England", "Share (%)", "",
+        fig = U.style(fig, f"Share in t{_local_name()[1:]} and in England",
+                      "Share (%)", "",
                       height=max(360, 120 + 56 * len(d)))
         fig.update_xaxes(tickformat=".0%", rangemode="tozero")
         fig.update_yaxes(autorange="reversed")

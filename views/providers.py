@@ -79,7 +79,9 @@ SCORECARD_RULE = dict(
     stat_cols={"part_time_share": "pupils_now", "median_hours": "pupils_now",
                # the median of the placements that ended (its own n), not of all placements
                "attendance_rate": "placements_in_period", "median_days": "ended",
-               "cost_per_week_median": "placements_in_period"},
+               "cost_per_week_median": "placements_in_period",
+               # the one-provider view's: what is paid a week now, with its n
+               "open_cost_total": "pupils_now", "open_with_cost": "pupils_now"},
     # its placements ended and returns are the returns by provider's, protected there
     # together with the other outcomes figures
     also_hide=SH.as_returns_by_provider)
@@ -118,7 +120,9 @@ PACK_SCORECARD = [
     ("ended", "Placements ended in the period (not moved to other AP)", U.fmt_count),
     ("returned", "Of those, returned to mainstream", U.fmt_count),
     ("return_rate", "Return rate", U.fmt_rate),
-    ("cost_per_week_median", "Median cost per week", lambda v: _number(v, prefix="£")),
+    ("cost_per_week_median", "Median cost per week (placements in the period)", lambda v: _number(v, prefix="£")),
+    ("open_cost_total", "Weekly cost of the open placements, added up", lambda v: _number(v, prefix="£")),
+    ("open_with_cost", "Open placements with a weekly cost recorded", U.fmt_count),
 ]
 PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
               ("open_median_days", "Median days so far (open placements)", U.fmt_days),
