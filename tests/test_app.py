@@ -467,12 +467,15 @@ def test_the_overview_sets_local_shares_beside_england(sample_db, monkeypatch):
         assert abs(sum(local) - 1) < 1e-9
         assert any(x > 0 for x in _plotly_values(england["x"]) if x == x)
     assert spec["layout"]["title"]["text"].startswith("Share in this LA and in England")
+    assert not any("Placed by the sixth day' are only" in c.value for c in at.caption)
     # filtered to one provider, the local bars are not "This LA" (a commissioning review)
     at = open_app(sample_db, monkeypatch, query={"as_of": "2025-03-01", "provider": "brightpath tuition"})
     [chart] = [n for n in _walk(at._tree) if getattr(n, "type", "") == "plotly_chart"
                and n.proto.id.endswith("chart_national")]
     spec = json.loads(chart.proto.spec)
     assert spec["data"][0]["name"].startswith("This LA (as filtered), 01/03/2025")
+    assert any("With a filter on provider, the excluded pupils counted in 'Placed by the sixth day'" in c.value
+               for c in at.caption)
     assert spec["layout"]["title"]["text"].startswith("Share in this LA (as filtered) and in England")
 
 

@@ -133,6 +133,13 @@ def headline() -> None:
                    help=help_text + (" The small line is the figure term by term." if key in spark else ""),
                    border=True, chart_data=spark.get(key), chart_type="line")
         col.caption(f"{n}{' · ' if n else ''}last year: {last}{judged}")
+    by_placement = [S.MULTI_FILTERS[n].lower() for n in ("provider", "setting_type", "commissioner", "reason")
+                    if getattr(f, n)]
+    if by_placement:
+        # a commissioning review read "Placed by the sixth day 100%" as the provider's
+        st.caption(f"With a filter on {' and '.join(by_placement)}, the excluded pupils counted in 'Placed by the "
+                   "sixth day' are only those with a placement chosen by it, so all of them were placed at some "
+                   "point: the rate says how quickly they were, not how any provider is doing.")
     note = S.history_note(h["previous"]["period_start"], "last year's figures")
     if note:
         st.info(note, icon=":material/history:")
