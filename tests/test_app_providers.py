@@ -76,7 +76,7 @@ def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sa
     pack = _pack(at)
     assert list(pack.columns) == ["Ashbeck Learning Centre", "All providers"]
     mine, every = pack["Ashbeck Learning Centre"], pack["All providers"]
-    assert mine["Pupils placed there now"] == f"{want['pupils_now']}"
+    assert mine["Pupils placed there on the 'as of' date"] == f"{want['pupils_now']}"
     assert mine["Placements in the period"] == f"{want['in_period']}"
     assert every["Placements in the period"] == f"{want['in_period_all']}"
     assert mine["Placements ended in the period (not moved to other AP)"] == f"{want['ended']}"
@@ -93,7 +93,7 @@ def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sa
     assert mine["Weekly cost of the open placements, added up"] == "—"
     assert mine["Open placements with a weekly cost recorded"] == "0"
     # medians and shares are not totalled, nor distinct pupils (one may be at two providers)
-    assert every["Pupils placed there now"] == every["Median hours a week (open placements)"] == "—"
+    assert every["Pupils placed there on the 'as of' date"] == every["Median hours a week (open placements)"] == "—"
     assert any("Registered" in m.value for m in at.markdown)
 
 

@@ -111,7 +111,7 @@ def _scorecard_view(df: pd.DataFrame) -> pd.DataFrame:
 
 # the one-provider view's rows: (column, label, how shown); the scorecard's, then the flags'
 PACK_SCORECARD = [
-    ("pupils_now", "Pupils placed there now", U.fmt_count),
+    ("pupils_now", "Pupils placed there on the 'as of' date", U.fmt_count),
     ("placements_in_period", "Placements in the period", U.fmt_count),
     ("median_hours", "Median hours a week (open placements)", lambda v: _number(v, " hours")),
     ("part_time_share", "Part-time (share of open placements with hours recorded)", U.fmt_rate),
