@@ -70,6 +70,18 @@ def mask_identifiers(text):
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+def upns_in(text) -> set[str]:
+    """Every UPN-shaped run in text (as ``mask_upns`` finds them), written as a stored pupil ID
+    is: separators dropped, upper case.
+
+    >>> sorted(upns_in('{"UPN": "a999 2001 15025", "note": "was Q999200115017v2"}'))
+    ['A999200115025', 'Q999200115017']
+    """
+    if _blank(text):
+        return set()
+    return {re.sub(r"[^0-9A-Z]", "", m.group(0).upper()) for m in _UPN_RE.finditer(str(text))}
+
+
 def case_number(pupil_id, key: bytes) -> str:
     """A stable case number for a pupil (never the UPN): 'C-' and 7 characters, keyed by the
     installation's secret (case_key beside the database), so it cannot be turned back into a

@@ -642,3 +642,32 @@ def test_a_file_of_named_rows_is_recorded_when_it_is_made_and_a_file_of_figures_
     made[pupil]()
     assert downloads(case) == [("", f"{name}, presentation mode", len(expected))] * (case in expected) + \
         [(case, f"{pupil}, names shown", 0)] * 2
+
+
+def test_a_download_of_rejected_rows_is_recorded_against_the_children_in_them(tmp_path, monkeypatch):
+    # A QA review: the rejected rows' file (the rows as they were, UPNs and no case numbers) was
+    # recorded against nobody, so "who took this child's rows?" found nothing. Two rows rejected
+    # for their dates: D999123400001 and T999 1234 00002 (spaced as typed); one row loaded,
+    # E999123400003, whose case must not be in the entry.
+    from analytics.privacy import case_number, read_case_key
+    from analytics.store import Store
+    db = tmp_path / "ap.duckdb"
+    body = ("UPN,Provider Name,Start Date\nD999123400001,Oak PRU,31/02/2025\n"
+            "T999 1234 00002,Oak PRU,not a date\nE999123400003,Oak PRU,01/09/2024\n")
+    (tmp_path / "bad.csv").write_text(body, encoding="utf-8")
+    with Store(db) as s:
+        s.ingest_file(tmp_path / "bad.csv", "bad.csv")
+    made = _recorded_downloads(monkeypatch, make=False)
+    at = open_app(db, monkeypatch, "views/upload.py")
+    at.toggle(key="present_toggle").set_value(False).run()
+    at.selectbox(key="rejects_pick").set_value(at.selectbox(key="rejects_pick").options[0]).run()
+    assert_healthy(at)
+    [name] = [n for n in made if n and n.startswith("OFFICIAL-SENSITIVE-rejected-rows") and n.endswith(".csv")]
+    data = made[name]().decode("utf-8-sig")
+    assert "D999123400001" in data and "T999 1234 00002" in data and "E999123400003" not in data
+    key = read_case_key(db)
+    at.text_input(key="access_case").input(case_number("T999123400002", key)).run()
+    [table] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    assert table["What"].tolist() == ["download"] and table["Cases listed"].tolist() == [2]
+    at.text_input(key="access_case").input(case_number("E999123400003", key)).run()
+    assert not [df for df in at.dataframe if "What" in df.value.columns]

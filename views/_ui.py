@@ -625,7 +625,8 @@ def _file_about_rows(title: str | None, note: str | None) -> list[tuple[str, str
 def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True,
               count_cols=(), rate_cols=None, total_row: bool = False, stat_cols=None, columns=None,
               group_by: str | None = None, codes: bool = False, suppress=None, also_hide=None,
-              title: str | None = None, scoped: bool = True, about_rows=(), file_cols=None) -> None:
+              title: str | None = None, scoped: bool = True, about_rows=(), file_cols=None,
+              cases=None) -> None:
     """CSV and Excel downloads of the data behind a figure (formula-neutralised by analytics);
     what they hold is download_data's. ``total_row``: df's last row is the total of the rows
     above it. A file of figures is named by its 'as of' date and filters, and its Excel copy
@@ -633,7 +634,9 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
     file_about). ``scoped=False``: the file does not depend on the dates and filters (the bundled
     national figures); it gets an 'About this file' sheet only with ``about_rows``.
     ``file_cols``: {heading: text} columns the files carry on every row and the screen does not
-    (a source and licence, so that a CSV pasted elsewhere still says where its figures came from)."""
+    (a source and licence, so that a CSV pasted elsewhere still says where its figures came from).
+    ``cases``: the case numbers a file of named rows holds, for the access log, when it has no
+    case column (rejected rows, as they were in the file)."""
     if df is None or df.empty:
         return
     data = download_data(df, aggregate, count_cols, rate_cols, total_row, stat_cols, columns, group_by, codes,
@@ -675,8 +678,9 @@ def downloads(df: pd.DataFrame, key: str, file_stem: str, aggregate: bool = True
     marking = MARKING if personal else None   # a row per child: marked on every printed page
     make_xlsx = lambda: to_xlsx(sheets, percent=percent, marking=marking)   # noqa: E731
     if personal:   # a copy of children's rows leaves the product: who took it goes in the access log
-        held = [c for c in ("case", column_label("case")) if c in data.columns]   # S.protect's, in words or not
-        cases = data[held[0]].tolist() if held else ()
+        if cases is None:
+            held = [c for c in ("case", column_label("case")) if c in data.columns]   # S.protect's, in words or not
+            cases = data[held[0]].tolist() if held else ()
         make_csv = S.logged_download(make_csv, f"{file_stem}.csv", cases=cases)
         make_xlsx = S.logged_download(make_xlsx, f"{file_stem}.xlsx", cases=cases)
     row = st.container(horizontal=True)

@@ -693,7 +693,25 @@ def _rejects_downloads(rejects: pd.DataFrame, key: str, stem: str) -> None:
         st.caption("Turn presentation mode off to download these rows: they are the rows as they were "
                    "in the file, UPNs and names included.")
         return
-    U.downloads(_rejects_for_download(rejects), key, stem, aggregate=False, codes=True)
+    U.downloads(_rejects_for_download(rejects), key, stem, aggregate=False, codes=True,
+                cases=_cases_in(rejects))
+
+
+def _cases_in(rejects: pd.DataFrame) -> list[str]:
+    """The case numbers of the children whose rows these are, for the access log (the file holds
+    the rows as they were, UPNs and no case numbers: a QA review found its downloads recorded
+    against nobody): every UPN in a row, and any value that is a pupil ID held in the store."""
+    upns_in = S.api("privacy", "upns_in")
+    known = {str(k).upper(): k for k in S.call("oversight", "pupil_ids")}   # an ID as stored
+    ids = set()
+    for text in rejects["original"].dropna().astype(str):
+        ids |= {known.get(u, u) for u in upns_in(text)}
+        try:
+            values = json.loads(text).values()
+        except (ValueError, AttributeError):
+            values = ()
+        ids |= {known[v] for v in ("".join(str(x).split()).upper() for x in values if x is not None) if v in known}
+    return sorted(set(S.case_numbers(pd.Series(sorted(ids), dtype=object))))
 
 
 def _rejects_for_download(rejects: pd.DataFrame) -> pd.DataFrame:
