@@ -305,6 +305,8 @@ def _cmd_uploads(args) -> int:
 
 
 def _cmd_access_log(args) -> int:
+    import pandas as pd
+
     case = (args.case or "").strip().upper() or None
     with _open_to_read(args.db) as store:
         log = store.access_log(case, limit=100_000)
@@ -313,9 +315,11 @@ def _cmd_access_log(args) -> int:
         return 0
     log = log.assign(opened_at=log["opened_at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}"),
                      user_name=log["user_name"].map(lambda u: u if isinstance(u, str) and u else "(sign-in off)"),
-                     case_number=log["case_number"].fillna(""), detail=log["detail"].fillna(""))
+                     case_number=log["case_number"].fillna(""), detail=log["detail"].fillna(""),
+                     listed=log["listed"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}"))
+    # the screen's "Cases listed" too: how many children a list or a file held
     cols = {"opened_at": "when (UTC)", "user_name": "who", "action": "what", "case_number": "case",
-            "detail": "detail"}
+            "listed": "cases held", "detail": "detail"}
     print(log[list(cols)].rename(columns=cols).to_string(index=False))
     return 0
 
