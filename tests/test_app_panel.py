@@ -59,6 +59,26 @@ def test_a_case_in_a_link_is_a_case_number_or_nothing(sample_db, monkeypatch):
     assert "evil.example" not in text
 
 
+def test_a_case_in_a_link_may_be_in_lower_case_and_a_upn_is_never_shown_back(sample_db, tmp_path, monkeypatch):
+    # A QA review: ?case=c-gv0qw0b (the command line takes it) fell back to "Choose a case"
+    # without a word. And a link value is quoted in notices: never a UPN.
+    db, _ = _with_empty_access_log(sample_db, tmp_path)
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF})
+    case = at.selectbox(key="case_pick").options[0]
+    at = open_app(db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF, "case": case.lower()})
+    assert_healthy(at)
+    assert at.session_state["case"] == case and any(h.value == f"Case {case}" for h in at.header)
+    at = open_app(db, monkeypatch, query={"case": "A999200115025", "provider": ["A999 2001 15025", "990101"]})
+    assert_healthy(at)
+    notices = [w.value for w in at.warning]
+    assert any(w.startswith("The case in this link was not used") for w in notices)
+    assert any("holds a pupil's UPN, so it was not used" in w for w in notices)
+    assert at.session_state["f_provider"] == ["990101"]       # the rest of the link is used
+    at.switch_page("views/pupil_view.py").run()
+    for text in (page_text(at), str(at.query_params)):
+        assert "A999200115025" not in text and "A999 2001 15025" not in text
+
+
 @pytest.fixture
 def store_rows(sample_db_copy):
     con = duckdb.connect(str(sample_db_copy), read_only=True)

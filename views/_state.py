@@ -163,8 +163,9 @@ def _parse_date(text) -> date | None:
 
 
 def _shown_value(raw) -> str:
-    """A value from a link, as a notice may quote it: short (dashboard.py shows notices escaped)."""
-    text = str(raw)
+    """A value from a link, as a notice may quote it: short, and never a UPN (dashboard.py shows
+    notices escaped)."""
+    text = privacy.mask_upns(str(raw))
     return text if len(text) <= 40 else text[:40] + "…"
 
 
@@ -199,6 +200,10 @@ def init_from_url() -> None:
     known = None
     for name in MULTI_FILTERS:
         values = [v for v in qp.get_all(name) if v]
+        # a UPN is never a filter's value: kept, it would show in the sidebar and the address
+        for v in [v for v in values if privacy.upns_in(v)]:
+            unread.append(f"'{name}={_shown_value(v)}' holds a pupil's UPN, so it was not used")
+            values.remove(v)
         if values:
             ss[f"f_{name}"] = values
             if name in ("provider", "school", "trust"):   # kept (a bookmark), but said when unknown
@@ -243,11 +248,17 @@ def init_from_url() -> None:
     elif present:
         notices.append(f"A value in this link was not used: 'present={_shown_value(present[0])}' is not yes, so "
                        "presentation mode follows the page.")
+    case = qp.get("case")
+    if case:
+        # a case number in any case, as the command line takes it (a QA review's c-gv0qw0b was
+        # dropped without a word); never other text, and a UPN is never quoted back
+        if re.fullmatch(r"C-[0-9A-Z]{4,12}", case.strip().upper()):
+            ss["case"] = case.strip().upper()
+        else:
+            notices.append("The case in this link was not used: it is not a case number (C- and seven letters "
+                           "and digits, as the Case list shows them).")
     if notices:
         ss["_url_notices"] = notices
-    case = qp.get("case")
-    if case and re.fullmatch(r"C-[0-9A-Z]{4,12}", case):   # a case number, never other text
-        ss["case"] = case
 
 
 def _url_state() -> dict[str, list[str] | str]:
