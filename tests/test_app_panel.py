@@ -848,3 +848,22 @@ def test_the_pupil_view_opened_from_the_menu_shows_no_child_until_one_is_chosen(
     at.switch_page("views/upload.py").run()
     [table] = [df.value for df in at.dataframe if "What" in df.value.columns]
     assert list(zip(table["What"], table["Case"])) == [("pupil view", case)]
+
+
+def test_charts_of_childrens_own_records_offer_no_picture_download(sample_db, monkeypatch):
+    # A QA review saved a pupil's timeline as a PNG: one child's providers and dates, unmarked
+    # and never in the access log. Charts of named records drop plotly's "Download plot as a
+    # PNG"; charts of figures keep it.
+    def removed(at) -> dict:
+        return {n.proto.id.rsplit("-", 1)[-1]: json.loads(n.proto.config).get("modeBarButtonsToRemove", [])
+                for n in at.get("plotly_chart")}
+    at = open_app(sample_db, monkeypatch, "views/pupil_view.py", query={"as_of": AS_OF})
+    at.toggle(key="present_toggle").set_value(False).run()
+    open_case(at)
+    charts = removed(at)
+    assert len(charts) >= 2 and all("toImage" in r for r in charts.values())
+    at.switch_page("views/time_in_ap.py").run()
+    charts = removed(at)
+    durations = [r for k, r in charts.items() if k.endswith("chart_durations")]
+    assert durations and all("toImage" in r for r in durations)                 # a dot per placement
+    assert any("toImage" not in r for k, r in charts.items() if not k.endswith("chart_durations"))

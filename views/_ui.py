@@ -782,15 +782,24 @@ def printable(shown: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def plot(fig: go.Figure, key: str) -> None:
+# A chart of children's own records (a pupil's timeline, a dot per placement) offers no "Download
+# plot as a PNG": an unmarked picture of a child's record that the access log never saw (a QA
+# review). Files of named rows leave by the app's buttons only.
+PERSONAL_CHART_CONFIG = {**CHART_CONFIG,
+                         "modeBarButtonsToRemove": CHART_CONFIG["modeBarButtonsToRemove"] + ["toImage"]}
+
+
+def plot(fig: go.Figure, key: str, personal: bool = False) -> None:
     """st.plotly_chart; in the layout for printing, drawn at a width that fits A4 paper and
-    static (on screen a chart takes the window's width, and paper cut it off at the right)."""
+    static (on screen a chart takes the window's width, and paper cut it off at the right).
+    ``personal``: the chart draws children's own records (no picture download)."""
     if S.print_layout():
         fig.update_layout(width=PRINT_WIDTH)
         st.plotly_chart(fig, key=key, width="content", theme=CHART_THEME,
                         config={"staticPlot": True, "displayModeBar": False})
     else:
-        st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=CHART_THEME)
+        st.plotly_chart(fig, key=key, config=PERSONAL_CHART_CONFIG if personal else CHART_CONFIG,
+                        theme=CHART_THEME)
 
 
 def view_toggle(key: str, default: str = "Chart", title: str = "") -> str:
@@ -883,7 +892,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     if view == "Chart":
         parts = shown.iloc[:-1] if kw else shown   # the chart draws the parts, not their total
         fig = chart(numeric_for_chart(parts, list(count_cols) + list((rate_cols or {}).keys())))
-        plot(fig, f"chart_{key}")
+        plot(fig, f"chart_{key}", personal=pupil_level)
         if S.presentation() and (shown.astype(str) == "c").any().any():
             st.caption(f"Some values are hidden ({c_means()}) and are left out of the chart.")
     else:

@@ -61,7 +61,7 @@ def attendance() -> None:
         # dates and attendance from them)
         st.subheader("Attendance before and during placements", anchor=False)
         U.about("attendance")
-        U.plot(chart(both.drop(columns=["case"], errors="ignore")), "chart_att")
+        U.plot(chart(both.drop(columns=["case"], errors="ignore")), "chart_att", personal=True)
         st.caption("Each placement's row, and the file of them, are left out in presentation mode.")
         return
     U.figure("Attendance before and during placements", "att", both, "attendance", chart=chart, pupil_level=True,

@@ -318,7 +318,7 @@ def main() -> None:
                    icon=":material/warning:")
 
     with S.section("the timeline"):
-        U.plot(_timeline(view, p.as_of), "pupil_timeline")
+        U.plot(_timeline(view, p.as_of), "pupil_timeline", personal=True)
         st.caption("Bars are placements (to the end date, or to the 'as of' date while open); diamonds are "
                    "last reviews, ticks planned end dates, crosses exclusions, stars assessments.")
 
@@ -367,7 +367,7 @@ def main() -> None:
             st.info("No attendance is recorded for this pupil." + (
                 " Upload attendance for the placement's provider." if len(pl) else ""))
         else:
-            U.plot(_attendance_chart(att, pl), "pupil_att")
+            U.plot(_attendance_chart(att, pl), "pupil_att", personal=True)
             st.caption("Share of possible sessions attended in each period; dashed lines mark placement starts.")
             with st.expander("The attendance as a table"):   # the chart's words for a screen reader
                 U.table(att.rename(columns={"rate": "share_attended"})[
@@ -380,7 +380,7 @@ def main() -> None:
             st.info("No assessments are recorded for this pupil. Upload baselines and later scores.")
         else:
             directions = S.call("progress", "measure_directions", S.settings(), p.as_of)
-            U.plot(U.assessment_chart(ass, directions), "pupil_ass")
+            U.plot(U.assessment_chart(ass, directions), "pupil_ass", personal=True)
             with st.expander("The assessments as a table"):
                 U.table(ass[[c for c in ("date", "measure", "value") if c in ass.columns]])
 
