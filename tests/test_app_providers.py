@@ -175,3 +175,21 @@ def test_an_unregistered_provider_shows_its_test_at_term_ends_and_one_pupil_shor
     # a registered provider gets no warning
     at.selectbox(key="one_provider").set_value(ASHBECK).run()
     assert not any(w.value.startswith("One pupil short") for w in at.warning)
+
+
+def test_the_wide_provider_tables_keep_the_name_in_view_and_costs_in_pounds(sample_db, monkeypatch):
+    # A commissioning review at 1400 px: the scorecard showed 7 of its 14 columns, the provider's
+    # name scrolled away with the rest; and its costs had lost their £ (a Total row's blank
+    # made the column text).
+    import json
+    at = open_app(sample_db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    assert_healthy(at)
+    configs = {}
+    for df in at.dataframe:
+        if "Provider" in df.value.columns:
+            configs[tuple(df.value.columns)] = json.loads(df.proto.columns)
+    assert len(configs) == 3                    # the scorecard, the flags by provider, the registration check
+    assert all(c["Provider"].get("pinned") is True for c in configs.values())
+    [score] = [c for cols, c in configs.items() if "Return rate" in cols]
+    assert score["Cost per week median"]["label"] == "Cost per week median (£)"
+    assert score["Cost per week median"]["type_config"]["format"] == "£%.0f"

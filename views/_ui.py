@@ -709,6 +709,12 @@ def _is_percent(column) -> bool:
     return any(str(column).endswith(s) or str(column).startswith(s) for s in PERCENT_COLUMNS)
 
 
+def _numbers_only(s: pd.Series) -> bool:
+    """Every value a number or blank (an object column of floats and a Total row's None)."""
+    vals = s.dropna()
+    return len(vals) > 0 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
+
+
 def _is_date_column(s: pd.Series) -> bool:
     if str(s.dtype).startswith("datetime"):
         return True
@@ -741,7 +747,9 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
             config[col] = st.column_config.NumberColumn(col, format="percent")
         elif numeric and str(orig) in ("change_pp",):
             config[col] = st.column_config.NumberColumn("Change (pp)", format="%+.1f")
-        elif numeric and str(orig).startswith("cost"):
+        elif str(orig).startswith("cost") and (numeric or _numbers_only(df[orig])):
+            # (a Total row's blank makes the column object: the scorecard's costs lost their £)
+            shown[col] = pd.to_numeric(shown[col], errors="coerce")
             config[col] = st.column_config.NumberColumn(col + " (£)", format="£%.0f")
     for orig, col in zip(df.columns, shown.columns):
         if orig in pin:
@@ -841,7 +849,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
            about_extra: str | None = None, table_cols=None, default_view: str = "Chart",
            total_row: bool = False, repeated_totals=(), not_additive=(), stat_cols=None,
            download_df: pd.DataFrame | None = None, suppress=None, also_hide=None, level: int = 3,
-           about_rows=(), file_cols=None) -> None:
+           about_rows=(), file_cols=None, pin: tuple = ()) -> None:
     """A titled figure: about note, chart/table toggle, the table (small numbers hidden in
     presentation mode) and downloads of the data behind it.
 
@@ -861,6 +869,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
     ``level``: the title's heading level, 2 for a figure directly under the page's title (a
     screen reader's outline of the page skips no level), 3 under a section heading.
     ``about_rows``, ``file_cols``: what the files say beside the data (see downloads).
+    ``pin``: the table's columns kept in view while a wide table scrolls sideways (see table).
     """
     (st.header if level == 2 else st.subheader)(title, anchor=False)
     about(about_key, about_extra)
@@ -896,7 +905,7 @@ def figure(title: str, key: str, df: pd.DataFrame | None, about_key: str, *, cha
         if S.presentation() and (shown.astype(str) == "c").any().any():
             st.caption(f"Some values are hidden ({c_means()}) and are left out of the chart.")
     else:
-        table(shown, group_by)
+        table(shown, group_by, pin=pin)
     if download_df is not None:
         downloads(download_df, key, file_stem or key, aggregate=not pupil_level, count_cols=count_cols,
                   rate_cols=rate_cols, stat_cols=stat_cols, columns=table_cols, group_by=group_by,

@@ -38,7 +38,7 @@ def registration() -> None:
     shown = _in_words(S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"]))
     cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
                         "likely_needs_registration", "why") if c in shown.columns]
-    U.table(shown[cols])
+    U.table(shown[cols], pin=("provider",))
     # the file in the screen's words (a reviewer's copy said True/False and below_threshold)
     U.downloads(_in_words(shared.drop(columns=["provider_key"], errors="ignore")), "registration",
                 "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"],
@@ -263,7 +263,9 @@ def scorecard() -> None:
     view = _scorecard_view(df)
     U.figure("Provider scorecard", "scorecard", view, "scorecard", chart=chart,
              table_cols=SCORECARD_COLUMNS, file_stem="provider-scorecard", default_view="Table",
-             empty="No provider has a placement in the period.", level=2, **SCORECARD_RULE)
+             empty="No provider has a placement in the period.", level=2, **SCORECARD_RULE,
+             # 14 columns: at 1400 px the name went out of view by the attendance (a commissioning review)
+             pin=("provider",))
     if len(df):
         st.caption("Cost per week is the median of the recorded weekly costs, blank where none is recorded. "
                    "Hours are the median hours a week. Attendance counts the sessions in the period while the "
@@ -279,7 +281,7 @@ def flags() -> None:
     U.figure("Open placements and their flags, by provider", "prov_flags", df.drop(columns=["provider_key"]),
              "flags_by_provider", table_cols=["provider", "open", "open_median_days", "any_flag", *present],
              file_stem="flags-by-provider", empty="No placement is open on the 'as of' date.", level=2,
-             **flags_rule(df))
+             **flags_rule(df), pin=("provider",))
 
 
 def main() -> None:
