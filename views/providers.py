@@ -1,4 +1,4 @@
-"""Providers: a scorecard per provider and the registration check."""
+"""Providers: one provider's figures together, a scorecard per provider, their flags and the registration check."""
 from __future__ import annotations
 
 from datetime import date
