@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--case", help="the pupil's case number (C-...)")
     who.add_argument("--pupil-id", help="the pupil's UPN or local ID, as loaded")
     sa.add_argument("--out", required=True, type=Path, metavar="FILE.xlsx", help="the workbook to write")
+    sa.add_argument("--user", help="who is making it (recorded in the access log; else this computer's login)")
 
     ls = sub.add_parser("load-sample", help="load the bundled synthetic sample files")
     db(ls)
@@ -372,7 +373,29 @@ def _cmd_subject_access(args) -> int:
         fh.write(data)
     print(f"Wrote {args.out.name} for {case or 'the pupil'}: "
           + "; ".join(f"{name} {n:,}" for name, n in subject_access.counts(sheets)) + ".")
+    _record_subject_access(args, case)
     return 0
+
+
+def _record_subject_access(args, case: str | None) -> None:
+    """The file is a copy of everything held on a child: recorded in the access log, as the
+    dashboard's downloads are, when the database can be written (not while the dashboard holds
+    it: then said, so that it can be noted by hand)."""
+    import getpass
+
+    from analytics import privacy
+    from analytics.errors import APDataError, StoreInUse
+
+    user = args.user or f"{getpass.getuser()} (command line)"
+    try:
+        with _open(args.db, must_exist=True) as store:
+            store.log_access("subject access", case, privacy.mask_upns(args.out.name), user=user,
+                             cases=[case] if case else ())
+    except StoreInUse:
+        print("Not recorded in the access log: the dashboard holds the database. Note who made this file "
+              "and when, or run the command again once the dashboard is stopped.")
+    except APDataError as e:
+        print(f"Not recorded in the access log: {e}")
 
 
 def _cmd_withdraw(args) -> int:

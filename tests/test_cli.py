@@ -519,6 +519,10 @@ def test_subject_access_gathers_everything_held_on_one_pupil(tmp_path, capsys):
     assert not any("Reed" in str(v) for r in rows["Rejected rows"] + rows["Placements history"] for v in r)
     assert [(r[2], r[3]) for r in rows["Who opened the records"]] == [("pupil view", case)]
     assert all(ws.oddHeader.center.text == "OFFICIAL-SENSITIVE" for ws in wb)
+    # the file is a copy of the child's records: in the access log, by case number and who
+    code, out, err = run("access-log", "--db", db, "--case", case, capsys=capsys)
+    [line] = [ln for ln in out.splitlines() if "subject access" in ln]
+    assert case in line and "sar.xlsx" in line and "(command line)" in line
     # by ID too; and a case number nobody has is said
     assert run("subject-access", "--db", db, "--pupil-id", "u999200115025", "--out", tmp_path / "b.xlsx",
                capsys=capsys)[0] == 0
@@ -539,8 +543,9 @@ def test_access_log_and_subject_access_read_while_the_dashboard_holds_the_databa
         code, out, err = run("access-log", "--db", db, capsys=capsys)
         assert code == 0 and "C-AAAA111" in out, err
         code, out, err = run("subject-access", "--db", db, "--pupil-id", "A1", "--out", files / "a1.xlsx",
-                             capsys=capsys)
+                             "--user", "dpo@council.gov.uk", capsys=capsys)
         assert code == 0 and "Placements now 1;" in out, err
+        assert "Not recorded in the access log: the dashboard holds the database" in out
         copies = [p.name for p in files.iterdir() if p.name.startswith(".report-copy-")]
     finally:
         holder.kill()
