@@ -125,7 +125,7 @@ def test_in_presentation_mode_it_hides_exactly_what_the_tables_below_hide(sample
 
 def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sample_db, tmp_path, monkeypatch):
     db = copy_db(sample_db, tmp_path)
-    want = _expected(db, "brightpath tuition")
+    want, ashbeck = _expected(db, "brightpath tuition"), _expected(db, ASHBECK)
     at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
     at.selectbox(key="one_provider").set_value("brightpath tuition").run()
     # what it is paid a week now (the commissioning review's £5,565 for 18 open placements)
@@ -138,13 +138,19 @@ def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sam
     assert [t.value for t in at.title] == ["Case list"]
     assert at.session_state["f_provider"] == ["brightpath tuition"]
     assert any(f"{want['open']} placements listed" in c.value for c in at.caption)
-    # back on the Providers page, the sidebar's one provider is the one shown
+    # back on the Providers page, the sidebar's one provider is the one shown, still beside every
+    # provider's totals (printed under the filter, 'All providers' had said the provider's own)
     at.switch_page("views/providers.py").run()
     assert at.selectbox(key="one_provider").value == "brightpath tuition"
+    every = _pack(at)["All providers"]
+    assert every["Placements in the period"] == f"{want['in_period_all']}"
+    assert every["Placements open on the 'as of' date"] == f"{want['open_all']}"
+    at.selectbox(key="one_provider").set_value(ASHBECK).run()     # another provider, under the same filter
+    assert _pack(at)["Ashbeck Learning Centre"]["Placements in the period"] == f"{ashbeck['in_period']}"
     next(b for b in at.button if b.label == "See this provider's trends on the Overview").click().run()
     assert_healthy(at)
-    assert [t.value for t in at.title][0].startswith("Overview") or any("Overview" in t.value for t in at.title)
-    assert at.session_state["f_provider"] == ["brightpath tuition"]
+    assert [t.value for t in at.title] == ["Overview"]
+    assert at.session_state["f_provider"] == [ASHBECK]         # the provider chosen there now
 
 
 def test_an_unregistered_provider_shows_its_test_at_term_ends_and_one_pupil_short(sample_db, tmp_path, monkeypatch):

@@ -326,8 +326,8 @@ ABOUT = _About({
                  "registered (from its URN/UKPRN or setting type), hours a week, attendance during "
                  "placements, time in AP, return rate and cost per week where recorded.",
     "one_provider": "One provider's row of the scorecard, of the flags by provider and of the registration "
-                    "check below, side by side with the Total row of the same tables (every provider, with "
-                    "the sidebar's filters), for a contract meeting or a visit. Medians and shares are not "
+                    "check below, side by side with every provider's totals (with the sidebar's filters other "
+                    "than Provider), for a contract meeting or a visit. Medians and shares are not "
                     "totalled across providers, so their 'All providers' cell is blank. The buttons open the "
                     "Case list and the Overview with the Provider filter set to this provider.",
     "flags_by_provider": "For each provider, the placements open on the 'as of' date (with the sidebar's filters), "

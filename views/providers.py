@@ -1,6 +1,7 @@
 """Providers: one provider's figures together, a scorecard per provider, their flags and the registration check."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -146,7 +147,10 @@ def one_provider() -> None:
     for a contract meeting or a visit, which otherwise meant reading one row of three tables.
     Every cell comes from those tables' own protection (U.protected with their rules), so it
     hides what they hide."""
-    sc = S.metric("providers", "scorecard")
+    # every provider, with the sidebar's other filters: under a Provider filter the tables below
+    # hold that provider alone, and their Total row was the provider again (found printing it)
+    f = replace(S.filters(), provider=())
+    sc = S.call("providers", "scorecard", f, S.settings())
     st.header("One provider", anchor=False)
     U.about("one_provider")
     if sc.empty:
@@ -165,7 +169,7 @@ def one_provider() -> None:
     rule = SCORECARD_RULE
     _, shown = U.protected(_scorecard_view(sc), label_cols=SCORECARD_COLUMNS, **rule)
     this, every = shown[shown["provider_key"].astype(str) == key].iloc[0], shown.iloc[-1]
-    fl = S.metric("oversight", "by_provider")
+    fl = S.call("oversight", "by_provider", f, S.settings())
     f_this = f_every = None
     if len(fl):
         frule = flags_rule(fl)
@@ -174,7 +178,7 @@ def one_provider() -> None:
         f_this, f_every = (mine.iloc[0] if len(mine) else None), fshown.iloc[-1]
     st.markdown(f"**{S.md_escape(names[key])}** · {S.md_escape(U.value_label(this['setting_type']))} · "
                 f"{this['registered']}")
-    reg = registration_frame()
+    reg = registration_frame(f)
     reg_row = reg[reg["provider_key"].astype(str) == key] if len(reg) else reg
     if len(reg_row):
         r = reg_row.iloc[0]
@@ -194,8 +198,9 @@ def one_provider() -> None:
         rows.append((label, mine, fmt(f_every[c]) if f_every is not None and c != "open_median_days" else "—"))
     table = pd.DataFrame(rows, columns=["Figure", names[key], "All providers"])
     U.table(table, key="one_provider_table", rename={U.column_label(names[key]): names[key]})   # the name as it is
-    st.caption("All providers: the Total rows of the tables below, with the sidebar's filters. Medians and shares "
-               "are not totalled, and a pupil placed with two providers is one pupil, so those cells are blank."
+    st.caption("All providers: every provider's total, with the sidebar's filters other than Provider (the Total "
+               "rows of the tables below when no provider is chosen there). Medians and shares are not totalled, "
+               "and a pupil placed with two providers is one pupil, so those cells are blank."
                + (f" {U.c_means()}." if S.presentation() else ""))
     go_cols = st.columns(2)
     targets = [("Open this provider's case list", "views/case_list.py", "panel", ":material/assignment_late:"),
@@ -242,12 +247,12 @@ def _registration_history(key: str, this: pd.Series) -> None:
                    "records are held now (a later file may have changed them).")
 
 
-def registration_frame() -> pd.DataFrame:
-    """The registration check as the page shows it: its reasons quote counts, so in presentation
-    mode they are the shared version's."""
+def registration_frame(f) -> pd.DataFrame:
+    """The registration check for filters ``f`` as the page shows it: its reasons quote counts,
+    so in presentation mode they are the shared version's."""
     if S.presentation():
-        return S.metric("providers", "registration_check", suppress_below=S.threshold())
-    return S.metric("providers", "registration_check")
+        return S.call("providers", "registration_check", f, S.settings(), suppress_below=S.threshold())
+    return S.call("providers", "registration_check", f, S.settings())
 
 
 def scorecard() -> None:
