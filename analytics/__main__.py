@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     al = sub.add_parser("access-log", help="who opened or downloaded which named records (pupil views, case lists, "
                                            "files of named rows), newest first")
     db(al)
-    al.add_argument("--case", help="one case number's pupil views, and the case lists that showed it")
+    al.add_argument("--case", help="one case number's pupil views, and the case lists and files that held it")
 
     sa = sub.add_parser("subject-access", help="everything held on one pupil, as an Excel file (a subject "
                                                "access request)")
@@ -320,7 +320,7 @@ def _cmd_access_log(args) -> int:
                      listed=log["listed"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}"))
     # the screen's "Cases listed" too: how many children a list or a file held
     cols = {"opened_at": "when (UTC)", "user_name": "who", "action": "what", "case_number": "case",
-            "listed": "cases held", "detail": "detail"}
+            "listed": "cases listed", "detail": "detail"}
     print(log[list(cols)].rename(columns=cols).to_string(index=False))
     return 0
 

@@ -465,7 +465,7 @@ def test_access_log_lists_who_opened_what(files, capsys):
     assert "pupil view" in lines[1] and "C-AAAA111" in lines[1] and "(sign-in off)" in lines[1]
     assert "case list" in lines[2] and "chair@council.gov.uk" in lines[2] and "C-BBBB222" not in out
     # how many children the list held (2), as the screen's "Cases listed" says; none for a view
-    assert "cases held" in lines[0] and re.search(r"case list\s+2\s+2 placements listed", lines[2])
+    assert "cases listed" in lines[0] and re.search(r"case list\s+2\s+2 placements listed", lines[2])
     assert re.search(r"C-AAAA111\s+presentation mode", lines[1])
     assert "1 placement listed" not in out
 
