@@ -262,7 +262,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
         SELECT provider_key, sum(attended_sessions) AS attended,
                sum(possible_sessions) AS possible
         FROM rows_ GROUP BY provider_key
-    """, params + [period.as_of, period.start, period.as_of])
+    """, params + [period.as_of, period.start, period.end])
 
     df = main.merge(_provider_details(con, keys), how="left", on="provider_key")
     df = df.merge(open_now, how="left", on="provider_key")

@@ -303,6 +303,15 @@ def test_scorecard_attendance_counts_the_period_only():
     row = scorecard(db, Filters(as_of=AS_OF, period_start=date(2024, 9, 1), period_end=date(2025, 8, 31)),
                     Settings()).iloc[0]
     assert row["attendance_rate"] == (4 + 5) / 20       # not (10 + 10 + 4 + 5) / 40
+    # a past period (2023/24 seen from 14 March 2025): nor its rows after the period's end (a
+    # second commissioning review: 2,011 sessions of 2024/25 in Ashbeck's 2023/24 rate)
+    db = make_db(
+        placements=[oak("P1", "2024-01-08")],
+        attendance=[dict(pupil_id="P1", period_start="2024-03-04", possible_sessions=10, attended_sessions=6),
+                    dict(pupil_id="P1", period_start="2024-09-09", possible_sessions=10, attended_sessions=10)])
+    row = scorecard(db, Filters(as_of=AS_OF, period_start=date(2023, 9, 1), period_end=date(2024, 8, 31)),
+                    Settings()).iloc[0]
+    assert row["attendance_rate"] == 0.6
 
 
 def test_registration_history_works_the_test_out_on_each_date():

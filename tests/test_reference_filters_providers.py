@@ -359,7 +359,7 @@ def ref_scorecard(data: dict, f: Filters, settings: Settings) -> dict:
         for p, _, e in in_period:
             for a in att_by_pupil.get(p["pupil_id"], ()):
                 # dated in the period (not a placement's rows from before it)
-                if max(p["start_date"], ps) <= a["period_start"] <= (e or f.as_of):
+                if max(p["start_date"], ps) <= a["period_start"] <= min(e or f.as_of, pe):
                     rows[id(a)] = a
         possible = sum(a["possible_sessions"] for a in rows.values())
         attended = sum(a["attended_sessions"] for a in rows.values())
