@@ -46,8 +46,8 @@ FULL_TIME_SESSIONS = 10      # data-spec: 10 sessions a week = full time
 SCORECARD_COLUMNS = ["provider_key", "provider", "setting_type", "registered", "pupils_now",
                      "placements_in_period", "median_hours", "part_time_share",
                      "attendance_rate", "median_days", "ended", "returned", "return_rate",
-                     "cost_per_week_median", "open_cost_total", "open_with_cost", "needs_registration",
-                     "registration_reason"]
+                     "cost_per_week_median", "open_cost_total", "open_cost_median", "open_with_cost",
+                     "needs_registration", "registration_reason"]
 REGISTRATION_COLUMNS = ["provider_key", "provider", "setting_type", "registered",
                         "pupils_18h_plus", "cla_or_ehcp_18h_plus", "likely_needs_registration",
                         "reason", "status"]
@@ -215,7 +215,8 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     returned (of those, to mainstream), return_rate (returned / ended), cost_per_week_median
     (placements in the period with a cost), open_cost_total (the weekly costs of the selected
     placements open at as_of, added up: what the provider is paid a week now, for those with a
-    cost recorded), open_with_cost (how many of those have one), needs_registration (bool),
+    cost recorded), open_cost_median (their median), open_with_cost (how many of those have one),
+    needs_registration (bool),
     registration_reason.
     Rates and medians are null (NaN) when there is nothing to take them over. Sorted by name.
     """
@@ -247,6 +248,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
                count(*) FILTER (WHERE hours_per_week IS NOT NULL
                                 OR sessions_per_week IS NOT NULL) AS hours_known,
                sum(cost_per_week) AS open_cost_total,
+               median(cost_per_week) AS open_cost_median,
                count(cost_per_week) AS open_with_cost
         FROM sel WHERE is_open GROUP BY provider_key
     """, params + [settings.full_time_hours, FULL_TIME_SESSIONS])
@@ -325,3 +327,13 @@ def registration_history(con: duckdb.DuckDBPyConnection, provider_key: str, sett
         likely, reason, status = _reason(registered, int(n), int(v), d, suppress_below)
         rows.append((d, int(n), int(v), likely, status, reason))
     return pd.DataFrame(rows, columns=cols)
+
+
+def provider_ids(con: duckdb.DuckDBPyConnection, provider_key: str) -> dict:
+    """The newest recorded URN and UKPRN of a provider (None where none is recorded), as
+    ``_provider_details`` takes its name: a visit's paperwork quotes them."""
+    row = con.execute("""
+        SELECT arg_max(provider_urn, (upload_id, start_date)) FILTER (WHERE coalesce(trim(provider_urn), '') <> ''),
+               arg_max(provider_ukprn, (upload_id, start_date)) FILTER (WHERE coalesce(trim(provider_ukprn), '') <> '')
+        FROM placements WHERE provider_key = ?""", [provider_key]).fetchone()
+    return {"urn": row[0] if row else None, "ukprn": row[1] if row else None}

@@ -199,3 +199,48 @@ def test_the_wide_provider_tables_keep_the_name_in_view_and_costs_in_pounds(samp
     [score] = [c for cols, c in configs.items() if "Return rate" in cols]
     assert score["Cost per week median"]["label"] == "Cost per week median (£)"
     assert score["Cost per week median"]["type_config"]["format"] == "£%.0f"
+
+
+def test_the_header_money_and_print_a_visit_needs(sample_db, tmp_path, monkeypatch):
+    # A second commissioning review: no URN or UKPRN in the header; the median weekly cost now,
+    # and every provider's weekly total, were missing; a count of 1 with its fee showed on a
+    # shared screen; and the registration history, in an expander, did not print.
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db))
+    is_open = "start_date <= DATE '2025-03-14' AND (end_date IS NULL OR end_date > DATE '2025-03-14')"
+    median_now, = con.execute(f"SELECT median(cost_per_week) FROM placements WHERE provider_key = 'brightpath tuition' "
+                              f"AND {is_open}").fetchone()
+    # Lumen: every open placement's cost blanked but one
+    [(keep,)] = con.execute(f"SELECT min(placement_id) FROM placements WHERE provider_key = 'lumen online academy' "
+                            f"AND {is_open} AND cost_per_week IS NOT NULL").fetchall()
+    con.execute(f"UPDATE placements SET cost_per_week = NULL WHERE provider_key = 'lumen online academy' AND {is_open} "
+                "AND placement_id <> ?", [keep])
+    every_total, every_n = con.execute(f"SELECT sum(cost_per_week), count(cost_per_week) FROM placements "
+                                       f"WHERE {is_open}").fetchone()
+    lumen_open, = con.execute(f"SELECT count(*) FROM placements WHERE provider_key = 'lumen online academy' "
+                              f"AND {is_open}").fetchone()
+    con.close()
+    assert lumen_open >= 3
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value(ASHBECK).run()
+    assert any("URN 990101" in m.value for m in at.markdown)
+    at.selectbox(key="one_provider").set_value("brightpath tuition").run()
+    assert any("no URN or UKPRN recorded" in m.value for m in at.markdown)
+    pack = _pack(at)
+    assert pack.loc["Median weekly cost of the open placements", "BrightPath Tuition"] == f"£{median_now:,.0f}"
+    assert pack.loc["Weekly cost of the open placements, added up", "All providers"] == f"£{every_total:,.0f}"
+    assert pack.loc["Open placements with a weekly cost recorded", "All providers"] == f"{every_n}"
+    # one placement with a cost: its fee is one child's, hidden on a shared screen with its count
+    at.selectbox(key="one_provider").set_value("lumen online academy").run()
+    assert _pack(at).loc["Open placements with a weekly cost recorded", "Lumen Online Academy"] == "1"
+    at.toggle(key="present_toggle").set_value(True).run()
+    lumen = _pack(at)["Lumen Online Academy"]
+    assert lumen["Open placements with a weekly cost recorded"] == "c"
+    assert lumen["Weekly cost of the open placements, added up"] == "c"
+    assert lumen["Median weekly cost of the open placements"] == "c"
+    assert lumen["Placements open on the 'as of' date"] == f"{lumen_open}"        # the rest as before
+    # printed, the registration history is on the paper, not in a closed expander
+    at.selectbox(key="one_provider").set_value("riverside re-engagement hub").run()
+    at.toggle(key="print_toggle").set_value(True).run()
+    assert_healthy(at)
+    assert any("When" in t.value.columns and len(t.value) == 7 for t in at.table)

@@ -82,7 +82,7 @@ SCORECARD_RULE = dict(
                "attendance_rate": "placements_in_period", "median_days": "ended",
                "cost_per_week_median": "placements_in_period",
                # the one-provider view's: what is paid a week now, with its n
-               "open_cost_total": "pupils_now", "open_with_cost": "pupils_now"},
+               "open_cost_total": "pupils_now", "open_cost_median": "pupils_now", "open_with_cost": "pupils_now"},
     # its placements ended and returns are the returns by provider's, protected there
     # together with the other outcomes figures
     also_hide=SH.as_returns_by_provider)
@@ -123,8 +123,13 @@ PACK_SCORECARD = [
     ("return_rate", "Return rate", U.fmt_rate),
     ("cost_per_week_median", "Median cost per week (placements in the period)", lambda v: _number(v, prefix="£")),
     ("open_cost_total", "Weekly cost of the open placements, added up", lambda v: _number(v, prefix="£")),
+    ("open_cost_median", "Median weekly cost of the open placements", lambda v: _number(v, prefix="£")),
     ("open_with_cost", "Open placements with a weekly cost recorded", U.fmt_count),
 ]
+# what the open placements cost a week: counts and money of the placements with a cost, hidden
+# together on a shared screen when fewer of them than the threshold (one child's fee otherwise)
+OPEN_COST = ("open_cost_total", "open_cost_median", "open_with_cost")
+SUMMED = ("open_cost_total", "open_with_cost")   # 'All providers': the LA's weekly commitment
 PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
               ("open_median_days", "Median days so far (open placements)", U.fmt_days),
               ("any_flag", "Open placements with any flag", U.fmt_count)]
@@ -176,8 +181,19 @@ def one_provider() -> None:
         _, fshown = U.protected(fl, label_cols=["provider"], **frule)
         mine = fshown[fshown["provider_key"].astype(str) == key]
         f_this, f_every = (mine.iloc[0] if len(mine) else None), fshown.iloc[-1]
-    st.markdown(f"**{S.md_escape(names[key])}** · {S.md_escape(U.value_label(this['setting_type']))} · "
-                f"{this['registered']}")
+    raw = sc[sc["provider_key"].astype(str) == key].iloc[0]
+    this, every = this.copy(), every.copy()
+    for c in SUMMED:          # what every provider is paid a week now, with its n
+        every[c] = sc[c].sum(min_count=1)
+    thr = S.threshold()
+    for row, n in ((this, raw["open_with_cost"]), (every, every["open_with_cost"])):
+        if S.presentation() and 0 < n < thr:
+            for c in OPEN_COST:
+                row[c] = "c"
+    ids = S.call("providers", "provider_ids", key)
+    numbers = [f"{label} {S.md_escape(v)}" for label, v in (("URN", ids.get("urn")), ("UKPRN", ids.get("ukprn"))) if v]
+    st.markdown(" · ".join([f"**{S.md_escape(names[key])}**", S.md_escape(U.value_label(this["setting_type"])),
+                            str(this["registered"])] + (numbers or ["no URN or UKPRN recorded"])))
     reg = registration_frame(f)
     reg_row = reg[reg["provider_key"].astype(str) == key] if len(reg) else reg
     if len(reg_row):
@@ -187,8 +203,8 @@ def one_provider() -> None:
          st.warning if r["status"] == "registration_unknown" else st.caption)(
             f"Registration check: {words}. {S.md_escape(str(r['reason'] or ''))}")
     _registration_history(key, this)
-    rows = [(label, fmt(this[c]), fmt(every[c]) if c not in rule["stat_cols"] and c != "pupils_now" else "—")
-            for c, label, fmt in PACK_SCORECARD if c in shown.columns]
+    rows = [(label, fmt(this[c]), fmt(every[c]) if (c not in rule["stat_cols"] or c in SUMMED) and c != "pupils_now"
+             else "—") for c, label, fmt in PACK_SCORECARD if c in shown.columns]
     flag_cols = [("open", None), ("open_median_days", None), ("any_flag", None)] + \
         [(f, None) for f in U.FLAG_LABELS if f_every is not None and f in f_every.index]
     labels = {c: (label, fmt) for c, label, fmt in PACK_FLAGS}
@@ -199,8 +215,9 @@ def one_provider() -> None:
     table = pd.DataFrame(rows, columns=["Figure", names[key], "All providers"])
     U.table(table, key="one_provider_table", rename={U.column_label(names[key]): names[key]})   # the name as it is
     st.caption("All providers: every provider's total, with the sidebar's filters other than Provider (the Total "
-               "rows of the tables below when no provider is chosen there). Medians and shares are not totalled, "
-               "and a pupil placed with two providers is one pupil, so those cells are blank."
+               "rows of the tables below when no provider is chosen there), and what every provider is paid a week "
+               "now. Medians and shares are not totalled, and a pupil placed with two providers is one pupil, so "
+               "those cells are blank."
                + (f" {U.c_means()}." if S.presentation() else ""))
     go_cols = st.columns(2)
     targets = [("Open this provider's case list", "views/case_list.py", "panel", ":material/assignment_late:"),
@@ -233,18 +250,24 @@ def _registration_history(key: str, this: pd.Series) -> None:
                           "Result": [STATUS_WORDS.get(v, v) for v in hist["status"]]})
     now = hist.iloc[-1]
     pupils_needed, hours = S.api("providers", "REGISTRATION_PUPILS"), S.api("providers", "REGISTRATION_HOURS")
-    short = (now["status"] == "below_threshold" and this["registered"] == "Not registered"
+    short = (now["status"] == "below_threshold" and this["registered"] != "Registered"
              and int(now["pupils_18h_plus"]) == pupils_needed - 1 and int(now["cla_or_ehcp_18h_plus"]) == 0)
     if short and str(shown["pupils_18h_plus"].iloc[-1]) != "c":
         st.warning(f"One pupil short of the registration test on the 'as of' date: {pupils_needed - 1} pupils "
                    f"are timetabled for {hours} or more hours a week, and the test is met at "
                    f"{pupils_needed} (or at one such pupil who is looked after or has an EHC plan).")
     changed = hist["status"].nunique() > 1
-    with st.expander("The registration test at recent term ends" + (": it has changed" if changed else ""),
-                     expanded=changed and this["registered"] != "Registered"):
+    title = "The registration test at recent term ends" + (": it has changed" if changed else "")
+    # paper hides every expander (a second commissioning review printed the page without it)
+    holder = st.container() if S.print_layout() else st.expander(title, expanded=changed and
+                                                                   this["registered"] != "Registered")
+    with holder:
+        if S.print_layout():
+            st.markdown(f"**{title}**")
         U.table(table, key="one_provider_registration")
         st.caption("Each date counts every placement open then at the provider, whatever the filters, as the "
-                   "records are held now (a later file may have changed them).")
+                   "records are held now (a later file may have changed them); a placement ending on a term's "
+                   "last day is no longer open at its end.")
 
 
 def registration_frame(f) -> pd.DataFrame:
