@@ -138,6 +138,7 @@ def test_its_buttons_open_the_case_list_and_overview_for_that_provider_alone(sam
     assert [t.value for t in at.title] == ["Case list"]
     assert at.session_state["f_provider"] == ["brightpath tuition"]
     assert any(f"{want['open']} placements listed" in c.value for c in at.caption)
+    assert any("filtered by Provider: BrightPath Tuition" in c.value for c in at.caption)   # said on the page
     # back on the Providers page, the sidebar's one provider is the one shown, still beside every
     # provider's totals (printed under the filter, 'All providers' had said the provider's own)
     at.switch_page("views/providers.py").run()
@@ -244,3 +245,15 @@ def test_the_header_money_and_print_a_visit_needs(sample_db, tmp_path, monkeypat
     at.toggle(key="print_toggle").set_value(True).run()
     assert_healthy(at)
     assert any("When" in t.value.columns and len(t.value) == 7 for t in at.table)
+
+
+def test_the_printed_scorecard_says_pounds_and_yes_or_no(sample_db, monkeypatch):
+    # A second commissioning review's print: costs as "545.0" with no £, and "Needs
+    # registration" as True/False (the screen's tick boxes).
+    at = open_app(sample_db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.toggle(key="print_toggle").set_value(True).run()
+    assert_healthy(at)
+    [score] = [t.value for t in at.table if "Return rate" in t.value.columns and "Provider" in t.value.columns]
+    row = score[score["Provider"] == "BrightPath Tuition"].iloc[0]
+    assert row["Cost per week median"] == "£345"           # the median of the period's costs, as on screen
+    assert set(score["Needs registration"]) <= {"Yes", "No", ""} and "Yes" in set(score["Needs registration"])

@@ -9,6 +9,7 @@ import math
 import re
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -780,8 +781,10 @@ def printable(shown: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
             fmt = lambda v: f"{v:.2%}" if isinstance(v, (int, float)) else str(v)
         elif numeric and str(orig) == "change_pp":
             fmt = lambda v: f"{v:+.1f}" if isinstance(v, (int, float)) else str(v)
-        elif numeric and str(orig).startswith("cost"):
+        elif str(orig).startswith("cost") and (numeric or _numbers_only(df[orig])):
             fmt = lambda v: f"£{v:,.0f}" if isinstance(v, (int, float)) else str(v)
+        elif s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and len(s.dropna()):
+            fmt = lambda v: "Yes" if v else "No"     # the screen's tick boxes, in words on paper
         else:
             fmt = lambda v: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else (
                 f"{v:,.1f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))

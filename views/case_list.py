@@ -32,6 +32,9 @@ def main() -> None:
     if S.empty_state("The case list shows every open placement and its flags once placements are loaded."):
         return
     p = S.period()
+    # the filters on the page as on every other (a commissioning review opened a provider's list
+    # and saw its filter only as a cut-off chip in the sidebar)
+    st.caption(U.scope_caption(p))
     flags = S.metric("oversight", "flags")
     U.about("case_list", f"Figures as of {p.as_of:%d %B %Y}.")
     if flags.empty:
