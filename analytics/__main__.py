@@ -12,14 +12,15 @@
     python -m analytics report --db data/ap.duckdb --as-of 2025-07-18
 
 `ingest` says, for each sheet, how many stored records it changed and how (the Upload page's
-check). A sheet that looks older than the records it would change (its newest date before
-theirs: an old term's file, which would put its values back over newer ones) is not loaded
-unless --allow-older is given; the other sheets and files still load.
+check). The newer upload wins (data-spec §6), so a sheet that looks older than the records it
+changes (its newest date before theirs: an old term's file, which puts its values back over newer
+ones) is loaded with a warning that says how to withdraw it; with --refuse-older it is held back
+instead (the other sheets and files still load).
 
-Exit codes: 0 when everything asked for was done (rejected rows, skipped sheets and files
-already loaded included); 1 when a file could not be read or recognised, or a sheet was held
-back as older (nothing from it is stored; the other files still load) or the store refused;
-2 for a mistake in the command.
+Exit codes (metrics.md §8): 0 when every file was read (rejected rows, skipped sheets, files
+already loaded and older sheets loaded with a warning included); 1 when a file could not be read
+or recognised, or the store refused, or with --refuse-older a sheet was held back (nothing from
+it is stored; the other files still load); 2 for a mistake in the command.
 Problems are printed as sentences on standard error, never as a traceback.
 """
 from __future__ import annotations
@@ -65,8 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--user", help="who is loading (recorded in the ledger)")
     ing.add_argument("--check", action="store_true",
                      help="say what each file would change, and store nothing")
-    ing.add_argument("--allow-older", action="store_true",
-                     help="load a sheet even when it looks older than the records it would change")
+    older = ing.add_mutually_exclusive_group()
+    older.add_argument("--refuse-older", action="store_true",
+                       help="hold back a sheet that looks older than the records it would change (exit 1)")
+    older.add_argument("--allow-older", action="store_true",
+                       help="load such a sheet with a warning: the default (metrics.md §8), kept for scripts")
     ing.add_argument("files", nargs="+", metavar="FILE")
 
     up = sub.add_parser("uploads", help="list the uploads, newest first")
@@ -200,22 +204,33 @@ def _changes(pv, done: bool) -> str:
     return text + (f" and {add} {n(pv.added)}" if pv.added else "")
 
 
-def _older(pv, where: str, lead: str = "Not loaded") -> str:
+def _older(pv, where: str, lead: str = "Not loaded", upload_id: int | None = None, db: str = "PATH") -> str:
+    """The older-sheet warning: before a load (``lead``: "Would ..." with --check, "Not loaded"
+    with --refuse-older) or after one (``upload_id``: how to take it back)."""
     rows = list(pv.changed_rows)
     listed = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20:,} more" if len(rows) > 20 else "")
+    rows_text = " (rows " + listed + ")" if rows else ""
+    if upload_id is not None:
+        return (f"Warning: {where} looks older than what it changed: its newest date is "
+                f"{pv.newest_in_file:%d/%m/%Y}, but the records it changed held dates up to "
+                f"{pv.newest_in_changed:%d/%m/%Y}. As the newer upload, it replaced their values (an end date it "
+                f"leaves blank reopens a placement){' in ' + rows_text.strip()[1:-1] if rows else ''}. If it is "
+                f"an older term's file, undo it with: python -m analytics withdraw --db {db} {upload_id}")
     return (f"{lead}: {where} looks older than what it would change: its newest date is "
             f"{pv.newest_in_file:%d/%m/%Y}, but the records it would change hold dates up to "
             f"{pv.newest_in_changed:%d/%m/%Y}. Loading it would put its values back over the newer ones "
             "(reopening placements whose end date it leaves blank, say). If it is an older term's file, delete "
-            "the rows that change what is stored" + (f" (rows {listed})" if rows else "")
-            + " and load the rest; to load it as it is, add --allow-older.")
+            "the rows that change what is stored" + rows_text
+            + " and load the rest" + ("; without --refuse-older it is loaded as it is, with a warning."
+                                     if lead == "Not loaded" else "; ingest would load it with a warning "
+                                     "(add --refuse-older to hold it back)."))
 
 
 def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: bool,
-                     allow_older: bool) -> int:
+                     refuse_older: bool, db: str = "PATH") -> int:
     """ingest: each sheet's changes worked out first (a rolled-back load, Store.preview_changes),
-    then stored unless --check, or unless it looks older than what it changes. 1 when any sheet
-    was held back."""
+    then stored unless --check; one that looks older than what it changes is stored with a
+    warning, or held back with --refuse-older. 1 when any sheet was held back."""
     from analytics.store import Store, _where
 
     sheets, digest = Store.read_source(path, path.name, mapping or None)
@@ -238,7 +253,7 @@ def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: 
             if pv.older_than_stored:
                 print("  " + _older(pv, where, lead="Would not be loaded"))
             continue
-        if pv.older_than_stored and not allow_older:
+        if pv.older_than_stored and refuse_older:
             _err(_older(pv, where))
             held += 1
             continue
@@ -246,18 +261,21 @@ def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: 
             _print_result(r)
             if r.status == "loaded":
                 print(f"  It {_changes(pv, done=True)}.")
+                if pv.older_than_stored:
+                    _err(_older(pv, where, upload_id=r.upload_id, db=db))
     return 1 if held else 0
 
 
 def _ingest_files(store, files: list[Path], mapping: dict, user: str | None, checked: bool = False,
-                  check: bool = False, allow_older: bool = False) -> int:
-    """Each file in turn. `checked`: say what each sheet changes, and hold back one that looks
-    older than what it changes (ingest); load-sample loads without (its files are in order)."""
+                  check: bool = False, refuse_older: bool = False, db: str = "PATH") -> int:
+    """Each file in turn. `checked`: say what each sheet changes, and warn of (or with
+    `refuse_older` hold back) one that looks older than what it changes (ingest); load-sample
+    loads without (its files are in order)."""
     failed = 0
     for path in files:
         try:
             if checked:
-                failed += _check_then_load(store, path, mapping, user, check, allow_older)
+                failed += _check_then_load(store, path, mapping, user, check, refuse_older, db)
                 continue
             results = store.ingest_file(path, path.name, mapping=mapping or None, user=user)
         except APDataError as e:
@@ -277,7 +295,7 @@ def _cmd_ingest(args) -> int:
     mapping = _mapping(args.map)
     with _open(args.db, must_exist=args.check) as store:
         return _ingest_files(store, [Path(f) for f in args.files], mapping, args.user, checked=True,
-                             check=args.check, allow_older=args.allow_older)
+                             check=args.check, refuse_older=args.refuse_older, db=str(store.path))
 
 
 def _cmd_uploads(args) -> int:

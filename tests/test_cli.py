@@ -166,10 +166,12 @@ def test_a_mistyped_db_path_is_said_not_answered_from_a_new_empty_file(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_older_terms_file_is_held_back_unless_allowed_and_check_stores_nothing(files, capsys):
+def test_an_older_terms_file_is_loaded_with_a_warning_held_back_on_request_and_check_stores_nothing(files, capsys):
     # A reviewer loaded last spring's corrected file after the summer one from the command line:
     # nothing was said, and 60 placements reopened. Spring here ends A1 on 28/03/2025; the
-    # older file (dated January) would blank that end date again.
+    # older file (dated January) blanks that end date again. metrics.md §8: ingest exits 0 when
+    # every file was read, and data-spec §6: the newer upload wins. So it loads, says so and how
+    # to undo it; --refuse-older holds it back.
     db = files / "ap.duckdb"
     run("ingest", "--db", db, files / "autumn.csv", files / "spring.csv", capsys=capsys)
     (files / "autumn-again.csv").write_text("UPN,Provider,Provider URN,Start Date,End Date\n"
@@ -182,14 +184,27 @@ def test_an_older_terms_file_is_held_back_unless_allowed_and_check_stores_nothin
         "  Would not be loaded: autumn-again.csv looks older than what it would change: its newest date is "
         "06/01/2025, but the records it would change hold dates up to 28/03/2025. Loading it would put its values "
         "back over the newer ones (reopening placements whose end date it leaves blank, say). If it is an older "
-        "term's file, delete the rows that change what is stored (rows 2) and load the rest; to load it as it is, "
-        "add --allow-older."]
-    code, out, err = run("ingest", "--db", db, files / "autumn-again.csv", capsys=capsys)
+        "term's file, delete the rows that change what is stored (rows 2) and load the rest; ingest would load it "
+        "with a warning (add --refuse-older to hold it back)."]
+    code, out, err = run("ingest", "--db", db, "--refuse-older", files / "autumn-again.csv", capsys=capsys)
     assert code == 1 and out == "" and err.startswith("Not loaded: autumn-again.csv looks older than")
     assert rows(db, "SELECT count(*), max(end_date)::VARCHAR FROM placements WHERE pupil_id = 'A1'") == [
         (1, "2025-03-28")]
-    code, out, err = run("ingest", "--db", db, "--allow-older", files / "autumn-again.csv", capsys=capsys)
+    code, out, err = run("ingest", "--db", db, files / "autumn-again.csv", capsys=capsys)
     assert code == 0 and "loaded as placements (upload 3)" in out
+    assert err.strip() == (
+        "Warning: autumn-again.csv looks older than what it changed: its newest date is 06/01/2025, but the records "
+        "it changed held dates up to 28/03/2025. As the newer upload, it replaced their values (an end date it "
+        "leaves blank reopens a placement) in rows 2. If it is an older term's file, undo it with: "
+        f"python -m analytics withdraw --db {db} 3")
+    assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
+    # the way back it gives works
+    code, out, err = run("withdraw", "--db", db, "3", capsys=capsys)
+    assert code == 0
+    assert rows(db, "SELECT end_date::VARCHAR FROM placements WHERE pupil_id = 'A1'") == [("2025-03-28",)]
+    # --allow-older (scripts written when holding back was the default) still loads it
+    code, out, err = run("ingest", "--db", db, "--allow-older", files / "autumn-again.csv", capsys=capsys)
+    assert code == 0 and err.startswith("Warning: autumn-again.csv looks older")
     assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
 
 

@@ -14,9 +14,10 @@ Seed families:
               rejected, a UPN with a wrong check letter (a warning only);
   >= 2000     as 1000-1999, plus correction uploads (a narrow placements file with a title row
               and a Total row that clears or moves end dates, an attendance fix whose setting
-              differs in case) and exclusions as ';'-separated Windows-1252. These are loaded
-              with --allow-older: the corrections are newer uploads by design, but can look older
-              to the ingest check (the reviewer's finding F2).
+              differs in case) and exclusions as ';'-separated Windows-1252. The corrections
+              are newer uploads by design but can look older to the ingest check, which loads
+              them with a warning (exit 0, metrics.md §8; the reviewer's finding F2). The
+              odd seeds pass --allow-older, which older scripts still give.
 
 Each test writes one dataset under tmp_path, runs `ingest` in-process (every file loaded, with
 the number of rows accepted and rejected the generator expects), then each of the dataset's
@@ -93,7 +94,7 @@ def test_report_agrees_with_the_independent_model(seed, tmp_path, capsys):
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         paths.append(path)
     db = tmp_path / "ap.duckdb"
-    older = ["--allow-older"] if seed >= 2000 else []
+    older = ["--allow-older"] if seed >= 2000 and seed % 2 else []   # the default loads them too
     code, out, err = run(["ingest", "--db", db, *older, *paths], capsys)
     assert code == 0, f"ingest exited {code}:\n{err}\n{out}"
 
