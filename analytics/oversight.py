@@ -47,7 +47,8 @@ URGENCY = ("unregistered", "part_time_over_limit", "review_overdue", "long_place
 COLUMNS = ("placement_id", "pupil_id", "first_name", "last_name", "date_of_birth", "nc_year", "sex",
            "sen_status", "cla", "provider", "provider_key", "setting_type", "registered", "reason",
            "commissioner", "home_school", "out_of_area", "start_date", "planned_end_date", "last_review_date",
-           "days", "hours_per_week", "sessions_per_week", "objectives", "baseline_rate", "during_rate") + FLAGS + (
+           "days", "hours_per_week", "sessions_per_week", "cost_per_week", "objectives", "baseline_rate", "during_rate"
+           ) + FLAGS + (
            "missing_attendance", "n_flags", "days_since_review")
 
 
@@ -98,7 +99,7 @@ def flags_sql(filters: Filters, settings: Settings, period: Period,
                        p.nc_year, p.sex, p.sen_status, p.cla, p.provider, p.provider_key,
                        p.setting_type, {REGISTERED} AS registered, p.reason, p.commissioner, p.home_school,
                        p.out_of_area, p.start_date, p.planned_end_date, p.last_review_date, p.days,
-                       p.hours_per_week, p.sessions_per_week, p.objectives, w.baseline_rate, w.during_rate,
+                       p.hours_per_week, p.sessions_per_week, p.cost_per_week, p.objectives, w.baseline_rate, w.during_rate,
                        p.planned_end_date IS NULL AS no_planned_end,
                        COALESCE(p.planned_end_date < ?, false) AS planned_end_passed,
                        COALESCE(trim(p.objectives), '') = '' AS no_objectives,

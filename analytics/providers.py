@@ -47,7 +47,7 @@ SCORECARD_COLUMNS = ["provider_key", "provider", "setting_type", "registered", "
                      "placements_in_period", "median_hours", "part_time_share",
                      "attendance_rate", "median_days", "ended", "returned", "return_rate",
                      "cost_per_week_median", "open_cost_total", "open_cost_median", "open_with_cost",
-                     "needs_registration", "registration_reason"]
+                     "open_cost_per_hour_median", "open_with_cost_per_hour", "needs_registration", "registration_reason"]
 REGISTRATION_COLUMNS = ["provider_key", "provider", "setting_type", "registered",
                         "pupils_18h_plus", "cla_or_ehcp_18h_plus", "likely_needs_registration",
                         "reason", "status"]
@@ -216,6 +216,8 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     (placements in the period with a cost), open_cost_total (the weekly costs of the selected
     placements open at as_of, added up: what the provider is paid a week now, for those with a
     cost recorded), open_cost_median (their median), open_with_cost (how many of those have one),
+    open_cost_per_hour_median (the median of cost_per_week / hours_per_week over those open
+    placements with both recorded, hours above 0), open_with_cost_per_hour (how many),
     needs_registration (bool),
     registration_reason.
     Rates and medians are null (NaN) when there is nothing to take them over. Sorted by name.
@@ -249,7 +251,9 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
                                 OR sessions_per_week IS NOT NULL) AS hours_known,
                sum(cost_per_week) AS open_cost_total,
                median(cost_per_week) AS open_cost_median,
-               count(cost_per_week) AS open_with_cost
+               count(cost_per_week) AS open_with_cost,
+               median(cost_per_week / hours_per_week) FILTER (WHERE hours_per_week > 0) AS open_cost_per_hour_median,
+               count(*) FILTER (WHERE hours_per_week > 0 AND cost_per_week IS NOT NULL) AS open_with_cost_per_hour
         FROM sel WHERE is_open GROUP BY provider_key
     """, params + [settings.full_time_hours, FULL_TIME_SESSIONS])
 
@@ -271,6 +275,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     df = df.merge(attendance, how="left", on="provider_key")
     df["pupils_now"] = df["pupils_now"].fillna(0).astype(int)
     df["open_with_cost"] = df["open_with_cost"].fillna(0).astype(int)
+    df["open_with_cost_per_hour"] = df["open_with_cost_per_hour"].fillna(0).astype(int)
     for c in ("placements_in_period", "ended", "returned"):
         df[c] = df[c].astype(int)
     df["part_time_share"] = _ratio(df["part_time"], df["hours_known"])
@@ -286,6 +291,67 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settin
     df["registration_reason"] = [flags["reason"].get(k, "") for k in keys]
     df = df.assign(_name=df["provider"].str.casefold()).sort_values(["_name", "provider_key"])
     return df[SCORECARD_COLUMNS].reset_index(drop=True)
+
+
+ATTENDANCE_BY_TERM_COLUMNS = ["term", "start", "end", "pupils_placed", "pupils_with_attendance",
+                              "possible_sessions", "attended_sessions", "attendance_rate"]
+
+
+def attendance_by_term(con: duckdb.DuckDBPyConnection, provider_key: str, filters: Filters,
+                       settings: Settings, terms: int = 6, today: date | None = None) -> pd.DataFrame:
+    """One provider's attendance term by term, for a contract meeting (not a metric of
+    metrics.md: the scorecard's attendance_rate, per term and with its sessions).
+
+    The last ``terms`` terms up to as_of (trends.terms_between), the term holding as_of cut at
+    as_of. For each: pupils_placed (distinct pupils in a selected placement at the provider
+    on any day of the term), pupils_with_attendance (of those, with an attendance row counted),
+    possible_sessions and attended_sessions (their attendance rows dated in the term while
+    placed there, [start_date, min(end_date, as_of)], each row once, whatever setting it names:
+    the scorecard's rule), attendance_rate (attended / possible, NaN with no possible session).
+    The filters other than the period apply; ``filters.provider`` is replaced by the provider.
+    Oldest term first."""
+    from dataclasses import replace
+
+    from analytics.trends import terms_between
+    period = resolve_period(filters, today)
+    as_of = period.as_of
+    chosen = terms_between(date(as_of.year - 3, 9, 1), as_of)[-terms:] if terms > 0 else []
+    if not chosen:
+        return pd.DataFrame(columns=ATTENDANCE_BY_TERM_COLUMNS)
+    base, params = placements_sql(replace(filters, provider=(provider_key,)), period)
+    labels = [t.label for t in chosen]
+    starts = [t.start for t in chosen]
+    ends = [min(t.end, as_of) for t in chosen]
+    df = _query(con, f"""
+        WITH t AS (SELECT unnest(?::VARCHAR[]) AS term, unnest(?::DATE[]) AS t_start,
+                          unnest(?::DATE[]) AS t_end),
+             p AS ({base}),
+             placed AS (SELECT DISTINCT t.term, p.pupil_id FROM t JOIN p
+                          ON p.start_date <= t.t_end AND COALESCE(p.eff_end, ?) >= t.t_start),
+             rows_ AS (SELECT DISTINCT t.term, a.pupil_id, a.period_start, a.period_end, a.setting_key,
+                                       a.possible_sessions, a.attended_sessions
+                       FROM t JOIN attendance a ON a.period_start BETWEEN t.t_start AND t.t_end
+                              JOIN p ON a.pupil_id = p.pupil_id
+                                    AND a.period_start BETWEEN p.start_date AND COALESCE(p.eff_end, ?)),
+             sums AS (SELECT term, count(DISTINCT pupil_id) AS pupils_with_attendance,
+                             sum(possible_sessions) AS possible_sessions,
+                             sum(attended_sessions) AS attended_sessions
+                      FROM rows_ GROUP BY term),
+             heads AS (SELECT term, count(*) AS pupils_placed FROM placed GROUP BY term)
+        SELECT t.term, t.t_start AS start, t.t_end AS "end",
+               COALESCE(h.pupils_placed, 0) AS pupils_placed,
+               COALESCE(s.pupils_with_attendance, 0) AS pupils_with_attendance,
+               COALESCE(s.possible_sessions, 0) AS possible_sessions,
+               COALESCE(s.attended_sessions, 0) AS attended_sessions
+        FROM t LEFT JOIN heads h USING (term) LEFT JOIN sums s USING (term)
+        ORDER BY t.t_start
+    """, [labels, starts, ends] + params + [as_of, as_of])
+    for c in ("pupils_placed", "pupils_with_attendance"):
+        df[c] = df[c].astype(int)
+    for c in ("start", "end"):
+        df[c] = [pd.Timestamp(v).date() for v in df[c]]
+    df["attendance_rate"] = _ratio(df["attended_sessions"], df["possible_sessions"])
+    return df[ATTENDANCE_BY_TERM_COLUMNS]
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:

@@ -257,3 +257,155 @@ def test_the_printed_scorecard_says_pounds_and_yes_or_no(sample_db, monkeypatch)
     row = score[score["Provider"] == "BrightPath Tuition"].iloc[0]
     assert row["Cost per week median"] == "£345"           # the median of the period's costs, as on screen
     assert set(score["Needs registration"]) <= {"Yes", "No", ""} and "Yes" in set(score["Needs registration"])
+
+
+BRIGHTPATH = "brightpath tuition"
+IS_OPEN = "start_date <= DATE '2025-03-14' AND (end_date IS NULL OR end_date > DATE '2025-03-14')"
+SEN_WORDS = {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}
+
+
+def _open_rows(db, key: str) -> pd.DataFrame:
+    """Each open placement at the provider with its attendance during the placement (metrics.md
+    §5: rows with period_start in [start_date, as_of]), counted here from the stored tables."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"""
+            SELECT p.pupil_id, p.first_name, p.last_name, p.cost_per_week, p.sen_status, p.cla, p.objectives,
+                   p.hours_per_week,
+                   (SELECT sum(attended_sessions) / sum(possible_sessions) FROM attendance a
+                    WHERE a.pupil_id = p.pupil_id AND a.period_start BETWEEN p.start_date AND DATE '2025-03-14'
+                   ) AS during
+            FROM placements p WHERE provider_key = ? AND {IS_OPEN}""", [key]).df()
+    finally:
+        con.close()
+
+
+def test_the_open_placements_a_contract_meeting_asks_for(sample_db, tmp_path, monkeypatch):
+    # A commissioning review's second priority: a row per current placement with its objectives,
+    # SEN and looked-after status, attendance and weekly cost. At the desk the view gives them;
+    # on a shared screen, as the Case list does there, initials and no more.
+    from tests.test_app_panel import _with_empty_access_log
+    from views import _state as S
+    db, _ = _with_empty_access_log(sample_db, tmp_path)
+    want = _open_rows(db, BRIGHTPATH)
+    assert len(want) >= 10 and want["cost_per_week"].notna().all() and want["sen_status"].nunique() >= 2
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value(BRIGHTPATH).run()
+    assert_healthy(at)
+    [table] = [df.value for df in at.dataframe if "Case" in df.value.columns and "Objectives" in df.value.columns]
+    assert len(table) == len(want)
+    got = table.set_index("Case")
+    for r in want.itertuples():
+        row = got.loc[S.case_number(r.pupil_id)]
+        assert row["Pupil"] == f"{r.first_name} {r.last_name}"
+        assert row["Cost per week"] == r.cost_per_week
+        assert row["SEN"] == SEN_WORDS[r.sen_status]
+        assert row["Looked after"] == ("Yes" if r.cla else "No")
+        assert row["Hours a week"] == r.hours_per_week
+        assert (row["Objectives"] or None) == (r.objectives if isinstance(r.objectives, str) and r.objectives.strip()
+                                               else None) or pd.isna(row["Objectives"])
+        assert abs(row["Attendance during the placement"] - r.during) < 1e-9
+    # the cost per hour beside them: the median of weekly cost ÷ hours over these placements
+    per_hour = (want["cost_per_week"] / want["hours_per_week"]).median()
+    pack = _pack(at)["BrightPath Tuition"]
+    assert pack["Median cost per hour (open placements: weekly cost ÷ hours a week)"] == (
+        f"£{per_hour:,.0f}" if float(per_hour).is_integer() else f"£{per_hour:,.2f}")
+    assert pack["Open placements with a weekly cost and hours recorded"] == f"{len(want)}"
+    # who saw the list is recorded, by case number
+    at.switch_page("views/upload.py").run()
+    [log] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    seen = log[log["What"] == "one provider: open placements"]
+    assert len(seen) == 1 and seen["Cases listed"].iloc[0] == want["pupil_id"].nunique()
+    assert seen["Detail"].iloc[0].startswith(f"{len(want)} placements listed at BrightPath Tuition, names shown")
+    # on a shared screen: initials, and no SEN, care status, attendance, cost or objectives
+    at.switch_page("views/providers.py").run()
+    assert at.selectbox(key="one_provider").value == BRIGHTPATH     # kept while away from the page
+    at.toggle(key="present_toggle").set_value(True).run()
+    assert_healthy(at)
+    [table] = [df.value for df in at.dataframe if "Case" in df.value.columns and "Flags raised" in df.value.columns]
+    assert len(table) == len(want)
+    assert not {"Objectives", "SEN", "Looked after", "Cost per week", "Attendance during the placement",
+                "Home school"} & set(table.columns)
+    initials = {S.case_number(r.pupil_id): f"{r.first_name[0]}.{r.last_name[0]}." for r in want.itertuples()}
+    assert dict(zip(table["Case"], table["Pupil"])) == initials
+    # a case opens from the list, and back on the page the provider is still the one chosen
+    case = table["Case"].iloc[0]
+    at.selectbox(key="one_provider_case").set_value(case).run()
+    next(b for b in at.button if b.key == "one_provider_open_case").click().run()
+    assert_healthy(at)
+    assert at.session_state["case"] == case and any(h.value == f"Case {case}" for h in at.header)
+    at.switch_page("views/providers.py").run()
+    assert at.selectbox(key="one_provider").value == BRIGHTPATH
+
+
+def test_the_open_placements_file_is_marked_and_recorded(sample_db, tmp_path, monkeypatch):
+    from tests.test_app_downloads import _recorded_downloads
+    from tests.test_app_panel import _with_empty_access_log
+    db, _ = _with_empty_access_log(sample_db, tmp_path)
+    want = _open_rows(db, BRIGHTPATH)
+    files = _recorded_downloads(monkeypatch, make=True)
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value(BRIGHTPATH).run()
+    assert_healthy(at)
+    [name] = [n for n in files if "open-placements-brightpath-tuition" in n and n.endswith(".csv")]
+    assert name.startswith("OFFICIAL-SENSITIVE")
+    text = files[name].decode("utf-8-sig")
+    assert len(text.strip().splitlines()) == 1 + len(want)      # a heading and a row per placement
+    assert "Objectives" in text and "Cost per week" in text
+    for pupil in want["pupil_id"]:
+        assert pupil not in text                                 # case numbers, never UPNs
+    at.switch_page("views/upload.py").run()
+    [log] = [df.value for df in at.dataframe if "What" in df.value.columns]
+    downloads = log[log["What"] == "download"]
+    assert any(name in d for d in downloads["Detail"])
+
+
+def test_attendance_term_by_term_counted_from_the_stored_rows(sample_db, tmp_path, monkeypatch):
+    # Spring 2024/25 (1 January 2025, cut at 14 March) at BrightPath, by the scorecard's rule:
+    # rows dated in the term while placed there, each row once.
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+    placed, with_rows, possible, attended = con.execute("""
+        WITH p AS (SELECT * FROM placements WHERE provider_key = 'brightpath tuition'
+                   AND start_date <= DATE '2025-03-14'),
+             r AS (SELECT DISTINCT a.pupil_id, a.period_start, a.period_end, a.setting_key, a.possible_sessions,
+                          a.attended_sessions
+                   FROM attendance a JOIN p ON a.pupil_id = p.pupil_id
+                    AND a.period_start BETWEEN p.start_date
+                        AND coalesce(CASE WHEN p.end_date <= DATE '2025-03-14' THEN p.end_date END, DATE '2025-03-14')
+                   WHERE a.period_start BETWEEN DATE '2025-01-01' AND DATE '2025-03-14')
+        SELECT (SELECT count(DISTINCT pupil_id) FROM p WHERE start_date <= DATE '2025-03-14'
+                AND (end_date IS NULL OR end_date >= DATE '2025-01-01')),
+               (SELECT count(DISTINCT pupil_id) FROM r), (SELECT sum(possible_sessions) FROM r),
+               (SELECT sum(attended_sessions) FROM r)""").fetchone()
+    con.close()
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value(BRIGHTPATH).run()
+    assert_healthy(at)
+    [terms] = [df.value for df in at.dataframe if "Term" in df.value.columns and "Possible sessions" in df.value.columns]
+    assert len(terms) == 6 and terms["Term"].iloc[-1] == "Spring 2024/25"
+    last = terms.iloc[-1]
+    assert (last["Pupils placed"], last["Pupils with attendance"]) == (placed, with_rows)
+    assert (last["Possible sessions"], last["Attended sessions"]) == (possible, attended)
+    assert abs(last["Attendance rate"] - attended / possible) < 1e-9
+
+
+def test_destinations_at_the_desk_and_where_to_find_them_on_a_shared_screen(sample_db, tmp_path, monkeypatch):
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+    want = dict(con.execute("""SELECT coalesce(destination, 'unknown'), count(*) FROM placements
+                               WHERE provider_key = 'brightpath tuition'
+                                 AND end_date BETWEEN DATE '2024-09-01' AND DATE '2025-03-14'
+                               GROUP BY ALL""").fetchall())
+    con.close()
+    assert sum(want.values()) >= 5 and "other_ap" in want      # moves to another AP listed here too
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value(BRIGHTPATH).run()
+    [dest] = [df.value for df in at.dataframe if "Destination" in df.value.columns]
+    words = {"mainstream": "Mainstream school", "other_ap": "Another AP placement"}
+    assert dict(zip(dest["Destination"], dest["Ended (all destinations)"])) == {
+        **{words.get(k, k): v for k, v in want.items()}, "Total": sum(want.values())}
+    at.toggle(key="present_toggle").set_value(True).run()
+    assert_healthy(at)
+    assert not [df for df in at.dataframe if "Destination" in df.value.columns]
+    assert any(c.value.startswith("Shown at the desk only") for c in at.caption)

@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from analytics.providers import REGISTRATION_COLUMNS, SCORECARD_COLUMNS, registration_check, scorecard
+from analytics.providers import (REGISTRATION_COLUMNS, SCORECARD_COLUMNS, attendance_by_term, registration_check,
+                                 scorecard)
 from analytics.settings import Filters, Settings
 from tests.factories import make_db, placement
 
@@ -347,3 +348,70 @@ def test_scorecard_adds_up_what_the_open_placements_cost_a_week():
     assert row["open_cost_total"] == 750.5
     assert row["open_with_cost"] == 2
     assert row["cost_per_week_median"] == 450.5          # 300, 450.5, 900 in the period
+
+
+def test_open_cost_per_hour_by_hand():
+    # Open on 14 March 2025 at Oak: A £400 for 20 hours (£20 an hour), B £300 for 10 (£30);
+    # left out: C (no hours), D (0 hours), E (no cost), F (ended: its £100 an hour is not paid now).
+    db = make_db(placements=[
+        oak("A", "2025-01-06", cost_per_week=400.0, hours_per_week=20.0),
+        oak("B", "2025-01-06", cost_per_week=300.0, hours_per_week=10.0),
+        oak("C", "2025-01-06", cost_per_week=500.0, hours_per_week=None, sessions_per_week=8),
+        oak("D", "2025-01-06", cost_per_week=100.0, hours_per_week=0.0),
+        oak("E", "2025-01-06", cost_per_week=None, hours_per_week=25.0),
+        oak("F", "2024-09-02", "2024-12-20", destination="mainstream", cost_per_week=1000.0, hours_per_week=10.0)])
+    row = scorecard(db, F, Settings()).iloc[0]
+    assert row["open_cost_per_hour_median"] == 25.0     # median of 20 and 30
+    assert row["open_with_cost_per_hour"] == 2
+    assert row["open_cost_total"] == 400 + 300 + 500 + 100   # every open placement with a cost
+    empty = scorecard(make_db(placements=[oak("A", "2025-01-06", cost_per_week=None)]), F, Settings()).iloc[0]
+    assert math.isnan(empty["open_cost_per_hour_median"]) and empty["open_with_cost_per_hour"] == 0
+
+
+def test_attendance_by_term_by_hand():
+    # Terms up to 14 March 2025 (Easter 2024 is 31 March, so Summer 2023/24 starts 1 April):
+    # Spring 2023/24 1 Jan-31 Mar 2024, Summer 2023/24 1 Apr-31 Aug 2024, Autumn 2024/25
+    # 1 Sep-31 Dec 2024, Spring 2024/25 1 Jan 2025 cut at 14 March 2025.
+    db = make_db(
+        placements=[oak("P4", "2023-09-04", "2024-07-19", destination="neet"),
+                    oak("P1", "2024-10-01", "2025-01-31", destination="mainstream"),
+                    oak("P2", "2024-11-04"),
+                    oak("P5", "2025-04-01"),             # starts after as_of: never placed here
+                    hub("P3", "2024-09-02")],            # another provider's pupil
+        attendance=[
+            dict(pupil_id="P4", period_start="2024-05-06", possible_sessions=10, attended_sessions=8),
+            dict(pupil_id="P4", period_start="2024-09-09", possible_sessions=10, attended_sessions=10),  # after it ended
+            dict(pupil_id="P1", period_start="2024-09-23", possible_sessions=10, attended_sessions=10),  # before it began
+            dict(pupil_id="P1", period_start="2024-10-07", possible_sessions=10, attended_sessions=6),
+            dict(pupil_id="P1", period_start="2025-01-06", possible_sessions=10, attended_sessions=5),
+            dict(pupil_id="P1", period_start="2025-02-03", possible_sessions=10, attended_sessions=0),   # after it ended
+            dict(pupil_id="P2", period_start="2024-11-04", possible_sessions=10, attended_sessions=9),
+            dict(pupil_id="P2", period_start="2025-03-10", possible_sessions=10, attended_sessions=7),
+            dict(pupil_id="P2", period_start="2025-03-17", possible_sessions=10, attended_sessions=0),   # after as_of
+            dict(pupil_id="P3", period_start="2024-10-07", possible_sessions=10, attended_sessions=2),   # at the hub
+        ])
+    # a Provider filter naming another provider is replaced by the one asked for
+    df = attendance_by_term(db, "100001", Filters(as_of=AS_OF, provider=("skills hub",)), Settings(), terms=4)
+    assert df["term"].tolist() == ["Spring 2023/24", "Summer 2023/24", "Autumn 2024/25", "Spring 2024/25"]
+    assert df["start"].tolist() == [date(2024, 1, 1), date(2024, 4, 1), date(2024, 9, 1), date(2025, 1, 1)]
+    assert df["end"].tolist() == [date(2024, 3, 31), date(2024, 8, 31), date(2024, 12, 31), AS_OF]
+    assert df["pupils_placed"].tolist() == [1, 1, 2, 2]
+    assert df["pupils_with_attendance"].tolist() == [0, 1, 2, 2]
+    assert df["possible_sessions"].tolist() == [0, 10, 20, 20]
+    assert df["attended_sessions"].tolist() == [0, 8, 6 + 9, 5 + 7]
+    assert math.isnan(df["attendance_rate"].iloc[0])
+    assert df["attendance_rate"].tolist()[1:] == [0.8, 0.75, 0.6]
+    # the other filters apply: girls only leaves nobody (every factory pupil has no sex recorded
+    # unless given), so no pupil is placed in any term
+    none = attendance_by_term(db, "100001", Filters(as_of=AS_OF, sex=("F",)), Settings(), terms=2)
+    assert none["pupils_placed"].tolist() == [0, 0] and none["possible_sessions"].tolist() == [0, 0]
+
+
+def test_attendance_by_term_agrees_with_the_scorecard_over_one_term():
+    # the scorecard's rate for a period that is one term is that term's row (same rule)
+    db = _oak_db()
+    autumn = Filters(as_of=AS_OF, period_start=date(2024, 9, 1), period_end=date(2024, 12, 31))
+    sc = scorecard(db, autumn, Settings()).set_index("provider_key")
+    terms = attendance_by_term(db, "100001", Filters(as_of=AS_OF), Settings(), terms=2).set_index("term")
+    # by hand (_oak_db): autumn rows while placed are P1 7 Oct (6/10) and P2 4 Nov (9/10)
+    assert terms.loc["Autumn 2024/25", "attendance_rate"] == 0.75 == sc.loc["100001", "attendance_rate"]

@@ -119,6 +119,37 @@ TOTAL = "Total"   # the label of a figure's total row (suppression.add_total_row
 NO_ATTENDANCE = "No attendance recorded (data to check)"
 NO_REGISTRATION = "Registration not recorded (data to check)"
 
+
+def unknown(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def case_rows_in_words(rows: pd.DataFrame) -> pd.DataFrame:
+    """The case list's rows for its file: codes and yes/no columns as words, the flags as one
+    "Flags raised" column (not nine TRUE/FALSE ones), no internal provider key."""
+    out = rows.drop(columns=[c for c in ("provider_key", *FLAG_LABELS) if c in rows.columns])
+    words = {"sex": SEX_LABELS, "sen_status": SEN_LABELS}
+    for c, labels in words.items():
+        if c in out.columns:
+            out[c] = out[c].map(lambda v, labels=labels: labels.get(str(v), v) if isinstance(v, str) else v)
+    for c in ("cla", "fsm", "out_of_area", "registered", "missing_attendance"):
+        if c in out.columns:
+            out[c] = out[c].map({True: "Yes", False: "No"}).astype(object).where(out[c].notna(), None)
+    return out
+
+
+def flag_text(row) -> str:
+    """An open placement's flags in words, with the data-quality markers that are not flags: the
+    case list's "Flags raised" (and the one-provider view's)."""
+    flags = [FLAG_LABELS[f] for f in FLAG_LABELS if f in row and bool(row[f])]
+    if "missing_attendance" in row and row["missing_attendance"] is True:
+        # not a flag (metrics.md §5) but a data-quality matter, shown as such
+        flags.append(NO_ATTENDANCE)
+    if "registered" in row and unknown(row["registered"]):
+        # blank is unknown, not unregistered (data-spec), so no flag: but nobody has recorded it
+        flags.append(NO_REGISTRATION)
+    return "; ".join(flags)
+
 COLUMN_LABELS = {
     "local_n": "This LA: number", "local_total": "This LA: total", "local_share": "This LA: share",
     "national_share": "England: share", "national_period": "England: year",
@@ -331,6 +362,11 @@ ABOUT = _About({
                     "than Provider), for a contract meeting or a visit. Medians and shares are not "
                     "totalled across providers, so their 'All providers' cell is blank. The buttons open the "
                     "Case list and the Overview with the Provider filter set to this provider.",
+    "one_provider_terms": "The provider's attendance in each of the last six terms (the current term up to the 'as of' "
+                          "date): the pupils placed there on any day of the term with the sidebar's filters, how many "
+                          "of them have attendance recorded while placed there, and those rows' sessions, as the "
+                          "scorecard counts them (each row once, whatever setting it names). A term with pupils "
+                          "placed but none with attendance recorded is a gap in the data to chase.",
     "flags_by_provider": "For each provider, the placements open on the 'as of' date (with the sidebar's filters), "
                          "the median number of days they have run so far (how long the children there now have "
                          "been there), and how many carry each oversight flag, as on the Case list. Open a "

@@ -10,21 +10,6 @@ from views import _ui as U
 FLAG_ORDER = list(U.FLAG_LABELS)
 
 
-def _flag_text(row) -> str:
-    flags = [U.FLAG_LABELS[f] for f in FLAG_ORDER if f in row and bool(row[f])]
-    if "missing_attendance" in row and row["missing_attendance"] is True:
-        # not a flag (metrics.md §5) but a data-quality matter, shown as such
-        flags.append(U.NO_ATTENDANCE)
-    if "registered" in row and _unknown(row["registered"]):
-        # blank is unknown, not unregistered (data-spec), so no flag: but nobody has recorded it
-        flags.append(U.NO_REGISTRATION)
-    return "; ".join(flags)
-
-
-def _unknown(v) -> bool:
-    return v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA
-
-
 def main() -> None:
     st.title("Case list", anchor=False)
     st.caption("Every placement open on the 'as of' date, most urgent first (the most flags first). Select a row "
@@ -56,7 +41,7 @@ def main() -> None:
     short = {"no_planned_end": "No planned end date", "no_objectives": "No objectives recorded",
              "review_overdue": "Review overdue", "part_time_over_limit": "Part-time beyond the limit",
              "unregistered": "Unregistered provider"}
-    unknown = int(flags["registered"].map(_unknown).sum()) if "registered" in flags.columns else 0
+    unknown = int(flags["registered"].map(U.unknown).sum()) if "registered" in flags.columns else 0
     for col, f in zip(c[2:], short):
         if f in counts:
             col.metric(short[f], U.fmt_count(counts[f]), border=True,
@@ -133,7 +118,7 @@ def main() -> None:
     if only_flagged and "n_flags" in rows.columns:
         rows = rows[rows["n_flags"] > 0]
 
-    rows["flags"] = rows.apply(_flag_text, axis=1)
+    rows["flags"] = rows.apply(U.flag_text, axis=1)
     if "objectives" in rows.columns:   # typed text goes into the desk's file: no UPN in it
         rows["objectives"] = rows["objectives"].map(S.free_text)
     if {"baseline_rate", "during_rate"} <= set(rows.columns):
@@ -199,25 +184,11 @@ def main() -> None:
 
     # in a meeting the file holds what the screen does (no sex, SEN, care status or attendance);
     # at a desk, every column, in the screen's words (a reviewer found "M", "K" and TRUE/FALSE)
-    U.downloads(_in_words(rows), "case_list", "case-list", aggregate=False,
+    U.downloads(U.case_rows_in_words(rows), "case_list", "case-list", aggregate=False,
                 columns=cols if S.presentation() else None, title="Case list: open placements")
     st.caption("The download lists case numbers, never UPNs"
                + (", and initials and ages (presentation mode is on)." if S.presentation() else "."))
     _waiting(p)
-
-
-def _in_words(rows: pd.DataFrame) -> pd.DataFrame:
-    """The case list's rows for its file: codes and yes/no columns as words, the flags as one
-    "Flags raised" column (not nine TRUE/FALSE ones), no internal provider key."""
-    out = rows.drop(columns=[c for c in ("provider_key", *U.FLAG_LABELS) if c in rows.columns])
-    words = {"sex": U.SEX_LABELS, "sen_status": U.SEN_LABELS}
-    for c, labels in words.items():
-        if c in out.columns:
-            out[c] = out[c].map(lambda v, labels=labels: labels.get(str(v), v) if isinstance(v, str) else v)
-    for c in ("cla", "fsm", "out_of_area", "registered", "missing_attendance"):
-        if c in out.columns:
-            out[c] = out[c].map({True: "Yes", False: "No"}).astype(object).where(out[c].notna(), None)
-    return out
 
 
 def _waiting(p) -> None:

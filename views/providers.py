@@ -82,7 +82,8 @@ SCORECARD_RULE = dict(
                "attendance_rate": "placements_in_period", "median_days": "ended",
                "cost_per_week_median": "placements_in_period",
                # the one-provider view's: what is paid a week now, with its n
-               "open_cost_total": "pupils_now", "open_cost_median": "pupils_now", "open_with_cost": "pupils_now"},
+               "open_cost_total": "pupils_now", "open_cost_median": "pupils_now", "open_with_cost": "pupils_now",
+               "open_cost_per_hour_median": "pupils_now", "open_with_cost_per_hour": "pupils_now"},
     # its placements ended and returns are the returns by provider's, protected there
     # together with the other outcomes figures
     also_hide=SH.as_returns_by_provider)
@@ -125,11 +126,16 @@ PACK_SCORECARD = [
     ("open_cost_total", "Weekly cost of the open placements, added up", lambda v: _number(v, prefix="£")),
     ("open_cost_median", "Median weekly cost of the open placements", lambda v: _number(v, prefix="£")),
     ("open_with_cost", "Open placements with a weekly cost recorded", U.fmt_count),
+    ("open_cost_per_hour_median", "Median cost per hour (open placements: weekly cost ÷ hours a week)",
+     lambda v: _money(v)),
+    ("open_with_cost_per_hour", "Open placements with a weekly cost and hours recorded", U.fmt_count),
 ]
 # what the open placements cost a week: counts and money of the placements with a cost, hidden
 # together on a shared screen when fewer of them than the threshold (one child's fee otherwise)
 OPEN_COST = ("open_cost_total", "open_cost_median", "open_with_cost")
-SUMMED = ("open_cost_total", "open_with_cost")   # 'All providers': the LA's weekly commitment
+PER_HOUR = ("open_cost_per_hour_median", "open_with_cost_per_hour")   # the same, for the cost an hour
+# 'All providers': the LA's weekly commitment, and how many placements each figure is over
+SUMMED = ("open_cost_total", "open_with_cost", "open_with_cost_per_hour")
 PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
               ("open_median_days", "Median days so far (open placements)", U.fmt_days),
               ("any_flag", "Open placements with any flag", U.fmt_count)]
@@ -145,6 +151,19 @@ def _number(v, unit: str = "", prefix: str = "") -> str:
     if pd.isna(f):
         return "—"
     return f"{prefix}{f:,.0f}{unit}" if f.is_integer() else f"{prefix}{f:,.1f}{unit}"
+
+
+def _money(v) -> str:
+    """An amount in pounds, with pence when it has them (a cost per hour: £12.50, not £12.5)."""
+    if v is None or v == "c":
+        return "c" if v == "c" else "—"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if pd.isna(f):
+        return "—"
+    return f"£{f:,.0f}" if f.is_integer() else f"£{f:,.2f}"
 
 
 def one_provider() -> None:
@@ -165,8 +184,14 @@ def one_provider() -> None:
     keys = list(names)
     chosen_filter = [str(k) for k in st.session_state.get("f_provider") or []]
     default = keys.index(chosen_filter[0]) if len(chosen_filter) == 1 and chosen_filter[0] in keys else None
+    # Streamlit forgets a widget's value on a page that does not draw it: back from a pupil view
+    # opened from the list below, the provider was gone. The last one chosen is kept.
+    kept = st.session_state.get("_one_provider_kept")
+    if kept in keys:
+        default = keys.index(kept)
     key = st.selectbox("Provider", keys, index=default, format_func=lambda k: names.get(k, k),
                        placeholder="Choose a provider", key="one_provider")
+    st.session_state["_one_provider_kept"] = key
     if key is None:
         st.caption(f"Choose one of the {U.n_of(len(keys), 'provider')} with a placement in the period to see its "
                    "figures together.")
@@ -186,10 +211,11 @@ def one_provider() -> None:
     for c in SUMMED:          # what every provider is paid a week now, with its n
         every[c] = sc[c].sum(min_count=1)
     thr = S.threshold()
-    for row, n in ((this, raw["open_with_cost"]), (every, every["open_with_cost"])):
-        if S.presentation() and 0 < n < thr:
-            for c in OPEN_COST:
-                row[c] = "c"
+    for cols, n_col in ((OPEN_COST, "open_with_cost"), (PER_HOUR, "open_with_cost_per_hour")):
+        for row, n in ((this, raw[n_col]), (every, every[n_col])):
+            if S.presentation() and 0 < n < thr:
+                for c in cols:
+                    row[c] = "c"
     ids = S.call("providers", "provider_ids", key)
     numbers = [f"{label} {S.md_escape(v)}" for label, v in (("URN", ids.get("urn")), ("UKPRN", ids.get("ukprn"))) if v]
     st.markdown(" · ".join([f"**{S.md_escape(names[key])}**", S.md_escape(U.value_label(this["setting_type"])),
@@ -228,6 +254,107 @@ def one_provider() -> None:
             st.session_state["_filters_kept"] = {**st.session_state.get("_filters_kept", {}), "f_provider": [key]}
             st.session_state.pop("f_provider", None)
             st.switch_page(page)
+    f_key = replace(f, provider=(key,))
+    _open_placements(f_key, names[key])
+    _attendance_by_term(key, f, names[key])
+    _destinations(f_key, names[key])
+
+
+# the open placements as the Case list shows them, with what a contract meeting asks of each at
+# the desk (a commissioning review): its objectives, SEN, looked-after status, attendance, cost
+OPEN_COLUMNS = ("case", "pupil", "age", "nc_year", "n_flags", "flags", "start_date", "days", "planned_end_date",
+                "last_review_date", "hours_per_week")
+OPEN_DESK_COLUMNS = ("cost_per_week", "during_rate", "sen_status", "cla", "objectives", "home_school")
+
+
+def _open_placements(f_key, name: str) -> None:
+    p = S.period()
+    rows = S.call("oversight", "flags", f_key, S.settings())
+    st.subheader("Open placements", anchor=False)
+    if rows.empty:
+        filtered = " with the sidebar's filters" if S.filters().selects_placements() else ""
+        st.caption(f"No placement is open at {S.md_escape(name)} on the 'as of' date{filtered}.")
+        return
+    rows = rows.copy()
+    rows["flags"] = rows.apply(U.flag_text, axis=1)
+    if "objectives" in rows.columns:   # typed text: no UPN in it
+        rows["objectives"] = rows["objectives"].map(S.free_text)
+    if "date_of_birth" in rows.columns and "nc_year" in rows.columns:
+        rows["nc_year"] = [S.year_group_on(d, p.as_of) or y for d, y in zip(rows["date_of_birth"], rows["nc_year"])]
+    shown = S.protect(rows, p.as_of)
+    if "sen_status" in shown.columns:
+        shown["sen_status"] = shown["sen_status"].map(lambda v: U.SEN_LABELS.get(str(v), v) if isinstance(v, str) else v)
+    if "cla" in shown.columns:
+        shown["cla"] = shown["cla"].map({True: "Yes", False: "No"}).astype(object).where(shown["cla"].notna(), None)
+    # on a shared screen as on the Case list: no SEN, care status, attendance or cost of a child
+    cols = [c for c in OPEN_COLUMNS + (() if S.presentation() else OPEN_DESK_COLUMNS) if c in shown.columns]
+    shown = shown[cols]
+    st.caption(f"{U.n_of(len(shown), 'placement')} open at {S.md_escape(name)} on {p.as_of:%d %B %Y}, most "
+               "urgent first, as on the Case list"
+               + (". Objectives, SEN, looked-after status, attendance and weekly cost are shown at the desk only "
+                  "(presentation mode is on)." if S.presentation() else
+                  ", with each placement's objectives, SEN, looked-after status, attendance during the placement "
+                  "and weekly cost."))
+    S.log_access("one provider: open placements", None,
+                 f"{U.n_of(len(shown), 'placement')} listed at {name}, "
+                 f"{'presentation mode' if S.presentation() else 'names shown'}; {U.scope_caption(p)}",
+                 cases=shown["case"])
+    U.table(shown, key="one_provider_open", pin=("case", "pupil"))
+    o1, o2 = st.columns([3, 1])
+    chosen = o1.selectbox("Open the pupil view for case", shown["case"].drop_duplicates().tolist(),
+                          key="one_provider_case", index=None, placeholder="Choose a case number")
+    if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:", key="one_provider_open_case"):
+        st.session_state["case"] = chosen
+        st.switch_page("views/pupil_view.py")
+    U.downloads(U.case_rows_in_words(rows), "one_provider_open", f"open-placements-{_slug(name)}", aggregate=False,
+                columns=list(cols), title=f"Open placements at {name}")
+
+
+def _slug(name: str) -> str:
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split())[:40] or "provider"
+
+
+TERM_STATS = {"attendance_rate": "pupils_with_attendance", "possible_sessions": "pupils_with_attendance",
+              "attended_sessions": "pupils_with_attendance"}
+
+
+def _attendance_by_term(key: str, f, name: str) -> None:
+    df = S.call("providers", "attendance_by_term", key, f, S.settings())
+
+    def chart(d):
+        d = d.copy()
+        d["label"] = [f"{t} (n = {U.fmt_count(n)})" for t, n in zip(d["term"], d["pupils_with_attendance"])]
+        d = d[pd.to_numeric(d["attendance_rate"], errors="coerce").notna()]
+        d["attendance_rate"] = d["attendance_rate"].astype(float)
+        return U.bar(d, "label", "attendance_rate", f"Attendance at {U.safe_label(name)} by term",
+                     "Term (n = pupils with attendance recorded)", "Attendance (%)", percent=True)
+
+    U.figure("Attendance term by term", "one_provider_terms", df, "one_provider_terms", chart=chart,
+             table_cols=["term", "start", "end", "pupils_placed", "pupils_with_attendance", "possible_sessions",
+                         "attended_sessions", "attendance_rate"],
+             count_cols=["pupils_placed", "pupils_with_attendance"], stat_cols=TERM_STATS,
+             file_stem=f"attendance-by-term-{_slug(name)}", default_view="Table",
+             empty="No term to show.", level=3)
+
+
+def _destinations(f_key, name: str) -> None:
+    st.subheader("Where pupils went when placements ended in the period", anchor=False)
+    if S.presentation():
+        # one provider's destinations beside its returns and placements ended above would give
+        # away the cells the Outcomes page hides when it protects them together
+        st.caption("Shown at the desk only (presentation mode is on). On a shared screen, the Outcomes page's "
+                   "destinations by provider hide small numbers together with the returns.")
+        return
+    d = S.call("outcomes", "destinations", f_key, S.settings())
+    if d.empty:
+        st.caption(f"No placement at {S.md_escape(name)} ended in the period.")
+        return
+    table = d[["destination", "n"]].rename(columns={"n": "placements_ended"})
+    table = pd.concat([table, pd.DataFrame([{"destination": U.TOTAL, "placements_ended": int(table["placements_ended"].sum())}])],
+                      ignore_index=True)
+    U.table(table, key="one_provider_destinations")
+    st.caption("Every placement that ended in the period, a move to another AP too (not counted in \"Placements "
+               "ended\" above, as metrics.md counts returns). \"Unknown\": ended with no destination recorded.")
 
 
 def _registration_history(key: str, this: pd.Series) -> None:
