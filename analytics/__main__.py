@@ -209,7 +209,7 @@ def _older(pv, where: str, lead: str = "Not loaded", upload_id: int | None = Non
     with --refuse-older) or after one (``upload_id``: how to take it back)."""
     rows = list(pv.changed_rows)
     listed = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20:,} more" if len(rows) > 20 else "")
-    rows_text = " (rows " + listed + ")" if rows else ""
+    rows_text = f" ({'row' if len(rows) == 1 else 'rows'} {listed})" if rows else ""
     if upload_id is not None:
         return (f"Warning: {where} looks older than what it changed: its newest date is "
                 f"{pv.newest_in_file:%d/%m/%Y}, but the records it changed held dates up to "
@@ -222,8 +222,8 @@ def _older(pv, where: str, lead: str = "Not loaded", upload_id: int | None = Non
             "(reopening placements whose end date it leaves blank, say). If it is an older term's file, delete "
             "the rows that change what is stored" + rows_text
             + " and load the rest" + ("; without --refuse-older it is loaded as it is, with a warning."
-                                     if lead == "Not loaded" else "; ingest would load it with a warning "
-                                     "(add --refuse-older to hold it back)."))
+                                     if lead == "Not loaded" else "; ingest loads it as it is (add "
+                                     "--refuse-older to hold it back)."))
 
 
 def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: bool,
@@ -251,7 +251,7 @@ def _check_then_load(store, path: Path, mapping: dict, user: str | None, check: 
                 if notice:
                     print(f"  {notice}")
             if pv.older_than_stored:
-                print("  " + _older(pv, where, lead="Would not be loaded"))
+                print("  " + _older(pv, where, lead="Would load with a warning"))
             continue
         if pv.older_than_stored and refuse_older:
             _err(_older(pv, where))

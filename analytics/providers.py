@@ -104,14 +104,27 @@ def _hidden(n: int, suppress_below: int | None) -> bool:
     return suppress_below is not None and 0 < n < suppress_below
 
 
+WITHHELD = "withheld"   # status on a shared screen when the result would tell a child's care or SEN
+
+
 def _reason(registered, n18: int, vulnerable: int, as_of: date,
-            suppress_below: int | None = None) -> tuple[bool, str, str]:
+            suppress_below: int | None = None, shared_screen: bool = False) -> tuple[bool | None, str, str]:
     """(likely_needs_registration, reason sentence, status) for one provider.
 
     With ``suppress_below``, a count the table shows as 'c' (1 to suppress_below - 1, metrics.md
     §7) is not given in the sentence either, in words or in grammar ("is timetabled", "who is"). Hours are the timetabled hours a
     week (hours_per_week), not attendance.
+
+    With ``shared_screen`` (presentation mode, where each open placement is listed with its
+    hours), nothing is said of whether a pupil is looked after or has an EHC plan: with one
+    to four pupils at 18 or more hours at a provider not recorded as registered, the result turns
+    on that, and the list would show whose it is (a commissioning review read a child's care
+    status off the one-provider view). The status is then WITHHELD and the result None, whatever
+    the care status, so the withholding itself tells nothing; the reason says the count alone.
     """
+    withheld = shared_screen and registered is not True and 0 < n18 < REGISTRATION_PUPILS
+    if shared_screen:
+        vulnerable = 0    # never said; with five or more at 18+ hours the test is met on the count alone
     meets = n18 >= REGISTRATION_PUPILS or vulnerable > 0
     on = f"on {_day(as_of)}"
     if n18 == 0:
@@ -123,7 +136,7 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date,
         if vulnerable:
             pupils += (f", of whom {few if _hidden(vulnerable, suppress_below) else vulnerable} are "
                        "looked after or have an EHC plan")
-        else:
+        elif not shared_screen:
             pupils += ", none looked after or with an EHC plan"
     else:
         attend = "is timetabled for" if n18 == 1 else "are timetabled for"
@@ -133,13 +146,17 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date,
             pupils += (f", of whom {vulnerable} {'is' if vulnerable == 1 else 'are'} looked "
                        f"after or {'has' if vulnerable == 1 else 'have'} an EHC plan"
                        if n18 > 1 else ", who is looked after or has an EHC plan")
-        else:
+        elif not shared_screen:
             pupils += ", none looked after or with an EHC plan" if n18 > 1 else \
                 ", not looked after and without an EHC plan"
     test = (f"registration is needed for {REGISTRATION_PUPILS} or more such pupils, or any "
             "such pupil who is looked after or has an EHC plan")
     if registered is True:
         return False, f"Recorded as registered; {pupils}.", "registered"
+    if withheld:
+        state = "Not registered" if registered is False else "Registration status is not recorded"
+        return None, (f"{state}; {pupils}. Whether that meets the test depends on whether any of them is "
+                      "looked after or has an EHC plan, shown at the desk only (presentation mode is on)."), WITHHELD
     if registered is False:
         if meets:
             return True, (f"Not registered, and {pupils}: likely to need registration as an "
@@ -152,7 +169,8 @@ def _reason(registered, n18: int, vulnerable: int, as_of: date,
 
 
 def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings,
-                       today: date | None = None, suppress_below: int | None = None) -> pd.DataFrame:
+                       today: date | None = None, suppress_below: int | None = None,
+                       shared_screen: bool = False) -> pd.DataFrame:
     """One row per listed provider, most urgent first.
 
     Columns: provider_key, provider, setting_type, registered (True/False/None),
@@ -165,6 +183,9 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
     'below_threshold'; 'registration_unknown' means status null and the test met).
     With ``suppress_below`` (for shared screens and downloads), the reason gives no count that
     the small-number rule hides; the count columns are left exact for the caller to suppress.
+    With ``shared_screen`` (presentation mode), the reasons say nothing of care or EHC plan status
+    and a result that turns on it is withheld (``_reason``): status 'withheld',
+    likely_needs_registration None; the caller must not show cla_or_ehcp_18h_plus either.
     """
     period = resolve_period(filters, today)
     keys = _listed_keys(con, filters, period)
@@ -189,7 +210,7 @@ def registration_check(con: duckdb.DuckDBPyConnection, filters: Filters, setting
         df[c] = df[c].fillna(0).astype(int)
     df["registered"] = [None if pd.isna(v) else bool(v) for v in df["registered"]]
     df["provider"] = [p if isinstance(p, str) else k for p, k in zip(df["provider"], df["provider_key"])]
-    results = [_reason(r, int(n), int(v), period.as_of, suppress_below) for r, n, v in
+    results = [_reason(r, int(n), int(v), period.as_of, suppress_below, shared_screen) for r, n, v in
                zip(df["registered"], df["pupils_18h_plus"], df["cla_or_ehcp_18h_plus"])]
     df["likely_needs_registration"] = [r[0] for r in results]
     df["reason"] = [r[1] for r in results]
@@ -362,7 +383,8 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 
 
 def registration_history(con: duckdb.DuckDBPyConnection, provider_key: str, settings: Settings,
-                         dates: list[date], suppress_below: int | None = None) -> pd.DataFrame:
+                         dates: list[date], suppress_below: int | None = None,
+                         shared_screen: bool = False) -> pd.DataFrame:
     """The registration test for one provider on each of ``dates`` (term ends, say): a provider
     can meet it one term and not the next, and a commissioning review asked for its history.
     Columns: date, pupils_18h_plus, cla_or_ehcp_18h_plus, likely_needs_registration, status,
@@ -390,7 +412,7 @@ def registration_history(con: duckdb.DuckDBPyConnection, provider_key: str, sett
     rows = []
     for d, n, v in zip(counts["date"], counts["pupils_18h_plus"], counts["cla_or_ehcp_18h_plus"]):
         d = pd.Timestamp(d).date()
-        likely, reason, status = _reason(registered, int(n), int(v), d, suppress_below)
+        likely, reason, status = _reason(registered, int(n), int(v), d, suppress_below, shared_screen)
         rows.append((d, int(n), int(v), likely, status, reason))
     return pd.DataFrame(rows, columns=cols)
 

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from tests.reference_data import copy_db
-from tests.test_app import assert_healthy, open_app
+from tests.test_app import assert_healthy, open_app, page_text
 
 AS_OF = date(2025, 3, 14)
 START = date(2024, 9, 1)       # the default period: this academic year to date
@@ -97,9 +97,13 @@ def test_one_providers_figures_are_its_own_counted_from_the_stored_placements(sa
     assert any("Registered" in m.value for m in at.markdown)
 
 
-def test_in_presentation_mode_it_hides_exactly_what_the_tables_below_hide(sample_db, tmp_path, monkeypatch):
-    # Each cell comes from the scorecard's and the flags table's own protection: a 'c' there is
-    # a 'c' here, and nothing they show is hidden here.
+def test_in_presentation_mode_it_hides_what_the_tables_below_hide_but_what_its_list_shows(sample_db, tmp_path,
+                                                                                          monkeypatch):
+    # Each figure comes from the scorecard's and the flags table's own protection: a 'c' there is
+    # a 'c' here, and nothing they show is hidden here. But the provider's open placements, their
+    # pupils, hours and flags are listed one by one below the figures in presentation mode too (as
+    # on the Case list), so those counts are exact: a review found 'c' for "Long placement" beside
+    # a list of two placements flagged so.
     db = copy_db(sample_db, tmp_path)
     want = _expected(db, ASHBECK)
     assert 0 < want["no_objectives"] < 3          # a small count, hidden as 'c' by the default rule
@@ -107,15 +111,20 @@ def test_in_presentation_mode_it_hides_exactly_what_the_tables_below_hide(sample
     at.selectbox(key="one_provider").set_value(ASHBECK).run()
     assert_healthy(at)
     mine = _pack(at)["Ashbeck Learning Centre"]
-    assert mine["Open placements flagged: No objectives recorded"] == "c"
     tables = [df.value for df in at.dataframe if "Provider" in df.value.columns]
     [flags] = [t for t in tables if "Review overdue" in t.columns]
     [score] = [t for t in tables if "Return rate" in t.columns]
     frow = flags[flags["Provider"] == "Ashbeck Learning Centre"].iloc[0]
     srow = score[score["Provider"] == "Ashbeck Learning Centre"].iloc[0]
-    for label, flag in (("Review overdue", "Review overdue"), ("No objectives recorded", "No objectives recorded"),
-                        ("Low attendance", "Low attendance"), ("Long placement", "Long placement")):
-        assert mine[f"Open placements flagged: {label}"] == str(frow[flag])
+    assert frow["No objectives recorded"] == "c"                                  # hidden in the table...
+    assert mine["Open placements flagged: No objectives recorded"] == f"{want['no_objectives']}"  # ...listed here
+    assert mine["Open placements flagged: Review overdue"] == f"{want['review_overdue']}"
+    assert mine["Placements open on the 'as of' date"] == f"{want['open']}"
+    assert mine["Pupils placed there on the 'as of' date"] == f"{want['pupils_now']}"
+    [listed] = [df.value for df in at.dataframe if "Case" in df.value.columns and "Flags raised" in df.value.columns]
+    assert len(listed) == want["open"]
+    assert (listed["Flags raised"].str.contains("No objectives recorded")).sum() == want["no_objectives"]
+    # what the list does not show keeps the scorecard's protection
     assert mine["Placements ended in the period (not moved to other AP)"] == str(srow["Ended"])
     assert mine["Of those, returned to mainstream"] == str(srow["Returned to mainstream"])
     rate = srow["Return rate"]         # the same rate, to two places there
@@ -308,8 +317,7 @@ def test_the_open_placements_a_contract_meeting_asks_for(sample_db, tmp_path, mo
     # the cost per hour beside them: the median of weekly cost ÷ hours over these placements
     per_hour = (want["cost_per_week"] / want["hours_per_week"]).median()
     pack = _pack(at)["BrightPath Tuition"]
-    assert pack["Median cost per hour (open placements: weekly cost ÷ hours a week)"] == (
-        f"£{per_hour:,.0f}" if float(per_hour).is_integer() else f"£{per_hour:,.2f}")
+    assert pack["Median cost per hour (open placements: weekly cost ÷ hours a week)"] == f"£{per_hour:,.2f}"
     assert pack["Open placements with a weekly cost and hours recorded"] == f"{len(want)}"
     # who saw the list is recorded, by case number
     at.switch_page("views/upload.py").run()
@@ -383,7 +391,7 @@ def test_attendance_term_by_term_counted_from_the_stored_rows(sample_db, tmp_pat
     at.selectbox(key="one_provider").set_value(BRIGHTPATH).run()
     assert_healthy(at)
     [terms] = [df.value for df in at.dataframe if "Term" in df.value.columns and "Possible sessions" in df.value.columns]
-    assert len(terms) == 6 and terms["Term"].iloc[-1] == "Spring 2024/25"
+    assert len(terms) == 6 and terms["Term"].iloc[-1] == "Spring 2024/25 (to 14/03/2025)"   # cut at 'as of'
     last = terms.iloc[-1]
     assert (last["Pupils placed"], last["Pupils with attendance"]) == (placed, with_rows)
     assert (last["Possible sessions"], last["Attended sessions"]) == (possible, attended)
@@ -409,3 +417,58 @@ def test_destinations_at_the_desk_and_where_to_find_them_on_a_shared_screen(samp
     assert_healthy(at)
     assert not [df for df in at.dataframe if "Destination" in df.value.columns]
     assert any(c.value.startswith("Shown at the desk only") for c in at.caption)
+
+
+def test_on_a_shared_screen_no_registration_result_tells_a_childs_care_status(sample_db, tmp_path, monkeypatch):
+    # A commissioning review, presentation mode: Ironside (not registered) "likely to need
+    # registering" with fewer than 3 pupils at 18+ hours "of whom fewer than 3 are looked after",
+    # and its two open placements listed with their hours (15 and 25): the one at 25 hours had to
+    # be looked after or have an EHC plan. Counted here: one pupil at 18+ hours, looked after.
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+    at18 = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE cla OR sen_status = 'E') FROM placements
+                           WHERE provider_key = 'ironside motor works training' AND {IS_OPEN}
+                             AND coalesce(hours_per_week, sessions_per_week * 2.5) >= 18""").fetchone()
+    con.close()
+    assert at18 == (1, 1)
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value("ironside motor works training").run()
+    assert any(e.value.startswith("Registration check: Likely to need registering") for e in at.error)   # the desk
+    at.toggle(key="present_toggle").set_value(True).run()
+    assert_healthy(at)
+    text = " ".join([e.value for e in at.error] + [w.value for w in at.warning] + [c.value for c in at.caption]
+                    + [m.value for m in at.markdown])
+    assert "Registration check: Shown at the desk only" in text
+    assert "of whom" not in text and "Likely to need registering" not in text.split("Registration check")[1][:200]
+    tables = [df.value for df in at.dataframe]
+    for t in tables:   # no count of looked-after or EHC plan pupils anywhere on the page
+        assert not [c for c in t.columns if "Looked-after or EHCP" in c]
+    [reg] = [t for t in tables if "Why" in t.columns]
+    row = reg[reg["Provider"] == "Ironside Motor Works Training"].iloc[0]
+    assert "looked after or has an EHC plan, shown at the desk only" in row["Why"]
+    [score] = [t for t in tables if "Return rate" in t.columns and "Needs registration" in t.columns]
+    srow = score[score["Provider"] == "Ironside Motor Works Training"].iloc[0]
+    assert srow["Needs registration"] is None or pd.isna(srow["Needs registration"])
+    assert not any("Ironside" in e.value for e in at.error)     # not in the list of likely providers either
+    # and the printed scorecard's costs keep their pounds beside a 'c' (a review's print said 1517.5)
+    assert any(isinstance(v, str) and v.startswith("£") for v in score["Cost per week median"])
+
+
+def test_a_pupil_view_opened_from_the_desk_list_stays_at_the_desk(sample_db, tmp_path, monkeypatch):
+    # A review at the desk opened a case from the list: the Pupil view (a Panel page) switched
+    # presentation mode on by itself, and back on Providers cost, SEN and objectives were gone.
+    from views import _state as S
+    db = copy_db(sample_db, tmp_path)
+    want = _open_rows(db, "riverside re-engagement hub")
+    at = open_app(db, monkeypatch, "views/providers.py", query={"as_of": AS_OF.isoformat()})
+    at.selectbox(key="one_provider").set_value("riverside re-engagement hub").run()
+    first = want.iloc[0]
+    case = S.case_number(first["pupil_id"])
+    at.selectbox(key="one_provider_case").set_value(case).run()
+    next(b for b in at.button if b.key == "one_provider_open_case").click().run()
+    assert_healthy(at)
+    assert at.toggle(key="present_toggle").value is False
+    assert f"{first['first_name']} {first['last_name']}" in page_text(at)     # the name, not initials
+    at.switch_page("views/providers.py").run()
+    [table] = [df.value for df in at.dataframe if "Case" in df.value.columns and "Flags raised" in df.value.columns]
+    assert {"Cost per week", "SEN", "Objectives"} <= set(table.columns)

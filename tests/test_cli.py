@@ -181,11 +181,11 @@ def test_an_older_terms_file_is_loaded_with_a_warning_held_back_on_request_and_c
     assert out.splitlines() == [
         "autumn-again.csv (placements): would change 1 placement already stored (end date cleared on 1, "
         "provider changed on 1).",
-        "  Would not be loaded: autumn-again.csv looks older than what it would change: its newest date is "
+        "  Would load with a warning: autumn-again.csv looks older than what it would change: its newest date is "
         "06/01/2025, but the records it would change hold dates up to 28/03/2025. Loading it would put its values "
         "back over the newer ones (reopening placements whose end date it leaves blank, say). If it is an older "
-        "term's file, delete the rows that change what is stored (rows 2) and load the rest; ingest would load it "
-        "with a warning (add --refuse-older to hold it back)."]
+        "term's file, delete the rows that change what is stored (row 2) and load the rest; ingest loads it as it "
+        "is (add --refuse-older to hold it back)."]
     code, out, err = run("ingest", "--db", db, "--refuse-older", files / "autumn-again.csv", capsys=capsys)
     assert code == 1 and out == "" and err.startswith("Not loaded: autumn-again.csv looks older than")
     assert rows(db, "SELECT count(*), max(end_date)::VARCHAR FROM placements WHERE pupil_id = 'A1'") == [
@@ -195,7 +195,7 @@ def test_an_older_terms_file_is_loaded_with_a_warning_held_back_on_request_and_c
     assert err.strip() == (
         "Warning: autumn-again.csv looks older than what it changed: its newest date is 06/01/2025, but the records "
         "it changed held dates up to 28/03/2025. As the newer upload, it replaced their values (an end date it "
-        "leaves blank reopens a placement) in rows 2. If it is an older term's file, undo it with: "
+        "leaves blank reopens a placement) in row 2. If it is an older term's file, undo it with: "
         f"python -m analytics withdraw --db {db} 3")
     assert rows(db, "SELECT end_date FROM placements WHERE pupil_id = 'A1'") == [(None,)]
     # the way back it gives works

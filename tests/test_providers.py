@@ -415,3 +415,28 @@ def test_attendance_by_term_agrees_with_the_scorecard_over_one_term():
     terms = attendance_by_term(db, "100001", Filters(as_of=AS_OF), Settings(), terms=2).set_index("term")
     # by hand (_oak_db): autumn rows while placed are P1 7 Oct (6/10) and P2 4 Nov (9/10)
     assert terms.loc["Autumn 2024/25", "attendance_rate"] == 0.75 == sc.loc["100001", "attendance_rate"]
+
+
+def test_on_a_shared_screen_the_result_and_reason_never_turn_on_care_status():
+    # Presentation mode lists each open placement with its hours, so with one to four pupils at
+    # 18+ hours a result or reason that depends on whether one is looked after (or has an EHC
+    # plan) tells whose status it is. On a shared screen the answer must be the same whatever that
+    # status is: checked for every count, status and small-number rule.
+    from analytics.providers import _reason
+    for registered in (True, False, None):
+        for n18 in range(0, 8):
+            for suppress in (None, 3):
+                answers = {_reason(registered, n18, v, AS_OF, suppress, shared_screen=True) for v in range(0, n18 + 1)}
+                assert len(answers) == 1, (registered, n18, suppress, answers)
+    # by hand: one or two pupils at 18+ hours at an unregistered provider: withheld
+    likely, reason, status = _reason(False, 1, 1, AS_OF, 3, shared_screen=True)
+    assert (likely, status) == (None, "withheld")
+    assert reason.startswith("Not registered; fewer than 3 pupils are timetabled for 18 or more hours a week")
+    assert "shown at the desk only" in reason
+    # five: met on the count alone, said without care status
+    likely, reason, status = _reason(False, 5, 2, AS_OF, 3, shared_screen=True)
+    assert (likely, status) == (True, "likely_needs_registration") and "of whom" not in reason
+    # registered: never withheld
+    assert _reason(True, 2, 1, AS_OF, 3, shared_screen=True)[2] == "registered"
+    # at the desk nothing changes: one looked-after pupil at 18+ hours makes it likely
+    assert _reason(False, 1, 1, AS_OF)[0] is True and _reason(False, 1, 0, AS_OF)[0] is False

@@ -769,9 +769,8 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
         # A column holding 'c' (or blanks among its numbers) is text: percentages are written out,
         # as the number format of a numeric column would show them.
         if shown[c].dtype == object and ((shown[c] == "c").any() or _is_percent(orig)):
-            shown[c] = shown[c].map(lambda v, pct=_is_percent(orig): v if v is None or (
-                isinstance(v, float) and math.isnan(v)) else (
-                f"{v:.2%}" if pct and isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)))
+            shown[c] = shown[c].map(lambda v, pct=_is_percent(orig), money=str(orig).startswith("cost"):
+                                    _cell_text(v, pct, money))
     if rename:
         shown = shown.rename(columns=rename)
     config = {}
@@ -802,6 +801,22 @@ def table(df: pd.DataFrame, group_by: str | None = None, rename: dict | None = N
         # at the end of a trend table, below a scroll bar)
         kw.setdefault("height", 35 * (len(shown) + 1) + 3)
     return st.dataframe(shown, hide_index=True, column_config=config, **kw)
+
+
+def _cell_text(v, pct: bool = False, money: bool = False):
+    """A number in a column that also holds 'c' (so is text), written as the column's number format
+    would show it: 76.79%, £1,518, 169 (not 169.0); a blank stays blank."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return v
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    if pct:
+        return f"{v:.2%}"
+    if money:
+        return f"£{v:,.0f}"
+    if float(v).is_integer():
+        return f"{float(v):,.0f}"
+    return f"{v:,.1f}"
 
 
 def printable(shown: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:

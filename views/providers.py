@@ -16,7 +16,8 @@ def registration() -> None:
     # The reasons quote counts: where the table hides a count as 'c', its reason must not give it
     # (always so for the download, which follows the small-number rule like every aggregate one).
     shared = S.metric("providers", "registration_check", suppress_below=S.threshold())
-    df = shared if S.presentation() else S.metric("providers", "registration_check")
+    # on a shared screen nothing ties a result to a child's care or SEN status (see _reason)
+    df = registration_frame(S.filters())
     st.header("Registration check", anchor=False)
     U.about("registration")
     st.caption("The pupils counted here are every pupil placed with the provider on the 'as of' date, whatever "
@@ -37,18 +38,28 @@ def registration() -> None:
         st.warning(f"{U.n_of(len(unknown), 'provider')} would meet the test but their registration status is not recorded: "
                    "add a URN or UKPRN, or a 'Registered' column, to the placements file.")
     shown = _in_words(S.shared_table(df, ["pupils_18h_plus", "cla_or_ehcp_18h_plus"]))
-    cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
+    care = () if S.presentation() else ("cla_or_ehcp_18h_plus",)
+    cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", *care,
                         "likely_needs_registration", "why") if c in shown.columns]
     U.table(shown[cols], pin=("provider",))
     # the file in the screen's words (a reviewer's copy said True/False and below_threshold)
+    if S.presentation():
+        st.caption("Presentation mode: where one to four pupils are timetabled for 18 or more hours at a provider "
+                   "not recorded as registered, the result depends on whether any of them is looked after or has "
+                   "an EHC plan, so it is shown at the desk only, as is how many of them are: the case list and the "
+                   "one-provider view show each placement's hours.")
+    # the file is a file of figures (no row per child beside it): the results in full
+    file_cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
+                             "likely_needs_registration", "why") if c in shown.columns]
     U.downloads(_in_words(shared.drop(columns=["provider_key"], errors="ignore")), "registration",
                 "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"],
-                columns=cols + ["status"], title="Registration check")
+                columns=file_cols + ["status"], title="Registration check")
 
 
 STATUS_WORDS = {"likely_needs_registration": "Likely to need registering", "registration_unknown":
                 "Would meet the test; registration not recorded", "registered": "Registered",
-                "below_threshold": "Below the test"}
+                "below_threshold": "Below the test",
+                "withheld": "Shown at the desk only"}
 
 
 def _in_words(df: pd.DataFrame) -> pd.DataFrame:
@@ -122,12 +133,12 @@ PACK_SCORECARD = [
     ("ended", "Placements ended in the period (not moved to other AP)", U.fmt_count),
     ("returned", "Of those, returned to mainstream", U.fmt_count),
     ("return_rate", "Return rate", U.fmt_rate),
-    ("cost_per_week_median", "Median cost per week (placements in the period)", lambda v: _number(v, prefix="£")),
-    ("open_cost_total", "Weekly cost of the open placements, added up", lambda v: _number(v, prefix="£")),
-    ("open_cost_median", "Median weekly cost of the open placements", lambda v: _number(v, prefix="£")),
+    ("cost_per_week_median", "Median cost per week (placements in the period)", lambda v: _money(v)),
+    ("open_cost_total", "Weekly cost of the open placements, added up", lambda v: _money(v)),
+    ("open_cost_median", "Median weekly cost of the open placements", lambda v: _money(v)),
     ("open_with_cost", "Open placements with a weekly cost recorded", U.fmt_count),
     ("open_cost_per_hour_median", "Median cost per hour (open placements: weekly cost ÷ hours a week)",
-     lambda v: _money(v)),
+     lambda v: _money(v, pence=True)),
     ("open_with_cost_per_hour", "Open placements with a weekly cost and hours recorded", U.fmt_count),
 ]
 # what the open placements cost a week: counts and money of the placements with a cost, hidden
@@ -136,6 +147,8 @@ OPEN_COST = ("open_cost_total", "open_cost_median", "open_with_cost")
 PER_HOUR = ("open_cost_per_hour_median", "open_with_cost_per_hour")   # the same, for the cost an hour
 # 'All providers': the LA's weekly commitment, and how many placements each figure is over
 SUMMED = ("open_cost_total", "open_with_cost", "open_with_cost_per_hour")
+# the one-provider view's figures that its list of open placements shows one by one
+LISTED = ("pupils_now", "median_hours", "part_time_share")
 PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
               ("open_median_days", "Median days so far (open placements)", U.fmt_days),
               ("any_flag", "Open placements with any flag", U.fmt_count)]
@@ -153,8 +166,9 @@ def _number(v, unit: str = "", prefix: str = "") -> str:
     return f"{prefix}{f:,.0f}{unit}" if f.is_integer() else f"{prefix}{f:,.1f}{unit}"
 
 
-def _money(v) -> str:
-    """An amount in pounds, with pence when it has them (a cost per hour: £12.50, not £12.5)."""
+def _money(v, pence: bool = False) -> str:
+    """An amount in pounds: whole pounds when it is whole, else with pence (£1,282.50, not
+    £1,282.5); with ``pence`` always (a cost per hour: £21.00 beside £37.25)."""
     if v is None or v == "c":
         return "c" if v == "c" else "—"
     try:
@@ -163,7 +177,7 @@ def _money(v) -> str:
         return str(v)
     if pd.isna(f):
         return "—"
-    return f"£{f:,.0f}" if f.is_integer() else f"£{f:,.2f}"
+    return f"£{f:,.0f}" if f.is_integer() and not pence else f"£{f:,.2f}"
 
 
 def one_provider() -> None:
@@ -208,6 +222,13 @@ def one_provider() -> None:
         f_this, f_every = (mine.iloc[0] if len(mine) else None), fshown.iloc[-1]
     raw = sc[sc["provider_key"].astype(str) == key].iloc[0]
     this, every = this.copy(), every.copy()
+    if S.presentation():
+        # exact, as on the Case list: the open placements listed below show each of these (a
+        # 'c' here beside a list of two placements flagged "Long placement" hid nothing)
+        for c in LISTED:
+            this[c] = raw[c]
+        if f_this is not None:
+            f_this = fl[fl["provider_key"].astype(str) == key].iloc[0]
     for c in SUMMED:          # what every provider is paid a week now, with its n
         every[c] = sc[c].sum(min_count=1)
     thr = S.threshold()
@@ -239,12 +260,15 @@ def one_provider() -> None:
         mine = fmt(f_this[c]) if f_this is not None else (fmt(0) if c != "open_median_days" else "—")
         rows.append((label, mine, fmt(f_every[c]) if f_every is not None and c != "open_median_days" else "—"))
     table = pd.DataFrame(rows, columns=["Figure", names[key], "All providers"])
-    U.table(table, key="one_provider_table", rename={U.column_label(names[key]): names[key]})   # the name as it is
+    U.table(table, key="one_provider_table", rename={U.column_label(names[key]): names[key]},   # the name as it is
+            height=35 * (len(table) + 1) + 3)   # every row in view (27 of them; ten showed at 1400 px)
     st.caption("All providers: every provider's total, with the sidebar's filters other than Provider (the Total "
                "rows of the tables below when no provider is chosen there), and what every provider is paid a week "
                "now. Medians and shares are not totalled, and a pupil placed with two providers is one pupil, so "
                "those cells are blank."
-               + (f" {U.c_means()}." if S.presentation() else ""))
+               + (f" {U.c_means()}. The provider's own pupils, hours, open placements and their flags are exact "
+                  "here, as on the Case list: the list of its open placements below shows each of them."
+                  if S.presentation() else ""))
     go_cols = st.columns(2)
     targets = [("Open this provider's case list", "views/case_list.py", "panel", ":material/assignment_late:"),
                ("See this provider's trends on the Overview", "views/overview.py", "trends", ":material/dashboard:")]
@@ -262,9 +286,11 @@ def one_provider() -> None:
 
 # the open placements as the Case list shows them, with what a contract meeting asks of each at
 # the desk (a commissioning review): its objectives, SEN, looked-after status, attendance, cost
-OPEN_COLUMNS = ("case", "pupil", "age", "nc_year", "n_flags", "flags", "start_date", "days", "planned_end_date",
-                "last_review_date", "hours_per_week")
-OPEN_DESK_COLUMNS = ("cost_per_week", "during_rate", "sen_status", "cla", "objectives", "home_school")
+# short columns first, the long text last: at 1400 px the flags' text had pushed the rest out of view
+OPEN_COLUMNS = ("case", "pupil", "age", "nc_year", "start_date", "days", "hours_per_week", "cost_per_week",
+                "during_rate", "planned_end_date", "last_review_date", "n_flags", "flags", "sen_status", "cla",
+                "objectives", "home_school")
+DESK_ONLY = ("cost_per_week", "during_rate", "sen_status", "cla", "objectives", "home_school")
 
 
 def _open_placements(f_key, name: str) -> None:
@@ -287,7 +313,7 @@ def _open_placements(f_key, name: str) -> None:
     if "cla" in shown.columns:
         shown["cla"] = shown["cla"].map({True: "Yes", False: "No"}).astype(object).where(shown["cla"].notna(), None)
     # on a shared screen as on the Case list: no SEN, care status, attendance or cost of a child
-    cols = [c for c in OPEN_COLUMNS + (() if S.presentation() else OPEN_DESK_COLUMNS) if c in shown.columns]
+    cols = [c for c in OPEN_COLUMNS if c in shown.columns and not (S.presentation() and c in DESK_ONLY)]
     shown = shown[cols]
     st.caption(f"{U.n_of(len(shown), 'placement')} open at {S.md_escape(name)} on {p.as_of:%d %B %Y}, most "
                "urgent first, as on the Case list"
@@ -300,11 +326,15 @@ def _open_placements(f_key, name: str) -> None:
                  f"{'presentation mode' if S.presentation() else 'names shown'}; {U.scope_caption(p)}",
                  cases=shown["case"])
     U.table(shown, key="one_provider_open", pin=("case", "pupil"))
-    o1, o2 = st.columns([3, 1])
+    o1, o2 = st.columns([2, 1])
     chosen = o1.selectbox("Open the pupil view for case", shown["case"].drop_duplicates().tolist(),
                           key="one_provider_case", index=None, placeholder="Choose a case number")
     if o2.button("Open pupil view", disabled=chosen is None, icon=":material/person:", key="one_provider_open_case"):
         st.session_state["case"] = chosen
+        # the Pupil view is a Panel page, where presentation mode comes on by itself until someone
+        # uses the switch: opened from this list, it keeps the mode the list was seen in (a review
+        # found names gone, and cost and SEN gone when back here, with nobody touching the switch)
+        st.session_state["_present_chosen"] = True
         st.switch_page("views/pupil_view.py")
     U.downloads(U.case_rows_in_words(rows), "one_provider_open", f"open-placements-{_slug(name)}", aggregate=False,
                 columns=list(cols), title=f"Open placements at {name}")
@@ -320,6 +350,11 @@ TERM_STATS = {"attendance_rate": "pupils_with_attendance", "possible_sessions": 
 
 def _attendance_by_term(key: str, f, name: str) -> None:
     df = S.call("providers", "attendance_by_term", key, f, S.settings())
+    if len(df):
+        # the term holding the 'as of' date is cut there: said in its name; the dates go (at 1000 px
+        # the sessions were out of view)
+        df = df.assign(term=[t + (f" (to {e:%d/%m/%Y})" if i == len(df) - 1 else "")
+                             for i, (t, e) in enumerate(zip(df["term"], df["end"]))])
 
     def chart(d):
         d = d.copy()
@@ -330,11 +365,15 @@ def _attendance_by_term(key: str, f, name: str) -> None:
                      "Term (n = pupils with attendance recorded)", "Attendance (%)", percent=True)
 
     U.figure("Attendance term by term", "one_provider_terms", df, "one_provider_terms", chart=chart,
-             table_cols=["term", "start", "end", "pupils_placed", "pupils_with_attendance", "possible_sessions",
+             table_cols=["term", "pupils_placed", "pupils_with_attendance", "possible_sessions",
                          "attended_sessions", "attendance_rate"],
              count_cols=["pupils_placed", "pupils_with_attendance"], stat_cols=TERM_STATS,
              file_stem=f"attendance-by-term-{_slug(name)}", default_view="Table",
              empty="No term to show.", level=3)
+    if len(df):
+        st.caption("Sessions are those of every attendance row of a pupil dated in the term while placed here, as "
+                   "the scorecard counts them: a row naming another setting counts too (a pupil at two providers "
+                   "at once brings both), since attendance rows need not name a setting.")
 
 
 def _destinations(f_key, name: str) -> None:
@@ -354,7 +393,8 @@ def _destinations(f_key, name: str) -> None:
                       ignore_index=True)
     U.table(table, key="one_provider_destinations")
     st.caption("Every placement that ended in the period, a move to another AP too (not counted in \"Placements "
-               "ended\" above, as metrics.md counts returns). \"Unknown\": ended with no destination recorded.")
+               "ended in the period (not moved to other AP)\" above, as metrics.md counts returns). \"Unknown\": "
+               "ended with no destination recorded.")
 
 
 def _registration_history(key: str, this: pd.Series) -> None:
@@ -366,7 +406,7 @@ def _registration_history(key: str, this: pd.Series) -> None:
     labels = {t.end: f"End of {t.label}" for t in terms}
     labels[as_of] = "The 'as of' date"
     hist = S.call("providers", "registration_history", key, S.settings(), sorted(labels),
-                  suppress_below=S.threshold() if S.presentation() else None)
+                  suppress_below=S.threshold() if S.presentation() else None, shared_screen=S.presentation())
     if hist.empty:
         return
     pupils = ["pupils_18h_plus", "cla_or_ehcp_18h_plus"]
@@ -375,9 +415,12 @@ def _registration_history(key: str, this: pd.Series) -> None:
                           "pupils_18h_plus": shown["pupils_18h_plus"],
                           "cla_or_ehcp_18h_plus": shown["cla_or_ehcp_18h_plus"],
                           "Result": [STATUS_WORDS.get(v, v) for v in hist["status"]]})
+    if S.presentation():   # care status is not said on a shared screen (providers._reason)
+        table = table.drop(columns="cla_or_ehcp_18h_plus")
     now = hist.iloc[-1]
     pupils_needed, hours = S.api("providers", "REGISTRATION_PUPILS"), S.api("providers", "REGISTRATION_HOURS")
-    short = (now["status"] == "below_threshold" and this["registered"] != "Registered"
+    # (not on a shared screen: "none of the four is looked after" is said of children listed below)
+    short = (not S.presentation() and now["status"] == "below_threshold" and this["registered"] != "Registered"
              and int(now["pupils_18h_plus"]) == pupils_needed - 1 and int(now["cla_or_ehcp_18h_plus"]) == 0)
     if short and str(shown["pupils_18h_plus"].iloc[-1]) != "c":
         st.warning(f"One pupil short of the registration test on the 'as of' date: {pupils_needed - 1} pupils "
@@ -401,7 +444,8 @@ def registration_frame(f) -> pd.DataFrame:
     """The registration check for filters ``f`` as the page shows it: its reasons quote counts,
     so in presentation mode they are the shared version's."""
     if S.presentation():
-        return S.call("providers", "registration_check", f, S.settings(), suppress_below=S.threshold())
+        return S.call("providers", "registration_check", f, S.settings(), suppress_below=S.threshold(),
+                      shared_screen=True)
     return S.call("providers", "registration_check", f, S.settings())
 
 
@@ -416,6 +460,13 @@ def scorecard() -> None:
                      "Return rate (%)", horizontal=True, percent=True)
 
     view = _scorecard_view(df)
+    if S.presentation() and len(view):
+        # as the registration check on a shared screen: a result that turns on a child's care or
+        # SEN status is not given (providers._reason)
+        reg = registration_frame(S.filters())
+        withheld = set(reg.loc[reg["status"] == "withheld", "provider_key"].astype(str)) if len(reg) else set()
+        view["needs_registration"] = [None if str(k) in withheld else v
+                                      for k, v in zip(view["provider_key"], view["needs_registration"])]
     U.figure("Provider scorecard", "scorecard", view, "scorecard", chart=chart,
              table_cols=SCORECARD_COLUMNS, file_stem="provider-scorecard", default_view="Table",
              empty="No provider has a placement in the period.", level=2, **SCORECARD_RULE,
