@@ -154,7 +154,8 @@ def directions_sql(con, settings: Settings, as_of: date) -> tuple[str, list]:
     lower-is-better when any row of the measure dated by as_of says higher_is_better false
     (a row dated after as_of is not used, so a later file cannot change an earlier report).
     """
-    store = ("SELECT lower(trim(measure_key)) AS measure_key, higher_is_better "
+    # the store writes its keys folded (Store.set_measure_direction, schema.fold)
+    store = ("SELECT measure_key, higher_is_better "
              "FROM measure_directions WHERE higher_is_better IS NOT NULL"
              if _has_table(con, "measure_directions")
              else "SELECT NULL::VARCHAR AS measure_key, NULL::BOOLEAN AS higher_is_better LIMIT 0")

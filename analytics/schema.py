@@ -131,3 +131,38 @@ def column(dataset: str, name: str) -> Column:
         if c.name == name:
             return c
     raise KeyError(f"{dataset}.{name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Case folding (data-spec §6: a setting, a measure and a provider name are the same when they
+# match "trimmed, case-folded"). DuckDB has lower() but no case folding, and they differ for 184
+# characters ('ß' folds to 'ss', 'ς' to 'σ', 'ﬁ' to 'fi', Cherokee small letters to capitals):
+# 'Maß' and 'MASS' were two measures. The SQL lower-cases ASCII text itself and hands any other
+# text to Python's str.casefold, registered on the store's connection (so the rare non-ASCII
+# value pays for the call, and every value folds exactly as Python folds it).
+
+FOLD_FUNCTION = "ap_casefold"
+
+
+def fold_sql(expr: str) -> str:
+    """SQL for ``expr`` case-folded (``expr`` is SQL, never a value); needs add_fold_function.
+
+    >>> fold_sql("trim(measure)")
+    'CASE WHEN strlen(trim(measure)) = length(trim(measure)) THEN lower(trim(measure)) ELSE ap_casefold(trim(measure)) END'
+    """
+    return (f"CASE WHEN strlen({expr}) = length({expr}) THEN lower({expr}) "
+            f"ELSE {FOLD_FUNCTION}({expr}) END")
+
+
+def add_fold_function(con) -> None:
+    """Register the folding fold_sql calls on ``con``'s database (once: every cursor sees it)."""
+    import duckdb
+    try:
+        con.create_function(FOLD_FUNCTION, str.casefold, ["VARCHAR"], "VARCHAR", side_effects=False)
+    except (duckdb.CatalogException, duckdb.NotImplementedException):
+        pass    # already registered on this database instance (by this connection or another)
+
+
+def fold(text) -> str:
+    """A key as data-spec §6 compares it: trimmed and case-folded (Python's own, as in SQL)."""
+    return str(text).strip().casefold()

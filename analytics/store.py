@@ -23,15 +23,16 @@ Rules of the current state (data-spec §6), per dataset key:
   2. else `provider_ukprn`, replaced by the URN seen with that UKPRN on another live row when
      there is one (so URN+UKPRN in autumn and UKPRN alone in spring are one provider);
   3. else the identifier (1 or 2) of the newest live row with the same provider name
-     (trimmed, lower-cased);
-  4. else the provider name, trimmed and lower-cased.
+     (trimmed, case-folded: schema.fold_sql);
+  4. else the provider name, trimmed and case-folded.
   Identifiers are trimmed; the key carries no prefix (a 6-digit URN, an 8-digit UKPRN or a
   name), like tests/factories.py.
 - `registered` when blank: true with a URN or UKPRN, false for an unregistered setting type,
   else null; `nc_year` when blank: from date_of_birth and start_date (age on 31 August before
   the academic year of the start: 4 -> R, 5 -> 1, ... 18 -> 14; other ages stay blank).
 - `placement_id`: the first 16 hex digits of md5("pupil_id|provider_key|start_date").
-- `setting_key` / `measure_key`: trimmed, lower-cased; a blank setting has setting_key ''.
+- `setting_key` / `measure_key`: trimmed, case-folded (Python's str.casefold: 'Maß' is 'mass');
+  a blank setting has setting_key ''.
 
 Duplicates: each sheet is recorded under sha256(f"{sha256 of the file's bytes}\0{sheet name}")
 (sheet name '' for a CSV); a sheet whose hash is already live is reported as a duplicate.
@@ -82,6 +83,9 @@ _NEWEST_NON_BLANK = {
     "exclusions": (),
     "assessments": ("measure",),
 }
+
+# A provider name as a key: trimmed and case-folded (data-spec §6)
+_NAME_KEY = schema.fold_sql("trim(provider)")
 
 # Columns ingest derives from another carried column: carried whenever their source is.
 _DERIVED_FROM = {"ethnicity_group": "ethnicity"}
@@ -432,6 +436,20 @@ def _migration_6(con: duckdb.DuckDBPyConnection) -> None:
                 "action VARCHAR NOT NULL, case_number VARCHAR, detail VARCHAR, cases VARCHAR[])")
 
 
+def _migration_7(con: duckdb.DuckDBPyConnection) -> None:
+    """Keys case-folded as data-spec §6 says, not lower-cased ('Maß' and 'MASS' are one measure):
+    the measure directions set by hand are re-keyed here (a direction set on two spellings that
+    now fold together keeps the newest); Store._migrate then rebuilds the current state, whose
+    keys are a function of the ledger."""
+    con.execute(f"""CREATE TEMP TABLE _directions AS
+                    SELECT {schema.FOLD_FUNCTION}(trim(measure_key)) AS measure_key,
+                           last(higher_is_better ORDER BY rowid) AS higher_is_better
+                    FROM measure_directions GROUP BY 1""")
+    con.execute("DELETE FROM measure_directions")
+    con.execute("INSERT INTO measure_directions SELECT * FROM _directions")
+    con.execute("DROP TABLE _directions")
+
+
 # Applied in order; a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ledger, rejected rows, current state, holidays, measure directions", _migration_1),
@@ -440,7 +458,10 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (4, "records removed by hand", _migration_4),
     (5, "withdrawals undoable: a log of withdrawals and puttings back", _migration_5),
     (6, "a log of who opened which named records", _migration_6),
+    (7, "keys case-folded, not lower-cased (data-spec §6)", _migration_7),
 ]
+# The migrations after which the current state is rebuilt from the ledger (its rules changed)
+_REBUILD_AFTER = {7}
 
 # The columns a removal's ledger row copies: those a key is worked out from (placements: from
 # each of the record's own rows, whose URN, UKPRN and name give its provider key; the other
@@ -475,11 +496,11 @@ def _key_sql(dataset: str, q: str = "") -> dict[str, str]:
         return {"pupil_id": f"{q}pupil_id", "provider_key": "provider_key", "start_date": f"{q}start_date"}
     if dataset == "attendance":
         return {"pupil_id": f"{q}pupil_id", "period_start": f"{q}period_start", "period_end": f"{q}period_end",
-                "setting_key": f"coalesce(lower(trim({q}setting)), '')"}
+                "setting_key": f"coalesce({schema.fold_sql(f'trim({q}setting)')}, '')"}
     if dataset == "exclusions":
         return {"pupil_id": f"{q}pupil_id", "start_date": f"{q}start_date", "category": f"{q}category"}
     if dataset == "assessments":
-        return {"pupil_id": f"{q}pupil_id", "measure_key": f"lower(trim({q}measure))", "date": f"{q}date"}
+        return {"pupil_id": f"{q}pupil_id", "measure_key": schema.fold_sql(f"trim({q}measure)"), "date": f"{q}date"}
     raise KeyError(dataset)
 
 
@@ -536,7 +557,7 @@ def current_state_sql(dataset: str, scoped: bool = False,
         ctes += [
             # every live row's identifiers, for the URN known for a UKPRN and for a name
             f"allp AS (SELECT {_SEQ} AS seq, nullif(trim(provider_urn), '') AS urn, "
-            "nullif(trim(provider_ukprn), '') AS ukprn, nullif(lower(trim(provider)), '') AS name_key "
+            f"nullif(trim(provider_ukprn), '') AS ukprn, nullif({_NAME_KEY}, '') AS name_key "
             "FROM ledger_placements l JOIN live f ON l.upload_id = f.live_id WHERE NOT f.removal)",
             "ukprn_urn AS (SELECT ukprn, arg_max(urn, seq) AS urn FROM allp "
             "WHERE urn IS NOT NULL AND ukprn IS NOT NULL GROUP BY 1)",
@@ -549,7 +570,7 @@ def current_state_sql(dataset: str, scoped: bool = False,
             "nullif(trim(provider_ukprn), '')) AS ident, "
             "coalesce(nullif(trim(provider_urn), ''), u.urn) AS own_urn, "
             "nullif(trim(provider_ukprn), '') AS own_ukprn, "
-            "nullif(lower(trim(provider)), '') AS name_key "
+            f"nullif({_NAME_KEY}, '') AS name_key "
             "FROM src LEFT JOIN ukprn_urn u ON u.ukprn = nullif(trim(src.provider_ukprn), ''))",
             "keyed AS (SELECT ided.*, coalesce(ident, n_ident, name_key) AS provider_key, "
             "CASE WHEN ident IS NOT NULL THEN own_urn ELSE n_urn END AS res_urn, "
@@ -690,6 +711,7 @@ class Store:
                                  f"({e.strerror or e}).") from None
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
+            schema.add_fold_function(self.con)
             if new:
                 with contextlib.suppress(OSError):
                     os.chmod(self.path, 0o600)
@@ -758,6 +780,9 @@ class Store:
             w.begin()
             try:
                 apply(w)
+                if version in _REBUILD_AFTER and current > 0:   # a new file has nothing to rebuild
+                    for dataset in schema.DATASETS:
+                        self._rebuild(dataset)
                 w.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, _now(), description])
                 w.commit()
             except BaseException:
@@ -906,7 +931,7 @@ class Store:
 
     def set_measure_direction(self, measure_key: str, higher_is_better: bool | None,
                               user: str | None = None) -> None:
-        key = str(measure_key).strip().lower()
+        key = schema.fold(measure_key)
         way = {True: "higher is better", False: "lower is better", None: "the default"}[
             None if higher_is_better is None else bool(higher_is_better)]
         with self._transaction():
@@ -1012,7 +1037,7 @@ class Store:
                     SELECT l.upload_id, l.pupil_id, """ + _SEQ.replace("upload_id", "l.upload_id").replace(
                         "row_number", "l.row_number") + """ AS seq,
                            nullif(trim(l.provider_urn), '') AS urn, nullif(trim(l.provider_ukprn), '') AS ukprn,
-                           nullif(lower(trim(l.provider)), '') AS name_key
+                           nullif(""" + schema.fold_sql("trim(l.provider)") + """, '') AS name_key
                     FROM ledger_placements l JOIN uploads u ON u.upload_id = l.upload_id
                     WHERE u.dataset = 'placements' AND (u.withdrawn_at IS NULL OR u.upload_id = $1)
                       AND (u.kind = 'file' OR u.upload_id = $1)),
@@ -1081,7 +1106,7 @@ class Store:
         URN goes unreported rather than a distinct pair being reported."""
         if dataset == "placements":
             parts = ["pupil_id", "coalesce(nullif(trim(provider_urn), ''), nullif(trim(provider_ukprn), ''), "
-                                 "lower(trim(provider)))", "start_date"]
+                                 f"{_NAME_KEY})", "start_date"]
         else:
             parts = list(_key_sql(dataset).values())
         by = ", ".join(parts)
@@ -1106,17 +1131,18 @@ class Store:
         if any(c not in accepted.column_names or accepted[c].null_count == accepted.num_rows
                for c in ("first_name", "last_name", "date_of_birth")):
             return None
-        pupils, rows, others = self._w.execute("""
+        fold = schema.fold_sql
+        pupils, rows, others = self._w.execute(f"""
             WITH s AS (
-                SELECT row_number, pupil_id, lower(trim(first_name)) AS f, lower(trim(last_name)) AS l,
+                SELECT row_number, pupil_id, {fold("trim(first_name)")} AS f, {fold("trim(last_name)")} AS l,
                        date_of_birth AS d
                 FROM ledger_placements
                 WHERE upload_id = ? AND date_of_birth IS NOT NULL
                   AND trim(first_name) <> '' AND trim(last_name) <> ''),
             m AS (
                 SELECT s.*, p.upload_id AS other FROM s JOIN placements p
-                  ON p.date_of_birth = s.d AND lower(trim(p.first_name)) = s.f
-                 AND lower(trim(p.last_name)) = s.l AND p.pupil_id <> s.pupil_id)
+                  ON p.date_of_birth = s.d AND {fold("trim(p.first_name)")} = s.f
+                 AND {fold("trim(p.last_name)")} = s.l AND p.pupil_id <> s.pupil_id)
             SELECT count(DISTINCT (f, l, d)), list_sort(list_distinct(list(row_number))),
                    list_sort(list_distinct(list(other))) FROM m""", [upload_id]).fetchall()[0]
         if not pupils:

@@ -12,14 +12,12 @@ Inputs are canonical DataFrames of already-parsed values (datetime.date, None fo
   exc:  pupil_id, category (suspension/permanent/lunchtime), start_date
   ass:  pupil_id, measure, date, value, higher_is_better (True/False/None)
 
-Measure names: metrics.md §3 says "case-folded", the product lower-cases (str.lower), so 'Maß'
-and 'MASS' are two measures there (the reviewer's finding F1). The model follows the product;
-STRICT_CASEFOLD=1 in the environment switches it to str.casefold, the contract's wording.
+Measure names: metrics.md §3 and data-spec §6 say "case-folded": str.casefold, so 'Maß' and
+'MASS' are one measure (the product lower-cased them until the reviewer's finding F1).
 """
 from __future__ import annotations
 
 import math
-import os
 from datetime import date, timedelta
 
 import pandas as pd
@@ -30,7 +28,7 @@ DEFAULTS = dict(full_time_hours=25, review_interval_days=42, long_placement_days
 
 UNREGISTERED_TYPES = {"one_to_one_tuition", "online", "work_based", "other_unregistered"}
 ONE_DAY = timedelta(days=1)
-MEASURE_KEY = str.casefold if os.environ.get("STRICT_CASEFOLD") else str.lower
+MEASURE_KEY = str.casefold
 
 
 def median(xs) -> float | None:

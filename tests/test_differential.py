@@ -28,9 +28,8 @@ The fixed seeds were picked from the reviewer's runs (all 266 datasets agreed) t
 edge cases between them. To try more locally, set AP_DIFF_SEEDS to seeds and inclusive ranges:
     AP_DIFF_SEEDS="1000-1100" .venv/bin/python -m pytest -q tests/test_differential.py
     AP_DIFF_SEEDS="100-109,1000-1009,2000-2009" ...
-Known deviation (finding F1): the product lower-cases measure names where metrics.md says
-case-folded ('Maß' and 'MASS' stay two measures); the model follows the product unless
-STRICT_CASEFOLD=1 is set.
+Measure names, settings and provider names are case-folded as metrics.md and data-spec §6 say
+('Maß' and 'MASS' are one measure); until finding F1 was fixed the product lower-cased them.
 """
 from __future__ import annotations
 

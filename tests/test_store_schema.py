@@ -23,9 +23,9 @@ def tables(con) -> set[str]:
 def test_new_file_gets_the_latest_schema_and_its_folder(tmp_path):
     path = tmp_path / "a" / "b" / "ap.duckdb"
     with Store(path) as s:
-        assert s.schema_version() == MIGRATIONS[-1][0] == 6
+        assert s.schema_version() == MIGRATIONS[-1][0] == 7
         assert tables(s.con) == TABLES
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,), (5,), (6,)]
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(v,) for v in range(1, 8)]
     assert path.exists()
 
 
@@ -33,7 +33,7 @@ def test_an_existing_empty_file_is_migrated(tmp_path):
     path = tmp_path / "ap.duckdb"
     duckdb.connect(str(path)).close()
     with Store(path) as s:
-        assert s.schema_version() == 6 and TABLES <= tables(s.con)
+        assert s.schema_version() == 7 and TABLES <= tables(s.con)
 
 
 def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
@@ -47,10 +47,10 @@ def test_a_later_migration_runs_once_on_an_existing_file(tmp_path, monkeypatch):
         calls.append(1)
         con.execute("CREATE TABLE notes (upload_id INTEGER, note VARCHAR)")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(7, "notes", add_notes)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(8, "notes", add_notes)])
     with Store(path) as s:
-        assert s.schema_version() == 7 and "notes" in tables(s.con)
-        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]
+        assert s.schema_version() == 8 and "notes" in tables(s.con)
+        assert one(s, "SELECT version FROM schema_version ORDER BY 1") == [(v,) for v in range(1, 9)]
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
     with Store(path) as s:
         assert calls == [1]
@@ -64,12 +64,12 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         con.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(7, "broken", broken)])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS + [(8, "broken", broken)])
     with pytest.raises(RuntimeError):
         Store(path)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 6 and "half" not in tables(s.con)
+        assert s.schema_version() == 7 and "half" not in tables(s.con)
 
 
 def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
@@ -88,7 +88,7 @@ def test_a_schema_1_file_is_upgraded_and_keeps_its_data(tmp_path, monkeypatch):
         assert s.schema_version() == 1 and "school_rolls" not in tables(s.con)
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with Store(path) as s:
-        assert s.schema_version() == 6 and s.school_rolls() == {} and s.access_log().empty
+        assert s.schema_version() == 7 and s.school_rolls() == {} and s.access_log().empty
         assert one(s, "SELECT kind, note FROM uploads") == [("file", None)]   # an old upload is a file
         assert s.settings_changes().empty
         assert one(s, "SELECT pupil_id FROM exclusions") == [("P1",)]
