@@ -426,7 +426,9 @@ def _registration_history(key: str, this: pd.Series) -> None:
         st.warning(f"One pupil short of the registration test on the 'as of' date: {pupils_needed - 1} pupils "
                    f"are timetabled for {hours} or more hours a week, and the test is met at "
                    f"{pupils_needed} (or at one such pupil who is looked after or has an EHC plan).")
-    changed = hist["status"].nunique() > 1
+    # a withheld result may or may not differ from its neighbours: no change is claimed from one
+    known = hist.loc[hist["status"] != "withheld", "status"]
+    changed = known.nunique() > 1
     title = "The registration test at recent term ends" + (": it has changed" if changed else "")
     # paper hides every expander (a second commissioning review printed the page without it)
     holder = st.container() if S.print_layout() else st.expander(title, expanded=changed and
