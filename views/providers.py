@@ -154,30 +154,25 @@ PACK_FLAGS = [("open", "Placements open on the 'as of' date", U.fmt_count),
               ("any_flag", "Open placements with any flag", U.fmt_count)]
 
 
-def _number(v, unit: str = "", prefix: str = "") -> str:
+def _shown(v, fmt) -> str:
+    """A figure's cell: 'c' as it is, a blank as "—", text as it is, a number by ``fmt``."""
     if v is None or v == "c":
         return "c" if v == "c" else "—"
     try:
         f = float(v)
     except (TypeError, ValueError):
         return str(v)
-    if pd.isna(f):
-        return "—"
-    return f"{prefix}{f:,.0f}{unit}" if f.is_integer() else f"{prefix}{f:,.1f}{unit}"
+    return "—" if pd.isna(f) else fmt(f)
+
+
+def _number(v, unit: str = "", prefix: str = "") -> str:
+    return _shown(v, lambda f: f"{prefix}{f:,.0f}{unit}" if f.is_integer() else f"{prefix}{f:,.1f}{unit}")
 
 
 def _money(v, pence: bool = False) -> str:
     """An amount in pounds: whole pounds when it is whole, else with pence (£1,282.50, not
     £1,282.5); with ``pence`` always (a cost per hour: £21.00 beside £37.25)."""
-    if v is None or v == "c":
-        return "c" if v == "c" else "—"
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if pd.isna(f):
-        return "—"
-    return f"£{f:,.0f}" if f.is_integer() and not pence else f"£{f:,.2f}"
+    return _shown(v, lambda f: f"£{f:,.0f}" if f.is_integer() and not pence else f"£{f:,.2f}")
 
 
 def one_provider() -> None:
