@@ -450,6 +450,16 @@ def test_on_a_shared_screen_no_registration_result_tells_a_childs_care_status(sa
     srow = score[score["Provider"] == "Ironside Motor Works Training"].iloc[0]
     assert srow["Needs registration"] is None or pd.isna(srow["Needs registration"])
     assert not any("Ironside" in e.value for e in at.error)     # not in the list of likely providers either
+    # the registration file offered on the shared screen holds what the screen does (a QA review's
+    # file gave Ironside "Likely" and the looked-after counts, "3 of 3" at Collingmere)
+    from tests.test_app_downloads import _recorded_downloads
+    files = _recorded_downloads(monkeypatch, make=True)
+    at.run()
+    [name] = [n for n in files if n.startswith("registration-check") and n.endswith(".csv")]
+    text = files[name].decode("utf-8-sig")
+    assert "Looked-after or EHCP" not in text and "of whom" not in text
+    ironside = [line for line in text.splitlines() if line.startswith("Ironside")]
+    assert len(ironside) == 1 and "Shown at the desk only" in ironside[0] and "Likely" not in ironside[0]
     # and the printed scorecard's costs keep their pounds beside a 'c' (a review's print said 1517.5)
     assert any(isinstance(v, str) and v.startswith("£") for v in score["Cost per week median"])
 

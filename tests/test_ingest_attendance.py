@@ -126,3 +126,17 @@ def test_attendance_headers_win_over_assessments():
     # column, but the attendance headers decide in any case.
     sheet = one("UPN,Date,Possible,Attended,Subject,Score\nB801200005001,10/03/2025,2,2,Maths,5\n")
     assert sheet.dataset == "attendance"
+
+
+def test_register_marks_of_one_setting_spelt_two_ways_make_one_week():
+    # A QA review: 'Straße Learning Hub' on Monday and Wednesday and 'STRASSE LEARNING HUB' on
+    # Tuesday are one setting (data-spec §6: trimmed, case-folded). Grouped by lower() they made
+    # two weekly rows with the same key, and the store kept only the later (2 of the 6 sessions).
+    # By hand: Mon 2 of 2, Tue 1 of 2 (O missed), Wed 2 of 2 -> one week, 6 possible, 5 attended.
+    text = ("UPN,Date,AM,PM,Setting\n"
+            "B801200005001,10/03/2025,/,\\,Straße Learning Hub\n"
+            "B801200005001,11/03/2025,/,O,STRASSE LEARNING HUB\n"
+            "B801200005001,12/03/2025,/,\\, Straße Learning Hub\n")
+    rows = one(text).accepted.to_pylist()
+    assert [(r["period_start"], r["possible_sessions"], r["attended_sessions"], r["setting"]) for r in rows] == [
+        (D(2025, 3, 10), 6, 5, "Straße Learning Hub")]

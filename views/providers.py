@@ -48,9 +48,12 @@ def registration() -> None:
                    "not recorded as registered, the result depends on whether any of them is looked after or has "
                    "an EHC plan, so it is shown at the desk only, as is how many of them are: the case list and the "
                    "one-provider view show each placement's hours.")
-    # the file is a file of figures (no row per child beside it): the results in full
-    file_cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", "cla_or_ehcp_18h_plus",
+    # the file holds what the screen does: on a shared screen, beside lists of placements with
+    # their hours, a file with the results in full gave away whose care status (a QA review)
+    file_cols = [c for c in ("provider", "setting_type", "registered", "pupils_18h_plus", *care,
                              "likely_needs_registration", "why") if c in shown.columns]
+    if S.presentation():
+        shared = df
     U.downloads(_in_words(shared.drop(columns=["provider_key"], errors="ignore")), "registration",
                 "registration-check", count_cols=["pupils_18h_plus", "cla_or_ehcp_18h_plus"],
                 columns=file_cols + ["status"], title="Registration check")

@@ -93,6 +93,7 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     for stmt in _MACROS.split(";\n"):
         if stmt.strip():
             con.execute(stmt)
+    schema.add_fold_function(con)   # register marks are grouped by the setting's key (data-spec §6)
     for name, table in _LOOKUPS.items():
         con.execute(f"CREATE OR REPLACE TABLE {name} AS "
                     "SELECT unnest($k::VARCHAR[]) AS k, unnest($v::VARCHAR[]) AS v",
@@ -718,7 +719,7 @@ class _Builder:
             f"count(*) FILTER (WHERE list_contains({attended}, _mark)) AS attended, "
             f"string_agg(DISTINCT _warn, '; ') AS _warn "
             f"FROM m GROUP BY v_pupil_id, CAST(date_trunc('week', v_period_start) AS DATE), "
-            f"lower(_setting) HAVING count(*) FILTER (WHERE _mark IS NOT NULL AND NOT "
+            f"coalesce({schema.fold_sql('trim(_setting)')}, '') HAVING count(*) FILTER (WHERE _mark IS NOT NULL AND NOT "
             f"list_contains({not_possible}, _mark)) > 0) "
             f"SELECT row_number, pupil_id, period_start, period_start + 4 AS period_end, "
             f"CAST(possible AS DOUBLE) AS possible_sessions, "
