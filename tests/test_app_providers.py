@@ -482,3 +482,29 @@ def test_a_pupil_view_opened_from_the_desk_list_stays_at_the_desk(sample_db, tmp
     at.switch_page("views/providers.py").run()
     [table] = [df.value for df in at.dataframe if "Case" in df.value.columns and "Flags raised" in df.value.columns]
     assert {"Cost per week", "SEN", "Objectives"} <= set(table.columns)
+
+
+def test_no_list_of_children_under_a_care_or_sen_filter_on_a_shared_screen(sample_db, tmp_path, monkeypatch):
+    # A QA review, presentation mode with "Looked after: Yes": the Case list listed five children
+    # by initials, the one-provider view Ironside's one looked-after child, and the Pupil view's
+    # choice the same children. One filter, one screen: each child's status beside their initials.
+    db = copy_db(sample_db, tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+    [(open_all,)] = con.execute(f"SELECT count(DISTINCT pupil_id) FROM placements WHERE {IS_OPEN}").fetchall()
+    con.close()
+    at = open_app(db, monkeypatch, "views/case_list.py", query={"as_of": AS_OF.isoformat(), "cla": "yes"})
+    assert_healthy(at)
+    assert at.toggle(key="present_toggle").value is True
+    assert not [df for df in at.dataframe if "Case" in df.value.columns]
+    assert any(i.value.startswith("Not listed in presentation mode while a SEN status or looked-after filter")
+               for i in at.info)
+    at.switch_page("views/providers.py").run()
+    at.selectbox(key="one_provider").set_value("ironside motor works training").run()
+    assert_healthy(at)
+    assert not [df for df in at.dataframe if "Flags raised" in df.value.columns]
+    at.switch_page("views/pupil_view.py").run()
+    assert len(at.selectbox(key="case_view_pick").options) == open_all     # every open case, not the filter's
+    # at the desk the filtered list is there
+    at.switch_page("views/case_list.py").run()
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert [df for df in at.dataframe if "Case" in df.value.columns and "Flags raised" in df.value.columns]

@@ -306,6 +306,19 @@ def write_url(keep: tuple[str, ...] = ()) -> None:
         st.query_params.from_dict(wanted)
 
 
+def names_care_or_sen() -> bool:
+    """A list of children on a shared screen under a SEN status or looked-after filter says each
+    listed child's status beside their initials (a QA review listed a provider's looked-after
+    children that way): such lists are not drawn then."""
+    f = filters()
+    return presentation() and (bool(f.sen_status) or f.cla is not None)
+
+
+CARE_OR_SEN_WITHHELD = ("Not listed in presentation mode while a SEN status or looked-after filter is on: the filter "
+                        "would say each listed child's status beside their initials. Clear that filter, or switch "
+                        "presentation mode off at the desk.")
+
+
 def filters() -> Filters:
     """Filters from the sidebar (session state)."""
     ss = st.session_state

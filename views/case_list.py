@@ -130,6 +130,10 @@ def main() -> None:
         # the year group on the 'as of' date, beside the age on it (the stored one is the year
         # at the placement's start: "Age 15, Year 9")
         rows["nc_year"] = [S.year_group_on(d, p.as_of) or y for d, y in zip(rows["date_of_birth"], rows["nc_year"])]
+    if S.names_care_or_sen():
+        st.info(S.CARE_OR_SEN_WITHHELD)
+        _waiting(p)
+        return
     shown = S.protect(rows, p.as_of)
     if "out_of_area" in shown.columns:   # the review: oversight is weaker when AP is out of area
         shown["out_of_area"] = shown["out_of_area"].map({True: "Yes", False: "No"}).fillna("")

@@ -299,6 +299,9 @@ def _open_placements(f_key, name: str) -> None:
         filtered = " with the sidebar's filters" if S.filters().selects_placements() else ""
         st.caption(f"No placement is open at {S.md_escape(name)} on the 'as of' date{filtered}.")
         return
+    if S.names_care_or_sen():
+        st.info(S.CARE_OR_SEN_WITHHELD)
+        return
     rows = rows.copy()
     rows["flags"] = rows.apply(U.flag_text, axis=1)
     if "objectives" in rows.columns:   # typed text: no UPN in it

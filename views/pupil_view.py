@@ -249,7 +249,12 @@ def main() -> None:
         return
     p = S.period()
     ss = st.session_state
-    flags = S.metric("oversight", "flags")
+    if S.names_care_or_sen():
+        # the cases to choose from would be the filter's children, by initials: every open case
+        from dataclasses import replace
+        flags = S.call("oversight", "flags", replace(S.filters(), sen_status=(), cla=None), S.settings())
+    else:
+        flags = S.metric("oversight", "flags")
     listed = S.protect(flags, p.as_of)
     options = listed["case"].drop_duplicates().tolist() if len(listed) else []
     current = ss["case"] = S.case_in(ss.get("case")) if ss.get("case") else None
