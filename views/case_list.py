@@ -32,10 +32,13 @@ def main() -> None:
     any_flag = int((flags["n_flags"] > 0).sum()) if "n_flags" in flags.columns else None
     # Exact counts even in presentation mode: the list below shows each of these placements,
     # so a 'c' here would hide nothing and only make the panel count rows by hand.
+    # ...unless no list is drawn (a SEN or looked-after filter on a shared screen): then small
+    # numbers are hidden as on every other page
+    n = S.shared_count if S.names_care_or_sen() else (lambda v: v)
     c = U.tiles(7)
-    c[0].metric("Open placements", U.fmt_count(len(flags)), border=True,
+    c[0].metric("Open placements", U.fmt_count(n(len(flags))), border=True,
                 help="Placements open on the 'as of' date, with the filters in the sidebar.")
-    c[1].metric("Flagged", U.fmt_count(any_flag), border=True,
+    c[1].metric("Flagged", U.fmt_count(n(any_flag)), border=True,
                 help=U.ABOUT["any_flag"])
     # the thematic review's lead finding first: no exit plan, no success criteria
     short = {"no_planned_end": "No planned end date", "no_objectives": "No objectives recorded",
@@ -44,12 +47,12 @@ def main() -> None:
     unknown = int(flags["registered"].map(U.unknown).sum()) if "registered" in flags.columns else 0
     for col, f in zip(c[2:], short):
         if f in counts:
-            col.metric(short[f], U.fmt_count(counts[f]), border=True,
+            col.metric(short[f], U.fmt_count(n(counts[f])), border=True,
                        help=U.FLAG_LABELS[f] + ": see 'About this figure' above.")
-            if f == "unregistered" and unknown:
+            if f == "unregistered" and unknown and not S.names_care_or_sen():
                 col.caption(f"and {U.n_of(unknown, 'placement')} at providers whose registration is not "
                             "recorded (marked in the list)")
-    if S.presentation():   # the sidebar says small numbers show as c "on every page"
+    if S.presentation() and not S.names_care_or_sen():   # the sidebar says small numbers show as c
         st.caption("These counts are exact in presentation mode too: the list below shows each of these "
                    "placements (by case number and initials), so a 'c' would hide nothing.")
     last = S.last_data_date()

@@ -31,6 +31,10 @@ def registration() -> None:
         st.error(f"{U.n_of(len(likely), 'provider')} {'is' if len(likely) == 1 else 'are'} likely to need registering as an independent school:")
         for r in likely.itertuples(index=False):
             st.text(f"• {r.provider}: {r.reason}")
+    elif S.presentation() and (df["status"] == "withheld").any():
+        # not "none meets the test": a withheld result may be one (providers._reason)
+        st.info("No unregistered provider is shown as meeting the registration test here: the results marked "
+                "\"Shown at the desk only\" turn on whether a pupil is looked after or has an EHC plan.")
     else:
         st.success("No unregistered provider meets the registration test on the 'as of' date.")
     unknown = df[df["status"].astype(str) == "registration_unknown"] if "status" in df.columns else df.iloc[0:0]
